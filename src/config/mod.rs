@@ -1,0 +1,227 @@
+//! Configuration: the settings tree (`settings.rs`), its layered loading
+//! (`load.rs`) and `validate()` into the typed runtime [`Config`].
+
+mod load;
+mod settings;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+pub use load::{DEFAULT_CONFIG_FILE, Layers, Origin, known_keys};
+pub use settings::{ApiSection, DatabaseSection, LogSection, Settings, SyncSection};
+
+use crate::secret;
+
+/// Streams the sync knows how to mirror (the `sync.streams` values).
+pub const KNOWN_STREAMS: &[&str] = &["bundles", "credit_transactions"];
+
+/// Everything that can be wrong with the configuration. The process exits
+/// with status 2 on any of these.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid value for `{key}` (from {origin}): {message}")]
+    Invalid { key: String, origin: Origin, message: String },
+    #[error("unknown configuration key `{key}` (from {origin})")]
+    UnknownKey { key: String, origin: Origin },
+    #[error("config file {} (named by {named_by}) does not exist", path.display())]
+    MissingFile { path: PathBuf, named_by: &'static str },
+    #[error("{message}")]
+    Load { message: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub base_url: url::Url,
+    pub key: Option<SecretString>,
+    pub rate_per_second: f64,
+    pub burst: u32,
+    pub reserved_share: f64,
+    pub per_page: u32,
+    pub timeout: Duration,
+    pub max_wait: Duration,
+    pub max_retries: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    pub schedule: cron::Schedule,
+    pub streams: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: Option<SecretString>,
+    pub max_connections: u32,
+    pub connect_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+/// The validated, typed configuration the rest of the program runs on.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub api: ApiConfig,
+    pub sync: SyncConfig,
+    pub database: DatabaseConfig,
+    pub log: LogConfig,
+    /// The merged settings, kept to print them back (`check-config`).
+    pub effective: Settings,
+    pub file: Option<PathBuf>,
+}
+
+impl Config {
+    /// Loads from the process environment.
+    pub fn load(flag: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_from(flag, &std::env::vars().collect())
+    }
+
+    /// Loads with an explicit environment, so tests need not touch the process's.
+    pub fn load_from(flag: Option<&Path>, env: &HashMap<String, String>) -> Result<Config, ConfigError> {
+        let (settings, layers) = load::load_settings(flag, env)?;
+        validate(settings, &layers, env)
+    }
+
+    /// The effective configuration as TOML, secrets shown only as fingerprints.
+    pub fn redacted_toml(&self) -> String {
+        let mut out = String::new();
+        match &self.file {
+            Some(path) => out.push_str(&format!("# config file: {}\n", path.display())),
+            None => out.push_str("# config file: none (built-in defaults and environment)\n"),
+        }
+        out.push_str(&format!(
+            "# API key: {}\n",
+            self.api
+                .key
+                .as_ref()
+                .map(|k| format!("set (fingerprint {})", secret::fingerprint(k)))
+                .unwrap_or_else(|| "not set (TOKPORTAL_API_KEY or TOKPORTAL_API_KEY_FILE)".into())
+        ));
+        out.push_str(&format!(
+            "# database: {}\n\n",
+            self.database
+                .url
+                .as_ref()
+                .map(secret::redact_database_url)
+                .unwrap_or_else(|| "not set (DATABASE_URL)".into())
+        ));
+        out.push_str(&toml::to_string(&self.effective).expect("Settings serialises to TOML"));
+        out
+    }
+}
+
+fn validate(s: Settings, layers: &Layers, env: &HashMap<String, String>) -> Result<Config, ConfigError> {
+    let invalid = |key: &str, message: String| ConfigError::Invalid {
+        key: key.to_string(),
+        origin: layers.origin(key),
+        message,
+    };
+    let a = &s.api;
+    let base_url = url::Url::parse(&a.base_url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+        .ok_or_else(|| invalid("api.base_url", format!("not an http(s) URL: {:?}", a.base_url)))?;
+    if !(a.rate_per_second.is_finite() && a.rate_per_second > 0.0) {
+        return Err(invalid("api.rate_per_second", format!("must be positive, got {}", a.rate_per_second)));
+    }
+    let burst = u32::try_from(a.burst)
+        .ok()
+        .filter(|b| *b >= 1)
+        .ok_or_else(|| invalid("api.burst", format!("must be a positive integer, got {}", a.burst)))?;
+    if !(0.0..1.0).contains(&a.reserved_share) {
+        return Err(invalid("api.reserved_share", format!("must be in [0, 1), got {}", a.reserved_share)));
+    }
+    let per_page = u32::try_from(a.per_page)
+        .ok()
+        .filter(|p| (1..=100).contains(p))
+        .ok_or_else(|| invalid("api.per_page", format!("must be between 1 and 100, got {}", a.per_page)))?;
+    let timeout = positive_secs(a.timeout_secs).ok_or_else(|| {
+        invalid("api.timeout_secs", format!("must be a positive number of seconds, got {}", a.timeout_secs))
+    })?;
+    let max_wait = positive_secs(a.max_wait_secs).ok_or_else(|| {
+        invalid("api.max_wait_secs", format!("must be a positive number of seconds, got {}", a.max_wait_secs))
+    })?;
+    let max_retries = u32::try_from(a.max_retries).ok().filter(|r| *r <= 100).ok_or_else(|| {
+        invalid("api.max_retries", format!("must be between 0 and 100, got {}", a.max_retries))
+    })?;
+
+    let schedule = cron::Schedule::from_str(&s.sync.schedule).map_err(|e| {
+        invalid(
+            "sync.schedule",
+            format!("not a cron expression (6 or 7 fields, seconds first): {:?}: {e}", s.sync.schedule),
+        )
+    })?;
+    if s.sync.streams.is_empty() {
+        return Err(invalid("sync.streams", "must name at least one stream".into()));
+    }
+    if let Some(bad) = s.sync.streams.iter().find(|st| !KNOWN_STREAMS.contains(&st.as_str())) {
+        return Err(invalid(
+            "sync.streams",
+            format!("unknown stream {bad:?}; known streams: {}", KNOWN_STREAMS.join(", ")),
+        ));
+    }
+
+    let max_connections = u32::try_from(s.database.max_connections)
+        .ok()
+        .filter(|n| (1..=1000).contains(n))
+        .ok_or_else(|| {
+        invalid(
+            "database.max_connections",
+            format!("must be between 1 and 1000, got {}", s.database.max_connections),
+        )
+    })?;
+    let connect_timeout = positive_secs(s.database.connect_timeout_secs).ok_or_else(|| {
+        invalid(
+            "database.connect_timeout_secs",
+            format!("must be a positive number of seconds, got {}", s.database.connect_timeout_secs),
+        )
+    })?;
+
+    let format = match s.log.format.as_str() {
+        "pretty" => LogFormat::Pretty,
+        "json" => LogFormat::Json,
+        other => return Err(invalid("log.format", format!("must be \"pretty\" or \"json\", got {other:?}"))),
+    };
+    tracing_subscriber::EnvFilter::try_new(&s.log.level)
+        .map_err(|e| invalid("log.level", format!("not a tracing filter: {:?}: {e}", s.log.level)))?;
+
+    Ok(Config {
+        api: ApiConfig {
+            base_url,
+            key: secret::api_key_from_env(env)?,
+            rate_per_second: a.rate_per_second,
+            burst,
+            reserved_share: a.reserved_share,
+            per_page,
+            timeout,
+            max_wait,
+            max_retries,
+        },
+        sync: SyncConfig { schedule, streams: s.sync.streams.clone() },
+        database: DatabaseConfig {
+            url: env.get("DATABASE_URL").filter(|v| !v.is_empty()).map(|v| SecretString::from(v.as_str())),
+            max_connections,
+            connect_timeout,
+        },
+        log: LogConfig { format, level: s.log.level.clone() },
+        file: layers.file.clone(),
+        effective: s,
+    })
+}
+
+fn positive_secs(secs: f64) -> Option<Duration> {
+    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs))
+}

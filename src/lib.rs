@@ -1,0 +1,15 @@
+//! tokportal-sync: keeps a Postgres mirror of a TokPortal account and replays
+//! a queue of mutations without ever charging credits twice.
+//!
+//! Map of the crate:
+//! - [`cli`]: clap definitions of the `worker` binary.
+//! - [`config`]: layered settings, validated into a typed [`config::Config`].
+//! - [`secret`]: where the API key comes from and how secrets may be shown.
+//! - [`telemetry`]: tracing-subscriber setup.
+//! - [`db`]: the Postgres pool and the embedded migrations.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod secret;
+pub mod telemetry;

@@ -1,0 +1,9 @@
+//! The integration test binary: real Postgres (one database per test, via
+//! `#[sqlx::test]`), the real `worker` binary, and the built-in simulator.
+
+mod helpers;
+
+mod cli;
+mod config;
+mod migrations;
+mod secrets;

@@ -14,6 +14,27 @@ fn check_config_prints_the_effective_config_and_exits_0() {
 }
 
 #[test]
+fn without_any_config_file_the_built_in_defaults_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = worker(dir.path(), &["check-config"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("# config file: none"), "{stdout}");
+    assert!(stdout.contains("base_url = \"https://app.tokportal.com/api/ext\""), "{stdout}");
+    assert!(stdout.contains("streams = [\"bundles\"]"), "{stdout}");
+}
+
+#[test]
+fn a_config_toml_in_the_working_directory_is_read_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.toml"), "[api]\nburst = 7\n").unwrap();
+    let out = worker(dir.path(), &["check-config"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("# config file: config.toml") && stdout.contains("burst = 7"), "{stdout}");
+}
+
+#[test]
 fn an_out_of_range_per_page_exits_2_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let out = worker(dir.path(), &["check-config"], &[("TOKPORTAL__API__PER_PAGE", "500")]);

@@ -60,17 +60,6 @@ fn every_key_in_the_committed_config_toml_has_a_comment() {
 }
 
 #[test]
-fn defaults_apply_without_any_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let missing = dir.path().join("nothing-here");
-    // No flag and no TOKPORTAL_CONFIG: an absent ./config.toml is fine.
-    let cfg = Config::load_from(None, &env(&[])).unwrap();
-    assert_eq!(cfg.api.base_url.as_str(), "https://app.tokportal.com/api/ext");
-    assert_eq!(cfg.sync.streams, vec!["bundles".to_string()]);
-    assert!(!missing.exists());
-}
-
-#[test]
 fn an_explicit_config_file_that_does_not_exist_is_an_error() {
     let err = Config::load_from(Some(Path::new("/nonexistent/tokportal.toml")), &env(&[])).unwrap_err();
     assert!(matches!(err, ConfigError::MissingFile { named_by: "--config", .. }), "{err}");

@@ -3,10 +3,11 @@
 //! idempotency, credits) and misbehaves on demand, for tests, demos and benchmarks.
 //!
 //! Map: [`config`] what it starts with; [`server`] the accept loop and the
-//! [`SimServer`] handle; [`gate`] auth, rate limit, faults and idempotency around
-//! every API request; `handlers` the endpoints; [`admin`] the `/__sim` endpoints;
-//! [`control`] what both admin and the handle can do; [`bucket`], [`idempotency`],
-//! [`faults`], [`ledger`], [`dataset`], [`seed`], [`drift`], [`pricing`] the parts.
+//! [`SimServer`] handle; [`gate`] auth, rate limit and faults around every API
+//! request; [`execute`] idempotency and the execution of mutations; `handlers`
+//! the endpoints; [`admin`] the `/__sim` endpoints; [`control`] what both admin
+//! and the handle can do; [`bucket`], [`idempotency`], [`faults`], [`ledger`],
+//! [`dataset`], [`seed`], [`drift`], [`pricing`] the parts.
 
 pub mod admin;
 pub mod bucket;
@@ -16,6 +17,7 @@ pub mod control;
 pub mod dataset;
 pub mod drift;
 pub mod error;
+pub mod execute;
 pub mod faults;
 pub mod gate;
 mod handlers;

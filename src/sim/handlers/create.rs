@@ -99,9 +99,11 @@ pub async fn create(
     body: Bytes,
 ) -> ApiResult {
     let spec = spec(&object(&body)?)?;
-    create_many(&shared, &key, &spec, 1, is_dry_run(&headers)).map(|(created, cost, remaining)| {
+    let dry_run = is_dry_run(&headers);
+    create_many(&shared, &key, &spec, 1, dry_run).map(|(created, cost, remaining)| {
         let data = created.into_iter().next().unwrap_or(Value::Null);
-        charged(StatusCode::CREATED, data, cost, remaining)
+        let status = if dry_run { StatusCode::OK } else { StatusCode::CREATED };
+        charged(status, data, cost, remaining)
     })
 }
 

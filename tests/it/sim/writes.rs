@@ -100,6 +100,7 @@ async fn a_dry_run_prices_the_create_and_changes_nothing() {
     let sim = start(unlimited()).await;
     let api = Api::new(&sim);
     let response = api.post("/bundles", CREATE).header("X-TokPortal-Dry-Run", "true").send().await.unwrap();
+    assert_eq!(response.status(), 200);
     let body = json(response).await;
     assert_eq!(body["data"]["credits_required"], CREATE_COST);
     assert_eq!(body["credits_charged"], 0);

@@ -77,3 +77,18 @@ async fn unknown_paths_answer_the_error_envelope() {
     assert_eq!((status, code.as_str()), (404, "NOT_FOUND"));
     sim.shutdown().await;
 }
+
+#[test]
+fn keys_parse_from_the_keys_flag_syntax_and_debug_shows_only_a_fingerprint() {
+    let key: SimKey = "sk_a:500".parse().unwrap();
+    assert_eq!((key.key.as_str(), key.credits, key.read_only), ("sk_a", 500, false));
+    let reader: SimKey = "sk_b:0:read".parse().unwrap();
+    assert!(reader.read_only);
+    let plain: SimKey = "sk_c".parse().unwrap();
+    assert_eq!(plain.credits, tokportal_sync::sim::DEMO_CREDITS);
+    for bad in ["", "sk_d:lots", "sk_e:1:admin", "sk_f:1:read:extra"] {
+        assert!(bad.parse::<SimKey>().is_err(), "{bad:?}");
+    }
+    let shown = format!("{key:?}");
+    assert!(!shown.contains("sk_a") && shown.contains(&key.fingerprint()), "{shown}");
+}

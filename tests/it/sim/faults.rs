@@ -193,3 +193,18 @@ async fn the_admin_api_sets_faults_changes_data_and_drains_keys_without_a_key() 
     assert_eq!(unknown_key.status(), 404);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn faults_given_at_start_apply_from_the_first_request_and_come_back_on_reset() {
+    let config = tokportal_sync::sim::SimConfig {
+        faults: Faults { fail_next: 1, ..Faults::default() },
+        ..unlimited()
+    };
+    let sim = start(config).await;
+    let api = Api::new(&sim);
+    assert_eq!(api.get("/bundles").send().await.unwrap().status(), 503);
+    assert_eq!(api.get("/bundles").send().await.unwrap().status(), 200);
+    sim.reset();
+    assert_eq!(sim.faults().fail_next, 1);
+    sim.shutdown().await;
+}

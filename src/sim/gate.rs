@@ -71,12 +71,13 @@ async fn authenticate(shared: &Arc<Shared>, req: Request, next: Next) -> Respons
         Decision::Allowed(_) => authorise(shared, &key, req, next).await,
         Decision::Limited { retry_after_secs, .. } => {
             lock(&key.counters).rate_limited += 1;
+            let in_details = retry_after_secs + lock(&shared.faults).retry_after_details_extra_secs;
             let mut response = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "RATE_LIMIT_EXCEEDED",
                 "Too many requests. Please slow down.",
             )
-            .with_details(json!({ "retry_after_seconds": retry_after_secs }))
+            .with_details(json!({ "retry_after_seconds": in_details }))
             .into_response();
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             response

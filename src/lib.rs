@@ -7,9 +7,11 @@
 //! - [`secret`]: where the API key comes from and how secrets may be shown.
 //! - [`telemetry`]: tracing-subscriber setup.
 //! - [`db`]: the Postgres pool and the embedded migrations.
+//! - [`sim`]: the built-in TokPortal simulator (`worker sim`).
 
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod secret;
+pub mod sim;
 pub mod telemetry;

@@ -46,5 +46,6 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             tracing::info!(applied, "migrations up to date");
             Ok(())
         }
+        Command::Sim(args) => tokportal_sync::sim::command::run(args).await,
     }
 }

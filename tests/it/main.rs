@@ -7,3 +7,4 @@ mod cli;
 mod config;
 mod migrations;
 mod secrets;
+mod sim;

@@ -7,7 +7,11 @@
 //! - [`secret`]: where the API key comes from and how secrets may be shown.
 //! - [`telemetry`]: tracing-subscriber setup.
 //! - [`db`]: the Postgres pool and the embedded migrations.
+//! - [`api`]: the TokPortal HTTP client, its request budget and the page walker.
+//! - [`budget_store`]: the request budget shared through Postgres (`api_budgets`).
 
+pub mod api;
+pub mod budget_store;
 pub mod cli;
 pub mod config;
 pub mod db;

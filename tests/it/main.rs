@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod api_budget_store;
 mod cli;
 mod config;
 mod migrations;

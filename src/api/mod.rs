@@ -8,6 +8,7 @@
 pub mod budget;
 pub mod client;
 pub mod counters;
+pub mod cursor;
 pub mod error;
 pub mod gcra;
 pub mod headers;
@@ -18,6 +19,7 @@ pub mod store;
 pub use budget::{Budget, BudgetOptions, Permit};
 pub use client::{ApiResponse, Client, ClientOptions, IdempotencyKey, MutationMethod};
 pub use counters::CounterSnapshot;
+pub use cursor::{Page, WalkStats};
 pub use error::ApiError;
-pub use pages::{Page, Walk, WalkStats};
+pub use pages::Walk;
 pub use store::{BudgetStore, MemoryStore};

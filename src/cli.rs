@@ -28,6 +28,8 @@ pub enum Command {
     /// Send one GET through the worker's client and request budget and print the JSON body;
     /// with --all-pages, walk the list and print every item as one JSON object per line.
     Get(GetArgs),
+    /// Run the built-in TokPortal simulator; the first line on stdout is its API base URL.
+    Sim(SimArgs),
 }
 
 #[derive(Debug, Args)]
@@ -47,4 +49,38 @@ fn key_value(s: &str) -> Result<(String, String), String> {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
         _ => Err(format!("expected KEY=VALUE, got {s:?}")),
     }
+}
+
+/// `worker sim`: see the README section "The simulator (worker sim)".
+#[derive(Debug, clap::Args)]
+pub struct SimArgs {
+    /// Address to listen on (loopback by default: the admin endpoints have no auth).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// Port; 0 picks a free one.
+    #[arg(long, default_value_t = 8787)]
+    pub port: u16,
+    /// Seeded bundles in the dataset.
+    #[arg(long, default_value_t = 137)]
+    pub bundles: usize,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Bucket refill in requests per second.
+    #[arg(long, default_value_t = 2.0)]
+    pub rate: f64,
+    /// Bucket capacity.
+    #[arg(long, default_value_t = 120)]
+    pub burst: u32,
+    /// Turn rate limiting off (headers still sent, never a 429).
+    #[arg(long)]
+    pub no_rate_limit: bool,
+    /// Accepted keys, comma-separated `KEY[:CREDITS[:read]]` (default: the demo key).
+    #[arg(long, value_delimiter = ',', env = "TOKPORTAL_SIM_KEYS", hide_env_values = true)]
+    pub keys: Vec<String>,
+    /// Lifetime of stored idempotent responses, in seconds.
+    #[arg(long, default_value_t = 86_400)]
+    pub idempotency_ttl_secs: u64,
+    /// Initial fault settings as JSON, e.g. '{"fail_rate":0.05,"drift_every":10}'.
+    #[arg(long, value_name = "JSON")]
+    pub faults: Option<String>,
 }

@@ -11,6 +11,7 @@
 //! - [`budget_store`]: the request budget shared through Postgres (`api_budgets`).
 //! - [`api_setup`]: the API client and its budget, built from the configuration.
 //! - [`get`]: the `worker get` command.
+//! - [`sim`]: the built-in TokPortal simulator (`worker sim`).
 
 pub mod api;
 pub mod api_setup;
@@ -20,4 +21,5 @@ pub mod config;
 pub mod db;
 pub mod get;
 pub mod secret;
+pub mod sim;
 pub mod telemetry;

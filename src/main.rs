@@ -47,5 +47,6 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Get(args) => get::run(args, &config).await,
+        Command::Sim(args) => tokportal_sync::sim::command::run(args).await,
     }
 }

@@ -8,3 +8,4 @@ mod cli;
 mod config;
 mod migrations;
 mod secrets;
+mod sim;

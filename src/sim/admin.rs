@@ -1,0 +1,159 @@
+//! The admin endpoints under `/__sim`: no key, no budget, loopback only unless
+//! bound elsewhere on purpose.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, body::Bytes};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::control;
+use super::faults::Faults;
+use super::state::{Shared, lock};
+
+pub fn router() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/stats", get(stats))
+        .route("/ledger", get(ledger))
+        .route("/dataset", get(dataset))
+        .route("/faults", get(faults).put(put_faults).patch(patch_faults))
+        .route("/faults/release", post(release))
+        .route("/data/insert", post(insert))
+        .route("/data/delete", post(delete))
+        .route("/data/change", post(change))
+        .route("/keys/{fingerprint}/drain", post(drain))
+        .route("/reset", post(reset))
+}
+
+fn bad_request(message: impl Into<String>) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "error": { "code": "VALIDATION_ERROR", "message": message.into() } })),
+    )
+        .into_response()
+}
+
+/// An empty body means "all defaults".
+fn parse<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Result<T, String> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| e.to_string())
+}
+
+async fn stats(State(shared): State<Arc<Shared>>) -> Response {
+    Json(control::stats(&shared)).into_response()
+}
+
+async fn ledger(State(shared): State<Arc<Shared>>) -> Response {
+    Json(json!({ "data": control::ledger(&shared) })).into_response()
+}
+
+async fn dataset(State(shared): State<Arc<Shared>>) -> Response {
+    Json(control::dataset(&shared)).into_response()
+}
+
+async fn faults(State(shared): State<Arc<Shared>>) -> Response {
+    Json(lock(&shared.faults).clone()).into_response()
+}
+
+async fn put_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let faults: Faults = match parse(&body) {
+        Ok(f) => f,
+        Err(message) => return bad_request(message),
+    };
+    apply_faults(&shared, faults)
+}
+
+/// Changes only the knobs present in the body.
+async fn patch_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let patch: Map<String, Value> = match parse(&body) {
+        Ok(p) => p,
+        Err(message) => return bad_request(message),
+    };
+    let current = lock(&shared.faults).clone();
+    let mut merged = match serde_json::to_value(current) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    merged.extend(patch);
+    match serde_json::from_value(Value::Object(merged)) {
+        Ok(faults) => apply_faults(&shared, faults),
+        Err(e) => bad_request(e.to_string()),
+    }
+}
+
+fn apply_faults(shared: &Shared, faults: Faults) -> Response {
+    match control::set_faults(shared, faults.clone()) {
+        Ok(()) => Json(faults).into_response(),
+        Err(message) => bad_request(message),
+    }
+}
+
+async fn release(State(shared): State<Arc<Shared>>) -> StatusCode {
+    control::release_slow(&shared);
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct DataChange {
+    count: usize,
+    ids: Vec<String>,
+    set: Map<String, Value>,
+}
+
+async fn insert(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    match parse::<DataChange>(&body) {
+        Ok(c) => Json(json!({ "inserted": control::insert(&shared, c.count.max(1)) })).into_response(),
+        Err(message) => bad_request(message),
+    }
+}
+
+async fn delete(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    match parse::<DataChange>(&body) {
+        Ok(c) => Json(json!({ "deleted": control::delete(&shared, &c.ids, c.count.max(1)) })).into_response(),
+        Err(message) => bad_request(message),
+    }
+}
+
+async fn change(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    match parse::<DataChange>(&body) {
+        Ok(c) => Json(json!({ "changed": control::change(&shared, &c.ids, &c.set, c.count.max(1)) }))
+            .into_response(),
+        Err(message) => bad_request(message),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct Drain {
+    seconds: u64,
+}
+
+async fn drain(State(shared): State<Arc<Shared>>, Path(fingerprint): Path<String>, body: Bytes) -> Response {
+    let drain: Drain = match parse(&body) {
+        Ok(d) => d,
+        Err(message) => return bad_request(message),
+    };
+    if control::drain(&shared, &fingerprint, Duration::from_secs(drain.seconds)) {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": { "code": "KEY_NOT_FOUND", "message": "No key with this fingerprint." } })),
+        )
+            .into_response()
+    }
+}
+
+async fn reset(State(shared): State<Arc<Shared>>) -> StatusCode {
+    shared.reset();
+    StatusCode::NO_CONTENT
+}

@@ -1,0 +1,130 @@
+//! What a simulator is started with: dataset size and seed, the keys it
+//! accepts, the rate limit, the idempotency lifetime and the initial faults.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::str::FromStr;
+use std::time::Duration;
+
+use super::faults::Faults;
+
+/// The fixed full-scope key of a default simulator (documented in the README),
+/// so demos and scripts work without configuration. It is not a secret.
+pub const DEMO_KEY: &str = "sk_5151000000000000000000000000000000000000000000000000000000000001";
+
+/// Credits the demo key starts with.
+pub const DEMO_CREDITS: i64 = 10_000;
+
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Where to listen; loopback and an ephemeral port by default.
+    pub bind: SocketAddr,
+    /// Seeded bundles in the dataset.
+    pub bundles: usize,
+    pub seed: u64,
+    /// Bucket refill, tokens per second.
+    pub rate_per_second: f64,
+    /// Bucket capacity.
+    pub burst: u32,
+    /// `false` turns the bucket off (every request allowed; headers still sent).
+    pub rate_limit: bool,
+    pub keys: Vec<SimKey>,
+    /// How long a stored idempotent response is kept.
+    pub idempotency_ttl: Duration,
+    /// Fault settings at start (and after a reset).
+    pub faults: Faults,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            bundles: 137,
+            seed: 42,
+            rate_per_second: 2.0,
+            burst: 120,
+            rate_limit: true,
+            keys: vec![SimKey::full(DEMO_KEY, DEMO_CREDITS)],
+            idempotency_ttl: Duration::from_secs(24 * 60 * 60),
+            faults: Faults::default(),
+        }
+    }
+}
+
+impl SimConfig {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(!self.keys.is_empty(), "the simulator needs at least one API key");
+        anyhow::ensure!(self.burst >= 1, "burst must be at least 1");
+        anyhow::ensure!(
+            !self.rate_limit || (self.rate_per_second.is_finite() && self.rate_per_second > 0.0),
+            "rate must be a positive number of requests per second, got {}",
+            self.rate_per_second
+        );
+        let mut seen = std::collections::HashSet::new();
+        for key in &self.keys {
+            anyhow::ensure!(!key.key.is_empty(), "an API key must not be empty");
+            anyhow::ensure!(seen.insert(&key.key), "API key {} is listed twice", key.fingerprint());
+        }
+        self.faults.validate().map_err(anyhow::Error::msg)
+    }
+}
+
+/// One API key the simulator accepts, with its own credits, bucket and
+/// idempotency store. `Debug` shows only its fingerprint.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SimKey {
+    pub key: String,
+    /// Read scope: GET only; writes are refused with 403 `AUTH_INSUFFICIENT_SCOPE`.
+    pub read_only: bool,
+    pub credits: i64,
+}
+
+impl SimKey {
+    pub fn full(key: &str, credits: i64) -> Self {
+        SimKey { key: key.to_string(), read_only: false, credits }
+    }
+
+    pub fn read_only(key: &str) -> Self {
+        SimKey { key: key.to_string(), read_only: true, credits: 0 }
+    }
+
+    pub fn fingerprint(&self) -> String {
+        crate::secret::fingerprint(&secrecy::SecretString::from(self.key.as_str()))
+    }
+}
+
+impl fmt::Debug for SimKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimKey")
+            .field("fingerprint", &self.fingerprint())
+            .field("read_only", &self.read_only)
+            .field("credits", &self.credits)
+            .finish()
+    }
+}
+
+/// `KEY`, `KEY:CREDITS` or `KEY:CREDITS:read` (the `--keys` syntax).
+impl FromStr for SimKey {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut parts = s.trim().split(':');
+        let key = parts.next().unwrap_or_default().to_string();
+        if key.is_empty() {
+            return Err("an API key must not be empty".into());
+        }
+        let credits = match parts.next() {
+            None | Some("") => DEMO_CREDITS,
+            Some(n) => n.parse().map_err(|_| format!("credits must be an integer, got {n:?}"))?,
+        };
+        let read_only = match parts.next() {
+            None | Some("full") | Some("*") => false,
+            Some("read") => true,
+            Some(other) => return Err(format!("scope must be `read` or `full`, got {other:?}")),
+        };
+        if parts.next().is_some() {
+            return Err("expected KEY[:CREDITS[:read]]".into());
+        }
+        Ok(SimKey { key, read_only, credits })
+    }
+}

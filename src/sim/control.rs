@@ -1,0 +1,137 @@
+//! Controlling a running simulator: per-key stats, the ledger, the dataset,
+//! faults, data changes, bucket draining and reset. The admin endpoints and
+//! the in-process `SimServer` methods both call these.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use super::drift;
+use super::faults::{Faults, FaultsFired};
+use super::ledger::LedgerEntry;
+use super::state::{Shared, lock};
+
+/// One key's numbers. Keys appear only as fingerprints.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeyStats {
+    pub fingerprint: String,
+    pub read_only: bool,
+    pub requests: u64,
+    pub rate_limited: u64,
+    pub replays: u64,
+    pub executions: u64,
+    pub in_flight: u64,
+    pub credits: i64,
+    pub credits_debited: i64,
+    /// Tokens in the bucket now (negative while drained).
+    pub tokens: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SimStats {
+    pub keys: Vec<KeyStats>,
+    pub faults_fired: FaultsFired,
+    /// `GET /bundles` requests served (what `drift_every` counts).
+    pub list_requests: u64,
+}
+
+pub fn stats(shared: &Shared) -> SimStats {
+    let world = lock(&shared.world);
+    let now = Instant::now();
+    let mut keys: Vec<_> = shared.keys.values().collect();
+    keys.sort_by_key(|k| k.index);
+    let keys = keys
+        .into_iter()
+        .map(|key| {
+            let counters = *lock(&key.counters);
+            let account = &world.accounts[key.index];
+            KeyStats {
+                fingerprint: key.fingerprint.clone(),
+                read_only: key.read_only,
+                requests: counters.requests,
+                rate_limited: counters.rate_limited,
+                replays: counters.replays,
+                executions: counters.executions,
+                in_flight: counters.in_flight,
+                credits: account.credits,
+                credits_debited: account.debited,
+                tokens: if shared.config.rate_limit {
+                    lock(&key.bucket).tokens_at(now)
+                } else {
+                    f64::from(shared.config.burst)
+                },
+            }
+        })
+        .collect();
+    SimStats {
+        keys,
+        faults_fired: lock(&shared.fired).clone(),
+        list_requests: shared.list_requests.load(std::sync::atomic::Ordering::Relaxed),
+    }
+}
+
+pub fn ledger(shared: &Shared) -> Vec<LedgerEntry> {
+    lock(&shared.world).ledger.clone()
+}
+
+/// Everything the simulator holds: bundles (with slots and account) newest
+/// first, and each key's balance and history.
+pub fn dataset(shared: &Shared) -> Value {
+    let world = lock(&shared.world);
+    let mut keys: Vec<_> = shared.keys.values().collect();
+    keys.sort_by_key(|k| k.index);
+    let credits: Vec<Value> = keys
+        .iter()
+        .map(|k| {
+            let account = &world.accounts[k.index];
+            json!({ "fingerprint": k.fingerprint, "balance": account.credits, "history": account.history })
+        })
+        .collect();
+    let bundles: Vec<Value> = world.data.bundles.iter().map(|b| b.detail()).collect();
+    json!({ "bundles": bundles, "credits": credits })
+}
+
+pub fn set_faults(shared: &Shared, faults: Faults) -> Result<(), String> {
+    faults.validate()?;
+    *lock(&shared.faults) = faults;
+    Ok(())
+}
+
+/// Lets every mutation held by `slow_ms` execute now.
+pub fn release_slow(shared: &Shared) {
+    shared.release.send_modify(|n| *n += 1);
+}
+
+/// Drains the bucket of the key with this fingerprint for `hold`. False if no such key.
+pub fn drain(shared: &Shared, fingerprint: &str, hold: Duration) -> bool {
+    match shared.key_by_fingerprint(fingerprint) {
+        Some(key) => {
+            lock(&key.bucket).drain(Instant::now(), hold);
+            true
+        }
+        None => false,
+    }
+}
+
+pub fn insert(shared: &Shared, count: usize) -> Vec<String> {
+    drift::insert(&mut lock(&shared.world), count)
+}
+
+/// Deletes the given ids, or `count` random bundles when `ids` is empty.
+pub fn delete(shared: &Shared, ids: &[String], count: usize) -> Vec<String> {
+    let mut world = lock(&shared.world);
+    let ids = if ids.is_empty() { drift::pick(&mut world, count) } else { ids.to_vec() };
+    drift::delete(&mut world, &ids)
+}
+
+/// Sets `set` on the given ids, or makes a random change to `count` random bundles.
+pub fn change(shared: &Shared, ids: &[String], set: &Map<String, Value>, count: usize) -> Vec<String> {
+    let mut world = lock(&shared.world);
+    if ids.is_empty() {
+        let ids = drift::pick(&mut world, count);
+        ids.into_iter().filter(|id| drift::change_randomly(&mut world, id)).collect()
+    } else {
+        ids.iter().filter(|id| drift::change(&mut world, id, set)).cloned().collect()
+    }
+}

@@ -1,0 +1,197 @@
+//! Mutations: the idempotency checks, then the execution in its own task (so a
+//! client that disconnects cannot cancel it halfway), its ledger entry and the
+//! stored answer.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, to_bytes};
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde_json::json;
+
+use super::error::ApiError;
+use super::gate::{Debited, inject_failure};
+use super::idempotency::{Begin, MAX_KEY_LEN, Stored, request_hash};
+use super::ledger::{LedgerEntry, body_sha256};
+use super::state::{KeyState, Shared, lock};
+
+/// Mutation bodies are small JSON documents; anything bigger is a client bug.
+const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// The operations whose answers carry secrets, so the API refuses idempotency keys on them.
+fn is_sensitive(method: &Method, path: &str) -> bool {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    *method == Method::POST
+        && matches!(
+            segments.as_slice(),
+            ["accounts", _, "verification-code"]
+                | ["accounts", _, "reveal-credentials"]
+                | ["webhooks"]
+                | ["upload", "video"]
+                | ["upload", "image"]
+                | ["analytics", "export", "reports"]
+        )
+}
+
+/// `Err` is an answer given without executing anything.
+pub async fn mutate(
+    shared: &Arc<Shared>,
+    key: &Arc<KeyState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, Response> {
+    let idempotency_key = match req.headers().get("idempotency-key") {
+        None => None,
+        Some(value) => match value.to_str() {
+            Ok("") | Err(_) => {
+                return Err(ApiError::validation("Idempotency-Key", "must be non-empty visible ASCII")
+                    .into_response());
+            }
+            Ok(k) if k.len() > MAX_KEY_LEN => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "IDEMPOTENCY_KEY_TOO_LONG",
+                    "Idempotency-Key is longer than 255 characters.",
+                )
+                .with_details(json!({ "max_length": MAX_KEY_LEN, "length": k.len() }))
+                .into_response());
+            }
+            Ok(k) => Some(k.to_string()),
+        },
+    };
+    let method = req.method().clone();
+    let path = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+    if idempotency_key.is_some() && is_sensitive(&method, req.uri().path()) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "IDEMPOTENCY_KEY_NOT_ALLOWED_FOR_SENSITIVE_RESPONSE",
+            "This operation returns secrets and cannot be made idempotent; send it without Idempotency-Key.",
+        )
+        .into_response());
+    }
+    let (parts, body) = req.into_parts();
+    let body = to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "Request body over 1 MiB.")
+            .into_response()
+    })?;
+    if let Some(failure) = inject_failure(shared, true) {
+        return Err(failure);
+    }
+    if let Some(idem) = &idempotency_key {
+        let hash = request_hash(method.as_str(), &path, &body);
+        let begin = lock(&key.idempotency).begin(idem, hash, Instant::now(), shared.config.idempotency_ttl);
+        match begin {
+            Begin::Execute => {}
+            Begin::Replay(stored) => {
+                lock(&key.counters).replays += 1;
+                return Ok(replayed(stored));
+            }
+            Begin::InProgress => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "IDEMPOTENCY_KEY_IN_PROGRESS",
+                    "A request with this Idempotency-Key is still processing. Retry shortly.",
+                )
+                .into_response());
+            }
+            Begin::Reused => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "IDEMPOTENCY_KEY_REUSED",
+                    "This Idempotency-Key was used with a different request.",
+                )
+                .into_response());
+            }
+        }
+    }
+    let execution = Execution {
+        shared: Arc::clone(shared),
+        key: Arc::clone(key),
+        idempotency_key: idempotency_key.clone(),
+        method: method.to_string(),
+        path,
+        body_sha256: body_sha256(&body),
+    };
+    let req = Request::from_parts(parts, Body::from(body));
+    match shared.tracker.spawn(execution.run(req, next)).await {
+        Ok(stored) => Ok(answer(stored)),
+        Err(_) => {
+            if let Some(idem) = &idempotency_key {
+                lock(&key.idempotency).abandon(idem);
+            }
+            Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "The simulator failed.")
+                .into_response())
+        }
+    }
+}
+
+struct Execution {
+    shared: Arc<Shared>,
+    key: Arc<KeyState>,
+    idempotency_key: Option<String>,
+    method: String,
+    path: String,
+    body_sha256: String,
+}
+
+impl Execution {
+    async fn run(self, req: Request, next: Next) -> Stored {
+        // Subscribe before counting in_flight, so a release seen by a caller that
+        // watched in_flight cannot be missed.
+        let mut release = self.shared.release.subscribe();
+        lock(&self.key.counters).in_flight += 1;
+        let slow = lock(&self.shared.faults).slow_ms;
+        if slow > 0 {
+            tokio::select! {
+                () = tokio::time::sleep(std::time::Duration::from_millis(slow)) => {}
+                _ = release.changed() => {}
+                () = self.shared.shutdown.cancelled() => {}
+            }
+        }
+        let response = next.run(req).await;
+        let debited = response.extensions().get::<Debited>().map_or(0, |d| d.0);
+        let (parts, body) = response.into_parts();
+        let body = to_bytes(body, usize::MAX).await.unwrap_or_default();
+        let stored = Stored {
+            status: parts.status,
+            content_type: parts.headers.get(header::CONTENT_TYPE).cloned(),
+            body,
+        };
+        lock(&self.shared.world).ledger.push(LedgerEntry {
+            key_fingerprint: self.key.fingerprint.clone(),
+            idempotency_key: self.idempotency_key.clone(),
+            method: self.method,
+            path: self.path,
+            body_sha256: self.body_sha256,
+            status: stored.status.as_u16(),
+            credits_debited: debited,
+            at: Utc::now(),
+        });
+        if let Some(idem) = &self.idempotency_key {
+            lock(&self.key.idempotency).finish(idem, stored.clone());
+        }
+        let mut counters = lock(&self.key.counters);
+        counters.in_flight -= 1;
+        counters.executions += 1;
+        stored
+    }
+}
+
+fn answer(stored: Stored) -> Response {
+    let mut response = Response::new(Body::from(stored.body));
+    *response.status_mut() = stored.status;
+    if let Some(content_type) = stored.content_type {
+        response.headers_mut().insert(header::CONTENT_TYPE, content_type);
+    }
+    response
+}
+
+fn replayed(stored: Stored) -> Response {
+    let mut response = answer(stored);
+    response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    response
+}

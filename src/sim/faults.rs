@@ -1,0 +1,146 @@
+//! Fault settings (what the simulator is told to break) and the counters of
+//! faults it actually injected. Counted knobs (`*_next`) are consumed as they fire.
+
+use serde::{Deserialize, Serialize};
+
+use super::rng::Rng;
+
+/// Which requests the fail/drop/stall knobs apply to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultTarget {
+    #[default]
+    All,
+    Reads,
+    Writes,
+}
+
+impl FaultTarget {
+    pub fn matches(self, is_write: bool) -> bool {
+        match self {
+            FaultTarget::All => true,
+            FaultTarget::Reads => !is_write,
+            FaultTarget::Writes => is_write,
+        }
+    }
+}
+
+/// What an automatic drift event does to the dataset.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftKind {
+    /// One of insert, delete or change, drawn from the seeded PRNG.
+    #[default]
+    Mixed,
+    Insert,
+    Delete,
+    Change,
+}
+
+/// Every knob; `GET /__sim/faults` shows this, `PUT /__sim/faults` replaces it
+/// (missing fields take their defaults, i.e. off).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Faults {
+    /// Requests the fail/drop/stall knobs apply to.
+    pub target: FaultTarget,
+    /// The next N matching requests answer `fail_status` before executing.
+    pub fail_next: u32,
+    /// Probability (seeded PRNG) that a matching request answers `fail_status` before executing.
+    pub fail_rate: f64,
+    /// 5xx status of injected failures.
+    pub fail_status: u16,
+    /// The next N matching requests execute, then the connection is closed without an answer.
+    pub drop_next: u32,
+    /// The next N matching requests execute, then the answer is held for `stall_ms`.
+    pub stall_next: u32,
+    pub stall_ms: u64,
+    /// The next N list pages (`GET /bundles`, `GET /credits/history`) are cut-off JSON.
+    pub malformed_next: u32,
+    /// Every mutation waits this long before it executes (its idempotency key stays in progress).
+    pub slow_ms: u64,
+    /// Every Nth `GET /bundles` first applies one drift event (0 = off).
+    pub drift_every: u32,
+    pub drift_kind: DriftKind,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            target: FaultTarget::All,
+            fail_next: 0,
+            fail_rate: 0.0,
+            fail_status: 503,
+            drop_next: 0,
+            stall_next: 0,
+            stall_ms: 60_000,
+            malformed_next: 0,
+            slow_ms: 0,
+            drift_every: 0,
+            drift_kind: DriftKind::Mixed,
+        }
+    }
+}
+
+impl Faults {
+    pub fn validate(&self) -> Result<(), String> {
+        if !(500..=599).contains(&self.fail_status) {
+            return Err(format!("fail_status must be a 5xx status, got {}", self.fail_status));
+        }
+        if !(0.0..=1.0).contains(&self.fail_rate) {
+            return Err(format!("fail_rate must be between 0 and 1, got {}", self.fail_rate));
+        }
+        Ok(())
+    }
+
+    /// Whether this request fails before executing; consumes `fail_next`.
+    pub fn take_fail(&mut self, is_write: bool, rng: &mut Rng) -> Option<u16> {
+        if !self.target.matches(is_write) {
+            return None;
+        }
+        if self.fail_next > 0 {
+            self.fail_next -= 1;
+            return Some(self.fail_status);
+        }
+        (self.fail_rate > 0.0 && rng.chance(self.fail_rate)).then_some(self.fail_status)
+    }
+
+    /// What happens after this request executed; consumes `drop_next` then `stall_next`.
+    pub fn take_after(&mut self, is_write: bool) -> After {
+        if !self.target.matches(is_write) {
+            return After::Answer;
+        }
+        if self.drop_next > 0 {
+            self.drop_next -= 1;
+            return After::Drop;
+        }
+        if self.stall_next > 0 {
+            self.stall_next -= 1;
+            return After::Stall(std::time::Duration::from_millis(self.stall_ms));
+        }
+        After::Answer
+    }
+
+    pub fn take_malformed(&mut self) -> bool {
+        let fire = self.malformed_next > 0;
+        self.malformed_next = self.malformed_next.saturating_sub(1);
+        fire
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    Answer,
+    Drop,
+    Stall(std::time::Duration),
+}
+
+/// How many faults of each kind were injected since start or reset.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultsFired {
+    pub failed: u64,
+    pub dropped: u64,
+    pub stalled: u64,
+    pub malformed: u64,
+    pub drifted: u64,
+}

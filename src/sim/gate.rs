@@ -1,0 +1,160 @@
+//! The middleware every API request passes: request ids, auth, the key's
+//! bucket and rate-limit headers, read scope and injected faults; mutations
+//! continue in [`super::execute`].
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::bucket::{Decision, Snapshot};
+use super::error::ApiError;
+use super::execute;
+use super::faults::After;
+use super::rng::Rng;
+use super::server::ConnKill;
+use super::state::{KeyState, Shared, lock};
+
+pub const API_VERSION: &str = "2026-05-25";
+/// Set by mutation handlers on their response: credits the execution debited.
+#[derive(Debug, Clone, Copy)]
+pub struct Debited(pub i64);
+
+pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let n = shared.request_ids.fetch_add(1, Ordering::Relaxed);
+    let request_id = format!("req_{:016x}{:08x}", Rng::new(shared.config.seed ^ n).next_u64(), n as u32);
+    let echo = req
+        .headers()
+        .get("x-request-id")
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.as_bytes().iter().all(|b| (0x20..0x7f).contains(b)))
+        .cloned();
+    let mut response = authenticate(&shared, req, next).await;
+    let headers = response.headers_mut();
+    headers.insert("x-tokportal-api-version", HeaderValue::from_static(API_VERSION));
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        headers.insert("x-tokportal-request-id", value);
+    }
+    if let Some(echo) = echo {
+        headers.insert("x-request-id", echo);
+    }
+    response
+}
+
+async fn authenticate(shared: &Arc<Shared>, req: Request, next: Next) -> Response {
+    let presented = req.headers().get("x-api-key").map(|v| v.to_str().unwrap_or_default());
+    let key = match presented {
+        None | Some("") => {
+            return ApiError::new(StatusCode::UNAUTHORIZED, "AUTH_MISSING_KEY", "Missing X-API-Key header.")
+                .into_response();
+        }
+        Some(presented) => match shared.keys.get(presented) {
+            Some(key) => Arc::clone(key),
+            None => {
+                return ApiError::new(StatusCode::UNAUTHORIZED, "AUTH_INVALID_KEY", "Invalid API key.")
+                    .into_response();
+            }
+        },
+    };
+    lock(&key.counters).requests += 1;
+    let decision = if shared.config.rate_limit {
+        lock(&key.bucket).try_take(Instant::now())
+    } else {
+        let burst = shared.config.burst;
+        Decision::Allowed(Snapshot { limit: burst, remaining: burst, full_in_secs: 0 })
+    };
+    let mut response = match decision {
+        Decision::Allowed(_) => authorise(shared, &key, req, next).await,
+        Decision::Limited { retry_after_secs, .. } => {
+            lock(&key.counters).rate_limited += 1;
+            let mut response = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMIT_EXCEEDED",
+                "Too many requests. Please slow down.",
+            )
+            .with_details(json!({ "retry_after_seconds": retry_after_secs }))
+            .into_response();
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            response
+        }
+    };
+    let snapshot = match decision {
+        Decision::Allowed(s) | Decision::Limited { snapshot: s, .. } => s,
+    };
+    rate_headers(response.headers_mut(), snapshot);
+    response
+}
+
+fn rate_headers(headers: &mut HeaderMap, snapshot: Snapshot) {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+    headers.insert("x-ratelimit-limit", HeaderValue::from(snapshot.limit));
+    headers.insert("x-ratelimit-remaining", HeaderValue::from(snapshot.remaining));
+    headers.insert("x-ratelimit-reset", HeaderValue::from(now + snapshot.full_in_secs));
+}
+
+async fn authorise(shared: &Arc<Shared>, key: &Arc<KeyState>, mut req: Request, next: Next) -> Response {
+    let is_write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if is_write && key.read_only {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "AUTH_INSUFFICIENT_SCOPE",
+            "This API key is read-only; writes need a key with the `write` or `*` scope.",
+        )
+        .with_details(json!({ "required_scope": "write", "key_scope": "read" }))
+        .into_response();
+    }
+    let kill = req.extensions_mut().remove::<ConnKill>();
+    req.extensions_mut().insert(Arc::clone(key));
+    let response = if is_write {
+        match execute::mutate(shared, key, req, next).await {
+            Ok(response) => response,
+            Err(response) => return response,
+        }
+    } else {
+        if let Some(failure) = inject_failure(shared, false) {
+            return failure;
+        }
+        next.run(req).await
+    };
+    let after = lock(&shared.faults).take_after(is_write);
+    match after {
+        After::Answer => response,
+        After::Stall(duration) => {
+            lock(&shared.fired).stalled += 1;
+            tokio::select! {
+                () = tokio::time::sleep(duration) => {}
+                () = shared.shutdown.cancelled() => {}
+            }
+            response
+        }
+        After::Drop => {
+            lock(&shared.fired).dropped += 1;
+            match kill {
+                Some(kill) => {
+                    kill.0.cancel();
+                    // The connection task drops this future with the socket.
+                    std::future::pending::<Response>().await
+                }
+                None => StatusCode::BAD_GATEWAY.into_response(),
+            }
+        }
+    }
+}
+
+pub fn inject_failure(shared: &Shared, is_write: bool) -> Option<Response> {
+    let status = {
+        let mut rng = lock(&shared.fault_rng);
+        lock(&shared.faults).take_fail(is_write, &mut rng)?
+    };
+    lock(&shared.fired).failed += 1;
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    Some(
+        ApiError::new(status, "INTERNAL_ERROR", "Injected failure: nothing was executed.")
+            .with_details(json!({ "simulated": true }))
+            .into_response(),
+    )
+}

@@ -1,0 +1,68 @@
+//! The key's money: `GET /credits/balance` and `GET /credits/history`
+//! (paginated, newest first, `date_from`/`date_to` inclusive, `YYYY-MM-DD`).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Extension, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use chrono::NaiveDate;
+use serde_json::json;
+
+use super::bundles::maybe_malformed;
+use super::query::{json_bytes, page_body, pagination, params};
+use crate::sim::error::{ApiError, ApiResult};
+use crate::sim::state::{KeyState, Shared, lock};
+
+pub async fn balance(
+    State(shared): State<Arc<Shared>>,
+    Extension(key): Extension<Arc<KeyState>>,
+) -> ApiResult {
+    let credits = lock(&shared.world).accounts[key.index].credits;
+    Ok(Json(json!({ "data": { "balance": credits } })).into_response())
+}
+
+pub async fn history(
+    State(shared): State<Arc<Shared>>,
+    Extension(key): Extension<Arc<KeyState>>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult {
+    let params = params(raw.as_deref());
+    let (page, per_page) = pagination(&params)?;
+    let date = |name: &str| -> Result<Option<NaiveDate>, ApiError> {
+        params
+            .get(name)
+            .filter(|v| !v.is_empty())
+            .map(|v| {
+                NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                    .map_err(|_| ApiError::validation(name, "must be YYYY-MM-DD"))
+            })
+            .transpose()
+    };
+    let (from, to) = (date("date_from")?, date("date_to")?);
+    let (items, total) = {
+        let world = lock(&shared.world);
+        let skip = (page - 1).saturating_mul(per_page);
+        let mut total = 0u64;
+        let mut items = Vec::new();
+        for entry in &world.accounts[key.index].history {
+            let day = entry["created_at"]
+                .as_str()
+                .and_then(|t| t.get(..10))
+                .and_then(|d| d.parse::<NaiveDate>().ok());
+            let inside = day.is_some_and(|d| from.is_none_or(|f| d >= f) && to.is_none_or(|t| d <= t));
+            if !inside {
+                continue;
+            }
+            if total >= skip && (items.len() as u64) < per_page {
+                items.push(Bytes::from(entry.to_string()));
+            }
+            total += 1;
+        }
+        (items, total)
+    };
+    let body = page_body(&items, page, per_page, total);
+    Ok(json_bytes(StatusCode::OK, maybe_malformed(&shared, body)))
+}

@@ -1,0 +1,47 @@
+//! The API routes under `/api/ext` (relative paths, like the real base URL).
+
+mod body;
+mod bundles;
+mod create;
+mod credits;
+mod lifecycle;
+pub mod query;
+mod webhooks;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use super::error::ApiError;
+use super::state::Shared;
+
+pub fn router() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/bundles", get(bundles::list).post(create::create))
+        .route("/bundles/bulk", post(create::bulk))
+        .route("/bundles/{id}", get(bundles::get).patch(lifecycle::patch))
+        .route("/bundles/{id}/videos", get(bundles::videos))
+        .route("/bundles/{id}/account", get(bundles::account))
+        .route("/bundles/{id}/publish", post(lifecycle::publish))
+        .route("/bundles/{id}/unpublish", post(lifecycle::unpublish))
+        .route("/bundles/{id}/add-video-slots", post(lifecycle::add_video_slots))
+        .route("/bundles/{id}/add-edit-slots", post(lifecycle::add_edit_slots))
+        .route("/credits/balance", get(credits::balance))
+        .route("/credits/history", get(credits::history))
+        .route("/webhooks", post(webhooks::create))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found()
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        "Method not allowed here.",
+    )
+}

@@ -1,0 +1,179 @@
+//! Everything a running simulator holds: the keys with their buckets, stores
+//! and counters; the world (dataset, balances, ledger, PRNG); the fault knobs.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::bucket::Bucket;
+use super::config::SimConfig;
+use super::dataset::Dataset;
+use super::faults::{Faults, FaultsFired};
+use super::idempotency::IdempotencyStore;
+use super::ledger::LedgerEntry;
+use super::rng::Rng;
+use super::seed;
+
+/// Locks ignoring poison: a panicked handler must not wedge the whole simulator.
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct KeyCounters {
+    /// Authenticated requests, including refused ones.
+    pub requests: u64,
+    /// 429s served.
+    pub rate_limited: u64,
+    /// Stored answers replayed (`Idempotent-Replayed: true`).
+    pub replays: u64,
+    /// Mutations executed (each has a ledger entry).
+    pub executions: u64,
+    /// Mutations executing right now.
+    pub in_flight: u64,
+}
+
+#[derive(Debug)]
+pub struct KeyState {
+    pub index: usize,
+    pub fingerprint: String,
+    pub read_only: bool,
+    pub bucket: Mutex<Bucket>,
+    pub idempotency: Mutex<IdempotencyStore>,
+    pub counters: Mutex<KeyCounters>,
+}
+
+/// One key's money: its balance and its history (newest first).
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub credits: i64,
+    pub debited: i64,
+    pub history: Vec<Value>,
+}
+
+impl Account {
+    pub fn debit(&mut self, amount: i64, description: &str, bundle_id: Option<String>, rng: &mut Rng) {
+        self.credits -= amount;
+        self.debited += amount;
+        let entry = json!({
+            "id": rng.uuid().to_string(),
+            "type": "debit",
+            "amount": -amount,
+            "balance_after": self.credits,
+            "description": description,
+            "bundle_id": bundle_id,
+            "created_at": seed::timestamp(chrono::Utc::now()),
+        });
+        self.history.insert(0, entry);
+    }
+}
+
+/// What mutations change, behind one lock so a debit and its bundle are atomic.
+#[derive(Debug)]
+pub struct World {
+    pub data: Dataset,
+    pub accounts: Vec<Account>,
+    pub ledger: Vec<LedgerEntry>,
+    pub rng: Rng,
+}
+
+impl World {
+    pub fn seeded(config: &SimConfig) -> Self {
+        let accounts = config
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, key)| Account {
+                credits: key.credits,
+                debited: 0,
+                history: seed::credit_history(config.seed, i, key.credits),
+            })
+            .collect();
+        World {
+            data: seed::bundles(config.seed, config.bundles),
+            accounts,
+            ledger: Vec::new(),
+            // Distinct stream from the dataset's so new ids never repeat seeded ones.
+            rng: Rng::new(config.seed ^ 0x005E_ED0F_F1CE),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Shared {
+    pub config: SimConfig,
+    pub keys: HashMap<String, Arc<KeyState>>,
+    pub world: Mutex<World>,
+    pub faults: Mutex<Faults>,
+    pub fired: Mutex<FaultsFired>,
+    pub fault_rng: Mutex<Rng>,
+    /// Bumped to let slowed mutations go at once (`SimServer::release_slow`).
+    pub release: watch::Sender<u64>,
+    pub list_requests: AtomicU64,
+    pub request_ids: AtomicU64,
+    pub shutdown: CancellationToken,
+    pub tracker: TaskTracker,
+}
+
+impl Shared {
+    pub fn new(config: SimConfig) -> Self {
+        let now = Instant::now();
+        let keys = config
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(index, key)| {
+                let state = KeyState {
+                    index,
+                    fingerprint: key.fingerprint(),
+                    read_only: key.read_only,
+                    bucket: Mutex::new(Bucket::new(config.burst, config.rate_per_second, now)),
+                    idempotency: Mutex::new(IdempotencyStore::default()),
+                    counters: Mutex::new(KeyCounters::default()),
+                };
+                (key.key.clone(), Arc::new(state))
+            })
+            .collect();
+        Shared {
+            world: Mutex::new(World::seeded(&config)),
+            faults: Mutex::new(config.faults.clone()),
+            fired: Mutex::new(FaultsFired::default()),
+            fault_rng: Mutex::new(Rng::new(config.seed ^ 0xFA_17)),
+            release: watch::channel(0).0,
+            list_requests: AtomicU64::new(0),
+            request_ids: AtomicU64::new(0),
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            keys,
+            config,
+        }
+    }
+
+    pub fn key_by_fingerprint(&self, fingerprint: &str) -> Option<&Arc<KeyState>> {
+        self.keys.values().find(|k| k.fingerprint == fingerprint)
+    }
+
+    /// Back to the state right after start: dataset, balances, ledger, buckets,
+    /// idempotency stores, counters and faults.
+    pub fn reset(&self) {
+        *lock(&self.world) = World::seeded(&self.config);
+        *lock(&self.faults) = self.config.faults.clone();
+        *lock(&self.fired) = FaultsFired::default();
+        *lock(&self.fault_rng) = Rng::new(self.config.seed ^ 0xFA_17);
+        self.list_requests.store(0, std::sync::atomic::Ordering::Relaxed);
+        let now = Instant::now();
+        for key in self.keys.values() {
+            *lock(&key.bucket) = Bucket::new(self.config.burst, self.config.rate_per_second, now);
+            lock(&key.idempotency).clear();
+            let in_flight = lock(&key.counters).in_flight;
+            *lock(&key.counters) = KeyCounters { in_flight, ..KeyCounters::default() };
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! The admin endpoints: stats, ledger, dataset, reset; no key, no budget, and
+//! no raw API key anywhere in what they show.
+
+use tokportal_sync::sim::{DEMO_CREDITS, DEMO_KEY, SimConfig};
+
+use super::support::{Api, CREATE, admin_url, client, start};
+
+#[tokio::test]
+async fn admin_endpoints_need_no_key_and_spend_no_budget() {
+    let sim = start(SimConfig { burst: 1, rate_per_second: 0.001, ..SimConfig::default() }).await;
+    let http = client();
+    for path in ["/stats", "/ledger", "/dataset", "/faults", "/stats"] {
+        assert_eq!(http.get(admin_url(&sim, path)).send().await.unwrap().status(), 200, "{path}");
+    }
+    assert_eq!(
+        Api::new(&sim).get("/bundles").send().await.unwrap().status(),
+        200,
+        "the one token is still there"
+    );
+    assert_eq!(sim.key_stats(DEMO_KEY).unwrap().requests, 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn stats_ledger_and_dataset_show_fingerprints_never_keys() {
+    let sim = start(SimConfig { rate_limit: false, ..SimConfig::default() }).await;
+    let api = Api::new(&sim);
+    api.post("/bundles", CREATE).header("Idempotency-Key", "seen").send().await.unwrap();
+    api.post("/bundles", CREATE).header("Idempotency-Key", "seen").send().await.unwrap();
+    let http = client();
+    let mut shown = String::new();
+    for path in ["/stats", "/ledger", "/dataset"] {
+        shown += &http.get(admin_url(&sim, path)).send().await.unwrap().text().await.unwrap();
+    }
+    shown += &format!("{:?}", SimConfig::default());
+    assert!(!shown.contains(DEMO_KEY), "a raw key leaked");
+    let stats: serde_json::Value =
+        http.get(admin_url(&sim, "/stats")).send().await.unwrap().json().await.unwrap();
+    let key = &stats["keys"][0];
+    assert_eq!(key["fingerprint"].as_str().unwrap().len(), 16);
+    assert_eq!(
+        (key["requests"].as_u64(), key["executions"].as_u64(), key["replays"].as_u64()),
+        (Some(2), Some(1), Some(1))
+    );
+    let ledger: serde_json::Value =
+        http.get(admin_url(&sim, "/ledger")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(ledger["data"][0]["idempotency_key"], "seen");
+    assert_eq!(ledger["data"][0]["key_fingerprint"], key["fingerprint"]);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn reset_restores_the_state_right_after_start() {
+    let sim = start(SimConfig { rate_limit: false, ..SimConfig::default() }).await;
+    let before = sim.dataset();
+    let api = Api::new(&sim);
+    api.post("/bundles", CREATE).header("Idempotency-Key", "once").send().await.unwrap();
+    sim.update_faults(|f| f.fail_next = 5).unwrap();
+    let reset = client().post(admin_url(&sim, "/reset")).send().await.unwrap();
+    assert_eq!(reset.status(), 204);
+    assert_eq!(sim.dataset(), before);
+    assert!(sim.ledger().is_empty());
+    assert_eq!(sim.faults().fail_next, 0);
+    let stats = sim.key_stats(DEMO_KEY).unwrap();
+    assert_eq!((stats.requests, stats.credits), (0, DEMO_CREDITS));
+    let again = api.post("/bundles", CREATE).header("Idempotency-Key", "once").send().await.unwrap();
+    assert!(again.headers().get("idempotent-replayed").is_none(), "idempotency stores were emptied");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_admin_paths_are_404() {
+    let sim = start(SimConfig::default()).await;
+    assert_eq!(client().get(admin_url(&sim, "/nope")).send().await.unwrap().status(), 404);
+    sim.shutdown().await;
+}

@@ -1,0 +1,56 @@
+//! `worker sim` as a process: first stdout line is the base URL, it serves,
+//! and it stops on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tokportal_sync::sim::DEMO_KEY;
+
+#[tokio::test]
+async fn worker_sim_prints_its_base_url_first_serves_and_stops_on_sigterm() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_worker"))
+        .args(["sim", "--port", "0", "--bundles", "12", "--no-rate-limit", "--faults", r#"{"slow_ms":1}"#])
+        .env_clear()
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("worker sim starts");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let base = first.trim_end().to_string();
+    assert!(base.starts_with("http://127.0.0.1:") && base.ends_with("/api/ext"), "{base:?}");
+    let page: serde_json::Value = reqwest::Client::new()
+        .get(format!("{base}/bundles"))
+        .header("X-API-Key", DEMO_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["pagination"]["total"], 12);
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "worker sim did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(exit.success(), "{exit:?}");
+}
+
+#[test]
+fn worker_sim_refuses_bad_keys_and_faults() {
+    for args in [
+        &["sim", "--port", "0", "--keys", "sk_a:lots"][..],
+        &["sim", "--port", "0", "--faults", "{\"fail_status\":200}"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_worker")).args(args).env_clear().output().unwrap();
+        assert!(!output.status.success(), "{args:?}");
+    }
+}

@@ -1,0 +1,14 @@
+//! The built-in simulator, over real HTTP on ephemeral loopback ports. Every
+//! test starts its own server and shuts it down.
+
+mod admin;
+mod auth;
+mod bucket;
+mod command;
+mod faults;
+mod idempotency;
+mod pages;
+mod rate_limit;
+mod reads;
+mod support;
+mod writes;

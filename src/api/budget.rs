@@ -34,6 +34,19 @@ pub struct Permit {
     pub waited: Duration,
 }
 
+/// Consecutive 429s of one request; see [`Budget::streak`].
+pub struct Streak {
+    extra: backon::ExponentialBackoff,
+}
+
+impl Streak {
+    /// How long to block the key after one more 429, the server having asked
+    /// for `server_wait`.
+    pub fn next_wait(&mut self, server_wait: Duration) -> Duration {
+        server_wait + self.extra.next().unwrap_or_default()
+    }
+}
+
 pub struct Budget {
     store: Arc<dyn BudgetStore>,
     key: String,
@@ -117,18 +130,19 @@ impl Budget {
         self.write(Correction { tat_at_least: None, block_for: Some(wait.as_secs_f64()) }).await;
     }
 
-    /// Extra waits for consecutive 429s of one request, on top of the server's
-    /// wait: exponential from one send interval, with jitter so processes that
-    /// were blocked together do not return together.
-    pub fn backoff(&self) -> impl Iterator<Item = Duration> + use<> {
+    /// The 429s of one request: each wait is the server's, plus an extra
+    /// that doubles with every consecutive 429 (from one send interval, with
+    /// jitter so processes that were blocked together do not return together).
+    pub fn streak(&self) -> Streak {
         let interval = Duration::from_secs_f64(self.rule.interval);
-        ExponentialBuilder::default()
+        let extra = ExponentialBuilder::default()
             .with_min_delay(interval)
             .with_factor(2.0)
             .with_max_delay(Duration::from_secs(60).max(interval))
             .with_jitter()
             .without_max_times()
-            .build()
+            .build();
+        Streak { extra }
     }
 
     /// How far past the send the server's bucket is booked, as far as its

@@ -117,12 +117,37 @@ async fn headers_that_agree_with_the_booking_change_nothing() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn consecutive_429s_back_off_exponentially_with_jitter() {
+async fn consecutive_429s_block_the_key_longer_each_time() {
     let store = Arc::new(MemoryStore::new());
     let b = budget(&store, 2.0, 120, 0.0, 600.0);
-    let delays: Vec<Duration> = b.backoff().take(5).collect();
-    for (n, delay) in delays.iter().enumerate() {
-        let floor = Duration::from_millis(500) * 2u32.pow(n as u32);
-        assert!(*delay >= floor && *delay < floor * 2, "attempt {n}: {delay:?} not in [{floor:?}, 2x)");
+    let mut streak = b.streak();
+    let mut last = Instant::now();
+    for n in 0..5u32 {
+        // The server asks for one second each time; the extra doubles from one interval (0.5 s).
+        let wait = streak.next_wait(Duration::from_secs(1));
+        b.block(wait).await;
+        let sent = b.acquire("GET /x", b.max_wait()).await.unwrap().sent_at;
+        let extra = Duration::from_millis(500) * 2u32.pow(n);
+        let gap = sent - last;
+        assert!(
+            gap >= Duration::from_secs(1) + extra && gap < Duration::from_secs(1) + extra * 2,
+            "429 #{n}: {gap:?}"
+        );
+        last = sent;
     }
+}
+
+#[test]
+fn the_server_wait_is_the_larger_of_retry_after_and_retry_after_seconds() {
+    use crate::api::client::server_wait;
+    let body = |secs: u64| {
+        format!(r#"{{"error":{{"code":"RATE_LIMIT_EXCEEDED","details":{{"retry_after_seconds":{secs}}}}}}}"#)
+    };
+    let header =
+        |secs: u64| RateLimitHeaders { retry_after: Some(Duration::from_secs(secs)), ..Default::default() };
+    assert_eq!(server_wait(&header(1), body(2).as_bytes()), Duration::from_secs(2));
+    assert_eq!(server_wait(&header(3), body(2).as_bytes()), Duration::from_secs(3));
+    assert_eq!(server_wait(&RateLimitHeaders::default(), body(4).as_bytes()), Duration::from_secs(4));
+    assert_eq!(server_wait(&header(5), b"not json"), Duration::from_secs(5));
+    assert_eq!(server_wait(&RateLimitHeaders::default(), b""), Duration::from_secs(1));
 }

@@ -169,7 +169,7 @@ impl Client {
     ) -> Result<ApiResponse, ApiError> {
         let request = describe(&method, url);
         let budget = &self.inner.budget;
-        let mut backoff = budget.backoff();
+        let mut streak = budget.streak();
         let mut waited = Duration::ZERO;
         loop {
             let permit = budget.acquire(&request, budget.max_wait().saturating_sub(waited)).await?;
@@ -192,8 +192,7 @@ impl Client {
             span.in_scope(|| tracing::debug!(api.status = raw.status.as_u16(), "response"));
             if raw.status == StatusCode::TOO_MANY_REQUESTS {
                 self.inner.counters.rate_limited();
-                let extra = backoff.next().unwrap_or_default();
-                let wait = server_wait(&limits, &raw.body) + extra;
+                let wait = streak.next_wait(server_wait(&limits, &raw.body));
                 tracing::warn!(request = %request, request.id = %request_id, budget.wait_ms = wait.as_millis() as u64,
                     "rate limited (429); pausing every client of the key");
                 budget.block(wait).await;

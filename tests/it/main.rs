@@ -4,6 +4,8 @@
 mod helpers;
 
 mod api_budget_store;
+mod api_errors;
+mod api_support;
 mod cli;
 mod config;
 mod migrations;

@@ -5,6 +5,7 @@ mod helpers;
 
 mod api_budget_store;
 mod api_errors;
+mod api_get;
 mod api_pacing;
 mod api_support;
 mod cli;

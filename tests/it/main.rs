@@ -8,6 +8,7 @@ mod api_errors;
 mod api_get;
 mod api_pacing;
 mod api_support;
+mod api_walk;
 mod cli;
 mod config;
 mod migrations;

@@ -139,7 +139,7 @@ async fn consecutive_429s_block_the_key_longer_each_time() {
 
 #[test]
 fn the_server_wait_is_the_larger_of_retry_after_and_retry_after_seconds() {
-    use crate::api::client::server_wait;
+    use crate::api::headers::server_wait;
     let body = |secs: u64| {
         format!(r#"{{"error":{{"code":"RATE_LIMIT_EXCEEDED","details":{{"retry_after_seconds":{secs}}}}}}}"#)
     };

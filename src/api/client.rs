@@ -17,8 +17,8 @@ use url::Url;
 use super::budget::Budget;
 use super::counters::{CounterSnapshot, Counters};
 use super::error::{self, ApiError};
-use super::headers::RateLimitHeaders;
-use super::model::ErrorEnvelope;
+use super::headers::{RateLimitHeaders, server_wait};
+use super::mutation::{IdempotencyKey, MutationMethod};
 
 const CLIENT_ID: &str = concat!("tokportal-sync/", env!("CARGO_PKG_VERSION"));
 
@@ -32,35 +32,6 @@ pub struct ClientOptions {
     pub timeout: Duration,
     /// Retries of a GET after a retryable failure.
     pub max_retries: u32,
-}
-
-/// The methods that change something. GET is not one of them: it goes
-/// through [`Client::get`], which needs no idempotency key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MutationMethod {
-    Post,
-    Put,
-    Patch,
-    Delete,
-}
-
-/// An `Idempotency-Key`: 1 to 255 visible ASCII characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdempotencyKey(String);
-
-impl IdempotencyKey {
-    pub fn new(key: impl Into<String>) -> anyhow::Result<IdempotencyKey> {
-        let key = key.into();
-        anyhow::ensure!(
-            (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()),
-            "an idempotency key must be 1 to 255 visible ASCII characters"
-        );
-        Ok(IdempotencyKey(key))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// A successful response.
@@ -226,10 +197,10 @@ impl Client {
         if let Some(body) = body {
             builder = builder.header(CONTENT_TYPE, "application/json").body(body.to_string());
         }
-        let response = builder.send().await.map_err(describe_transport)?;
+        let response = builder.send().await.map_err(error::transport_reason)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(describe_transport)?.to_vec();
+        let body = response.bytes().await.map_err(error::transport_reason)?.to_vec();
         Ok(Raw { status, headers, body })
     }
 
@@ -293,41 +264,8 @@ impl Client {
     }
 }
 
-/// What the server asked for on a 429: the larger of `Retry-After` and
-/// `details.retry_after_seconds`, or one second when it said nothing.
-pub fn server_wait(limits: &RateLimitHeaders, body: &[u8]) -> Duration {
-    let from_body = serde_json::from_slice::<ErrorEnvelope>(body)
-        .ok()
-        .and_then(|e| e.error.retry_after_seconds())
-        .map(Duration::from_secs_f64);
-    match (limits.retry_after, from_body) {
-        (Some(a), Some(b)) => a.max(b),
-        (a, b) => a.or(b).unwrap_or(Duration::from_secs(1)),
-    }
-}
-
 /// `GET /bundles?page=2`: the request as errors and logs show it.
 fn describe(method: &Method, url: &Url) -> String {
     let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
     format!("{method} {}{query}", url.path())
-}
-
-fn describe_transport(e: reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else if e.is_body() || e.is_decode() {
-        "the connection failed while reading the response"
-    } else {
-        "the request failed"
-    };
-    // The source chain names the cause; the URL is already in the message.
-    let mut cause = String::new();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        cause = s.to_string();
-        source = s.source();
-    }
-    if cause.is_empty() { kind.to_string() } else { format!("{kind}: {cause}") }
 }

@@ -93,6 +93,28 @@ pub fn excerpt(body: &[u8]) -> String {
     }
 }
 
+/// Why an attempt got no response (timeout, connection refused or lost), with
+/// the innermost cause; the URL is already in the error's `request`.
+pub fn transport_reason(e: reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "the connection failed while reading the response"
+    } else {
+        "the request failed"
+    };
+    // The source chain names the cause; the URL is already in the message.
+    let mut cause = String::new();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        cause = s.to_string();
+        source = s.source();
+    }
+    if cause.is_empty() { kind.to_string() } else { format!("{kind}: {cause}") }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

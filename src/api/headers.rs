@@ -6,6 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
+use super::model::ErrorEnvelope;
+
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct RateLimitHeaders {
     /// `X-RateLimit-Remaining`: whole tokens left after this request.
@@ -41,6 +43,19 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
 pub fn seconds_until_unix(unix: f64) -> f64 {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
     unix - now
+}
+
+/// What the server asked for on a 429: the larger of `Retry-After` and
+/// `details.retry_after_seconds`, or one second when it said nothing.
+pub fn server_wait(limits: &RateLimitHeaders, body: &[u8]) -> Duration {
+    let from_body = serde_json::from_slice::<ErrorEnvelope>(body)
+        .ok()
+        .and_then(|e| e.error.retry_after_seconds())
+        .map(Duration::from_secs_f64);
+    match (limits.retry_after, from_body) {
+        (Some(a), Some(b)) => a.max(b),
+        (a, b) => a.or(b).unwrap_or(Duration::from_secs(1)),
+    }
 }
 
 #[cfg(test)]

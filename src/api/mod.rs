@@ -13,13 +13,15 @@ pub mod error;
 pub mod gcra;
 pub mod headers;
 pub mod model;
+pub mod mutation;
 pub mod pages;
 pub mod store;
 
 pub use budget::{Budget, BudgetOptions, Permit};
-pub use client::{ApiResponse, Client, ClientOptions, IdempotencyKey, MutationMethod};
+pub use client::{ApiResponse, Client, ClientOptions};
 pub use counters::CounterSnapshot;
 pub use cursor::{Page, WalkStats};
 pub use error::ApiError;
+pub use mutation::{IdempotencyKey, MutationMethod};
 pub use pages::Walk;
 pub use store::{BudgetStore, MemoryStore};

@@ -63,6 +63,7 @@ pub struct SimArgs {
     /// Seeded bundles in the dataset.
     #[arg(long, default_value_t = 137)]
     pub bundles: usize,
+    /// Seed of the dataset and of random faults.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Bucket refill in requests per second.

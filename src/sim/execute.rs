@@ -37,7 +37,9 @@ fn is_sensitive(method: &Method, path: &str) -> bool {
         )
 }
 
-/// `Err` is an answer given without executing anything.
+/// Checks the `Idempotency-Key`, injects a 5xx if told to, consults the key's
+/// store, then executes and stores the answer. `Err` is an answer given
+/// without executing anything (and not stored).
 pub async fn mutate(
     shared: &Arc<Shared>,
     key: &Arc<KeyState>,

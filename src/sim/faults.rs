@@ -62,6 +62,9 @@ pub struct Faults {
     /// Every Nth `GET /bundles` first applies one drift event (0 = off).
     pub drift_every: u32,
     pub drift_kind: DriftKind,
+    /// Added to `details.retry_after_seconds` of 429s only, so it disagrees with
+    /// `Retry-After` the way the reference's own example does (1 vs 2).
+    pub retry_after_details_extra_secs: u64,
 }
 
 impl Default for Faults {
@@ -78,6 +81,7 @@ impl Default for Faults {
             slow_ms: 0,
             drift_every: 0,
             drift_kind: DriftKind::Mixed,
+            retry_after_details_extra_secs: 0,
         }
     }
 }

@@ -20,11 +20,14 @@ use super::rng::Rng;
 use super::server::ConnKill;
 use super::state::{KeyState, Shared, lock};
 
+/// `X-TokPortal-API-Version` of every answer.
 pub const API_VERSION: &str = "2026-05-25";
+
 /// Set by mutation handlers on their response: credits the execution debited.
 #[derive(Debug, Clone, Copy)]
 pub struct Debited(pub i64);
 
+/// The middleware: ids on every answer, then the authenticated part.
 pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let n = shared.request_ids.fetch_add(1, Ordering::Relaxed);
     let request_id = format!("req_{:016x}{:08x}", Rng::new(shared.config.seed ^ n).next_u64(), n as u32);
@@ -71,12 +74,13 @@ async fn authenticate(shared: &Arc<Shared>, req: Request, next: Next) -> Respons
         Decision::Allowed(_) => authorise(shared, &key, req, next).await,
         Decision::Limited { retry_after_secs, .. } => {
             lock(&key.counters).rate_limited += 1;
+            let in_details = retry_after_secs + lock(&shared.faults).retry_after_details_extra_secs;
             let mut response = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "RATE_LIMIT_EXCEEDED",
                 "Too many requests. Please slow down.",
             )
-            .with_details(json!({ "retry_after_seconds": retry_after_secs }))
+            .with_details(json!({ "retry_after_seconds": in_details }))
             .into_response();
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             response

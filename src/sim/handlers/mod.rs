@@ -2,6 +2,7 @@
 
 mod body;
 mod bundles;
+mod configure;
 mod create;
 mod credits;
 mod lifecycle;
@@ -11,7 +12,7 @@ mod webhooks;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 use super::error::ApiError;
 use super::state::Shared;
@@ -22,7 +23,8 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/bundles/bulk", post(create::bulk))
         .route("/bundles/{id}", get(bundles::get).patch(lifecycle::patch))
         .route("/bundles/{id}/videos", get(bundles::videos))
-        .route("/bundles/{id}/account", get(bundles::account))
+        .route("/bundles/{id}/account", get(bundles::account).put(configure::put_account))
+        .route("/bundles/{id}/videos/{position}", put(configure::put_video).patch(configure::put_video))
         .route("/bundles/{id}/publish", post(lifecycle::publish))
         .route("/bundles/{id}/unpublish", post(lifecycle::unpublish))
         .route("/bundles/{id}/add-video-slots", post(lifecycle::add_video_slots))

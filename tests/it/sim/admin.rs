@@ -74,3 +74,28 @@ async fn unknown_admin_paths_are_404() {
     assert_eq!(client().get(admin_url(&sim, "/nope")).send().await.unwrap().status(), 404);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn shutdown_closes_held_connections_and_stops_listening() {
+    let sim = start(SimConfig { rate_limit: false, ..SimConfig::default() }).await;
+    sim.update_faults(|f| {
+        f.stall_next = 1;
+        f.stall_ms = 600_000;
+    })
+    .unwrap();
+    let api = Api::new(&sim);
+    let held = tokio::spawn(api.get("/bundles").send());
+    super::support::until(|| sim.stats().faults_fired.stalled == 1).await;
+    let base = sim.base_url().to_string();
+    tokio::time::timeout(std::time::Duration::from_secs(10), sim.shutdown())
+        .await
+        .expect("shutdown does not wait for the stall");
+    // Answered or cut off: either way the client is not left hanging.
+    tokio::time::timeout(std::time::Duration::from_secs(10), held)
+        .await
+        .expect("the held request ends")
+        .unwrap()
+        .ok();
+    let after = client().get(format!("{base}/bundles")).send().await;
+    assert!(after.expect_err("nothing listens any more").is_connect());
+}

@@ -62,7 +62,9 @@ async fn a_read_only_key_can_read_but_every_write_is_forbidden() {
     let sim = start(config).await;
     let reader = Api::with_key(&sim, "sk_reader");
     assert_eq!(reader.get("/bundles").send().await.unwrap().status(), 200);
-    let (status, code, details) = code(reader.post("/bundles", CREATE).send().await.unwrap()).await;
+    let refused = reader.post("/bundles", CREATE).send().await.unwrap();
+    assert_eq!(header(&refused, "x-ratelimit-limit"), Some("120"), "a refused write is still authenticated");
+    let (status, code, details) = code(refused).await;
     assert_eq!((status, code.as_str()), (403, "AUTH_INSUFFICIENT_SCOPE"));
     assert_eq!(details["key_scope"], "read");
     assert!(sim.ledger().is_empty(), "nothing executed");

@@ -96,3 +96,18 @@ async fn a_drained_key_gets_429s_until_the_hold_is_over_while_other_keys_do_not(
     assert!(!sim.drain("sk_unknown", Duration::from_secs(1)));
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_details_can_disagree_with_retry_after_like_the_reference_example() {
+    let sim = start(SimConfig { burst: 1, rate_per_second: 0.1, ..SimConfig::default() }).await;
+    sim.update_faults(|f| f.retry_after_details_extra_secs = 1).unwrap();
+    let api = Api::new(&sim);
+    api.get("/credits/balance").send().await.unwrap();
+    let refused = api.get("/credits/balance").send().await.unwrap();
+    let retry_after: u64 = header(&refused, "retry-after").unwrap().parse().unwrap();
+    let (status, _, details) = code(refused).await;
+    assert_eq!(status, 429);
+    assert!((9..=10).contains(&retry_after), "Retry-After {retry_after}");
+    assert_eq!(details["retry_after_seconds"], retry_after + 1);
+    sim.shutdown().await;
+}

@@ -195,3 +195,39 @@ async fn patch_changes_only_the_given_fields_and_needs_at_least_one() {
     assert_eq!((status, code_b.as_str()), (404, "BUNDLE_NOT_FOUND"));
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn configuring_the_account_and_a_video_slot_changes_what_the_reads_show() {
+    let sim = start(unlimited()).await;
+    let api = Api::new(&sim);
+    let id = create(&api).await["data"]["id"].as_str().unwrap().to_string();
+    let account = api.http.put(api.url(&format!("/bundles/{id}/account"))).header("X-API-Key", &api.key);
+    let account = json(account.body(r#"{"username":"zoë_42","bio":null}"#).send().await.unwrap()).await;
+    assert_eq!(account["data"]["username"], "zoë_42");
+    assert_eq!(api.get_json(&format!("/bundles/{id}/account")).await["data"]["username"], "zoë_42");
+    let slot = json(
+        api.patch(&format!("/bundles/{id}/videos/2"), r#"{"video_url":"https://cdn.test/a.mp4"}"#)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (slot["data"]["position"].as_i64(), slot["data"]["status"].as_str()),
+        (Some(2), Some("configured"))
+    );
+    assert_eq!(api.get_json(&format!("/bundles/{id}")).await["data"]["videos_configured"], 1);
+    for position in ["0", "4", "two"] {
+        let response = api
+            .patch(&format!("/bundles/{id}/videos/{position}"), r#"{"caption":"x"}"#)
+            .send()
+            .await
+            .unwrap();
+        let (status, code, _) = code(response).await;
+        assert_eq!((status, code.as_str()), (404, "VIDEO_NOT_FOUND"), "{position}");
+    }
+    let (status, _, _) =
+        code(api.patch(&format!("/bundles/{id}/videos/1"), "{}").send().await.unwrap()).await;
+    assert_eq!(status, 400);
+    sim.shutdown().await;
+}

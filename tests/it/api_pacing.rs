@@ -42,6 +42,23 @@ async fn a_429_is_waited_out_for_at_least_retry_after_and_then_succeeds() {
 }
 
 #[tokio::test]
+async fn a_429_waits_for_the_larger_of_retry_after_and_retry_after_seconds() {
+    let sim = sim_with(10, 10.0, 5).await;
+    // Retry-After: 1, details.retry_after_seconds: 2 (the reference's own example).
+    sim.update_faults(|f| f.retry_after_details_extra_secs = 1).unwrap();
+    assert!(sim.drain(DEMO_KEY, Duration::ZERO));
+    // Between the two: honouring only Retry-After would wait about 1.1 s and succeed.
+    let mut budget = budget_options(10.0, 5);
+    budget.max_wait = Duration::from_millis(1500);
+    let c = client(client_options(&sim, DEMO_KEY), budget);
+    let start = Instant::now();
+    let err = c.get("/bundles", &[]).await.unwrap_err();
+    assert!(matches!(&err, ApiError::RateLimited { wait, .. } if *wait >= Duration::from_secs(2)), "{err:?}");
+    assert!(start.elapsed() < Duration::from_secs(1), "it waited {:?}", start.elapsed());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_request_that_would_wait_longer_than_max_wait_fails_at_once_saying_so() {
     let sim = sim_with(10, 10.0, 5).await;
     assert!(sim.drain(DEMO_KEY, Duration::from_secs(30)));

@@ -12,6 +12,32 @@ pub enum MutationMethod {
     Delete,
 }
 
+impl MutationMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MutationMethod::Post => "POST",
+            MutationMethod::Put => "PUT",
+            MutationMethod::Patch => "PATCH",
+            MutationMethod::Delete => "DELETE",
+        }
+    }
+}
+
+/// The method as stored in `mutation_jobs.method`; GET (or anything else) is refused.
+impl std::str::FromStr for MutationMethod {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> anyhow::Result<MutationMethod> {
+        match s {
+            "POST" => Ok(MutationMethod::Post),
+            "PUT" => Ok(MutationMethod::Put),
+            "PATCH" => Ok(MutationMethod::Patch),
+            "DELETE" => Ok(MutationMethod::Delete),
+            other => anyhow::bail!("not a mutation method: {other:?} (POST, PUT, PATCH or DELETE)"),
+        }
+    }
+}
+
 /// An `Idempotency-Key`: 1 to 255 visible ASCII characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey(String);
@@ -28,5 +54,19 @@ impl IdempotencyKey {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_four_mutating_methods_parse_and_they_print_back_the_same() {
+        for text in ["POST", "PUT", "PATCH", "DELETE"] {
+            assert_eq!(text.parse::<MutationMethod>().unwrap().as_str(), text);
+        }
+        assert!("GET".parse::<MutationMethod>().is_err());
+        assert!("post".parse::<MutationMethod>().is_err());
     }
 }

@@ -13,7 +13,11 @@ use tokio::time::Instant;
 
 use super::error::ApiError;
 use super::gcra::{Correction, Rule};
-use super::headers::{RateLimitHeaders, seconds_until_unix};
+use super::headers::{RateLimitHeaders, seconds, seconds_until_unix};
+
+/// Bookings further ahead than this are clamped, so adding them to an
+/// `Instant` cannot overflow (no sane bucket is booked a year ahead).
+const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
 use super::store::BudgetStore;
 
 /// The key's bucket as the server keeps it, and how much of it to use.
@@ -43,7 +47,7 @@ impl Streak {
     /// How long to block the key after one more 429, the server having asked
     /// for `server_wait`.
     pub fn next_wait(&mut self, server_wait: Duration) -> Duration {
-        server_wait + self.extra.next().unwrap_or_default()
+        server_wait.saturating_add(self.extra.next().unwrap_or_default())
     }
 }
 
@@ -84,15 +88,15 @@ impl Budget {
             .reserve(&self.key, self.rule, limit.as_secs_f64())
             .await
             .map_err(|source| ApiError::Budget { request: request.to_string(), source })?;
-        let wait = Duration::from_secs_f64(reservation.wait.max(0.0));
+        let wait = seconds(reservation.wait);
         if !reservation.granted {
             return Err(ApiError::RateLimited {
                 request: request.to_string(),
-                wait: wait + (self.options.max_wait.saturating_sub(limit)),
+                wait: wait.saturating_add(self.options.max_wait.saturating_sub(limit)),
                 max_wait: self.options.max_wait,
             });
         }
-        self.note_booked(asked + Duration::from_secs_f64(reservation.booked_ahead.max(0.0)));
+        self.note_booked(asked + seconds(reservation.booked_ahead).min(FAR));
         if !wait.is_zero() {
             tracing::trace!(budget.wait_ms = wait.as_millis() as u64, "waiting for the key's budget");
             tokio::time::sleep(wait).await;
@@ -105,7 +109,7 @@ impl Budget {
     /// the key and our bucket moves forward to match.
     pub async fn observe(&self, permit: &Permit, headers: &RateLimitHeaders) {
         let Some(ahead) = self.server_booked_ahead(headers) else { return };
-        let server_booked = permit.sent_at + Duration::from_secs_f64(ahead.max(0.0));
+        let server_booked = permit.sent_at + seconds(ahead).min(FAR);
         let known = self.booked_until.lock().ok().and_then(|b| *b);
         // A millisecond of slack: equal estimates need no write.
         if known.is_some_and(|k| server_booked <= k + Duration::from_millis(1)) {
@@ -127,14 +131,14 @@ impl Budget {
 
     /// After a 429: nobody using the key may send for `wait`.
     pub async fn block(&self, wait: Duration) {
-        self.write(Correction { tat_at_least: None, block_for: Some(wait.as_secs_f64()) }).await;
+        self.write(Correction { tat_at_least: None, block_for: Some(wait.min(FAR).as_secs_f64()) }).await;
     }
 
     /// The 429s of one request: each wait is the server's, plus an extra
     /// that doubles with every consecutive 429 (from one send interval, with
     /// jitter so processes that were blocked together do not return together).
     pub fn streak(&self) -> Streak {
-        let interval = Duration::from_secs_f64(self.rule.interval);
+        let interval = seconds(self.rule.interval);
         let extra = ExponentialBuilder::default()
             .with_min_delay(interval)
             .with_factor(2.0)

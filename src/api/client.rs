@@ -167,6 +167,10 @@ impl Client {
                 tracing::warn!(request = %request, request.id = %request_id, budget.wait_ms = wait.as_millis() as u64,
                     "rate limited (429); pausing every client of the key");
                 budget.block(wait).await;
+                let total = waited.saturating_add(wait);
+                if total > budget.max_wait() {
+                    return Err(ApiError::RateLimited { request, wait: total, max_wait: budget.max_wait() });
+                }
                 continue;
             }
             return self.finish(request, request_id, raw);

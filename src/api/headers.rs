@@ -32,11 +32,17 @@ impl RateLimitHeaders {
 
 fn parse_retry_after(value: &str) -> Option<Duration> {
     if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        return (secs >= 0.0).then(|| seconds(secs));
     }
     let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
     let at = UNIX_EPOCH + Duration::from_secs(u64::try_from(at.timestamp()).ok()?);
     Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+}
+
+/// A number of seconds from the network or a store as a `Duration`: negative
+/// and NaN become zero, anything too large saturates instead of panicking.
+pub fn seconds(secs: f64) -> Duration {
+    Duration::try_from_secs_f64(secs.max(0.0)).unwrap_or(Duration::MAX)
 }
 
 /// Seconds from now until a unix timestamp (negative when it is past).
@@ -51,7 +57,7 @@ pub fn server_wait(limits: &RateLimitHeaders, body: &[u8]) -> Duration {
     let from_body = serde_json::from_slice::<ErrorEnvelope>(body)
         .ok()
         .and_then(|e| e.error.retry_after_seconds())
-        .map(Duration::from_secs_f64);
+        .map(seconds);
     match (limits.retry_after, from_body) {
         (Some(a), Some(b)) => a.max(b),
         (a, b) => a.or(b).unwrap_or(Duration::from_secs(1)),

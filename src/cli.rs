@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -25,8 +25,30 @@ pub enum Command {
     Migrate,
     /// Print the effective configuration with secrets redacted; exit 2 if it is invalid.
     CheckConfig,
+    /// Send one GET through the worker's client and request budget and print the JSON body;
+    /// with --all-pages, walk the list and print every item as one JSON object per line.
+    Get(GetArgs),
     /// Run the built-in TokPortal simulator; the first line on stdout is its API base URL.
     Sim(SimArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// Path relative to api.base_url, such as /bundles or /bundles/ID (a query may follow).
+    pub path: String,
+    /// Walk every page of a list endpoint and print its items, one JSON object per line.
+    #[arg(long)]
+    pub all_pages: bool,
+    /// A query parameter to add, such as --query status=published (repeatable).
+    #[arg(long = "query", value_name = "K=V", value_parser = key_value)]
+    pub query: Vec<(String, String)>,
+}
+
+fn key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+    }
 }
 
 /// `worker sim`: see the README section "The simulator (worker sim)".

@@ -7,11 +7,19 @@
 //! - [`secret`]: where the API key comes from and how secrets may be shown.
 //! - [`telemetry`]: tracing-subscriber setup.
 //! - [`db`]: the Postgres pool and the embedded migrations.
+//! - [`api`]: the TokPortal HTTP client, its request budget and the page walker.
+//! - [`budget_store`]: the request budget shared through Postgres (`api_budgets`).
+//! - [`api_setup`]: the API client and its budget, built from the configuration.
+//! - [`get`]: the `worker get` command.
 //! - [`sim`]: the built-in TokPortal simulator (`worker sim`).
 
+pub mod api;
+pub mod api_setup;
+pub mod budget_store;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod get;
 pub mod secret;
 pub mod sim;
 pub mod telemetry;

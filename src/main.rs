@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tokportal_sync::cli::{Cli, Command};
 use tokportal_sync::config::Config;
-use tokportal_sync::{db, telemetry};
+use tokportal_sync::{db, get, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -46,6 +46,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             tracing::info!(applied, "migrations up to date");
             Ok(())
         }
+        Command::Get(args) => get::run(args, &config).await,
         Command::Sim(args) => tokportal_sync::sim::command::run(args).await,
     }
 }

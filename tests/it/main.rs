@@ -3,6 +3,12 @@
 
 mod helpers;
 
+mod api_budget_store;
+mod api_errors;
+mod api_get;
+mod api_pacing;
+mod api_support;
+mod api_walk;
 mod cli;
 mod config;
 mod migrations;

@@ -1,0 +1,275 @@
+//! The HTTP client of the TokPortal API: authentication, identification, one
+//! request id per request, per-request timeouts, the key's budget in front of
+//! every send, 429 handling, bounded retries of GETs, and error envelopes
+//! turned into [`ApiError`]. Mutations can only be sent with an idempotency key.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+use tracing::Instrument;
+use url::Url;
+
+use super::budget::Budget;
+use super::counters::{CounterSnapshot, Counters};
+use super::error::{self, ApiError};
+use super::headers::{RateLimitHeaders, server_wait};
+use super::mutation::{IdempotencyKey, MutationMethod};
+
+const CLIENT_ID: &str = concat!("tokportal-sync/", env!("CARGO_PKG_VERSION"));
+
+/// How to reach the API. Built from the configuration outside `api/`.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Root of the API; request paths are appended to it.
+    pub base_url: Url,
+    pub key: SecretString,
+    /// Timeout of one attempt, connection to last body byte.
+    pub timeout: Duration,
+    /// Retries of a GET after a retryable failure.
+    pub max_retries: u32,
+}
+
+/// A successful response.
+#[derive(Debug, Clone)]
+pub struct ApiResponse {
+    pub status: u16,
+    pub body: Value,
+    /// The `X-Request-ID` this client sent.
+    pub request_id: String,
+    /// `Idempotent-Replayed: true`: the server returned a stored response.
+    pub replayed: bool,
+}
+
+/// Cheap to clone; clones share the budget and the counters.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    options: ClientOptions,
+    budget: Arc<Budget>,
+    counters: Counters,
+}
+
+/// What one attempt brought back before classification.
+struct Raw {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Client {
+    pub fn new(options: ClientOptions, budget: Arc<Budget>) -> anyhow::Result<Client> {
+        // Checked once here so building the header later cannot fail.
+        anyhow::ensure!(
+            HeaderValue::from_str(options.key.expose_secret()).is_ok(),
+            "the API key contains characters that cannot be sent in a header"
+        );
+        let http = reqwest::Client::builder()
+            // Every attempt must pass the budget, so reqwest may not resend on its own.
+            .retry(reqwest::retry::never())
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(options.timeout)
+            .build()
+            .map_err(|e| anyhow::anyhow!("Failed to build the HTTP client: {e}"))?;
+        Ok(Client { inner: Arc::new(Inner { http, options, budget, counters: Counters::default() }) })
+    }
+
+    pub fn counters(&self) -> CounterSnapshot {
+        self.inner.counters.snapshot()
+    }
+
+    /// GET `path` (relative to the base URL, may carry a query) plus `query`.
+    /// Retryable failures are retried with backoff, `max_retries` times.
+    pub async fn get(&self, path: &str, query: &[(String, String)]) -> Result<ApiResponse, ApiError> {
+        let url = self.url(path, query)?;
+        let mut delays = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(250))
+            .with_max_delay(Duration::from_secs(30))
+            .with_jitter()
+            .with_max_times(self.inner.options.max_retries as usize)
+            .build();
+        loop {
+            match self.send(Method::GET, &url, None, None).await {
+                Err(e) if e.is_retryable() => match delays.next() {
+                    Some(delay) => {
+                        tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "retrying GET");
+                        self.inner.counters.retry();
+                        tokio::time::sleep(delay).await;
+                    }
+                    None => return Err(e),
+                },
+                other => return other,
+            }
+        }
+    }
+
+    /// Sends one mutation. A 429 is waited out (the request was not executed);
+    /// any other failure is returned for the caller to retry with the same key.
+    pub async fn mutate(
+        &self,
+        method: MutationMethod,
+        path: &str,
+        idempotency_key: &IdempotencyKey,
+        body: Option<&str>,
+    ) -> Result<ApiResponse, ApiError> {
+        let method = match method {
+            MutationMethod::Post => Method::POST,
+            MutationMethod::Put => Method::PUT,
+            MutationMethod::Patch => Method::PATCH,
+            MutationMethod::Delete => Method::DELETE,
+        };
+        let url = self.url(path, &[])?;
+        self.send(method, &url, Some(idempotency_key), body).await
+    }
+
+    /// One request through the budget, waiting out 429s until the bound.
+    async fn send(
+        &self,
+        method: Method,
+        url: &Url,
+        idempotency_key: Option<&IdempotencyKey>,
+        body: Option<&str>,
+    ) -> Result<ApiResponse, ApiError> {
+        let request = describe(&method, url);
+        let budget = &self.inner.budget;
+        let mut streak = budget.streak();
+        let mut waited = Duration::ZERO;
+        loop {
+            let permit = budget.acquire(&request, budget.max_wait().saturating_sub(waited)).await?;
+            waited += permit.waited;
+            self.inner.counters.waited(permit.waited);
+            let request_id = format!("tps_{}", uuid::Uuid::new_v4().simple());
+            let span = tracing::debug_span!("api.request", request = %request, request.id = %request_id);
+            let raw = self
+                .attempt(&method, url, &request_id, idempotency_key, body)
+                .instrument(span.clone())
+                .await
+                .map_err(|reason| ApiError::Retryable {
+                    request: request.clone(),
+                    status: None,
+                    reason,
+                    request_id: request_id.clone(),
+                })?;
+            let limits = RateLimitHeaders::parse(&raw.headers);
+            budget.observe(&permit, &limits).await;
+            span.in_scope(|| tracing::debug!(api.status = raw.status.as_u16(), "response"));
+            if raw.status == StatusCode::TOO_MANY_REQUESTS {
+                self.inner.counters.rate_limited();
+                let wait = streak.next_wait(server_wait(&limits, &raw.body));
+                tracing::warn!(request = %request, request.id = %request_id, budget.wait_ms = wait.as_millis() as u64,
+                    "rate limited (429); pausing every client of the key");
+                budget.block(wait).await;
+                let total = waited.saturating_add(wait);
+                if total > budget.max_wait() {
+                    return Err(ApiError::RateLimited { request, wait: total, max_wait: budget.max_wait() });
+                }
+                continue;
+            }
+            return self.finish(request, request_id, raw);
+        }
+    }
+
+    async fn attempt(
+        &self,
+        method: &Method,
+        url: &Url,
+        request_id: &str,
+        idempotency_key: Option<&IdempotencyKey>,
+        body: Option<&str>,
+    ) -> Result<Raw, String> {
+        self.inner.counters.request();
+        let mut builder = self
+            .inner
+            .http
+            .request(method.clone(), url.clone())
+            .timeout(self.inner.options.timeout)
+            .header("X-API-Key", self.key_header())
+            .header("X-TokPortal-Client", CLIENT_ID)
+            .header("X-Request-ID", request_id)
+            .header(ACCEPT, "application/json");
+        if let Some(key) = idempotency_key {
+            builder = builder.header("Idempotency-Key", key.as_str());
+        }
+        if let Some(body) = body {
+            builder = builder.header(CONTENT_TYPE, "application/json").body(body.to_string());
+        }
+        let response = builder.send().await.map_err(error::transport_reason)?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(error::transport_reason)?.to_vec();
+        Ok(Raw { status, headers, body })
+    }
+
+    /// The only place the key is exposed: a header value marked sensitive, so
+    /// reqwest and hyper never print it.
+    fn key_header(&self) -> HeaderValue {
+        let mut value = HeaderValue::from_str(self.inner.options.key.expose_secret())
+            .expect("the key was checked to be a valid header value in Client::new");
+        value.set_sensitive(true);
+        value
+    }
+
+    fn finish(&self, request: String, request_id: String, raw: Raw) -> Result<ApiResponse, ApiError> {
+        let status = raw.status.as_u16();
+        if !raw.status.is_success() {
+            return Err(self.redacted(error::from_status(request, status, &raw.body, request_id)));
+        }
+        let body = if raw.body.iter().all(u8::is_ascii_whitespace) {
+            Value::Null
+        } else {
+            serde_json::from_slice(&raw.body).map_err(|e| {
+                self.redacted(ApiError::Fatal {
+                    request,
+                    status: Some(status),
+                    code: None,
+                    excerpt: format!("undecodable JSON ({e}): {}", error::excerpt(&raw.body)),
+                    request_id: request_id.clone(),
+                })
+            })?
+        };
+        let replayed = raw.headers.get("idempotent-replayed").is_some_and(|v| v.as_bytes() == b"true");
+        Ok(ApiResponse { status, body, request_id, replayed })
+    }
+
+    /// A server could echo request headers into an error page: make sure the
+    /// key does not travel on in an error.
+    fn redacted(&self, mut e: ApiError) -> ApiError {
+        if let ApiError::Fatal { excerpt, .. } = &mut e {
+            let key = self.inner.options.key.expose_secret();
+            if !key.is_empty() && excerpt.contains(key) {
+                *excerpt = excerpt.replace(key, "[redacted]");
+            }
+        }
+        e
+    }
+
+    fn url(&self, path: &str, query: &[(String, String)]) -> Result<Url, ApiError> {
+        let base = self.inner.options.base_url.as_str().trim_end_matches('/');
+        let joined = format!("{base}/{}", path.trim_start_matches('/'));
+        let mut url = Url::parse(&joined).map_err(|e| ApiError::Fatal {
+            request: path.to_string(),
+            status: None,
+            code: None,
+            excerpt: format!("not a valid path: {e}"),
+            request_id: String::new(),
+        })?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        Ok(url)
+    }
+}
+
+/// `GET /bundles?page=2`: the request as errors and logs show it.
+fn describe(method: &Method, url: &Url) -> String {
+    let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
+    format!("{method} {}{query}", url.path())
+}

@@ -1,0 +1,67 @@
+//! Counters of what a client spent: requests sent, 429s received, retries and
+//! time spent waiting for budget. A sync run stores the difference of two
+//! snapshots in its `sync_runs` row.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+#[derive(Debug, Default)]
+pub struct Counters {
+    requests: AtomicU64,
+    rate_limited: AtomicU64,
+    retries: AtomicU64,
+    budget_wait_micros: AtomicU64,
+}
+
+/// The counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CounterSnapshot {
+    /// HTTP requests sent (each attempt counts).
+    pub requests: u64,
+    /// 429 responses received.
+    pub rate_limited: u64,
+    /// GETs sent again after a retryable failure.
+    pub retries: u64,
+    /// Time spent waiting for the budget (pacing and 429 back-off).
+    pub budget_wait: Duration,
+}
+
+impl Counters {
+    pub(crate) fn request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn rate_limited(&self) {
+        self.rate_limited.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn retry(&self) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn waited(&self, wait: Duration) {
+        let micros = u64::try_from(wait.as_micros()).unwrap_or(u64::MAX);
+        self.budget_wait_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> CounterSnapshot {
+        CounterSnapshot {
+            requests: self.requests.load(Ordering::Relaxed),
+            rate_limited: self.rate_limited.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            budget_wait: Duration::from_micros(self.budget_wait_micros.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+impl CounterSnapshot {
+    /// What was spent between `earlier` and `self`.
+    pub fn since(&self, earlier: &CounterSnapshot) -> CounterSnapshot {
+        CounterSnapshot {
+            requests: self.requests - earlier.requests,
+            rate_limited: self.rate_limited - earlier.rate_limited,
+            retries: self.retries - earlier.retries,
+            budget_wait: self.budget_wait.saturating_sub(earlier.budget_wait),
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! The token-bucket arithmetic, kept as a GCRA ("generic cell rate algorithm"):
+//! the whole bucket is one number, the theoretical arrival time (`tat`), the
+//! moment the bucket would be full again. A request may be sent at
+//! `tat - tolerance`; sending it moves `tat` forward by one `interval`.
+//! One number per key is what lets every process share a bucket through a
+//! single row updated by a single statement (see the Postgres store).
+//!
+//! Times are seconds on the store's own clock, so processes never compare
+//! their clocks with each other.
+
+/// The pace of one bucket: `interval` seconds per request, `tolerance` the
+/// seconds of credit a full bucket holds beyond the next request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rule {
+    pub interval: f64,
+    pub tolerance: f64,
+}
+
+impl Rule {
+    /// A bucket of `capacity` requests refilling at `rate` requests per second.
+    pub fn new(rate: f64, capacity: u32) -> Rule {
+        let interval = 1.0 / rate;
+        Rule { interval, tolerance: f64::from(capacity.max(1) - 1) * interval }
+    }
+}
+
+/// What a store keeps per key. `None` is a key never used: a full bucket.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Slot {
+    pub tat: Option<f64>,
+    pub blocked_until: Option<f64>,
+}
+
+/// The answer to "may I send one request?".
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reservation {
+    /// Seconds until the reserved send time (0 when it may go now).
+    pub wait: f64,
+    /// False when `wait` exceeded the caller's limit; nothing was reserved then.
+    pub granted: bool,
+    /// `tat - now` after the reservation: how far ahead the bucket is booked.
+    pub booked_ahead: f64,
+}
+
+/// Reserves the earliest send time for one request, unless it lies more than
+/// `limit` seconds away. A 429 block (`blocked_until`) delays it as well.
+pub fn reserve(slot: &mut Slot, now: f64, rule: Rule, limit: f64) -> Reservation {
+    let tat = slot.tat.unwrap_or(now);
+    let send_at = now.max(tat - rule.tolerance).max(slot.blocked_until.unwrap_or(now));
+    let wait = send_at - now;
+    let granted = wait <= limit;
+    if granted {
+        // The request counts as sent at `send_at`: a bucket that was full
+        // (tat in the past) starts again from `now`, never from the past.
+        slot.tat = Some(tat.max(now).max(send_at - rule.tolerance) + rule.interval);
+    }
+    Reservation { wait, granted, booked_ahead: slot.tat.unwrap_or(now) - now }
+}
+
+/// News from the server, in seconds from `now` (negative for the past).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Correction {
+    /// The bucket is booked at least this far: someone else spent the key.
+    pub tat_at_least: Option<f64>,
+    /// Nothing may be sent for this long (a 429 was seen).
+    pub block_for: Option<f64>,
+}
+
+/// Applies a correction. Both fields only ever move forward, so corrections
+/// from several processes can arrive in any order.
+pub fn correct(slot: &mut Slot, now: f64, correction: Correction) {
+    if let Some(ahead) = correction.tat_at_least {
+        slot.tat = Some(slot.tat.unwrap_or(now).max(now + ahead));
+    }
+    if let Some(block) = correction.block_for {
+        slot.blocked_until = Some(slot.blocked_until.unwrap_or(now).max(now + block));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn approx(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn a_fresh_bucket_lets_its_capacity_through_at_once_then_one_per_interval() {
+        let rule = Rule::new(20.0, 120);
+        let mut slot = Slot::default();
+        for _ in 0..120 {
+            assert_eq!(reserve(&mut slot, 0.0, rule, 0.0).wait, 0.0);
+        }
+        let r = reserve(&mut slot, 0.0, rule, 10.0);
+        assert!(r.granted && approx(r.wait, 0.05), "{r:?}");
+        let r = reserve(&mut slot, 0.0, rule, 10.0);
+        assert!(approx(r.wait, 0.10), "{r:?}");
+    }
+
+    #[test]
+    fn the_bucket_refills_at_the_rate_while_idle() {
+        let rule = Rule::new(2.0, 4);
+        let mut slot = Slot::default();
+        for _ in 0..4 {
+            reserve(&mut slot, 0.0, rule, 0.0);
+        }
+        // One second later two tokens are back, the third has to wait.
+        assert_eq!(reserve(&mut slot, 1.0, rule, 0.0).wait, 0.0);
+        assert_eq!(reserve(&mut slot, 1.0, rule, 0.0).wait, 0.0);
+        assert!(approx(reserve(&mut slot, 1.0, rule, 1.0).wait, 0.5));
+    }
+
+    #[test]
+    fn an_idle_bucket_never_holds_more_than_its_capacity() {
+        let rule = Rule::new(1.0, 2);
+        let mut slot = Slot::default();
+        reserve(&mut slot, 0.0, rule, 0.0);
+        for _ in 0..2 {
+            assert_eq!(reserve(&mut slot, 100.0, rule, 0.0).wait, 0.0);
+        }
+        assert!(approx(reserve(&mut slot, 100.0, rule, 5.0).wait, 1.0));
+    }
+
+    #[test]
+    fn a_reservation_beyond_the_limit_books_nothing() {
+        let rule = Rule::new(1.0, 1);
+        let mut slot = Slot::default();
+        reserve(&mut slot, 0.0, rule, 0.0);
+        let before = slot;
+        let r = reserve(&mut slot, 0.0, rule, 0.5);
+        assert!(!r.granted && approx(r.wait, 1.0));
+        assert_eq!(slot, before);
+    }
+
+    #[test]
+    fn a_block_delays_the_next_send_even_with_tokens_left() {
+        let rule = Rule::new(10.0, 10);
+        let mut slot = Slot::default();
+        correct(&mut slot, 0.0, Correction { tat_at_least: None, block_for: Some(3.0) });
+        let r = reserve(&mut slot, 1.0, rule, 10.0);
+        assert!(approx(r.wait, 2.0), "{r:?}");
+    }
+
+    #[test]
+    fn corrections_only_ever_move_forward() {
+        let mut slot = Slot::default();
+        correct(&mut slot, 0.0, Correction { tat_at_least: Some(5.0), block_for: Some(2.0) });
+        correct(&mut slot, 0.0, Correction { tat_at_least: Some(1.0), block_for: Some(1.0) });
+        assert_eq!(slot, Slot { tat: Some(5.0), blocked_until: Some(2.0) });
+    }
+}

@@ -1,0 +1,27 @@
+//! Everything HTTP about TokPortal, and nothing of Postgres: the [`Client`]
+//! (auth, errors, retries), the [`Budget`] that decides when a request may be
+//! sent, the page walker [`Walk`], and lenient [`model`] types.
+//!
+//! The budget's state lives in a [`BudgetStore`]: [`MemoryStore`] here, the
+//! Postgres store (shared by every process of a key) in `crate::budget_store`.
+
+pub mod budget;
+pub mod client;
+pub mod counters;
+pub mod cursor;
+pub mod error;
+pub mod gcra;
+pub mod headers;
+pub mod model;
+pub mod mutation;
+pub mod pages;
+pub mod store;
+
+pub use budget::{Budget, BudgetOptions, Permit};
+pub use client::{ApiResponse, Client, ClientOptions};
+pub use counters::CounterSnapshot;
+pub use cursor::{Page, WalkStats};
+pub use error::ApiError;
+pub use mutation::{IdempotencyKey, MutationMethod};
+pub use pages::Walk;
+pub use store::{BudgetStore, MemoryStore};

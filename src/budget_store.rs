@@ -1,0 +1,115 @@
+//! All SQL of `tokportal.api_budgets`: the request budget of each API key,
+//! shared by every process using the key. One row per key fingerprint; one
+//! atomic statement books each request, on the database's clock, so processes
+//! on different hosts never compare clocks. The arithmetic is the same as
+//! `api::gcra` (the in-memory store runs that code directly).
+
+use anyhow::Context;
+use sqlx::PgPool;
+
+use crate::api::gcra::{Correction, Reservation, Rule};
+use crate::api::store::{BoxFuture, BudgetStore};
+
+pub struct PgBudgetStore {
+    pool: PgPool,
+}
+
+/// Locks the key's row, computes the send time from the row as it is after
+/// any concurrent booking, and books it unless it is beyond the limit.
+/// $2 interval, $3 tolerance, $4 limit, all in seconds.
+const RESERVE: &str = r#"
+WITH cur AS (
+    SELECT key_fingerprint, tat, blocked_until, clock_timestamp() AS now
+    FROM tokportal.api_budgets
+    WHERE key_fingerprint = $1
+    FOR UPDATE
+), plan AS (
+    SELECT key_fingerprint, tat, now,
+           greatest(now, tat - make_interval(secs => $3), blocked_until) AS send_at
+    FROM cur
+)
+UPDATE tokportal.api_budgets AS b
+SET tat = CASE WHEN p.send_at - p.now <= make_interval(secs => $4)
+               THEN greatest(p.tat, p.now, p.send_at - make_interval(secs => $3)) + make_interval(secs => $2)
+               ELSE p.tat END,
+    updated_at = p.now
+FROM plan AS p
+WHERE b.key_fingerprint = p.key_fingerprint
+RETURNING extract(epoch FROM p.send_at - p.now)::float8,
+          p.send_at - p.now <= make_interval(secs => $4),
+          extract(epoch FROM b.tat - p.now)::float8
+"#;
+
+/// A new key starts with a full bucket (`tat` defaults to now).
+const CREATE: &str = "INSERT INTO tokportal.api_budgets (key_fingerprint) VALUES ($1) ON CONFLICT DO NOTHING";
+
+/// Moves the bucket forward only; `greatest` ignores a NULL argument.
+const CORRECT: &str = r#"
+UPDATE tokportal.api_budgets
+SET tat = greatest(tat, clock_timestamp() + make_interval(secs => $2)),
+    blocked_until = greatest(blocked_until, clock_timestamp() + make_interval(secs => $3)),
+    updated_at = clock_timestamp()
+WHERE key_fingerprint = $1
+"#;
+
+impl PgBudgetStore {
+    /// Fails with a clear message when the migrations have not been applied.
+    pub async fn new(pool: PgPool) -> anyhow::Result<PgBudgetStore> {
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass('tokportal.api_budgets') IS NOT NULL")
+            .fetch_one(&pool)
+            .await
+            .context("Failed to look for the table tokportal.api_budgets")?;
+        anyhow::ensure!(
+            exists,
+            "the table tokportal.api_budgets does not exist in this database: run `worker migrate` first"
+        );
+        Ok(PgBudgetStore { pool })
+    }
+
+    async fn reserve_row(&self, key: &str, rule: Rule, limit: f64) -> anyhow::Result<Reservation> {
+        for _ in 0..2 {
+            let row: Option<(f64, bool, f64)> = sqlx::query_as(RESERVE)
+                .bind(key)
+                .bind(rule.interval)
+                .bind(rule.tolerance)
+                .bind(limit)
+                .fetch_optional(&self.pool)
+                .await
+                .context("Failed to book a request in tokportal.api_budgets")?;
+            if let Some((wait, granted, booked_ahead)) = row {
+                return Ok(Reservation { wait, granted, booked_ahead });
+            }
+            // First use of this key (or its row was deleted): create it and book again.
+            sqlx::query(CREATE)
+                .bind(key)
+                .execute(&self.pool)
+                .await
+                .context("Failed to create the key's row in tokportal.api_budgets")?;
+        }
+        anyhow::bail!("the key's row in tokportal.api_budgets disappeared twice while booking a request")
+    }
+}
+
+impl BudgetStore for PgBudgetStore {
+    fn reserve<'a>(
+        &'a self,
+        key: &'a str,
+        rule: Rule,
+        limit: f64,
+    ) -> BoxFuture<'a, anyhow::Result<Reservation>> {
+        Box::pin(self.reserve_row(key, rule, limit))
+    }
+
+    fn correct<'a>(&'a self, key: &'a str, correction: Correction) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            sqlx::query(CORRECT)
+                .bind(key)
+                .bind(correction.tat_at_least)
+                .bind(correction.block_for)
+                .execute(&self.pool)
+                .await
+                .context("Failed to record a correction in tokportal.api_budgets")?;
+            Ok(())
+        })
+    }
+}

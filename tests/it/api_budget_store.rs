@@ -1,0 +1,99 @@
+//! The request budget shared through Postgres: the same arithmetic as the
+//! in-memory store, booked by one statement that concurrent processes cannot
+//! double-book.
+
+use std::time::Instant;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use tokportal_sync::api::BudgetStore;
+use tokportal_sync::api::gcra::{Correction, Rule};
+use tokportal_sync::budget_store::PgBudgetStore;
+
+use crate::helpers::database_url;
+
+#[sqlx::test]
+async fn the_postgres_budget_lets_the_burst_through_then_books_one_interval_apart(pool: PgPool) {
+    let store = PgBudgetStore::new(pool).await.unwrap();
+    let rule = Rule::new(1.0, 3);
+    let mut waits = Vec::new();
+    for _ in 0..5 {
+        waits.push(store.reserve("fp", rule, 60.0).await.unwrap().wait);
+    }
+    assert!(waits[..3].iter().all(|w| *w == 0.0), "{waits:?}");
+    // Waits shrink only by the time the bookings themselves took.
+    assert!(near(waits[3], 1.0) && near(waits[4], 2.0), "{waits:?}");
+}
+
+/// `wait` is `expected` less the little time that passed since it was set.
+fn near(wait: f64, expected: f64) -> bool {
+    wait <= expected + 1e-6 && wait > expected - 0.25
+}
+
+#[sqlx::test]
+async fn a_reservation_beyond_the_limit_is_refused_and_books_nothing(pool: PgPool) {
+    let store = PgBudgetStore::new(pool).await.unwrap();
+    let rule = Rule::new(1.0, 1);
+    store.reserve("fp", rule, 0.0).await.unwrap();
+    let refused = store.reserve("fp", rule, 0.5).await.unwrap();
+    assert!(!refused.granted && refused.wait > 0.5);
+    let again = store.reserve("fp", rule, 60.0).await.unwrap();
+    assert!(again.granted && again.wait <= 1.0, "{again:?}");
+}
+
+#[sqlx::test]
+async fn a_block_and_a_correction_delay_the_next_booking(pool: PgPool) {
+    let store = PgBudgetStore::new(pool).await.unwrap();
+    let rule = Rule::new(10.0, 10);
+    store.reserve("fp", rule, 60.0).await.unwrap();
+    store.correct("fp", Correction { tat_at_least: None, block_for: Some(3.0) }).await.unwrap();
+    let r = store.reserve("fp", rule, 60.0).await.unwrap();
+    assert!(near(r.wait, 3.0), "{r:?}");
+    store.correct("fp", Correction { tat_at_least: Some(20.0), block_for: None }).await.unwrap();
+    // Booked 20 s ahead with 0.9 s of tolerance.
+    let r = store.reserve("fp", rule, 60.0).await.unwrap();
+    assert!(near(r.wait, 19.1), "{r:?}");
+    // Corrections never move the bucket back.
+    store.correct("fp", Correction { tat_at_least: Some(0.0), block_for: Some(0.0) }).await.unwrap();
+    assert!(store.reserve("fp", rule, 60.0).await.unwrap().wait > 19.0);
+}
+
+#[sqlx::test]
+async fn two_pools_booking_at_once_never_share_a_slot(pool: PgPool) {
+    let url = database_url(&pool).await;
+    let other = PgPoolOptions::new().max_connections(5).connect(&url).await.unwrap();
+    let (a, b) = (PgBudgetStore::new(pool).await.unwrap(), PgBudgetStore::new(other).await.unwrap());
+    let (capacity, rate) = (5, 10.0);
+    let rule = Rule::new(rate, capacity);
+    let start = Instant::now();
+    let (sa, sb) = tokio::join!(book(&a, rule, 20, start), book(&b, rule, 20, start));
+    let mut sends: Vec<f64> = sa.into_iter().chain(sb).collect();
+    sends.sort_by(f64::total_cmp);
+    // A token bucket: any n bookings span at least (n - capacity) intervals.
+    // 5 ms of slack for the time between the database's clock and ours.
+    for i in 0..sends.len() {
+        for j in i + capacity as usize..sends.len() {
+            let needed = (j - i + 1 - capacity as usize) as f64 / rate;
+            assert!(
+                sends[j] - sends[i] >= needed - 0.005,
+                "bookings {i}..={j} closer than {needed} s: {sends:?}"
+            );
+        }
+    }
+}
+
+/// Books `n` requests; returns their send times in seconds since `start`.
+async fn book(store: &PgBudgetStore, rule: Rule, n: usize, start: Instant) -> Vec<f64> {
+    let mut sends = Vec::new();
+    for _ in 0..n {
+        let wait = store.reserve("fp", rule, 60.0).await.unwrap().wait;
+        sends.push(start.elapsed().as_secs_f64() + wait);
+    }
+    sends
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_database_without_the_budget_table_is_a_clear_error(pool: PgPool) {
+    let err = PgBudgetStore::new(pool).await.err().unwrap();
+    assert!(err.to_string().contains("worker migrate"), "{err}");
+}

@@ -1,0 +1,42 @@
+//! Clients of the API under test, pointed at a simulator.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use tokportal_sync::api::{Budget, BudgetOptions, BudgetStore, Client, ClientOptions, MemoryStore};
+use tokportal_sync::sim::{self, SimConfig, SimServer};
+
+/// A simulator with `bundles` bundles and a bucket of `burst` refilling at `rate`.
+pub async fn sim_with(bundles: usize, rate: f64, burst: u32) -> SimServer {
+    let config = SimConfig { bundles, rate_per_second: rate, burst, ..SimConfig::default() };
+    sim::start(config).await.expect("the simulator starts")
+}
+
+pub fn budget_options(rate: f64, burst: u32) -> BudgetOptions {
+    BudgetOptions { rate_per_second: rate, burst, reserved_share: 0.0, max_wait: Duration::from_secs(30) }
+}
+
+pub fn client_options(sim: &SimServer, key: &str) -> ClientOptions {
+    ClientOptions {
+        base_url: sim.base_url(),
+        key: SecretString::from(key),
+        timeout: Duration::from_secs(5),
+        max_retries: 3,
+    }
+}
+
+/// A client with its own in-memory budget.
+pub fn client(options: ClientOptions, budget: BudgetOptions) -> Client {
+    client_on(Arc::new(MemoryStore::new()), options, budget)
+}
+
+pub fn client_on(store: Arc<dyn BudgetStore>, options: ClientOptions, budget: BudgetOptions) -> Client {
+    let fingerprint = tokportal_sync::secret::fingerprint(&options.key);
+    Client::new(options, Arc::new(Budget::new(store, fingerprint, budget))).expect("the client builds")
+}
+
+/// A client as the worker builds it, for a simulator that rate-limits like `sim_with(_, rate, burst)`.
+pub fn demo_client(sim: &SimServer, rate: f64, burst: u32) -> Client {
+    client(client_options(sim, sim::DEMO_KEY), budget_options(rate, burst))
+}

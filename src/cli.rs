@@ -30,6 +30,25 @@ pub enum Command {
     Get(GetArgs),
     /// Run the built-in TokPortal simulator; the first line on stdout is its API base URL.
     Sim(SimArgs),
+    /// Walk every bundle of an in-process simulator through the real client and budget,
+    /// and report the time against the token-bucket optimum. Needs no key and no database.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Bundles in the simulated account.
+    #[arg(long, default_value_t = 30_000)]
+    pub bundles: usize,
+    /// Refill of the key's bucket, requests per second (the real budget is 2; 20 keeps the demo short).
+    #[arg(long, default_value_t = 20.0)]
+    pub rate: f64,
+    /// Capacity of the key's bucket.
+    #[arg(long, default_value_t = 120)]
+    pub burst: u32,
+    /// Change the account every Nth list request (insert, delete or change a bundle) while walking.
+    #[arg(long, default_value_t = 0)]
+    pub drift_every: u32,
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,7 @@
 //! - [`api_setup`]: the API client and its budget, built from the configuration.
 //! - [`get`]: the `worker get` command.
 //! - [`sim`]: the built-in TokPortal simulator (`worker sim`).
+//! - [`demo`]: `worker demo`, a walk of an in-process simulator.
 
 pub mod api;
 pub mod api_setup;
@@ -19,6 +20,7 @@ pub mod budget_store;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod get;
 pub mod secret;
 pub mod sim;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tokportal_sync::cli::{Cli, Command};
 use tokportal_sync::config::Config;
-use tokportal_sync::{db, get, telemetry};
+use tokportal_sync::{db, demo, get, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -48,5 +48,6 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Get(args) => get::run(args, &config).await,
         Command::Sim(args) => tokportal_sync::sim::command::run(args).await,
+        Command::Demo(args) => demo::run(args, &config).await,
     }
 }

@@ -1,6 +1,8 @@
 //! Logging: tracing-subscriber writing to stderr (stdout is for command
 //! output), as human-readable lines or JSON, filtered by `RUST_LOG` or `log.level`.
 
+use std::io::IsTerminal;
+
 use tracing::Subscriber;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::{EnvFilter, Registry, layer::SubscriberExt};
@@ -17,7 +19,10 @@ where
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = Registry::default().with(filter);
     match format {
-        LogFormat::Pretty => Box::new(registry.with(tracing_subscriber::fmt::layer().with_writer(writer))),
+        // Colours only on a terminal: logs piped to a file or journald stay plain text.
+        LogFormat::Pretty => Box::new(registry.with(
+            tracing_subscriber::fmt::layer().with_ansi(std::io::stderr().is_terminal()).with_writer(writer),
+        )),
         LogFormat::Json => Box::new(
             registry.with(
                 tracing_subscriber::fmt::layer()

@@ -84,6 +84,6 @@ pub struct LogSection {
 
 impl Default for LogSection {
     fn default() -> Self {
-        Self { format: "pretty".into(), level: "info".into() }
+        Self { format: "pretty".into(), level: "info,sqlx=warn".into() }
     }
 }

@@ -14,11 +14,11 @@ use tokio::time::Instant;
 use super::error::ApiError;
 use super::gcra::{Correction, Rule};
 use super::headers::{RateLimitHeaders, seconds, seconds_until_unix};
+use super::store::BudgetStore;
 
 /// Bookings further ahead than this are clamped, so adding them to an
 /// `Instant` cannot overflow (no sane bucket is booked a year ahead).
 const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
-use super::store::BudgetStore;
 
 /// The key's bucket as the server keeps it, and how much of it to use.
 #[derive(Debug, Clone, Copy)]

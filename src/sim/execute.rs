@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use axum::body::{Body, to_bytes};
 use axum::extract::Request;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -35,6 +35,14 @@ fn is_sensitive(method: &Method, path: &str) -> bool {
                 | ["upload", "image"]
                 | ["analytics", "export", "reports"]
         )
+}
+
+/// Whether this is a dry run of one of the operations that honour
+/// `X-TokPortal-Dry-Run: true` (`POST /bundles` and `POST /bundles/bulk`).
+pub fn is_dry_run(method: &Method, path: &str, headers: &HeaderMap) -> bool {
+    *method == Method::POST
+        && matches!(path.trim_end_matches('/'), "/bundles" | "/bundles/bulk")
+        && headers.get("x-tokportal-dry-run").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"))
 }
 
 /// Checks the `Idempotency-Key`, injects a 5xx if told to, consults the key's
@@ -82,6 +90,11 @@ pub async fn mutate(
     })?;
     if let Some(failure) = inject_failure(shared, true) {
         return Err(failure);
+    }
+    if is_dry_run(&method, parts.uri.path(), &parts.headers) {
+        // A preview creates nothing: no execution, no ledger entry, nothing stored
+        // under the idempotency key (else the real request would replay the preview).
+        return Ok(next.run(Request::from_parts(parts, Body::from(body))).await);
     }
     if let Some(idem) = &idempotency_key {
         let hash = request_hash(method.as_str(), &path, &body);

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Extension, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::body::{object, one_of, opt_bool, opt_int, opt_string};
 use crate::sim::dataset::{BUNDLE_TYPES, PLATFORMS};
 use crate::sim::error::{ApiError, ApiResult};
+use crate::sim::execute::is_dry_run;
 use crate::sim::gate::Debited;
 use crate::sim::pricing::Cost;
 use crate::sim::seed::{self, BundleSpec};
@@ -88,10 +89,6 @@ fn charged(status: StatusCode, data: Value, cost: Cost, remaining: i64) -> Respo
     response
 }
 
-fn is_dry_run(headers: &HeaderMap) -> bool {
-    headers.get("x-tokportal-dry-run").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"))
-}
-
 pub async fn create(
     State(shared): State<Arc<Shared>>,
     Extension(key): Extension<Arc<KeyState>>,
@@ -99,7 +96,7 @@ pub async fn create(
     body: Bytes,
 ) -> ApiResult {
     let spec = spec(&object(&body)?)?;
-    let dry_run = is_dry_run(&headers);
+    let dry_run = is_dry_run(&Method::POST, "/bundles", &headers);
     create_many(&shared, &key, &spec, 1, dry_run).map(|(created, cost, remaining)| {
         let data = created.into_iter().next().unwrap_or(Value::Null);
         let status = if dry_run { StatusCode::OK } else { StatusCode::CREATED };
@@ -119,8 +116,15 @@ pub async fn bulk(
     let quantity = opt_int(&body, "quantity", 1, MAX_BULK)?
         .ok_or_else(|| ApiError::validation("quantity", format!("is required (1 to {MAX_BULK})")))?;
     let spec = spec(&body)?;
-    create_many(&shared, &key, &spec, quantity, is_dry_run(&headers)).map(|(created, cost, remaining)| {
-        charged(StatusCode::CREATED, Value::Array(created), cost, remaining)
+    let dry_run = is_dry_run(&Method::POST, "/bundles/bulk", &headers);
+    create_many(&shared, &key, &spec, quantity, dry_run).map(|(created, cost, remaining)| {
+        // A dry run answers like `POST /bundles`'s: 200 with the preview object in `data`.
+        if dry_run {
+            let data = created.into_iter().next().unwrap_or(Value::Null);
+            charged(StatusCode::OK, data, cost, remaining)
+        } else {
+            charged(StatusCode::CREATED, Value::Array(created), cost, remaining)
+        }
     })
 }
 

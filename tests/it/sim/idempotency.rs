@@ -205,3 +205,35 @@ async fn sensitive_operations_refuse_an_idempotency_key() {
     assert_eq!(api.post("/upload/video", body).send().await.unwrap().status(), 404, "not simulated");
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_dry_run_stores_nothing_so_the_real_request_under_its_key_executes() {
+    let sim = start(unlimited()).await;
+    let api = Api::new(&sim);
+    for path in ["/bundles", "/bundles/bulk"] {
+        let body =
+            if path == "/bundles" { CREATE.to_string() } else { CREATE.replace('{', r#"{"quantity":2,"#) };
+        let preview = api
+            .post(path, &body)
+            .header("Idempotency-Key", format!("op9{path}"))
+            .header("X-TokPortal-Dry-Run", "true")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(preview.status(), 200, "{path}");
+        let preview = json(preview).await;
+        assert_eq!(preview["data"]["dry_run"], true, "{path}: {preview}");
+        assert!(preview["data"]["credits_required"].as_i64().unwrap() > 0, "{path}: {preview}");
+        assert!(sim.ledger().is_empty(), "{path}: a dry run executes nothing");
+        assert_eq!(sim.key_stats(DEMO_KEY).unwrap().executions, 0, "{path}");
+    }
+    let real = api.post("/bundles", CREATE).header("Idempotency-Key", "op9/bundles").send().await.unwrap();
+    assert_eq!(real.status(), 201);
+    assert_eq!(header(&real, "idempotent-replayed"), None);
+    assert!(json(real).await["data"]["id"].is_string());
+    let stats = sim.key_stats(DEMO_KEY).unwrap();
+    assert_eq!((stats.executions, stats.replays, stats.credits), (1, 0, DEMO_CREDITS - CREATE_COST));
+    assert_eq!(sim.ledger().len(), 1);
+    assert_eq!(sim.bundle_ids().len(), 138);
+    sim.shutdown().await;
+}

@@ -29,8 +29,7 @@ use super::{admin, gate, handlers};
 pub struct ConnKill(pub CancellationToken);
 
 /// A running simulator. Stop it with [`SimServer::shutdown`]; dropping it also
-/// stops it, without waiting.
-#[derive(Debug)]
+/// stops it, without waiting. `Debug` shows the address and the keys' fingerprints only.
 pub struct SimServer {
     addr: SocketAddr,
     shared: Arc<Shared>,
@@ -92,6 +91,15 @@ async fn accept_loop(listener: TcpListener, router: Router, shared: Arc<Shared>)
                 () = shutdown.cancelled() => {}
             }
         });
+    }
+}
+
+impl std::fmt::Debug for SimServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimServer")
+            .field("addr", &self.addr)
+            .field("key_fingerprints", &self.shared.fingerprints())
+            .finish_non_exhaustive()
     }
 }
 

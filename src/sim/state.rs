@@ -2,6 +2,7 @@
 //! and counters; the world (dataset, balances, ledger, PRNG); the fault knobs.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
@@ -106,7 +107,7 @@ impl World {
     }
 }
 
-#[derive(Debug)]
+/// `Debug` is hand-written: `keys` is keyed by the raw API keys.
 pub struct Shared {
     pub config: SimConfig,
     pub keys: HashMap<String, Arc<KeyState>>,
@@ -156,6 +157,13 @@ impl Shared {
         }
     }
 
+    /// The keys' fingerprints, in configuration order (what `Debug` and logs may show).
+    pub fn fingerprints(&self) -> Vec<&str> {
+        let mut keys: Vec<&KeyState> = self.keys.values().map(|k| &**k).collect();
+        keys.sort_by_key(|k| k.index);
+        keys.into_iter().map(|k| k.fingerprint.as_str()).collect()
+    }
+
     pub fn key_by_fingerprint(&self, fingerprint: &str) -> Option<&Arc<KeyState>> {
         self.keys.values().find(|k| k.fingerprint == fingerprint)
     }
@@ -175,5 +183,16 @@ impl Shared {
             let in_flight = lock(&key.counters).in_flight;
             *lock(&key.counters) = KeyCounters { in_flight, ..KeyCounters::default() };
         }
+    }
+}
+
+/// Never the raw keys: only their fingerprints (and the config, whose `SimKey`s
+/// show fingerprints too).
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("key_fingerprints", &self.fingerprints())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }

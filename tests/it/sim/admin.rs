@@ -99,3 +99,19 @@ async fn shutdown_closes_held_connections_and_stops_listening() {
     let after = client().get(format!("{base}/bundles")).send().await;
     assert!(after.expect_err("nothing listens any more").is_connect());
 }
+
+#[tokio::test]
+async fn debug_of_a_running_simulator_shows_fingerprints_and_never_a_key() {
+    let keys = vec![
+        tokportal_sync::sim::SimKey::full("sk_secret_full_key_0001", 10),
+        tokportal_sync::sim::SimKey::read_only("sk_secret_read_key_0002"),
+    ];
+    let sim = start(SimConfig { keys: keys.clone(), ..SimConfig::default() }).await;
+    let debug = format!("{sim:?} {sim:#?}");
+    for key in &keys {
+        assert!(!debug.contains(&key.key), "{debug}");
+        assert!(debug.contains(&key.fingerprint()), "{debug}");
+    }
+    assert!(debug.contains(&sim.addr().to_string()), "{debug}");
+    sim.shutdown().await;
+}

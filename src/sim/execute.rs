@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::error::ApiError;
 use super::gate::{Debited, inject_failure};
-use super::idempotency::{Begin, MAX_KEY_LEN, Stored, request_hash};
+use super::idempotency::{Begin, MAX_KEY_LEN, Stored, Token, request_hash};
 use super::ledger::{LedgerEntry, body_sha256};
 use super::state::{KeyState, Shared, lock};
 
@@ -96,11 +96,12 @@ pub async fn mutate(
         // under the idempotency key (else the real request would replay the preview).
         return Ok(next.run(Request::from_parts(parts, Body::from(body))).await);
     }
+    let mut idempotency = None;
     if let Some(idem) = &idempotency_key {
         let hash = request_hash(method.as_str(), &path, &body);
         let begin = lock(&key.idempotency).begin(idem, hash, Instant::now(), shared.config.idempotency_ttl);
         match begin {
-            Begin::Execute => {}
+            Begin::Execute(token) => idempotency = Some((idem.clone(), token)),
             Begin::Replay(stored) => {
                 lock(&key.counters).replays += 1;
                 return Ok(replayed(stored));
@@ -126,7 +127,7 @@ pub async fn mutate(
     let execution = Execution {
         shared: Arc::clone(shared),
         key: Arc::clone(key),
-        idempotency_key: idempotency_key.clone(),
+        idempotency: idempotency.clone(),
         method: method.to_string(),
         path,
         body_sha256: body_sha256(&body),
@@ -135,8 +136,8 @@ pub async fn mutate(
     match shared.tracker.spawn(execution.run(req, next)).await {
         Ok(stored) => Ok(answer(stored)),
         Err(_) => {
-            if let Some(idem) = &idempotency_key {
-                lock(&key.idempotency).abandon(idem);
+            if let Some((idem, token)) = &idempotency {
+                lock(&key.idempotency).abandon(idem, *token);
             }
             Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "The simulator failed.")
                 .into_response())
@@ -147,7 +148,8 @@ pub async fn mutate(
 struct Execution {
     shared: Arc<Shared>,
     key: Arc<KeyState>,
-    idempotency_key: Option<String>,
+    /// The key and the token of the store entry this execution fills.
+    idempotency: Option<(String, Token)>,
     method: String,
     path: String,
     body_sha256: String,
@@ -178,7 +180,7 @@ impl Execution {
         };
         lock(&self.shared.world).ledger.push(LedgerEntry {
             key_fingerprint: self.key.fingerprint.clone(),
-            idempotency_key: self.idempotency_key.clone(),
+            idempotency_key: self.idempotency.as_ref().map(|(idem, _)| idem.clone()),
             method: self.method,
             path: self.path,
             body_sha256: self.body_sha256,
@@ -186,8 +188,8 @@ impl Execution {
             credits_debited: debited,
             at: Utc::now(),
         });
-        if let Some(idem) = &self.idempotency_key {
-            lock(&self.key.idempotency).finish(idem, stored.clone());
+        if let Some((idem, token)) = &self.idempotency {
+            lock(&self.key.idempotency).finish(idem, *token, stored.clone(), Instant::now());
         }
         let mut counters = lock(&self.key.counters);
         counters.in_flight -= 1;

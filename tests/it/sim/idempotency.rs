@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use tokportal_sync::sim::idempotency::{Begin, IdempotencyStore, request_hash};
+use tokportal_sync::sim::idempotency::{Begin, IdempotencyStore, Stored, request_hash};
 use tokportal_sync::sim::{DEMO_CREDITS, DEMO_KEY, SimConfig, SimKey};
 
 use super::support::{Api, CREATE, CREATE_COST, code, header, json, start, unlimited, until};
@@ -155,19 +155,12 @@ fn a_stored_answer_lives_exactly_as_long_as_the_ttl() {
     let (t0, ttl) = (Instant::now(), Duration::from_secs(24 * 3600));
     let mut store = IdempotencyStore::default();
     let request = request_hash("POST", "/bundles", b"{}");
-    assert!(matches!(store.begin("k", request, t0, ttl), Begin::Execute));
+    let Begin::Execute(token) = store.begin("k", request, t0, ttl) else { panic!("first use executes") };
     assert!(matches!(store.begin("k", request, t0, ttl), Begin::InProgress));
-    store.finish(
-        "k",
-        tokportal_sync::sim::idempotency::Stored {
-            status: axum::http::StatusCode::CREATED,
-            content_type: None,
-            body: "{}".into(),
-        },
-    );
+    store.finish("k", token, stored(), t0);
     assert!(matches!(store.begin("k", request, t0 + ttl - Duration::from_secs(1), ttl), Begin::Replay(_)));
     assert!(matches!(store.begin("k", request_hash("POST", "/bundles", b"[]"), t0, ttl), Begin::Reused));
-    assert!(matches!(store.begin("k", request, t0 + ttl, ttl), Begin::Execute));
+    assert!(matches!(store.begin("k", request, t0 + ttl, ttl), Begin::Execute(_)));
 }
 
 #[tokio::test]
@@ -236,4 +229,59 @@ async fn a_dry_run_stores_nothing_so_the_real_request_under_its_key_executes() {
     assert_eq!(sim.ledger().len(), 1);
     assert_eq!(sim.bundle_ids().len(), 138);
     sim.shutdown().await;
+}
+
+fn stored() -> Stored {
+    Stored { status: axum::http::StatusCode::CREATED, content_type: None, body: "{}".into() }
+}
+
+#[test]
+fn a_running_entry_never_expires_so_a_duplicate_of_a_long_mutation_waits() {
+    let (t0, ttl) = (Instant::now(), Duration::from_secs(60));
+    let mut store = IdempotencyStore::default();
+    let request = request_hash("POST", "/bundles", b"{}");
+    let Begin::Execute(token) = store.begin("k", request, t0, ttl) else { panic!("first use executes") };
+    assert!(matches!(store.begin("k", request, t0 + 10 * ttl, ttl), Begin::InProgress));
+    assert!(matches!(store.begin("k", request_hash("GET", "/x", b""), t0 + 10 * ttl, ttl), Begin::Reused));
+    let done = t0 + 10 * ttl;
+    store.finish("k", token, stored(), done);
+    assert!(matches!(store.begin("k", request, done + ttl / 2, ttl), Begin::Replay(_)), "lives from its end");
+    assert!(matches!(store.begin("k", request, done + ttl, ttl), Begin::Execute(_)));
+}
+
+#[test]
+fn an_execution_begun_before_a_reset_cannot_finish_or_abandon_the_new_entry() {
+    let (t0, ttl) = (Instant::now(), Duration::from_secs(60));
+    let mut store = IdempotencyStore::default();
+    let request = request_hash("POST", "/bundles", b"{}");
+    let Begin::Execute(old) = store.begin("k", request, t0, ttl) else { panic!("first use executes") };
+    store.clear();
+    let Begin::Execute(new) = store.begin("k", request, t0, ttl) else { panic!("after a reset it executes") };
+    assert_ne!(old, new);
+    store.finish("k", old, stored(), t0);
+    assert!(matches!(store.begin("k", request, t0, ttl), Begin::InProgress), "the old answer is not stored");
+    store.abandon("k", old);
+    assert!(matches!(store.begin("k", request, t0, ttl), Begin::InProgress), "nor is the new entry dropped");
+    store.finish("k", new, stored(), t0);
+    assert!(matches!(store.begin("k", request, t0, ttl), Begin::Replay(_)));
+    store.abandon("k", new);
+    assert!(matches!(store.begin("k", request, t0, ttl), Begin::Replay(_)), "a finished entry stays");
+}
+
+#[test]
+fn expired_answers_are_swept_once_the_store_grows_and_running_ones_stay() {
+    let (t0, ttl) = (Instant::now(), Duration::from_secs(1));
+    let mut store = IdempotencyStore::default();
+    let request = request_hash("POST", "/bundles", b"{}");
+    assert!(matches!(store.begin("long", request, t0, ttl), Begin::Execute(_)));
+    for i in 0..1023 {
+        let Begin::Execute(token) = store.begin(&format!("k{i}"), request, t0, ttl) else {
+            panic!("new key")
+        };
+        store.finish(&format!("k{i}"), token, stored(), t0);
+    }
+    assert_eq!(store.len(), 1024);
+    assert!(matches!(store.begin("new", request, t0 + 2 * ttl, ttl), Begin::Execute(_)));
+    assert_eq!(store.len(), 2, "only the running entry and the new one are left");
+    assert!(matches!(store.begin("long", request, t0 + 2 * ttl, ttl), Begin::InProgress));
 }

@@ -142,6 +142,13 @@ async fn drain(State(shared): State<Arc<Shared>>, Path(fingerprint): Path<String
         Ok(d) => d,
         Err(message) => return bad_request(message),
     };
+    if drain.seconds > control::MAX_DRAIN_SECS {
+        return bad_request(format!(
+            "seconds must be at most {}, got {}",
+            control::MAX_DRAIN_SECS,
+            drain.seconds
+        ));
+    }
     if control::drain(&shared, &fingerprint, Duration::from_secs(drain.seconds)) {
         StatusCode::NO_CONTENT.into_response()
     } else {

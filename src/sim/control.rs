@@ -103,10 +103,15 @@ pub fn release_slow(shared: &Shared) {
     shared.release.send_modify(|n| *n += 1);
 }
 
-/// Drains the bucket of the key with this fingerprint for `hold`. False if no such key.
+/// The longest drain: a year of 429s is a storm long enough for any test.
+pub const MAX_DRAIN_SECS: u64 = 365 * 24 * 60 * 60;
+
+/// Drains the bucket of the key with this fingerprint for `hold` (at most
+/// [`MAX_DRAIN_SECS`]). False if no such key.
 pub fn drain(shared: &Shared, fingerprint: &str, hold: Duration) -> bool {
     match shared.key_by_fingerprint(fingerprint) {
         Some(key) => {
+            let hold = hold.min(Duration::from_secs(MAX_DRAIN_SECS));
             lock(&key.bucket).drain(Instant::now(), hold);
             true
         }

@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use super::rng::Rng;
 
+/// The largest `retry_after_details_extra_secs` (a day).
+pub const MAX_RETRY_AFTER_EXTRA_SECS: u64 = 24 * 60 * 60;
+
 /// Which requests the fail/drop/stall knobs apply to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -93,6 +96,12 @@ impl Faults {
         }
         if !(0.0..=1.0).contains(&self.fail_rate) {
             return Err(format!("fail_rate must be between 0 and 1, got {}", self.fail_rate));
+        }
+        if self.retry_after_details_extra_secs > MAX_RETRY_AFTER_EXTRA_SECS {
+            return Err(format!(
+                "retry_after_details_extra_secs must be at most {MAX_RETRY_AFTER_EXTRA_SECS}, got {}",
+                self.retry_after_details_extra_secs
+            ));
         }
         Ok(())
     }

@@ -74,7 +74,8 @@ async fn authenticate(shared: &Arc<Shared>, req: Request, next: Next) -> Respons
         Decision::Allowed(_) => authorise(shared, &key, req, next).await,
         Decision::Limited { retry_after_secs, .. } => {
             lock(&key.counters).rate_limited += 1;
-            let in_details = retry_after_secs + lock(&shared.faults).retry_after_details_extra_secs;
+            let in_details =
+                retry_after_secs.saturating_add(lock(&shared.faults).retry_after_details_extra_secs);
             let mut response = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "RATE_LIMIT_EXCEEDED",
@@ -97,7 +98,7 @@ fn rate_headers(headers: &mut HeaderMap, snapshot: Snapshot) {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
     headers.insert("x-ratelimit-limit", HeaderValue::from(snapshot.limit));
     headers.insert("x-ratelimit-remaining", HeaderValue::from(snapshot.remaining));
-    headers.insert("x-ratelimit-reset", HeaderValue::from(now + snapshot.full_in_secs));
+    headers.insert("x-ratelimit-reset", HeaderValue::from(now.saturating_add(snapshot.full_in_secs)));
 }
 
 async fn authorise(shared: &Arc<Shared>, key: &Arc<KeyState>, mut req: Request, next: Next) -> Response {

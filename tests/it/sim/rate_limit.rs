@@ -111,3 +111,43 @@ async fn the_details_can_disagree_with_retry_after_like_the_reference_example() 
     assert_eq!(details["retry_after_seconds"], retry_after + 1);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn huge_admin_numbers_are_refused_or_capped_and_never_overflow() {
+    let sim = start(tiny()).await;
+    let fingerprint = SimKey::full(DEMO_KEY, 0).fingerprint();
+    let http = super::support::client();
+    let drain = http
+        .post(super::support::admin_url(&sim, &format!("/keys/{fingerprint}/drain")))
+        .body(r#"{"seconds":18446744073709551615}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(drain.status(), 400);
+    let faults = http
+        .patch(super::support::admin_url(&sim, "/faults"))
+        .body(r#"{"retry_after_details_extra_secs":18446744073709551615}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(faults.status(), 400);
+    assert!(
+        sim.set_faults(tokportal_sync::sim::Faults {
+            retry_after_details_extra_secs: u64::MAX,
+            ..Default::default()
+        })
+        .is_err()
+    );
+    // The in-process handle caps the hold instead; the largest values accepted still answer.
+    assert!(sim.drain(DEMO_KEY, Duration::MAX));
+    sim.update_faults(|f| f.retry_after_details_extra_secs = 24 * 60 * 60).unwrap();
+    let refused = Api::new(&sim).get("/credits/balance").send().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    let retry_after: u64 = header(&refused, "retry-after").unwrap().parse().unwrap();
+    assert!(retry_after > 365 * 24 * 3600, "{retry_after}");
+    let reset: u64 = header(&refused, "x-ratelimit-reset").unwrap().parse().unwrap();
+    assert!(reset > retry_after, "{reset}");
+    let (_, _, details) = code(refused).await;
+    assert_eq!(details["retry_after_seconds"], retry_after + 24 * 60 * 60);
+    sim.shutdown().await;
+}

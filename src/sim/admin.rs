@@ -77,15 +77,18 @@ async fn patch_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Respons
         Ok(p) => p,
         Err(message) => return bad_request(message),
     };
-    let current = lock(&shared.faults).clone();
-    let mut merged = match serde_json::to_value(current) {
-        Ok(Value::Object(map)) => map,
-        _ => Map::new(),
+    let merge = |faults: &mut Faults| {
+        let mut merged = match serde_json::to_value(&*faults) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        merged.extend(patch);
+        *faults = serde_json::from_value(Value::Object(merged)).map_err(|e| e.to_string())?;
+        Ok(())
     };
-    merged.extend(patch);
-    match serde_json::from_value(Value::Object(merged)) {
-        Ok(faults) => apply_faults(&shared, faults),
-        Err(e) => bad_request(e.to_string()),
+    match control::update_faults(&shared, merge) {
+        Ok(faults) => Json(faults).into_response(),
+        Err(message) => bad_request(message),
     }
 }
 

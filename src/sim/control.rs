@@ -98,6 +98,21 @@ pub fn set_faults(shared: &Shared, faults: Faults) -> Result<(), String> {
     Ok(())
 }
 
+/// Changes some knobs: read, change, validate and write under one lock, so a
+/// counted knob (`fail_next`, …) a request consumes meanwhile is never restored.
+/// Returns the new settings; on `Err` nothing changed.
+pub fn update_faults(
+    shared: &Shared,
+    change: impl FnOnce(&mut Faults) -> Result<(), String>,
+) -> Result<Faults, String> {
+    let mut current = lock(&shared.faults);
+    let mut faults = current.clone();
+    change(&mut faults)?;
+    faults.validate()?;
+    *current = faults.clone();
+    Ok(faults)
+}
+
 /// Lets every mutation held by `slow_ms` execute now.
 pub fn release_slow(shared: &Shared) {
     shared.release.send_modify(|n| *n += 1);

@@ -144,11 +144,15 @@ impl SimServer {
         control::set_faults(&self.shared, faults).map_err(anyhow::Error::msg)
     }
 
-    /// Changes some knobs, e.g. `sim.update_faults(|f| f.fail_next = 2)`.
+    /// Changes some knobs, e.g. `sim.update_faults(|f| f.fail_next = 2)`, atomically
+    /// (`change` runs under the faults' lock: it must not call back into the simulator).
     pub fn update_faults(&self, change: impl FnOnce(&mut Faults)) -> anyhow::Result<()> {
-        let mut faults = self.faults();
-        change(&mut faults);
-        self.set_faults(faults)
+        control::update_faults(&self.shared, |faults| {
+            change(faults);
+            Ok(())
+        })
+        .map(drop)
+        .map_err(anyhow::Error::msg)
     }
 
     /// Lets every mutation held by `slow_ms` execute now.

@@ -208,3 +208,41 @@ async fn faults_given_at_start_apply_from_the_first_request_and_come_back_on_res
     assert_eq!(sim.faults().fail_next, 1);
     sim.shutdown().await;
 }
+
+/// A request consuming `fail_next` while an update of other knobs is under way:
+/// the update must not write back the count it read before (the request's
+/// failure would be handed out twice). The "request" runs on another thread in
+/// the middle of the update, so the interleaving is fixed, not hoped for.
+#[test]
+fn an_update_never_restores_a_counted_knob_consumed_meanwhile() {
+    use tokportal_sync::sim::control;
+    use tokportal_sync::sim::rng::Rng;
+    use tokportal_sync::sim::state::Shared;
+
+    let faults = Faults { fail_next: 1, ..Faults::default() };
+    let shared = Shared::new(tokportal_sync::sim::SimConfig { faults, ..unlimited() });
+    let mut consumed = false;
+    let updated = control::update_faults(&shared, |f| {
+        consumed = std::thread::scope(|s| {
+            s.spawn(|| match shared.faults.try_lock() {
+                Ok(mut live) => live.take_fail(true, &mut Rng::new(1)).is_some(),
+                Err(_) => false, // held by the update: the request waits for it
+            })
+            .join()
+            .unwrap()
+        });
+        f.slow_ms = 7;
+        Ok(())
+    })
+    .unwrap();
+    let live = shared.faults.lock().unwrap().clone();
+    assert_eq!(live, updated);
+    assert_eq!(live.slow_ms, 7);
+    assert_eq!(live.fail_next, if consumed { 0 } else { 1 }, "consumed meanwhile: {consumed}");
+    let refused = control::update_faults(&shared, |f| {
+        f.fail_status = 200;
+        Ok(())
+    });
+    assert!(refused.is_err());
+    assert_eq!(*shared.faults.lock().unwrap(), live, "an invalid update changes nothing");
+}

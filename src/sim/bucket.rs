@@ -21,8 +21,11 @@ pub struct Snapshot {
     pub limit: u32,
     /// `X-RateLimit-Remaining`: whole tokens left after this request.
     pub remaining: u32,
-    /// Seconds until the bucket is full again (`X-RateLimit-Reset` is now plus this).
+    /// Whole seconds until the bucket is full again, rounded up.
     pub full_in_secs: u64,
+    /// Exactly how long until the bucket is full again (`X-RateLimit-Reset` is
+    /// now plus this, rounded up as a whole, see [`super::gate::reset_at`]).
+    pub full_in: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +77,12 @@ impl Bucket {
 
     pub fn snapshot(&self) -> Snapshot {
         let remaining = (self.tokens + EPSILON).floor().max(0.0) as u32;
-        let full_in = ((self.capacity - self.tokens) / self.rate - EPSILON).ceil().max(0.0);
-        Snapshot { limit: self.capacity as u32, remaining, full_in_secs: full_in as u64 }
+        let full_in = ((self.capacity - self.tokens) / self.rate - EPSILON).max(0.0);
+        Snapshot {
+            limit: self.capacity as u32,
+            remaining,
+            full_in_secs: full_in.ceil() as u64,
+            full_in: Duration::try_from_secs_f64(full_in).unwrap_or(Duration::MAX),
+        }
     }
 }

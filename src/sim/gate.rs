@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -68,7 +68,12 @@ async fn authenticate(shared: &Arc<Shared>, req: Request, next: Next) -> Respons
         lock(&key.bucket).try_take(Instant::now())
     } else {
         let burst = shared.config.burst;
-        Decision::Allowed(Snapshot { limit: burst, remaining: burst, full_in_secs: 0 })
+        Decision::Allowed(Snapshot {
+            limit: burst,
+            remaining: burst,
+            full_in_secs: 0,
+            full_in: Duration::ZERO,
+        })
     };
     let mut response = match decision {
         Decision::Allowed(_) => authorise(shared, &key, req, next).await,
@@ -95,10 +100,19 @@ async fn authenticate(shared: &Arc<Shared>, req: Request, next: Next) -> Respons
 }
 
 fn rate_headers(headers: &mut HeaderMap, snapshot: Snapshot) {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     headers.insert("x-ratelimit-limit", HeaderValue::from(snapshot.limit));
     headers.insert("x-ratelimit-remaining", HeaderValue::from(snapshot.remaining));
-    headers.insert("x-ratelimit-reset", HeaderValue::from(now.saturating_add(snapshot.full_in_secs)));
+    headers.insert("x-ratelimit-reset", HeaderValue::from(reset_at(now, snapshot.full_in)));
+}
+
+/// `X-RateLimit-Reset`: the unix second at which the bucket is full, rounded up
+/// as a whole (`ceil(now + full_in)`), never before the bucket really is full.
+/// Rounding the two parts separately (`floor(now) + ceil(full_in)`) could be a
+/// second early.
+pub fn reset_at(now_since_epoch: Duration, full_in: Duration) -> u64 {
+    let full_at = now_since_epoch.saturating_add(full_in);
+    full_at.as_secs().saturating_add(u64::from(full_at.subsec_nanos() > 0))
 }
 
 async fn authorise(shared: &Arc<Shared>, key: &Arc<KeyState>, mut req: Request, next: Next) -> Response {

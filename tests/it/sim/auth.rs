@@ -32,15 +32,19 @@ async fn an_unknown_key_is_refused_with_auth_invalid_key() {
 async fn every_authenticated_answer_carries_budget_version_and_request_ids() {
     let sim = start(SimConfig::default()).await;
     let api = Api::new(&sim);
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let clock = || SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
+    let before = clock();
     let first = api.get("/bundles").header("X-Request-ID", "trace-42").send().await.unwrap();
     let second = api.get("/credits/balance").send().await.unwrap();
+    let after = clock();
     assert_eq!(header(&first, "x-ratelimit-limit"), Some("120"));
     assert_eq!(header(&first, "x-ratelimit-remaining"), Some("119"));
     assert_eq!(header(&second, "x-ratelimit-remaining"), Some("118"));
     let reset: u64 = header(&second, "x-ratelimit-reset").unwrap().parse().unwrap();
-    // Two tokens short at 2/s: full again about one second from now.
-    assert!((now..=now + 3).contains(&reset), "reset {reset} vs now {now}");
+    // Two tokens short at 2/s: full again one second after the first request was
+    // served, so at a moment in [before + 1, after + 1], and Reset is that rounded up.
+    let (earliest, latest) = ((before + 1.0).ceil() as u64, (after + 1.0).ceil() as u64);
+    assert!((earliest..=latest).contains(&reset), "reset {reset} vs {earliest}..={latest}");
     assert_eq!(header(&first, "x-request-id"), Some("trace-42"));
     assert_eq!(header(&second, "x-request-id"), None);
     assert_eq!(header(&first, "x-tokportal-api-version"), Some("2026-05-25"));

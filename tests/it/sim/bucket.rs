@@ -96,3 +96,20 @@ fn time_going_backwards_changes_nothing() {
     allowed(bucket.try_take(t0 - Duration::from_secs(5)));
     assert!(matches!(bucket.try_take(t0), Decision::Limited { retry_after_secs: 1, .. }));
 }
+
+#[test]
+fn reset_is_the_moment_the_bucket_is_full_rounded_up_as_a_whole() {
+    use tokportal_sync::sim::gate::reset_at;
+    let secs = Duration::from_secs_f64;
+    // Full at 101.4: the header must not say 101 (floor(now) + ceil(full_in)).
+    assert_eq!(reset_at(secs(100.9), secs(0.5)), 102);
+    assert_eq!(reset_at(secs(100.2), secs(0.5)), 101);
+    assert_eq!(reset_at(secs(100.0), Duration::ZERO), 100);
+    assert_eq!(reset_at(secs(100.0), secs(3.0)), 103);
+    assert_eq!(reset_at(Duration::MAX, Duration::MAX), u64::MAX);
+    let t0 = Instant::now();
+    let mut bucket = Bucket::new(120, 2.0, t0);
+    let first = allowed(bucket.try_take(t0));
+    assert!(first.full_in <= Duration::from_millis(500), "{:?}", first.full_in);
+    assert!(first.full_in > Duration::from_millis(499), "{:?}", first.full_in);
+}

@@ -49,19 +49,18 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
 }
 
 async fn authenticate(shared: &Arc<Shared>, req: Request, next: Next) -> Response {
-    let presented = req.headers().get("x-api-key").map(|v| v.to_str().unwrap_or_default());
-    let key = match presented {
-        None | Some("") => {
+    let presented = req.headers().get("x-api-key");
+    // A key with bytes outside visible ASCII was sent, so it is invalid, not missing.
+    let key = match presented.map(|v| v.to_str()) {
+        None | Some(Ok("")) => {
             return ApiError::new(StatusCode::UNAUTHORIZED, "AUTH_MISSING_KEY", "Missing X-API-Key header.")
                 .into_response();
         }
-        Some(presented) => match shared.keys.get(presented) {
-            Some(key) => Arc::clone(key),
-            None => {
-                return ApiError::new(StatusCode::UNAUTHORIZED, "AUTH_INVALID_KEY", "Invalid API key.")
-                    .into_response();
-            }
-        },
+        Some(Ok(presented)) if shared.keys.contains_key(presented) => Arc::clone(&shared.keys[presented]),
+        Some(_) => {
+            return ApiError::new(StatusCode::UNAUTHORIZED, "AUTH_INVALID_KEY", "Invalid API key.")
+                .into_response();
+        }
     };
     lock(&key.counters).requests += 1;
     let decision = if shared.config.rate_limit {

@@ -98,3 +98,21 @@ fn keys_parse_from_the_keys_flag_syntax_and_debug_shows_only_a_fingerprint() {
     let shown = format!("{key:?}");
     assert!(!shown.contains("sk_a") && shown.contains(&key.fingerprint()), "{shown}");
 }
+
+#[tokio::test]
+async fn a_key_with_non_ascii_bytes_is_invalid_not_missing() {
+    let sim = start(SimConfig::default()).await;
+    for raw in [&b"sk_\xc3\xa9t\xc3\xa9"[..], &b"\xff"[..]] {
+        let value = reqwest::header::HeaderValue::from_bytes(raw).unwrap();
+        let response = client()
+            .get(format!("{}/bundles", sim.base_url()))
+            .header("X-API-Key", value)
+            .send()
+            .await
+            .unwrap();
+        let (status, code, _) = code(response).await;
+        assert_eq!((status, code.as_str()), (401, "AUTH_INVALID_KEY"), "{raw:?}");
+    }
+    assert_eq!(sim.stats().keys[0].requests, 0);
+    sim.shutdown().await;
+}

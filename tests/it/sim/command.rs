@@ -46,11 +46,34 @@ async fn worker_sim_prints_its_base_url_first_serves_and_stops_on_sigterm() {
 
 #[test]
 fn worker_sim_refuses_bad_keys_and_faults() {
-    for args in [
-        &["sim", "--port", "0", "--keys", "sk_a:lots"][..],
-        &["sim", "--port", "0", "--faults", "{\"fail_status\":200}"],
+    for (args, reason) in [
+        (&["sim", "--port", "0", "--keys", "sk_a:lots"][..], "credits must be an integer"),
+        (&["sim", "--port", "0", "--faults", "{\"fail_status\":200}"], "fail_status must be a 5xx status"),
     ] {
-        let output = Command::new(env!("CARGO_BIN_EXE_worker")).args(args).env_clear().output().unwrap();
-        assert!(!output.status.success(), "{args:?}");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_worker"))
+            .args(args)
+            .env_clear()
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("worker sim starts");
+        // A simulator that accepted the arguments would serve forever: give it 10 s.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let exit = loop {
+            if let Some(exit) = child.try_wait().unwrap() {
+                break Some(exit);
+            }
+            if Instant::now() >= deadline {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        let exit = exit.unwrap_or_else(|| panic!("{args:?} was accepted and kept running; stderr: {stderr}"));
+        assert!(!exit.success(), "{args:?}");
+        assert!(stderr.contains(reason), "{args:?} should be refused for {reason:?}; stderr: {stderr}");
     }
 }

@@ -161,6 +161,7 @@ impl SimServer {
     }
 
     /// Empties `key`'s bucket so it stays empty for `hold` (a 429 storm). False if unknown.
+    /// Without rate limiting (`rate_limit: false`) the bucket is never consulted, so this has no effect.
     pub fn drain(&self, key: &str, hold: Duration) -> bool {
         match self.shared.keys.get(key) {
             Some(state) => control::drain(&self.shared, &state.fingerprint, hold),

@@ -14,7 +14,7 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::error::ApiError;
-use super::gate::{Debited, inject_failure};
+use super::gate::{Debited, Unrouted, inject_failure};
 use super::idempotency::{Begin, MAX_KEY_LEN, Stored, Token, request_hash};
 use super::ledger::{LedgerEntry, body_sha256};
 use super::state::{KeyState, Shared, lock};
@@ -170,6 +170,7 @@ impl Execution {
             }
         }
         let response = next.run(req).await;
+        let unrouted = response.extensions().get::<Unrouted>().is_some();
         let debited = response.extensions().get::<Debited>().map_or(0, |d| d.0);
         let (parts, body) = response.into_parts();
         let body = to_bytes(body, usize::MAX).await.unwrap_or_default();
@@ -178,6 +179,14 @@ impl Execution {
             content_type: parts.headers.get(header::CONTENT_TYPE).cloned(),
             body,
         };
+        if unrouted {
+            // No endpoint matched: nothing executed, nothing to record or store.
+            if let Some((idem, token)) = &self.idempotency {
+                lock(&self.key.idempotency).abandon(idem, *token);
+            }
+            lock(&self.key.counters).in_flight -= 1;
+            return stored;
+        }
         lock(&self.shared.world).ledger.push(LedgerEntry {
             key_fingerprint: self.key.fingerprint.clone(),
             idempotency_key: self.idempotency.as_ref().map(|(idem, _)| idem.clone()),

@@ -27,6 +27,11 @@ pub const API_VERSION: &str = "2026-05-25";
 #[derive(Debug, Clone, Copy)]
 pub struct Debited(pub i64);
 
+/// Set on the router's own 404/405 (no endpoint matched): a write answered so
+/// executed nothing, so it gets no ledger entry and nothing is stored.
+#[derive(Debug, Clone, Copy)]
+pub struct Unrouted;
+
 /// The middleware: ids on every answer, then the authenticated part.
 pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let n = shared.request_ids.fetch_add(1, Ordering::Relaxed);

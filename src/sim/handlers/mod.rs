@@ -12,9 +12,11 @@ mod webhooks;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 
 use super::error::ApiError;
+use super::gate::Unrouted;
 use super::state::Shared;
 
 pub fn router() -> Router<Arc<Shared>> {
@@ -36,14 +38,21 @@ pub fn router() -> Router<Arc<Shared>> {
         .method_not_allowed_fallback(method_not_allowed)
 }
 
-async fn not_found() -> ApiError {
-    ApiError::not_found()
+async fn not_found() -> Response {
+    unrouted(ApiError::not_found())
 }
 
-async fn method_not_allowed() -> ApiError {
-    ApiError::new(
+async fn method_not_allowed() -> Response {
+    unrouted(ApiError::new(
         axum::http::StatusCode::METHOD_NOT_ALLOWED,
         "METHOD_NOT_ALLOWED",
         "Method not allowed here.",
-    )
+    ))
+}
+
+/// No endpoint matched: marked so a write is not counted as an execution.
+fn unrouted(error: ApiError) -> Response {
+    let mut response = error.into_response();
+    response.extensions_mut().insert(Unrouted);
+    response
 }

@@ -285,3 +285,20 @@ fn expired_answers_are_swept_once_the_store_grows_and_running_ones_stay() {
     assert_eq!(store.len(), 2, "only the running entry and the new one are left");
     assert!(matches!(store.begin("long", request, t0 + 2 * ttl, ttl), Begin::InProgress));
 }
+
+#[tokio::test]
+async fn a_write_no_endpoint_answers_is_not_an_execution_and_stores_nothing() {
+    let sim = start(unlimited()).await;
+    let api = Api::new(&sim);
+    let (status, code_a, _) =
+        code(api.post("/nowhere", "{}").header("Idempotency-Key", "lost").send().await.unwrap()).await;
+    assert_eq!((status, code_a.as_str()), (404, "NOT_FOUND"));
+    let (status, code_b, _) = code(api.post("/credits/balance", "{}").send().await.unwrap()).await;
+    assert_eq!((status, code_b.as_str()), (405, "METHOD_NOT_ALLOWED"));
+    assert!(sim.ledger().is_empty(), "{:?}", sim.ledger());
+    let stats = sim.key_stats(DEMO_KEY).unwrap();
+    assert_eq!((stats.executions, stats.in_flight, stats.requests), (0, 0, 2));
+    let again = api.post("/nowhere", "{}").header("Idempotency-Key", "lost").send().await.unwrap();
+    assert_eq!(header(&again, "idempotent-replayed"), None, "nothing was stored");
+    sim.shutdown().await;
+}

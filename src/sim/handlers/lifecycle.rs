@@ -14,7 +14,7 @@ use super::body::{object, opt_bool, opt_int, opt_string};
 use super::create::ensure_credits;
 use crate::sim::error::{ApiError, ApiResult};
 use crate::sim::gate::Debited;
-use crate::sim::pricing::{EDIT_SLOT, VIDEO_SLOT};
+use crate::sim::pricing::{Cost, EDIT_SLOT, VIDEO_SLOT};
 use crate::sim::state::{KeyState, Shared, lock};
 
 /// Statuses after which nothing can be added to a bundle.
@@ -124,6 +124,11 @@ fn add_slots(shared: &Shared, key: &KeyState, id: &str, body: &[u8], kind: Slots
         Slots::Edit => (EDIT_SLOT, "edits_quantity", "Edit slots"),
     };
     let cost = unit * quantity;
+    // The same shape as a creation's breakdown: every part, zero where not bought.
+    let breakdown = match kind {
+        Slots::Video => Cost { videos: cost, ..Cost::default() },
+        Slots::Edit => Cost { edits: cost, ..Cost::default() },
+    };
     let mut guard = lock(&shared.world);
     let world = &mut *guard;
     let bundle = world.data.find_mut(id).ok_or_else(|| ApiError::bundle_not_found(id))?;
@@ -148,7 +153,7 @@ fn add_slots(shared: &Shared, key: &KeyState, id: &str, body: &[u8], kind: Slots
         "data": detail,
         "credits_charged": cost,
         "credits_remaining": account.credits,
-        "cost_breakdown": { field: cost, "total": cost },
+        "cost_breakdown": breakdown.breakdown(),
     });
     let mut response = Json(body).into_response();
     response.extensions_mut().insert(Debited(cost));

@@ -156,6 +156,8 @@ async fn adding_slots_debits_credits_and_appends_1_based_positions() {
         (added["credits_charged"].as_i64(), added["data"]["videos_quantity"].as_i64()),
         (Some(4), Some(5))
     );
+    // The breakdown has the shape of a creation's: every part, zero where not bought.
+    assert_eq!(added["cost_breakdown"], serde_json::json!({"account":0,"videos":4,"edits":0,"total":4}));
     let videos = api.get_json(&format!("/bundles/{id}/videos")).await;
     let positions: Vec<i64> =
         videos["data"].as_array().unwrap().iter().map(|v| v["position"].as_i64().unwrap()).collect();
@@ -167,6 +169,7 @@ async fn adding_slots_debits_credits_and_appends_1_based_positions() {
         (edits["credits_charged"].as_i64(), edits["data"]["edits_quantity"].as_i64()),
         (Some(3), Some(3))
     );
+    assert_eq!(edits["cost_breakdown"], serde_json::json!({"account":0,"videos":0,"edits":3,"total":3}));
     assert_eq!(sim.key_stats(DEMO_KEY).unwrap().credits, DEMO_CREDITS - CREATE_COST - 4 - 3);
     let (status, _, details) =
         code(api.post(&format!("/bundles/{id}/add-edit-slots"), "{}").send().await.unwrap()).await;

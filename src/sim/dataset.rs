@@ -149,15 +149,26 @@ impl Dataset {
 
     /// One page of matching items (pre-serialised) and the total number of matches.
     pub fn page(&self, filter: &BundleFilter, page: u64, per_page: u64) -> (Vec<Bytes>, u64) {
-        let skip = page.saturating_sub(1).saturating_mul(per_page);
-        let mut total = 0u64;
-        let mut items = Vec::new();
-        for bundle in self.bundles.iter().filter(|b| filter.matches(b)) {
-            if total >= skip && (items.len() as u64) < per_page {
-                items.push(bundle.json().clone());
-            }
-            total += 1;
-        }
-        (items, total)
+        paginate(self.bundles.iter().filter(|b| filter.matches(b)), page, per_page, |b| b.json().clone())
     }
+}
+
+/// One page of `matching` (1-based `page`) as JSON bytes, and how many match in all.
+/// Only the items on the page are serialised.
+pub fn paginate<T>(
+    matching: impl Iterator<Item = T>,
+    page: u64,
+    per_page: u64,
+    to_json: impl Fn(T) -> Bytes,
+) -> (Vec<Bytes>, u64) {
+    let skip = page.saturating_sub(1).saturating_mul(per_page);
+    let mut total = 0u64;
+    let mut items = Vec::new();
+    for item in matching {
+        if total >= skip && (items.len() as u64) < per_page {
+            items.push(to_json(item));
+        }
+        total += 1;
+    }
+    (items, total)
 }

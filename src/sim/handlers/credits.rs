@@ -9,10 +9,11 @@ use axum::extract::{Extension, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::NaiveDate;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::bundles::maybe_malformed;
 use super::query::{json_bytes, page_body, pagination, params};
+use crate::sim::dataset::paginate;
 use crate::sim::error::{ApiError, ApiResult};
 use crate::sim::state::{KeyState, Shared, lock};
 
@@ -44,24 +45,15 @@ pub async fn history(
     let (from, to) = (date("date_from")?, date("date_to")?);
     let (items, total) = {
         let world = lock(&shared.world);
-        let skip = (page - 1).saturating_mul(per_page);
-        let mut total = 0u64;
-        let mut items = Vec::new();
-        for entry in &world.accounts[key.index].history {
+        let inside = |entry: &&Value| {
             let day = entry["created_at"]
                 .as_str()
                 .and_then(|t| t.get(..10))
                 .and_then(|d| d.parse::<NaiveDate>().ok());
-            let inside = day.is_some_and(|d| from.is_none_or(|f| d >= f) && to.is_none_or(|t| d <= t));
-            if !inside {
-                continue;
-            }
-            if total >= skip && (items.len() as u64) < per_page {
-                items.push(Bytes::from(entry.to_string()));
-            }
-            total += 1;
-        }
-        (items, total)
+            day.is_some_and(|d| from.is_none_or(|f| d >= f) && to.is_none_or(|t| d <= t))
+        };
+        let matching = world.accounts[key.index].history.iter().filter(inside);
+        paginate(matching, page, per_page, |entry| Bytes::from(entry.to_string()))
     };
     let body = page_body(&items, page, per_page, total);
     Ok(json_bytes(StatusCode::OK, maybe_malformed(&shared, body)))

@@ -7,7 +7,7 @@ fn the_demo_walks_every_bundle_within_the_budget_even_while_the_account_changes(
     let dir = tempfile::tempdir().unwrap();
     let out = worker(
         dir.path(),
-        &["demo", "--bundles", "1500", "--rate", "200", "--burst", "5", "--drift-every", "3"],
+        &["demo", "--bundles", "1500", "--rate", "20", "--burst", "200", "--drift-every", "3"],
         &[],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

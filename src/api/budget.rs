@@ -129,9 +129,13 @@ impl Budget {
         self.note_booked(server_booked);
     }
 
-    /// After a 429: nobody using the key may send for `wait`.
+    /// After a 429: nobody using the key may send for `wait`, capped at
+    /// `max_wait`: the block is shared by every process through the store and
+    /// only moves forward, so one absurd server value (a `Retry-After` of
+    /// `1e300`) must not stop the key for longer than any request may wait.
     pub async fn block(&self, wait: Duration) {
-        self.write(Correction { tat_at_least: None, block_for: Some(wait.min(FAR).as_secs_f64()) }).await;
+        let wait = wait.min(self.options.max_wait).min(FAR);
+        self.write(Correction { tat_at_least: None, block_for: Some(wait.as_secs_f64()) }).await;
     }
 
     /// The 429s of one request: each wait is the server's, plus an extra
@@ -152,7 +156,10 @@ impl Budget {
     /// How far past the send the server's bucket is booked, as far as its
     /// headers prove. Both headers are rounded (remaining down to a whole
     /// token, reset up to a whole second), so the bound assumes the rounding
-    /// went our way: we never slow down more than the server requires.
+    /// went our way: we never slow down more than the server requires. The
+    /// shortfall is capped at a full bucket: the server cannot be more than
+    /// empty, and a reset in milliseconds or far in the future would
+    /// otherwise book the shared bucket (forward only) for a year.
     fn server_booked_ahead(&self, headers: &RateLimitHeaders) -> Option<f64> {
         let burst = f64::from(self.options.burst);
         let from_remaining = headers.remaining.map(|r| burst - (r + 1.0));
@@ -163,6 +170,7 @@ impl Budget {
             (Some(a), Some(b)) => a.max(b),
             (a, b) => a.or(b)?,
         };
+        let tokens_short = tokens_short.min(burst);
         (tokens_short > 0.0).then_some(tokens_short * self.rule.interval)
     }
 

@@ -151,3 +151,25 @@ fn the_server_wait_is_the_larger_of_retry_after_and_retry_after_seconds() {
     assert_eq!(server_wait(&header(5), b"not json"), Duration::from_secs(5));
     assert_eq!(server_wait(&RateLimitHeaders::default(), b""), Duration::from_secs(1));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_reset_far_in_the_future_slows_the_budget_by_at_most_a_full_bucket() {
+    let store = Arc::new(MemoryStore::new());
+    let b = budget(&store, 10.0, 10, 0.0, 60.0);
+    let permit = b.acquire("GET /x", b.max_wait()).await.unwrap();
+    // A reset sent in milliseconds instead of seconds: ~1e12 s away.
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    let reset_in_ms = RateLimitHeaders { reset: Some(now_ms as f64), ..Default::default() };
+    b.observe(&permit, &reset_in_ms).await;
+    // At worst the server's bucket is empty: booked one full bucket (1 s) ahead, 0.8 s tolerated.
+    assert_eq!(send_times(&b, 2).await, [200, 300]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_absurd_429_wait_blocks_the_key_no_longer_than_max_wait() {
+    let store = Arc::new(MemoryStore::new());
+    let (a, b) = (budget(&store, 10.0, 20, 0.0, 60.0), budget(&store, 10.0, 20, 0.0, 60.0));
+    // `Retry-After: 1e300` parses to Duration::MAX.
+    a.block(Duration::MAX).await;
+    assert_eq!(send_times(&b, 1).await, [60_000]);
+}

@@ -154,7 +154,8 @@ impl Budget {
     }
 
     /// How far past the send the server's bucket is booked, as far as its
-    /// headers prove. Both headers are rounded (remaining down to a whole
+    /// headers prove: from Remaining, or from Reset when Remaining is
+    /// missing. Both headers are rounded (remaining down to a whole
     /// token, reset up to a whole second), so the bound assumes the rounding
     /// went our way: we never slow down more than the server requires. The
     /// shortfall is capped at a full bucket: the server cannot be more than
@@ -166,11 +167,10 @@ impl Budget {
         let from_reset = headers
             .reset
             .map(|reset| (seconds_until_unix(reset) - 1.0).max(0.0) * self.options.rate_per_second);
-        let tokens_short = match (from_remaining, from_reset) {
-            (Some(a), Some(b)) => a.max(b),
-            (a, b) => a.or(b)?,
-        };
-        let tokens_short = tokens_short.min(burst);
+        // Remaining is a count, free of clocks; Reset is compared with our
+        // wall clock, so a server clock a minute ahead would make every
+        // response look like an empty bucket. Reset only when Remaining is absent.
+        let tokens_short = from_remaining.or(from_reset)?.min(burst);
         (tokens_short > 0.0).then_some(tokens_short * self.rule.interval)
     }
 

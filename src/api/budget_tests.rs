@@ -173,3 +173,15 @@ async fn an_absurd_429_wait_blocks_the_key_no_longer_than_max_wait() {
     a.block(Duration::MAX).await;
     assert_eq!(send_times(&b, 1).await, [60_000]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_server_clock_ahead_of_ours_does_not_slow_the_budget_when_remaining_is_sent() {
+    let store = Arc::new(MemoryStore::new());
+    let b = budget(&store, 10.0, 10, 0.0, 60.0);
+    let permit = b.acquire("GET /x", b.max_wait()).await.unwrap();
+    // The server's clock runs 70 s ahead: its Reset looks far away, its Remaining is what we booked.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let skewed = RateLimitHeaders { remaining: Some(9.0), reset: Some(now + 70.0), ..Default::default() };
+    b.observe(&permit, &skewed).await;
+    assert_eq!(send_times(&b, 9).await, [0, 0, 0, 0, 0, 0, 0, 0, 100]);
+}

@@ -55,6 +55,8 @@ pub struct Budget {
     store: Arc<dyn BudgetStore>,
     key: String,
     rule: Rule,
+    /// Tokens of the server's bucket left to other clients by `reserved_share`.
+    reserved_tokens: f64,
     options: BudgetOptions,
     /// Where this process last saw the bucket booked to; corrections that do
     /// not move past it are not written (they would change nothing).
@@ -72,7 +74,8 @@ impl Budget {
         // arriving a millisecond early at an empty bucket is a 429.
         let capacity = usable.saturating_sub(1).max(1);
         let rule = Rule::new(options.rate_per_second * share, capacity);
-        Budget { store, key: key_fingerprint, rule, options, booked_until: Mutex::new(None) }
+        let reserved_tokens = f64::from(options.burst.saturating_sub(usable));
+        Budget { store, key: key_fingerprint, rule, reserved_tokens, options, booked_until: Mutex::new(None) }
     }
 
     pub fn max_wait(&self) -> Duration {
@@ -171,7 +174,10 @@ impl Budget {
         // wall clock, so a server clock a minute ahead would make every
         // response look like an empty bucket. Reset only when Remaining is absent.
         let tokens_short = from_remaining.or(from_reset)?.min(burst);
-        (tokens_short > 0.0).then_some(tokens_short * self.rule.interval)
+        // The headers count the whole bucket, ours only the usable part: the
+        // reserved tokens are others' to spend before we are short of any.
+        let ours_short = tokens_short - self.reserved_tokens;
+        (ours_short > 0.0).then_some(ours_short * self.rule.interval)
     }
 
     fn note_booked(&self, at: Instant) {

@@ -185,3 +185,21 @@ async fn a_server_clock_ahead_of_ours_does_not_slow_the_budget_when_remaining_is
     b.observe(&permit, &skewed).await;
     assert_eq!(send_times(&b, 9).await, [0, 0, 0, 0, 0, 0, 0, 0, 100]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn with_a_reserved_share_others_spending_the_reserve_does_not_slow_the_budget() {
+    let store = Arc::new(MemoryStore::new());
+    // Burst 10, half reserved: 5 usable tokens (4 planned), one per 200 ms.
+    let b = budget(&store, 10.0, 10, 0.5, 60.0);
+    let permit = b.acquire("GET /x", b.max_wait()).await.unwrap();
+    // We sent one, others spent the 5 reserved: the server has 4 left, all ours.
+    let reserve_spent = RateLimitHeaders { remaining: Some(4.0), ..Default::default() };
+    b.observe(&permit, &reserve_spent).await;
+    assert_eq!(send_times(&b, 5).await, [0, 0, 0, 200, 400]);
+    // Now the server is empty: our usable part is fully booked, in our own intervals.
+    let permit = b.acquire("GET /x", b.max_wait()).await.unwrap();
+    let empty = RateLimitHeaders { remaining: Some(0.0), ..Default::default() };
+    b.observe(&permit, &empty).await;
+    let next = b.acquire("GET /x", b.max_wait()).await.unwrap();
+    assert_eq!((next.sent_at - permit.sent_at).as_millis(), 200);
+}

@@ -20,6 +20,11 @@ use super::store::BudgetStore;
 /// `Instant` cannot overflow (no sane bucket is booked a year ahead).
 const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
 
+/// Longest a call to the store may take by default. The Postgres store locks
+/// the key's row: a session holding that lock would otherwise stall every
+/// request of every process using the key, without a word.
+pub const STORE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The key's bucket as the server keeps it, and how much of it to use.
 #[derive(Debug, Clone, Copy)]
 pub struct BudgetOptions {
@@ -61,6 +66,8 @@ pub struct Budget {
     /// Where this process last saw the bucket booked to; corrections that do
     /// not move past it are not written (they would change nothing).
     booked_until: Mutex<Option<Instant>>,
+    /// Longest one call to the store may take; see [`STORE_TIMEOUT`].
+    store_timeout: Duration,
 }
 
 impl Budget {
@@ -75,7 +82,21 @@ impl Budget {
         let capacity = usable.saturating_sub(1).max(1);
         let rule = Rule::new(options.rate_per_second * share, capacity);
         let reserved_tokens = f64::from(options.burst.saturating_sub(usable));
-        Budget { store, key: key_fingerprint, rule, reserved_tokens, options, booked_until: Mutex::new(None) }
+        Budget {
+            store,
+            key: key_fingerprint,
+            rule,
+            reserved_tokens,
+            options,
+            booked_until: Mutex::new(None),
+            store_timeout: STORE_TIMEOUT,
+        }
+    }
+
+    /// Bounds every call to the store by `timeout` instead of [`STORE_TIMEOUT`].
+    pub fn with_store_timeout(mut self, timeout: Duration) -> Budget {
+        self.store_timeout = timeout;
+        self
     }
 
     pub fn max_wait(&self) -> Duration {
@@ -87,8 +108,7 @@ impl Budget {
     pub async fn acquire(&self, request: &str, limit: Duration) -> Result<Permit, ApiError> {
         let asked = Instant::now();
         let reservation = self
-            .store
-            .reserve(&self.key, self.rule, limit.as_secs_f64())
+            .bounded(self.store.reserve(&self.key, self.rule, limit.as_secs_f64()))
             .await
             .map_err(|source| ApiError::Budget { request: request.to_string(), source })?;
         let wait = seconds(reservation.wait);
@@ -186,9 +206,26 @@ impl Budget {
         }
     }
 
+    /// One call to the store, failing once it has taken `store_timeout`. A
+    /// booking abandoned this way may still land later: that only makes the
+    /// budget more careful, never less.
+    async fn bounded<T>(
+        &self,
+        call: impl std::future::Future<Output = anyhow::Result<T>>,
+    ) -> anyhow::Result<T> {
+        match tokio::time::timeout(self.store_timeout, call).await {
+            Ok(result) => result,
+            Err(_) => Err(anyhow::anyhow!(
+                "the budget store did not answer within {:.1}s (is a session holding the key's row \
+                 in tokportal.api_budgets locked?)",
+                self.store_timeout.as_secs_f64()
+            )),
+        }
+    }
+
     async fn write(&self, correction: Correction) {
         // Best effort: if the store is down the next reservation fails loudly.
-        if let Err(e) = self.store.correct(&self.key, correction).await {
+        if let Err(e) = self.bounded(self.store.correct(&self.key, correction)).await {
             tracing::warn!(error = format!("{e:#}"), "Failed to record a budget correction");
         }
     }

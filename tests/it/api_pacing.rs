@@ -100,3 +100,22 @@ async fn the_client_slows_down_when_another_client_spends_the_same_key() {
     assert_eq!(c.counters().rate_limited, 0);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_mutation_meeting_a_429_waits_it_out_and_executes_once() {
+    let sim = sim_with(10, 5.0, 5).await;
+    let c = demo_client(&sim, 5.0, 5);
+    let key = tokportal_sync::api::IdempotencyKey::new("job-429").unwrap();
+    let body = r#"{"bundle_type":"account_only","platform":"tiktok","country":"US"}"#;
+    // Empty the bucket: the mutation is refused once with Retry-After: 1, executing nothing.
+    assert!(sim.drain(DEMO_KEY, Duration::ZERO));
+    let created =
+        c.mutate(tokportal_sync::api::MutationMethod::Post, "/bundles", &key, Some(body)).await.unwrap();
+    assert!(created.status == 201 && !created.replayed, "{created:?}");
+    assert_eq!(c.counters().rate_limited, 1);
+    assert_eq!(c.counters().retries, 0, "a 429 is waited out, not retried");
+    assert!(c.counters().budget_wait >= Duration::from_secs(1), "{:?}", c.counters().budget_wait);
+    let stats = sim.key_stats(DEMO_KEY).unwrap();
+    assert_eq!((stats.rate_limited, stats.executions), (1, 1));
+    sim.shutdown().await;
+}

@@ -20,6 +20,11 @@ use super::store::BudgetStore;
 /// `Instant` cannot overflow (no sane bucket is booked a year ahead).
 const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
 
+/// Longest a call to the store may take by default. The Postgres store locks
+/// the key's row: a session holding that lock would otherwise stall every
+/// request of every process using the key, without a word.
+pub const STORE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The key's bucket as the server keeps it, and how much of it to use.
 #[derive(Debug, Clone, Copy)]
 pub struct BudgetOptions {
@@ -55,10 +60,14 @@ pub struct Budget {
     store: Arc<dyn BudgetStore>,
     key: String,
     rule: Rule,
+    /// Tokens of the server's bucket left to other clients by `reserved_share`.
+    reserved_tokens: f64,
     options: BudgetOptions,
     /// Where this process last saw the bucket booked to; corrections that do
     /// not move past it are not written (they would change nothing).
     booked_until: Mutex<Option<Instant>>,
+    /// Longest one call to the store may take; see [`STORE_TIMEOUT`].
+    store_timeout: Duration,
 }
 
 impl Budget {
@@ -72,7 +81,22 @@ impl Budget {
         // arriving a millisecond early at an empty bucket is a 429.
         let capacity = usable.saturating_sub(1).max(1);
         let rule = Rule::new(options.rate_per_second * share, capacity);
-        Budget { store, key: key_fingerprint, rule, options, booked_until: Mutex::new(None) }
+        let reserved_tokens = f64::from(options.burst.saturating_sub(usable));
+        Budget {
+            store,
+            key: key_fingerprint,
+            rule,
+            reserved_tokens,
+            options,
+            booked_until: Mutex::new(None),
+            store_timeout: STORE_TIMEOUT,
+        }
+    }
+
+    /// Bounds every call to the store by `timeout` instead of [`STORE_TIMEOUT`].
+    pub fn with_store_timeout(mut self, timeout: Duration) -> Budget {
+        self.store_timeout = timeout;
+        self
     }
 
     pub fn max_wait(&self) -> Duration {
@@ -84,8 +108,7 @@ impl Budget {
     pub async fn acquire(&self, request: &str, limit: Duration) -> Result<Permit, ApiError> {
         let asked = Instant::now();
         let reservation = self
-            .store
-            .reserve(&self.key, self.rule, limit.as_secs_f64())
+            .bounded(self.store.reserve(&self.key, self.rule, limit.as_secs_f64()))
             .await
             .map_err(|source| ApiError::Budget { request: request.to_string(), source })?;
         let wait = seconds(reservation.wait);
@@ -129,9 +152,13 @@ impl Budget {
         self.note_booked(server_booked);
     }
 
-    /// After a 429: nobody using the key may send for `wait`.
+    /// After a 429: nobody using the key may send for `wait`, capped at
+    /// `max_wait`: the block is shared by every process through the store and
+    /// only moves forward, so one absurd server value (a `Retry-After` of
+    /// `1e300`) must not stop the key for longer than any request may wait.
     pub async fn block(&self, wait: Duration) {
-        self.write(Correction { tat_at_least: None, block_for: Some(wait.min(FAR).as_secs_f64()) }).await;
+        let wait = wait.min(self.options.max_wait).min(FAR);
+        self.write(Correction { tat_at_least: None, block_for: Some(wait.as_secs_f64()) }).await;
     }
 
     /// The 429s of one request: each wait is the server's, plus an extra
@@ -150,20 +177,27 @@ impl Budget {
     }
 
     /// How far past the send the server's bucket is booked, as far as its
-    /// headers prove. Both headers are rounded (remaining down to a whole
+    /// headers prove: from Remaining, or from Reset when Remaining is
+    /// missing. Both headers are rounded (remaining down to a whole
     /// token, reset up to a whole second), so the bound assumes the rounding
-    /// went our way: we never slow down more than the server requires.
+    /// went our way: we never slow down more than the server requires. The
+    /// shortfall is capped at a full bucket: the server cannot be more than
+    /// empty, and a reset in milliseconds or far in the future would
+    /// otherwise book the shared bucket (forward only) for a year.
     fn server_booked_ahead(&self, headers: &RateLimitHeaders) -> Option<f64> {
         let burst = f64::from(self.options.burst);
         let from_remaining = headers.remaining.map(|r| burst - (r + 1.0));
         let from_reset = headers
             .reset
             .map(|reset| (seconds_until_unix(reset) - 1.0).max(0.0) * self.options.rate_per_second);
-        let tokens_short = match (from_remaining, from_reset) {
-            (Some(a), Some(b)) => a.max(b),
-            (a, b) => a.or(b)?,
-        };
-        (tokens_short > 0.0).then_some(tokens_short * self.rule.interval)
+        // Remaining is a count, free of clocks; Reset is compared with our
+        // wall clock, so a server clock a minute ahead would make every
+        // response look like an empty bucket. Reset only when Remaining is absent.
+        let tokens_short = from_remaining.or(from_reset)?.min(burst);
+        // The headers count the whole bucket, ours only the usable part: the
+        // reserved tokens are others' to spend before we are short of any.
+        let ours_short = tokens_short - self.reserved_tokens;
+        (ours_short > 0.0).then_some(ours_short * self.rule.interval)
     }
 
     fn note_booked(&self, at: Instant) {
@@ -172,9 +206,26 @@ impl Budget {
         }
     }
 
+    /// One call to the store, failing once it has taken `store_timeout`. A
+    /// booking abandoned this way may still land later: that only makes the
+    /// budget more careful, never less.
+    async fn bounded<T>(
+        &self,
+        call: impl std::future::Future<Output = anyhow::Result<T>>,
+    ) -> anyhow::Result<T> {
+        match tokio::time::timeout(self.store_timeout, call).await {
+            Ok(result) => result,
+            Err(_) => Err(anyhow::anyhow!(
+                "the budget store did not answer within {:.1}s (is a session holding the key's row \
+                 in tokportal.api_budgets locked?)",
+                self.store_timeout.as_secs_f64()
+            )),
+        }
+    }
+
     async fn write(&self, correction: Correction) {
         // Best effort: if the store is down the next reservation fails loudly.
-        if let Err(e) = self.store.correct(&self.key, correction).await {
+        if let Err(e) = self.bounded(self.store.correct(&self.key, correction)).await {
             tracing::warn!(error = format!("{e:#}"), "Failed to record a budget correction");
         }
     }

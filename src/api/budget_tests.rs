@@ -151,3 +151,55 @@ fn the_server_wait_is_the_larger_of_retry_after_and_retry_after_seconds() {
     assert_eq!(server_wait(&header(5), b"not json"), Duration::from_secs(5));
     assert_eq!(server_wait(&RateLimitHeaders::default(), b""), Duration::from_secs(1));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_reset_far_in_the_future_slows_the_budget_by_at_most_a_full_bucket() {
+    let store = Arc::new(MemoryStore::new());
+    let b = budget(&store, 10.0, 10, 0.0, 60.0);
+    let permit = b.acquire("GET /x", b.max_wait()).await.unwrap();
+    // A reset sent in milliseconds instead of seconds: ~1e12 s away.
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    let reset_in_ms = RateLimitHeaders { reset: Some(now_ms as f64), ..Default::default() };
+    b.observe(&permit, &reset_in_ms).await;
+    // At worst the server's bucket is empty: booked one full bucket (1 s) ahead, 0.8 s tolerated.
+    assert_eq!(send_times(&b, 2).await, [200, 300]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_absurd_429_wait_blocks_the_key_no_longer_than_max_wait() {
+    let store = Arc::new(MemoryStore::new());
+    let (a, b) = (budget(&store, 10.0, 20, 0.0, 60.0), budget(&store, 10.0, 20, 0.0, 60.0));
+    // `Retry-After: 1e300` parses to Duration::MAX.
+    a.block(Duration::MAX).await;
+    assert_eq!(send_times(&b, 1).await, [60_000]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_server_clock_ahead_of_ours_does_not_slow_the_budget_when_remaining_is_sent() {
+    let store = Arc::new(MemoryStore::new());
+    let b = budget(&store, 10.0, 10, 0.0, 60.0);
+    let permit = b.acquire("GET /x", b.max_wait()).await.unwrap();
+    // The server's clock runs 70 s ahead: its Reset looks far away, its Remaining is what we booked.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let skewed = RateLimitHeaders { remaining: Some(9.0), reset: Some(now + 70.0), ..Default::default() };
+    b.observe(&permit, &skewed).await;
+    assert_eq!(send_times(&b, 9).await, [0, 0, 0, 0, 0, 0, 0, 0, 100]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_a_reserved_share_others_spending_the_reserve_does_not_slow_the_budget() {
+    let store = Arc::new(MemoryStore::new());
+    // Burst 10, half reserved: 5 usable tokens (4 planned), one per 200 ms.
+    let b = budget(&store, 10.0, 10, 0.5, 60.0);
+    let permit = b.acquire("GET /x", b.max_wait()).await.unwrap();
+    // We sent one, others spent the 5 reserved: the server has 4 left, all ours.
+    let reserve_spent = RateLimitHeaders { remaining: Some(4.0), ..Default::default() };
+    b.observe(&permit, &reserve_spent).await;
+    assert_eq!(send_times(&b, 5).await, [0, 0, 0, 200, 400]);
+    // Now the server is empty: our usable part is fully booked, in our own intervals.
+    let permit = b.acquire("GET /x", b.max_wait()).await.unwrap();
+    let empty = RateLimitHeaders { remaining: Some(0.0), ..Default::default() };
+    b.observe(&permit, &empty).await;
+    let next = b.acquire("GET /x", b.max_wait()).await.unwrap();
+    assert_eq!((next.sent_at - permit.sent_at).as_millis(), 200);
+}

@@ -100,6 +100,14 @@ impl Client {
             match self.send(Method::GET, &url, None, None).await {
                 Err(e) if e.is_retryable() => match delays.next() {
                     Some(delay) => {
+                        // A 503 or 408 may say when to come back: never sooner
+                        // than that, never longer than any request may wait.
+                        let delay = match &e {
+                            ApiError::Retryable { retry_after: Some(asked), .. } => {
+                                delay.max((*asked).min(self.inner.budget.max_wait()))
+                            }
+                            _ => delay,
+                        };
                         tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "retrying GET");
                         self.inner.counters.retry();
                         tokio::time::sleep(delay).await;
@@ -157,6 +165,7 @@ impl Client {
                     status: None,
                     reason,
                     request_id: request_id.clone(),
+                    retry_after: None,
                 })?;
             let limits = RateLimitHeaders::parse(&raw.headers);
             budget.observe(&permit, &limits).await;
@@ -220,7 +229,11 @@ impl Client {
     fn finish(&self, request: String, request_id: String, raw: Raw) -> Result<ApiResponse, ApiError> {
         let status = raw.status.as_u16();
         if !raw.status.is_success() {
-            return Err(self.redacted(error::from_status(request, status, &raw.body, request_id)));
+            let mut e = error::from_status(request, status, &raw.body, request_id);
+            if let ApiError::Retryable { retry_after, .. } = &mut e {
+                *retry_after = RateLimitHeaders::parse(&raw.headers).retry_after;
+            }
+            return Err(self.redacted(e));
         }
         let body = if raw.body.iter().all(u8::is_ascii_whitespace) {
             Value::Null

@@ -120,7 +120,8 @@ impl Cursor {
             .total_pages
             .or_else(|| total.map(|t| t.div_ceil(u64::from(self.per_page))))
             .unwrap_or(u64::from(number));
-        self.max_pages.get_or_insert(8 * total_pages + 16);
+        // The server says how many pages there are: saturate, never overflow.
+        self.max_pages.get_or_insert(total_pages.saturating_mul(8).saturating_add(16));
         let changed = matches!((self.last_total, total), (Some(a), Some(b)) if a != b);
         self.last_total = total.or(self.last_total);
         if changed {

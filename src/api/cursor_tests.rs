@@ -167,3 +167,22 @@ fn a_server_that_ignores_the_page_number_is_caught_by_the_loop_guard() {
     }
     assert!(cursor.is_looping() && reads == 8 * 5 + 16, "reads: {reads}");
 }
+
+#[test]
+fn a_huge_total_pages_from_the_server_neither_panics_nor_looks_like_a_loop() {
+    let mut cursor = Cursor::new(10, 1);
+    let read = cursor.next_read().unwrap();
+    let page = ListPage {
+        data: (0..10).map(|id| json!({ "id": id })).collect(),
+        pagination: Some(Pagination {
+            page: Some(1),
+            per_page: Some(10),
+            total: Some(u64::MAX),
+            total_pages: Some(u64::MAX),
+        }),
+    };
+    let page = cursor.absorb(read, page);
+    assert_eq!(page.items.len(), 10);
+    assert!(!cursor.is_looping());
+    assert_eq!(cursor.next_read().map(|r| (r.page, r.reread)), Some((2, false)));
+}

@@ -31,7 +31,14 @@ pub enum ApiError {
 
     /// 408, 5xx, a timeout or a lost connection: the same request may succeed later.
     #[error("{request}: {reason} (request id {request_id})")]
-    Retryable { request: String, status: Option<u16>, reason: String, request_id: String },
+    /// `retry_after`: the server's `Retry-After`, when it sent one.
+    Retryable {
+        request: String,
+        status: Option<u16>,
+        reason: String,
+        request_id: String,
+        retry_after: Option<Duration>,
+    },
 
     /// Any other 4xx, or a body that cannot be decoded: retrying will not help.
     #[error("{request}: {}{}: {excerpt} (request id {request_id})",
@@ -78,6 +85,7 @@ pub fn from_status(request: String, status: u16, body: &[u8], request_id: String
             status: Some(status),
             reason: format!("HTTP {status}{}", code.map(|c| format!(" {c}")).unwrap_or_default()),
             request_id,
+            retry_after: None,
         },
         _ => ApiError::Fatal { request, status: Some(status), code, excerpt: excerpt(body), request_id },
     }

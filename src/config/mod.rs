@@ -222,6 +222,8 @@ fn validate(s: Settings, layers: &Layers, env: &HashMap<String, String>) -> Resu
     })
 }
 
+/// A positive, finite number of seconds a `Duration` can hold; anything else
+/// (including `1e30`, which would panic in `Duration::from_secs_f64`) is invalid.
 fn positive_secs(secs: f64) -> Option<Duration> {
-    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs))
+    (secs.is_finite() && secs > 0.0).then(|| Duration::try_from_secs_f64(secs).ok()).flatten()
 }

@@ -97,3 +97,40 @@ async fn a_database_without_the_budget_table_is_a_clear_error(pool: PgPool) {
     let err = PgBudgetStore::new(pool).await.err().unwrap();
     assert!(err.to_string().contains("worker migrate"), "{err}");
 }
+
+#[sqlx::test]
+async fn a_session_holding_the_keys_row_makes_a_request_fail_instead_of_waiting_forever(pool: PgPool) {
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tokportal_sync::api::{ApiError, Budget, BudgetOptions};
+
+    let store = Arc::new(PgBudgetStore::new(pool.clone()).await.unwrap());
+    let options = BudgetOptions {
+        rate_per_second: 10.0,
+        burst: 10,
+        reserved_share: 0.0,
+        max_wait: Duration::from_secs(30),
+    };
+    let budget = Budget::new(store, "fp".into(), options).with_store_timeout(Duration::from_millis(300));
+    budget.acquire("GET /x", budget.max_wait()).await.unwrap();
+    // Another session locks the key's row and keeps it.
+    let mut holder = pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM tokportal.api_budgets WHERE key_fingerprint = 'fp' FOR UPDATE")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let outcome = tokio::time::timeout(Duration::from_secs(10), budget.acquire("GET /x", budget.max_wait()))
+        .await
+        .expect("the booking must not wait for the lock forever");
+    match outcome {
+        Err(e @ ApiError::Budget { .. }) => assert!(e.to_string().contains("did not answer"), "{e}"),
+        other => panic!("expected a budget error, got {other:?}"),
+    }
+    // A correction (best effort) gives up as well.
+    tokio::time::timeout(Duration::from_secs(10), budget.block(Duration::from_secs(1)))
+        .await
+        .expect("a correction must not wait for the lock forever");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    holder.rollback().await.unwrap();
+}

@@ -171,3 +171,43 @@ fn an_idempotency_key_must_be_1_to_255_visible_characters() {
     assert!(IdempotencyKey::new("has space").is_err());
     assert!(IdempotencyKey::new("a".repeat(255)).is_ok());
 }
+
+#[tokio::test]
+async fn a_503_retry_waits_at_least_the_servers_retry_after() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use axum::http::{HeaderMap, StatusCode};
+
+    // The simulator sends no Retry-After with its 5xx: a server that does, once.
+    let calls = Arc::new(AtomicU32::new(0));
+    let seen = calls.clone();
+    let app = axum::Router::new().route(
+        "/bundles",
+        axum::routing::get(move || {
+            let seen = seen.clone();
+            async move {
+                let mut headers = HeaderMap::new();
+                if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                    headers.insert("retry-after", "2".parse().unwrap());
+                    return (StatusCode::SERVICE_UNAVAILABLE, headers, "busy");
+                }
+                (StatusCode::OK, headers, r#"{"data":[]}"#)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let sim = sim_with(1, 100.0, 100).await;
+    let mut options = client_options(&sim, DEMO_KEY);
+    options.base_url = format!("http://{addr}/").parse().unwrap();
+    let c = client(options, budget_options(100.0, 100));
+    let start = std::time::Instant::now();
+    assert_eq!(c.get("/bundles", &[]).await.unwrap().status, 200);
+    // The backoff alone would retry within half a second.
+    assert!(start.elapsed() >= Duration::from_secs(2), "{:?}", start.elapsed());
+    assert_eq!((calls.load(Ordering::SeqCst), c.counters().retries), (2, 1));
+    server.abort();
+    sim.shutdown().await;
+}

@@ -100,3 +100,71 @@ async fn the_client_slows_down_when_another_client_spends_the_same_key() {
     assert_eq!(c.counters().rate_limited, 0);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_mutation_meeting_a_429_waits_it_out_and_executes_once() {
+    let sim = sim_with(10, 5.0, 5).await;
+    let c = demo_client(&sim, 5.0, 5);
+    let key = tokportal_sync::api::IdempotencyKey::new("job-429").unwrap();
+    let body = r#"{"bundle_type":"account_only","platform":"tiktok","country":"US"}"#;
+    // Empty the bucket: the mutation is refused once with Retry-After: 1, executing nothing.
+    assert!(sim.drain(DEMO_KEY, Duration::ZERO));
+    let created =
+        c.mutate(tokportal_sync::api::MutationMethod::Post, "/bundles", &key, Some(body)).await.unwrap();
+    assert!(created.status == 201 && !created.replayed, "{created:?}");
+    assert_eq!(c.counters().rate_limited, 1);
+    assert_eq!(c.counters().retries, 0, "a 429 is waited out, not retried");
+    assert!(c.counters().budget_wait >= Duration::from_secs(1), "{:?}", c.counters().budget_wait);
+    let stats = sim.key_stats(DEMO_KEY).unwrap();
+    assert_eq!((stats.rate_limited, stats.executions), (1, 1));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn consecutive_429s_of_one_request_pause_longer_each_time() {
+    use std::sync::{Arc, Mutex};
+
+    use axum::http::{HeaderMap, StatusCode};
+
+    // A server answering three 429s asking for no wait (Retry-After: 0), then 200,
+    // noting when each attempt arrives: the pauses are the client's extra alone.
+    let arrivals = Arc::new(Mutex::new(Vec::<Instant>::new()));
+    let seen = arrivals.clone();
+    let app = axum::Router::new().route(
+        "/bundles",
+        axum::routing::get(move || {
+            let seen = seen.clone();
+            async move {
+                let n = {
+                    let mut seen = seen.lock().unwrap();
+                    seen.push(Instant::now());
+                    seen.len()
+                };
+                let mut headers = HeaderMap::new();
+                if n <= 3 {
+                    headers.insert("retry-after", "0".parse().unwrap());
+                    return (StatusCode::TOO_MANY_REQUESTS, headers, "slow down");
+                }
+                (StatusCode::OK, headers, r#"{"data":[]}"#)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let sim = sim_with(1, 100.0, 100).await;
+    let mut options = client_options(&sim, DEMO_KEY);
+    options.base_url = format!("http://{addr}/").parse().unwrap();
+    // Rate 5/s: one interval is 0.2 s, the first extra lies in [0.2, 0.4) s.
+    let c = client(options, budget_options(5.0, 5));
+    assert_eq!(c.get("/bundles", &[]).await.unwrap().status, 200);
+    assert_eq!(c.counters().rate_limited, 3);
+    let at = arrivals.lock().unwrap().clone();
+    let gaps: Vec<Duration> = at.windows(2).map(|w| w[1] - w[0]).collect();
+    // The extra doubles with each consecutive 429: [0.2, 0.4), [0.4, 0.8), [0.8, 1.6).
+    // Were it to start over at each 429, every pause would stay below 0.4 s.
+    assert!(gaps[1] >= Duration::from_millis(390) && gaps[2] >= Duration::from_millis(790), "{gaps:?}");
+    assert!(gaps[2] > gaps[0], "{gaps:?}");
+    server.abort();
+    sim.shutdown().await;
+}

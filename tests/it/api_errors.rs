@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokportal_sync::api::{ApiError, IdempotencyKey, MutationMethod};
 use tokportal_sync::sim::{DEMO_KEY, SimKey};
 
-use crate::api_support::{budget_options, client, client_options, demo_client, sim_with};
+use crate::api_support::{budget_options, client, client_options, demo_client, scripted, sim_with};
 
 const CREATE: &str = r#"{"bundle_type":"account_only","platform":"tiktok","country":"US"}"#;
 
@@ -196,12 +196,7 @@ async fn a_503_retry_waits_at_least_the_servers_retry_after() {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
-    let sim = sim_with(1, 100.0, 100).await;
-    let mut options = client_options(&sim, DEMO_KEY);
-    options.base_url = format!("http://{addr}/").parse().unwrap();
+    let (options, server) = scripted(app).await;
     let c = client(options, budget_options(100.0, 100));
     let start = std::time::Instant::now();
     assert_eq!(c.get("/bundles", &[]).await.unwrap().status, 200);
@@ -209,5 +204,4 @@ async fn a_503_retry_waits_at_least_the_servers_retry_after() {
     assert!(start.elapsed() >= Duration::from_secs(2), "{:?}", start.elapsed());
     assert_eq!((calls.load(Ordering::SeqCst), c.counters().retries), (2, 1));
     server.abort();
-    sim.shutdown().await;
 }

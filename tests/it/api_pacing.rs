@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokportal_sync::api::ApiError;
 use tokportal_sync::sim::DEMO_KEY;
 
-use crate::api_support::{budget_options, client, client_options, demo_client, sim_with};
+use crate::api_support::{budget_options, client, client_options, demo_client, scripted, sim_with};
 
 #[tokio::test]
 async fn a_client_spends_the_burst_then_keeps_to_the_rate_without_a_429() {
@@ -149,12 +149,7 @@ async fn consecutive_429s_of_one_request_pause_longer_each_time() {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
-    let sim = sim_with(1, 100.0, 100).await;
-    let mut options = client_options(&sim, DEMO_KEY);
-    options.base_url = format!("http://{addr}/").parse().unwrap();
+    let (options, server) = scripted(app).await;
     // Rate 5/s: one interval is 0.2 s, the first extra lies in [0.2, 0.4) s.
     let c = client(options, budget_options(5.0, 5));
     assert_eq!(c.get("/bundles", &[]).await.unwrap().status, 200);
@@ -166,5 +161,4 @@ async fn consecutive_429s_of_one_request_pause_longer_each_time() {
     assert!(gaps[1] >= Duration::from_millis(390) && gaps[2] >= Duration::from_millis(790), "{gaps:?}");
     assert!(gaps[2] > gaps[0], "{gaps:?}");
     server.abort();
-    sim.shutdown().await;
 }

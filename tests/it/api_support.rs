@@ -18,12 +18,22 @@ pub fn budget_options(rate: f64, burst: u32) -> BudgetOptions {
 }
 
 pub fn client_options(sim: &SimServer, key: &str) -> ClientOptions {
-    ClientOptions {
-        base_url: sim.base_url(),
-        key: SecretString::from(key),
-        timeout: Duration::from_secs(5),
-        max_retries: 3,
-    }
+    options_at(sim.base_url(), key)
+}
+
+fn options_at(base_url: url::Url, key: &str) -> ClientOptions {
+    ClientOptions { base_url, key: SecretString::from(key), timeout: Duration::from_secs(5), max_retries: 3 }
+}
+
+/// A scripted server on an ephemeral loopback port, for answers the simulator
+/// never gives (several 429s in a row, a 503 with Retry-After), and options
+/// pointing a client at it. Abort the handle to stop it.
+pub async fn scripted(app: axum::Router) -> (ClientOptions, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("a bound address");
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let base = format!("http://{addr}/").parse().expect("a URL");
+    (options_at(base, tokportal_sync::sim::DEMO_KEY), server)
 }
 
 /// A client with its own in-memory budget.

@@ -21,8 +21,6 @@ pub struct Snapshot {
     pub limit: u32,
     /// `X-RateLimit-Remaining`: whole tokens left after this request.
     pub remaining: u32,
-    /// Whole seconds until the bucket is full again, rounded up.
-    pub full_in_secs: u64,
     /// Exactly how long until the bucket is full again (`X-RateLimit-Reset` is
     /// now plus this, rounded up as a whole, see [`super::gate::reset_at`]).
     pub full_in: Duration,
@@ -81,7 +79,6 @@ impl Bucket {
         Snapshot {
             limit: self.capacity as u32,
             remaining,
-            full_in_secs: full_in.ceil() as u64,
             full_in: Duration::try_from_secs_f64(full_in).unwrap_or(Duration::MAX),
         }
     }

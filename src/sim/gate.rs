@@ -72,12 +72,7 @@ async fn authenticate(shared: &Arc<Shared>, req: Request, next: Next) -> Respons
         lock(&key.bucket).try_take(Instant::now())
     } else {
         let burst = shared.config.burst;
-        Decision::Allowed(Snapshot {
-            limit: burst,
-            remaining: burst,
-            full_in_secs: 0,
-            full_in: Duration::ZERO,
-        })
+        Decision::Allowed(Snapshot { limit: burst, remaining: burst, full_in: Duration::ZERO })
     };
     let mut response = match decision {
         Decision::Allowed(_) => authorise(shared, &key, req, next).await,

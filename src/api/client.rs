@@ -182,7 +182,7 @@ impl Client {
                 }
                 continue;
             }
-            return self.finish(request, request_id, raw);
+            return self.finish(request, request_id, raw, &limits);
         }
     }
 
@@ -226,12 +226,18 @@ impl Client {
         value
     }
 
-    fn finish(&self, request: String, request_id: String, raw: Raw) -> Result<ApiResponse, ApiError> {
+    fn finish(
+        &self,
+        request: String,
+        request_id: String,
+        raw: Raw,
+        limits: &RateLimitHeaders,
+    ) -> Result<ApiResponse, ApiError> {
         let status = raw.status.as_u16();
         if !raw.status.is_success() {
             let mut e = error::from_status(request, status, &raw.body, request_id);
             if let ApiError::Retryable { retry_after, .. } = &mut e {
-                *retry_after = RateLimitHeaders::parse(&raw.headers).retry_after;
+                *retry_after = limits.retry_after;
             }
             return Err(self.redacted(e));
         }

@@ -31,12 +31,12 @@ pub enum ApiError {
 
     /// 408, 5xx, a timeout or a lost connection: the same request may succeed later.
     #[error("{request}: {reason} (request id {request_id})")]
-    /// `retry_after`: the server's `Retry-After`, when it sent one.
     Retryable {
         request: String,
         status: Option<u16>,
         reason: String,
         request_id: String,
+        /// The server's `Retry-After`, when it sent one.
         retry_after: Option<Duration>,
     },
 

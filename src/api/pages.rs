@@ -20,12 +20,6 @@ impl Walk {
         Walk { client, path: path.to_string(), query, cursor: Cursor::new(per_page, 1) }
     }
 
-    /// Starts at `page` instead of 1 (a resumed walk).
-    pub fn starting_at(mut self, page: u32) -> Walk {
-        self.cursor = Cursor::new(self.cursor.per_page(), page);
-        self
-    }
-
     pub fn stats(&self) -> WalkStats {
         self.cursor.stats()
     }

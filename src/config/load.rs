@@ -90,11 +90,14 @@ pub fn known_keys() -> BTreeSet<String> {
     keys
 }
 
-fn file_keys(path: &Path) -> Result<BTreeSet<String>, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Load {
+fn read_file(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|e| ConfigError::Load {
         message: format!("cannot read config file {}: {e}", path.display()),
-    })?;
-    let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Load {
+    })
+}
+
+fn file_keys(path: &Path, text: &str) -> Result<BTreeSet<String>, ConfigError> {
+    let table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Load {
         message: format!("config file {} is not valid TOML: {e}", path.display()),
     })?;
     let json = serde_json::to_value(table)
@@ -110,9 +113,11 @@ pub fn load_settings(
     env: &HashMap<String, String>,
 ) -> Result<(Settings, Layers), ConfigError> {
     let file = resolve_file(flag, env)?;
-    let file_keys = match &file {
-        Some(path) => file_keys(path)?,
-        None => BTreeSet::new(),
+    // Read once: the same text is checked for unknown keys and then merged.
+    let text = file.as_deref().map(read_file).transpose()?;
+    let file_keys = match (&file, &text) {
+        (Some(path), Some(text)) => file_keys(path, text)?,
+        _ => BTreeSet::new(),
     };
     let env_keys: HashMap<String, String> = env
         .keys()
@@ -131,9 +136,8 @@ pub fn load_settings(
 
     let defaults = config::Config::try_from(&Settings::default()).map_err(load_error)?;
     let mut builder = config::Config::builder().add_source(defaults);
-    if let Some(path) = &layers.file {
-        builder = builder
-            .add_source(config::File::from(path.as_path()).format(config::FileFormat::Toml).required(true));
+    if let Some(text) = &text {
+        builder = builder.add_source(config::File::from_str(text, config::FileFormat::Toml));
     }
     let env_source = config::Environment::with_prefix("TOKPORTAL")
         .prefix_separator("__")

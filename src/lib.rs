@@ -1,27 +1,25 @@
 //! tokportal-sync: keeps a Postgres mirror of a TokPortal account and replays
 //! a queue of mutations without ever charging credits twice.
 //!
-//! Map of the crate:
+//! Map of the crate (dependencies run down this list, never up):
 //! - [`cli`]: clap definitions of the `worker` binary.
+//! - [`commands`]: one module per subcommand, wiring only.
+//! - [`startup`]: configuration to running parts: the pool, the API clients.
 //! - [`config`]: layered settings, validated into a typed [`config::Config`].
-//! - [`secret`]: where the API key comes from and how secrets may be shown.
 //! - [`telemetry`]: tracing-subscriber setup.
-//! - [`db`]: the Postgres pool and the embedded migrations.
-//! - [`api`]: the TokPortal HTTP client, its request budget and the page walker.
-//! - [`budget_store`]: the request budget shared through Postgres (`api_budgets`).
-//! - [`api_setup`]: the API client and its budget, built from the configuration.
-//! - [`get`]: the `worker get` command.
+//! - [`mirror`]: the streams, their walks into Postgres, deletes, child planning.
+//! - [`db`]: the Postgres pool, the embedded migrations, the shared request budget's SQL.
+//! - [`api`]: the TokPortal HTTP client, its request budget and the page walker (no SQL).
 //! - [`sim`]: the built-in TokPortal simulator (`worker sim`).
-//! - [`demo`]: `worker demo`, a walk of an in-process simulator.
+//! - [`secret`]: fingerprints and redaction (imports nothing from the crate).
 
 pub mod api;
-pub mod api_setup;
-pub mod budget_store;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod db;
-pub mod demo;
-pub mod get;
+pub mod mirror;
 pub mod secret;
 pub mod sim;
+pub mod startup;
 pub mod telemetry;

@@ -1,12 +1,13 @@
 //! The `worker` binary: parse the command line, load the configuration,
-//! start logging, dispatch. Exit status: 0 done, 1 failed, 2 bad configuration.
+//! start logging, dispatch. Exit status: 0 done, 1 failed, 2 bad configuration or usage,
+//! 3 the API refused the key.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use tokportal_sync::cli::{Cli, Command};
+use tokportal_sync::cli::Cli;
 use tokportal_sync::config::Config;
-use tokportal_sync::{db, demo, get, telemetry};
+use tokportal_sync::{commands, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -25,29 +26,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command, config)) {
+    match runtime.block_on(commands::run(cli.command, config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "command failed");
-            ExitCode::FAILURE
+            ExitCode::from(commands::exit_status(&e))
         }
-    }
-}
-
-async fn run(command: Command, config: Config) -> anyhow::Result<()> {
-    match command {
-        Command::CheckConfig => {
-            print!("{}", config.redacted_toml());
-            Ok(())
-        }
-        Command::Migrate => {
-            let pool = db::connect(&config.database).await?;
-            let applied = db::migrate(&pool).await?;
-            tracing::info!(applied, "migrations up to date");
-            Ok(())
-        }
-        Command::Get(args) => get::run(args, &config).await,
-        Command::Sim(args) => tokportal_sync::sim::command::run(args).await,
-        Command::Demo(args) => demo::run(args, &config).await,
     }
 }

@@ -46,6 +46,10 @@ pub enum ApiError {
         code.as_deref().map(|c| format!(" {c}")).unwrap_or_default())]
     Fatal { request: String, status: Option<u16>, code: Option<String>, excerpt: String, request_id: String },
 
+    /// The caller asked for something the client will not send; nothing was sent.
+    #[error("{request}: {message}")]
+    Invalid { request: String, message: String },
+
     /// The budget store (Postgres) failed; nothing was sent.
     #[error("{request}: the request budget is unavailable: {source:#}")]
     Budget { request: String, source: anyhow::Error },

@@ -15,9 +15,36 @@ pub struct Walk {
 }
 
 impl Walk {
-    /// A walk of `path` (with extra `query` filters), `per_page` items a page.
-    pub fn new(client: Client, path: &str, query: Vec<(String, String)>, per_page: u32) -> Walk {
-        Walk { client, path: path.to_string(), query, cursor: Cursor::new(per_page, 1) }
+    /// A walk of `path` (with extra `query` filters), `per_page` items a page,
+    /// from page 1. The walk owns `page` and `per_page`: a filter naming
+    /// either is refused, since a server may honour either of two values of a
+    /// repeated parameter and the walk would then go wrong without a sign.
+    pub fn new(
+        client: Client,
+        path: &str,
+        query: Vec<(String, String)>,
+        per_page: u32,
+    ) -> Result<Walk, ApiError> {
+        let owned = |name: &str| name == "page" || name == "per_page";
+        let in_path = url::form_urlencoded::parse(path.split_once('?').map_or("", |(_, q)| q).as_bytes())
+            .map(|(k, _)| k.into_owned())
+            .find(|k| owned(k));
+        if let Some(name) = query.iter().map(|(k, _)| k.clone()).find(|k| owned(k)).or(in_path) {
+            return Err(ApiError::Invalid {
+                request: format!("GET {path}"),
+                message: format!(
+                    "a walk of every page sets `page` and `per_page` itself; remove `{name}` from the query \
+                     (api.per_page sets the page size)"
+                ),
+            });
+        }
+        Ok(Walk { client, path: path.to_string(), query, cursor: Cursor::new(per_page, 1) })
+    }
+
+    /// Starts the walk at `page` instead of 1 (to resume an interrupted walk).
+    pub fn starting_at(mut self, page: u32) -> Walk {
+        self.cursor = Cursor::new(self.cursor.per_page(), page);
+        self
     }
 
     pub fn stats(&self) -> WalkStats {

@@ -1,6 +1,7 @@
 //! Configuration: the settings tree (`settings.rs`), its layered loading
 //! (`load.rs`) and `validate()` into the typed runtime [`Config`].
 
+mod env_secrets;
 mod load;
 mod settings;
 
@@ -201,7 +202,7 @@ fn validate(s: Settings, layers: &Layers, env: &HashMap<String, String>) -> Resu
     Ok(Config {
         api: ApiConfig {
             base_url,
-            key: secret::api_key_from_env(env)?,
+            key: env_secrets::api_key_from_env(env)?,
             rate_per_second: a.rate_per_second,
             burst,
             reserved_share: a.reserved_share,

@@ -11,7 +11,6 @@
 
 pub mod admin;
 pub mod bucket;
-pub mod command;
 pub mod config;
 pub mod control;
 pub mod dataset;

@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tokportal_sync::api::BudgetStore;
 use tokportal_sync::api::gcra::{Correction, Rule};
-use tokportal_sync::budget_store::PgBudgetStore;
+use tokportal_sync::db::budgets::PgBudgetStore;
 
 use crate::helpers::database_url;
 

@@ -159,3 +159,22 @@ async fn the_api_key_never_appears_in_output_or_logs() {
     assert_eq!(ids.len(), 30);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn worker_get_all_pages_refuses_a_page_or_per_page_of_its_own_with_a_usage_error() {
+    let sim = sim_with(250, 1000.0, 1000).await;
+    for args in [
+        &["get", "/bundles", "--all-pages", "--query", "page=2"][..],
+        &["get", "/bundles?per_page=10", "--all-pages"][..],
+    ] {
+        let out = run(&sim, DEMO_KEY, args, &[]).await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
+        assert!(out.stdout.is_empty(), "{args:?}: nothing may be printed");
+        let err = text(&out.stderr);
+        assert!(err.contains("sets `page` and `per_page` itself"), "{args:?}: {err}");
+    }
+    // A single GET may still name a page.
+    let out = run(&sim, DEMO_KEY, &["get", "/bundles", "--query", "page=2"], &[]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    sim.shutdown().await;
+}

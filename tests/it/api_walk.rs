@@ -15,7 +15,7 @@ async fn unlimited(bundles: usize) -> SimServer {
 /// Walks `/bundles`, calling `between(page_number)` after each page read for
 /// the first time; returns the delivered ids in order.
 async fn walk(sim: &SimServer, per_page: u32, mut between: impl FnMut(u32)) -> Vec<String> {
-    let mut walk = Walk::new(demo_client(sim, 1000.0, 1000), "/bundles", vec![], per_page);
+    let mut walk = Walk::new(demo_client(sim, 1000.0, 1000), "/bundles", vec![], per_page).unwrap();
     let mut delivered = Vec::new();
     while let Some(page) = walk.next_page().await.unwrap() {
         delivered.extend(page.items.iter().map(|item| item["id"].as_str().unwrap().to_string()));
@@ -70,4 +70,20 @@ async fn a_walk_under_the_simulators_drift_delivers_every_bundle_that_existed_th
         assert_every_survivor_once(&delivered, &at_start, &sim.bundle_ids());
         sim.shutdown().await;
     }
+}
+
+#[tokio::test]
+async fn a_walk_started_at_a_later_page_reads_from_there_to_the_end() {
+    let sim = unlimited(250).await;
+    let all = sim.bundle_ids();
+    let mut walk =
+        Walk::new(demo_client(&sim, 1000.0, 1000), "/bundles", vec![], 100).unwrap().starting_at(2);
+    let (mut pages, mut delivered) = (Vec::new(), Vec::new());
+    while let Some(page) = walk.next_page().await.unwrap() {
+        pages.push(page.number);
+        delivered.extend(page.items.iter().map(|item| item["id"].as_str().unwrap().to_string()));
+    }
+    assert_eq!(pages, vec![2, 3]);
+    assert_eq!(delivered, all[100..].to_vec(), "pages 2 and 3 of the newest-first list");
+    sim.shutdown().await;
 }

@@ -179,3 +179,13 @@ fn the_api_key_comes_from_the_variable_or_the_file_but_not_both() {
     let err = Config::load_from(None, &env(&[("TOKPORTAL_API_KEY_FILE", "/nonexistent/key")])).unwrap_err();
     assert!(err.to_string().contains("TOKPORTAL_API_KEY_FILE"), "{err}");
 }
+
+#[test]
+fn per_page_accepts_100_and_refuses_101() {
+    let cfg = Config::load_from(None, &env(&[("TOKPORTAL__API__PER_PAGE", "100")])).unwrap();
+    assert_eq!(cfg.api.per_page, 100);
+    let cfg = Config::load_from(None, &env(&[("TOKPORTAL__API__PER_PAGE", "1")])).unwrap();
+    assert_eq!(cfg.api.per_page, 1);
+    let err = Config::load_from(None, &env(&[("TOKPORTAL__API__PER_PAGE", "101")])).unwrap_err();
+    assert!(err.to_string().contains("api.per_page"), "{err}");
+}

@@ -8,12 +8,13 @@ use std::time::Instant;
 use anyhow::Context;
 
 use crate::api::{Client, Walk};
-use crate::api_setup;
 use crate::cli::GetArgs;
 use crate::config::Config;
+use crate::startup;
 
 pub async fn run(args: GetArgs, config: &Config) -> anyhow::Result<()> {
-    let client = api_setup::client(config).await?;
+    let pool = startup::pool(config).await?;
+    let client = startup::client(&config.api, pool.as_ref()).await?;
     if args.all_pages {
         walk(&client, &args, config.api.per_page).await
     } else {
@@ -25,7 +26,7 @@ pub async fn run(args: GetArgs, config: &Config) -> anyhow::Result<()> {
 
 async fn walk(client: &Client, args: &GetArgs, per_page: u32) -> anyhow::Result<()> {
     let started = Instant::now();
-    let mut walk = Walk::new(client.clone(), &args.path, args.query.clone(), per_page);
+    let mut walk = Walk::new(client.clone(), &args.path, args.query.clone(), per_page)?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     while let Some(page) = walk.next_page().await? {

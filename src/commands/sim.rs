@@ -7,10 +7,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::config::{SimConfig, SimKey};
-use super::faults::Faults;
-use super::server::start;
 use crate::cli::SimArgs;
+use crate::sim::{Faults, SimConfig, SimKey, start};
 
 pub fn config_from(args: &SimArgs) -> anyhow::Result<SimConfig> {
     let mut config = SimConfig {

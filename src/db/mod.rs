@@ -1,4 +1,7 @@
-//! The Postgres pool and the embedded migrations.
+//! Postgres: the pool, the embedded migrations, and [`budgets`] (all SQL of
+//! `tokportal.api_budgets`). The mirrored tables' SQL lives in `mirror::store`.
+
+pub mod budgets;
 
 use anyhow::Context;
 use secrecy::ExposeSecret;

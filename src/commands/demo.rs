@@ -12,10 +12,10 @@ use anyhow::Context;
 use secrecy::SecretString;
 
 use crate::api::{MemoryStore, Walk};
-use crate::api_setup;
 use crate::cli::DemoArgs;
 use crate::config::Config;
 use crate::sim::{self, DEMO_KEY, SimConfig};
+use crate::startup;
 
 pub async fn run(args: DemoArgs, config: &Config) -> anyhow::Result<()> {
     let mut sim_config = SimConfig {
@@ -39,7 +39,7 @@ async fn walk(args: &DemoArgs, config: &Config, server: &sim::SimServer) -> anyh
     api.key = Some(SecretString::from(DEMO_KEY));
     api.rate_per_second = args.rate;
     api.burst = args.burst;
-    let client = api_setup::client_with_store(&api, Arc::new(MemoryStore::new()))?;
+    let client = startup::client_with_store(&api, Arc::new(MemoryStore::new()))?;
     let per_page = api.per_page;
 
     let before: HashSet<String> = server.bundle_ids().into_iter().collect();
@@ -52,7 +52,7 @@ async fn walk(args: &DemoArgs, config: &Config, server: &sim::SimServer) -> anyh
         per_page
     );
     let started = Instant::now();
-    let mut walk = Walk::new(client.clone(), "/bundles", Vec::new(), per_page);
+    let mut walk = Walk::new(client.clone(), "/bundles", Vec::new(), per_page)?;
     let mut delivered = HashSet::new();
     let mut next_report = 0.0;
     while let Some(page) = walk.next_page().await? {

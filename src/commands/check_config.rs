@@ -1,0 +1,9 @@
+//! `worker check-config`: the effective configuration, secrets redacted.
+//! Loading already validated it; an invalid one never gets here (exit 2).
+
+use crate::config::Config;
+
+pub fn run(config: &Config) -> anyhow::Result<()> {
+    print!("{}", config.redacted_toml());
+    Ok(())
+}

@@ -1,0 +1,36 @@
+//! The subcommands of `worker`, one file each: wiring only. Each takes the
+//! validated configuration and returns when its work is done; `main` maps
+//! the result to the exit status.
+
+pub mod check_config;
+pub mod demo;
+pub mod get;
+pub mod migrate;
+pub mod sim;
+
+use crate::api::ApiError;
+use crate::cli::Command;
+use crate::config::Config;
+
+/// Runs one subcommand to completion.
+pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::CheckConfig => check_config::run(&config),
+        Command::Migrate => migrate::run(&config).await,
+        Command::Get(args) => get::run(args, &config).await,
+        Command::Sim(args) => sim::run(args).await,
+        Command::Demo(args) => demo::run(args, &config).await,
+    }
+}
+
+/// The exit status for a failed command: 2 for a usage error, 3 when the
+/// API refused the key, 1 for anything else (the work was not completed).
+pub fn exit_status(error: &anyhow::Error) -> u8 {
+    let api = error.chain().find_map(|cause| cause.downcast_ref::<ApiError>());
+    match api {
+        Some(ApiError::Invalid { .. }) => 2,
+        Some(ApiError::Unauthorized { .. }) => 3,
+        Some(ApiError::Fatal { status: Some(403), .. }) => 3,
+        _ => 1,
+    }
+}

@@ -1,0 +1,1 @@
+//! The mirror: streams walked into Postgres.

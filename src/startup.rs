@@ -1,0 +1,65 @@
+//! From the configuration to the running parts: the one Postgres pool of the
+//! process, and API clients whose budget is shared through that pool. The
+//! only module that knows both `config` and `api` (which must not import the
+//! config tree).
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use sqlx::PgPool;
+
+use crate::api::{Budget, BudgetOptions, BudgetStore, Client, ClientOptions, MemoryStore};
+use crate::config::{ApiConfig, Config};
+use crate::db::budgets::PgBudgetStore;
+use crate::{db, secret};
+
+/// The pool of the process, built once here and handed to everything that
+/// needs Postgres. `None` when `DATABASE_URL` is not set.
+pub async fn pool(config: &Config) -> anyhow::Result<Option<PgPool>> {
+    match &config.database.url {
+        Some(_) => Ok(Some(db::connect(&config.database).await?)),
+        None => Ok(None),
+    }
+}
+
+/// The pool of the process for commands that cannot work without Postgres.
+pub async fn require_pool(config: &Config) -> anyhow::Result<PgPool> {
+    db::connect(&config.database).await
+}
+
+/// A client for the configured key, its budget shared through `pool` when
+/// there is one, else kept in this process's memory.
+pub async fn client(api: &ApiConfig, pool: Option<&PgPool>) -> anyhow::Result<Client> {
+    let store: Arc<dyn BudgetStore> = match pool {
+        Some(pool) => Arc::new(PgBudgetStore::new(pool.clone()).await?),
+        None => {
+            tracing::info!("DATABASE_URL is not set: the request budget is not shared with other processes");
+            Arc::new(MemoryStore::new())
+        }
+    };
+    client_with_store(api, store)
+}
+
+pub fn client_with_store(api: &ApiConfig, store: Arc<dyn BudgetStore>) -> anyhow::Result<Client> {
+    let key = api
+        .key
+        .clone()
+        .context("no API key: set TOKPORTAL_API_KEY (or TOKPORTAL_API_KEY_FILE) to the key to use")?;
+    let budget = Budget::new(store, secret::fingerprint(&key), budget_options(api));
+    let options = ClientOptions {
+        base_url: api.base_url.clone(),
+        key,
+        timeout: api.timeout,
+        max_retries: api.max_retries,
+    };
+    Client::new(options, Arc::new(budget))
+}
+
+pub fn budget_options(api: &ApiConfig) -> BudgetOptions {
+    BudgetOptions {
+        rate_per_second: api.rate_per_second,
+        burst: api.burst,
+        reserved_share: api.reserved_share,
+        max_wait: api.max_wait,
+    }
+}

@@ -28,11 +28,36 @@ pub enum Command {
     /// Send one GET through the worker's client and request budget and print the JSON body;
     /// with --all-pages, walk the list and print every item as one JSON object per line.
     Get(GetArgs),
+    /// Walk the configured streams once into Postgres (no replay); exit 1 if one was not
+    /// walked completely.
+    Sync(SyncArgs),
+    /// Show the recent walks of each stream (tokportal.sync_runs), newest first.
+    Runs(RunsArgs),
     /// Run the built-in TokPortal simulator; the first line on stdout is its API base URL.
     Sim(SimArgs),
     /// Walk every bundle of an in-process simulator through the real client and budget,
     /// and report the time against the token-bucket optimum. Needs no key and no database.
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Walk only this stream (bundles, bundle_videos, bundle_accounts, credit_transactions).
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::mirror::ORDER))]
+    pub stream: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// Only the runs of this stream.
+    #[arg(long)]
+    pub stream: Option<String>,
+    /// How many runs to show.
+    #[arg(long, default_value_t = 20)]
+    pub limit: u32,
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ use sqlx::PgPool;
 use crate::api::{Budget, BudgetOptions, BudgetStore, Client, ClientOptions, MemoryStore};
 use crate::config::{ApiConfig, Config};
 use crate::db::budgets::PgBudgetStore;
+use crate::mirror;
 use crate::{db, secret};
 
 /// The pool of the process, built once here and handed to everything that
@@ -61,5 +62,31 @@ pub fn budget_options(api: &ApiConfig) -> BudgetOptions {
         burst: api.burst,
         reserved_share: api.reserved_share,
         max_wait: api.max_wait,
+    }
+}
+
+/// The mirror's knobs from `sync.*` and `api.*`.
+pub fn mirror_settings(config: &Config) -> mirror::Settings {
+    let s = &config.sync;
+    mirror::Settings {
+        per_page: config.api.per_page,
+        rate_per_second: config.api.rate_per_second,
+        full_walk_every: s.full_walk_every,
+        children_full_refresh: s.children_full_refresh,
+        children_active_refresh: s.children_active_refresh,
+        run_period: run_period(&s.schedule),
+        max_requests_per_run: s.max_requests_per_run,
+        max_delete_checks: s.max_delete_checks,
+        max_delete_fraction: s.max_delete_fraction,
+    }
+}
+
+/// Time between the next two ticks of the schedule (15 minutes when it
+/// has fewer than two upcoming ticks).
+fn run_period(schedule: &cron::Schedule) -> std::time::Duration {
+    let mut ticks = schedule.upcoming(chrono::Utc);
+    match (ticks.next(), ticks.next()) {
+        (Some(a), Some(b)) => (b - a).to_std().unwrap_or(std::time::Duration::from_secs(900)),
+        _ => std::time::Duration::from_secs(900),
     }
 }

@@ -6,7 +6,9 @@ pub mod check_config;
 pub mod demo;
 pub mod get;
 pub mod migrate;
+pub mod runs;
 pub mod sim;
+pub mod sync;
 
 use crate::api::ApiError;
 use crate::cli::Command;
@@ -20,6 +22,8 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Get(args) => get::run(args, &config).await,
         Command::Sim(args) => sim::run(args).await,
         Command::Demo(args) => demo::run(args, &config).await,
+        Command::Sync(args) => sync::run(args, &config).await,
+        Command::Runs(args) => runs::run(args, &config).await,
     }
 }
 

@@ -18,7 +18,7 @@ pub use settings::{ApiSection, DatabaseSection, LogSection, Settings, SyncSectio
 use crate::secret;
 
 /// Streams the sync knows how to mirror (the `sync.streams` values).
-pub const KNOWN_STREAMS: &[&str] = &["bundles", "credit_transactions"];
+pub const KNOWN_STREAMS: &[&str] = &["bundles", "bundle_videos", "bundle_accounts", "credit_transactions"];
 
 /// Everything that can be wrong with the configuration. The process exits
 /// with status 2 on any of these.
@@ -57,6 +57,12 @@ pub struct ApiConfig {
 pub struct SyncConfig {
     pub schedule: cron::Schedule,
     pub streams: Vec<String>,
+    pub full_walk_every: Duration,
+    pub children_full_refresh: Duration,
+    pub children_active_refresh: Duration,
+    pub max_requests_per_run: u32,
+    pub max_delete_checks: u32,
+    pub max_delete_fraction: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -175,6 +181,32 @@ fn validate(s: Settings, layers: &Layers, env: &HashMap<String, String>) -> Resu
         ));
     }
 
+    let y = &s.sync;
+    let duration = |key: &str, text: &str| {
+        parse_duration(text).ok_or_else(|| {
+            invalid(key, format!("not a duration such as \"24h\", \"90m\" or \"3600s\": {text:?}"))
+        })
+    };
+    let full_walk_every = duration("sync.full_walk_every", &y.full_walk_every)?;
+    let children_full_refresh = duration("sync.children_full_refresh", &y.children_full_refresh)?;
+    let children_active_refresh = duration("sync.children_active_refresh", &y.children_active_refresh)?;
+    let max_requests_per_run =
+        u32::try_from(y.max_requests_per_run).ok().filter(|n| *n >= 1).ok_or_else(|| {
+            invalid(
+                "sync.max_requests_per_run",
+                format!("must be a positive integer, got {}", y.max_requests_per_run),
+            )
+        })?;
+    let max_delete_checks = u32::try_from(y.max_delete_checks).map_err(|_| {
+        invalid("sync.max_delete_checks", format!("must be 0 or more, got {}", y.max_delete_checks))
+    })?;
+    if !(0.0..=1.0).contains(&y.max_delete_fraction) {
+        return Err(invalid(
+            "sync.max_delete_fraction",
+            format!("must be between 0 and 1, got {}", y.max_delete_fraction),
+        ));
+    }
+
     let max_connections = u32::try_from(s.database.max_connections)
         .ok()
         .filter(|n| (1..=1000).contains(n))
@@ -211,7 +243,16 @@ fn validate(s: Settings, layers: &Layers, env: &HashMap<String, String>) -> Resu
             max_wait,
             max_retries,
         },
-        sync: SyncConfig { schedule, streams: s.sync.streams.clone() },
+        sync: SyncConfig {
+            schedule,
+            streams: s.sync.streams.clone(),
+            full_walk_every,
+            children_full_refresh,
+            children_active_refresh,
+            max_requests_per_run,
+            max_delete_checks,
+            max_delete_fraction: y.max_delete_fraction,
+        },
         database: DatabaseConfig {
             url: env.get("DATABASE_URL").filter(|v| !v.is_empty()).map(|v| SecretString::from(v.as_str())),
             max_connections,
@@ -227,4 +268,30 @@ fn validate(s: Settings, layers: &Layers, env: &HashMap<String, String>) -> Resu
 /// (including `1e30`, which would panic in `Duration::from_secs_f64`) is invalid.
 fn positive_secs(secs: f64) -> Option<Duration> {
     (secs.is_finite() && secs > 0.0).then(|| Duration::try_from_secs_f64(secs).ok()).flatten()
+}
+
+/// A duration written as `24h`, `90m`, `3600s`, `2d` or a sum such as
+/// `1h30m`; a bare number is seconds. Zero is allowed (it means "every run").
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let (mut total, mut digits) = (0u64, String::new());
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return None,
+        };
+        let n: u64 = std::mem::take(&mut digits).parse().ok()?;
+        total = total.checked_add(n.checked_mul(unit)?)?;
+    }
+    (digits.is_empty() && !text.is_empty()).then_some(Duration::from_secs(total))
 }

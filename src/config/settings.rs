@@ -52,11 +52,32 @@ impl Default for ApiSection {
 pub struct SyncSection {
     pub schedule: String,
     pub streams: Vec<String>,
+    /// How often an append-only stream (the credit ledger) is walked to its end.
+    pub full_walk_every: String,
+    /// Longest a bundle's children go without a refresh.
+    pub children_full_refresh: String,
+    /// Longest the children of a bundle in a non-terminal status go without a refresh.
+    pub children_active_refresh: String,
+    /// Child requests one run of a child stream may spend.
+    pub max_requests_per_run: i64,
+    /// Rows missing from a complete walk confirmed one by one, at most.
+    pub max_delete_checks: i64,
+    /// Largest share of a stream's live rows one run may mark deleted.
+    pub max_delete_fraction: f64,
 }
 
 impl Default for SyncSection {
     fn default() -> Self {
-        Self { schedule: "0 */15 * * * *".into(), streams: vec!["bundles".into()] }
+        Self {
+            schedule: "0 */15 * * * *".into(),
+            streams: vec!["bundles".into(), "bundle_videos".into(), "bundle_accounts".into()],
+            full_walk_every: "24h".into(),
+            children_full_refresh: "24h".into(),
+            children_active_refresh: "1h".into(),
+            max_requests_per_run: 600,
+            max_delete_checks: 50,
+            max_delete_fraction: 0.2,
+        }
     }
 }
 

@@ -49,3 +49,14 @@ async fn applied(pool: &PgPool) -> anyhow::Result<usize> {
         .context("Failed to count applied migrations")?;
     Ok(n as usize)
 }
+
+/// Fails with a clear message when the migrations have not all been applied.
+pub async fn ensure_migrated(pool: &PgPool) -> anyhow::Result<()> {
+    let done = applied(pool).await?;
+    let known = MIGRATOR.iter().count();
+    anyhow::ensure!(
+        done >= known,
+        "the database has {done} of this worker's {known} migrations applied: run `worker migrate` first"
+    );
+    Ok(())
+}

@@ -13,5 +13,6 @@ mod cli;
 mod config;
 mod demo;
 mod migrations;
+mod mirror;
 mod secrets;
 mod sim;

@@ -1,0 +1,75 @@
+//! `worker runs [--stream NAME] [--limit N] [--json]`: the recent walks of
+//! each stream from `tokportal.sync_runs`, newest first.
+
+use std::io::Write;
+
+use anyhow::Context;
+
+use crate::cli::RunsArgs;
+use crate::config::Config;
+use crate::mirror::runs::{self, RunRow};
+use crate::{db, startup};
+
+pub async fn run(args: RunsArgs, config: &Config) -> anyhow::Result<()> {
+    let pool = startup::require_pool(config).await?;
+    db::ensure_migrated(&pool).await?;
+    let rows = runs::recent(&pool, args.stream.as_deref(), args.limit).await?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        for row in &rows {
+            writeln!(out, "{}", serde_json::to_string(row).context("Failed to encode a run")?)?;
+        }
+        return Ok(());
+    }
+    writeln!(out, "{}", header())?;
+    for row in &rows {
+        writeln!(out, "{}", line(row))?;
+    }
+    Ok(())
+}
+
+fn header() -> String {
+    format!(
+        "{:>6} {:<20} {:<9} {:<11} {:<20} {:>7} {:>6} {:>8} {:>8} {:>8} {:>9} {:>7} {:>7} {:>5} {:>8}  {}",
+        "id",
+        "stream",
+        "kind",
+        "status",
+        "started (UTC)",
+        "secs",
+        "pages",
+        "items",
+        "inserted",
+        "updated",
+        "unchanged",
+        "deleted",
+        "reqs",
+        "429s",
+        "resumed",
+        "note / error"
+    )
+}
+
+fn line(r: &RunRow) -> String {
+    let secs = r.finished_at.map(|f| format!("{:.1}", (f - r.started_at).num_milliseconds() as f64 / 1000.0));
+    let remark = [r.error.as_deref(), r.note.as_deref()].into_iter().flatten().collect::<Vec<_>>().join("; ");
+    format!(
+        "{:>6} {:<20} {:<9} {:<11} {:<20} {:>7} {:>6} {:>8} {:>8} {:>8} {:>9} {:>7} {:>7} {:>5} {:>8}  {}",
+        r.id,
+        r.stream,
+        r.kind,
+        r.status,
+        r.started_at.format("%Y-%m-%d %H:%M:%S"),
+        secs.unwrap_or_else(|| "-".into()),
+        r.pages,
+        r.items,
+        r.inserted,
+        r.updated,
+        r.unchanged,
+        r.deleted,
+        r.requests,
+        r.rate_limited,
+        r.resumed_from_page.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+        remark
+    )
+}

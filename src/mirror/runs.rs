@@ -1,0 +1,251 @@
+//! All SQL of `tokportal.sync_runs` (one row per stream walk) and
+//! `tokportal.sync_seen` (the ids a walk delivered): starting a run, the
+//! per-page checkpoint written in the page's transaction, the resume point
+//! of an interrupted walk, finishing, and the history `worker runs` shows.
+
+use std::collections::HashMap;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{PgConnection, PgPool};
+
+use crate::api::cursor::Absorbed;
+
+/// Counters a run accumulates; stored with each checkpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Tally {
+    pub pages: u64,
+    pub rereads: u64,
+    pub items: u64,
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub deleted: u64,
+    pub delete_checks: u64,
+    pub requests: u64,
+    pub rate_limited: u64,
+    pub budget_wait_secs: f64,
+}
+
+/// A run row as `worker runs` shows it.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct RunRow {
+    pub id: i64,
+    pub stream: String,
+    pub kind: String,
+    pub status: String,
+    pub complete: bool,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub resumed_from_page: Option<i32>,
+    pub last_page: Option<i32>,
+    pub pages: i32,
+    pub rereads: i32,
+    pub items: i64,
+    pub inserted: i64,
+    pub updated: i64,
+    pub unchanged: i64,
+    pub deleted: i64,
+    pub delete_checks: i32,
+    pub requests: i64,
+    pub rate_limited: i64,
+    pub budget_wait_secs: f64,
+    pub plan: Option<Value>,
+    pub note: Option<String>,
+    pub error: Option<String>,
+}
+
+/// Where an interrupted walk stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResumePoint {
+    pub run_id: i64,
+    pub last_page: u32,
+}
+
+/// Called with the stream's lock held, so a run still `running` belongs to a
+/// process that died: it is closed as `interrupted`. Returns where the most
+/// recent walk of the stream stopped, if it did not finish and had
+/// committed a page.
+pub async fn resume_point(pool: &PgPool, stream: &str) -> anyhow::Result<Option<ResumePoint>> {
+    sqlx::query(
+        "UPDATE tokportal.sync_runs SET status = 'interrupted', finished_at = now(), \
+         note = concat_ws('; ', note, 'the process ended during the run') \
+         WHERE stream = $1 AND status = 'running'",
+    )
+    .bind(stream)
+    .execute(pool)
+    .await
+    .context("Failed to close the runs of processes that died")?;
+    let last: Option<(i64, String, Option<i32>, String)> = sqlx::query_as(
+        "SELECT id, status, last_page, kind FROM tokportal.sync_runs WHERE stream = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(stream)
+    .fetch_optional(pool)
+    .await
+    .context("Failed to read the stream's last run")?;
+    Ok(match last {
+        Some((run_id, status, Some(page), kind))
+            if status != "succeeded" && kind != "children" && page >= 1 =>
+        {
+            Some(ResumePoint { run_id, last_page: page as u32 })
+        }
+        _ => None,
+    })
+}
+
+/// When the stream last completed a full walk.
+pub async fn last_full_walk(pool: &PgPool, stream: &str) -> anyhow::Result<Option<DateTime<Utc>>> {
+    sqlx::query_scalar(
+        "SELECT max(started_at) FROM tokportal.sync_runs \
+         WHERE stream = $1 AND status = 'succeeded' AND complete AND kind IN ('full', 'resumed')",
+    )
+    .bind(stream)
+    .fetch_one(pool)
+    .await
+    .context("Failed to read the stream's last full walk")
+}
+
+/// Opens a run; returns its id and start time (the database's clock).
+pub async fn start(
+    pool: &PgPool,
+    stream: &str,
+    kind: &str,
+    resumed_from: Option<u32>,
+    plan: Option<&Value>,
+) -> anyhow::Result<(i64, DateTime<Utc>)> {
+    sqlx::query_as(
+        "INSERT INTO tokportal.sync_runs (stream, kind, resumed_from_page, plan, started_at) \
+         VALUES ($1, $2, $3, $4, clock_timestamp()) RETURNING id, started_at",
+    )
+    .bind(stream)
+    .bind(kind)
+    .bind(resumed_from.map(|p| p as i32))
+    .bind(plan)
+    .fetch_one(pool)
+    .await
+    .context("Failed to record the start of a run in tokportal.sync_runs")
+}
+
+/// The checkpoint, in the transaction of the page it follows.
+pub async fn checkpoint(
+    conn: &mut PgConnection,
+    run_id: i64,
+    last_page: Option<u32>,
+    tally: &Tally,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE tokportal.sync_runs SET last_page = coalesce($2, last_page), pages = $3, rereads = $4, \
+         items = $5, inserted = $6, updated = $7, unchanged = $8, deleted = $9, delete_checks = $10, \
+         requests = $11, rate_limited = $12, budget_wait_secs = $13 WHERE id = $1",
+    )
+    .bind(run_id)
+    .bind(last_page.map(|p| p as i32))
+    .bind(tally.pages as i32)
+    .bind(tally.rereads as i32)
+    .bind(tally.items as i64)
+    .bind(tally.inserted as i64)
+    .bind(tally.updated as i64)
+    .bind(tally.unchanged as i64)
+    .bind(tally.deleted as i64)
+    .bind(tally.delete_checks as i32)
+    .bind(tally.requests as i64)
+    .bind(tally.rate_limited as i64)
+    .bind(tally.budget_wait_secs)
+    .execute(conn)
+    .await
+    .context("Failed to checkpoint the run")?;
+    Ok(())
+}
+
+/// Closes a run with its final counters, and forgets what it saw.
+pub async fn finish(
+    pool: &PgPool,
+    run_id: i64,
+    status: &str,
+    complete: bool,
+    tally: &Tally,
+    note: Option<&str>,
+    error: Option<&str>,
+) -> anyhow::Result<()> {
+    let mut tx = pool.begin().await.context("Failed to start a transaction")?;
+    checkpoint(&mut tx, run_id, None, tally).await?;
+    sqlx::query(
+        "UPDATE tokportal.sync_runs SET status = $2, complete = $3, finished_at = clock_timestamp(), \
+         note = coalesce($4, note), error = $5 WHERE id = $1",
+    )
+    .bind(run_id)
+    .bind(status)
+    .bind(complete)
+    .bind(note)
+    .bind(error)
+    .execute(&mut *tx)
+    .await
+    .context("Failed to record the end of a run")?;
+    sqlx::query("DELETE FROM tokportal.sync_seen WHERE run_id = $1")
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await
+        .context("Failed to forget the ids a run saw")?;
+    tx.commit().await.context("Failed to commit the end of a run")
+}
+
+/// Which of `ids` this run delivered before, and whether each is an anchor.
+pub async fn known(
+    conn: &mut PgConnection,
+    run_id: i64,
+    ids: &[String],
+) -> anyhow::Result<HashMap<String, bool>> {
+    let rows: Vec<(String, bool)> =
+        sqlx::query_as("SELECT id, anchor FROM tokportal.sync_seen WHERE run_id = $1 AND id = ANY($2)")
+            .bind(run_id)
+            .bind(ids)
+            .fetch_all(conn)
+            .await
+            .context("Failed to look up the ids the walk has seen")?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Records what the cursor made of a page: new ids, and ids now anchors.
+pub async fn record_seen(conn: &mut PgConnection, run_id: i64, absorbed: &Absorbed) -> anyhow::Result<()> {
+    if !absorbed.new_ids.is_empty() {
+        let (ids, anchors): (Vec<&str>, Vec<bool>) =
+            absorbed.new_ids.iter().map(|(id, anchor)| (id.as_str(), *anchor)).unzip();
+        sqlx::query(
+            "INSERT INTO tokportal.sync_seen (run_id, id, anchor) \
+             SELECT $1, * FROM unnest($2::text[], $3::bool[]) ON CONFLICT DO NOTHING",
+        )
+        .bind(run_id)
+        .bind(ids)
+        .bind(anchors)
+        .execute(&mut *conn)
+        .await
+        .context("Failed to record the ids the walk saw")?;
+    }
+    if !absorbed.anchors.is_empty() {
+        sqlx::query(
+            "UPDATE tokportal.sync_seen SET anchor = true WHERE run_id = $1 AND id = ANY($2) AND NOT anchor",
+        )
+        .bind(run_id)
+        .bind(&absorbed.anchors)
+        .execute(&mut *conn)
+        .await
+        .context("Failed to record the walk's anchors")?;
+    }
+    Ok(())
+}
+
+/// The most recent runs, newest first.
+pub async fn recent(pool: &PgPool, stream: Option<&str>, limit: u32) -> anyhow::Result<Vec<RunRow>> {
+    sqlx::query_as(
+        "SELECT id, stream, kind, status, complete, started_at, finished_at, resumed_from_page, last_page, \
+         pages, rereads, items, inserted, updated, unchanged, deleted, delete_checks, requests, rate_limited, \
+         budget_wait_secs, plan, note, error FROM tokportal.sync_runs \
+         WHERE $1::text IS NULL OR stream = $1 ORDER BY id DESC LIMIT $2",
+    )
+    .bind(stream)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .context("Failed to read tokportal.sync_runs")
+}

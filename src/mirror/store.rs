@@ -1,0 +1,279 @@
+//! All SQL of the mirrored list tables (`bundles`, `credit_transactions`,
+//! and whatever `streams` adds): the set-based page upsert, the rows a walk
+//! did not see, and soft deletes. Callers pass the connection, so they choose
+//! the transaction. Table and column names come from the static stream
+//! definitions, never from input.
+
+use anyhow::Context;
+use serde_json::Value;
+use sqlx::{AssertSqlSafe, PgConnection};
+
+use super::streams::{Kind, ListStream};
+
+/// What one upsert did. `unchanged` rows were not written at all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Upserted {
+    pub inserted: u64,
+    pub updated: u64,
+    /// Rows marked deleted that came back unchanged.
+    pub revived: u64,
+    pub unchanged: u64,
+}
+
+impl Upserted {
+    pub fn add(&mut self, other: Upserted) {
+        self.inserted += other.inserted;
+        self.updated += other.updated;
+        self.revived += other.revived;
+        self.unchanged += other.unchanged;
+    }
+}
+
+/// An item the mirror cannot store: no usable `id`.
+#[derive(Debug, thiserror::Error)]
+#[error("item {index} of the page has no string or number `id`: {excerpt}")]
+pub struct NoId {
+    pub index: usize,
+    pub excerpt: String,
+}
+
+/// The id of an item, as a string whatever its JSON type.
+pub fn id_of(item: &Value) -> Option<String> {
+    crate::api::model::item_id(item)
+}
+
+/// One statement for the whole page: rows that are new, differ, were
+/// deleted or were missed by a walk are written; the others are not touched
+/// (no dead tuple, no WAL). `items` must not repeat an id.
+pub async fn upsert_page(
+    conn: &mut PgConnection,
+    stream: &ListStream,
+    items: &[Value],
+) -> anyhow::Result<Upserted> {
+    if items.is_empty() {
+        return Ok(Upserted::default());
+    }
+    let mut ids = Vec::with_capacity(items.len());
+    let mut data = Vec::with_capacity(items.len());
+    let mut columns = vec![Vec::with_capacity(items.len()); stream.columns.len()];
+    for (index, item) in items.iter().enumerate() {
+        let id = id_of(item).ok_or_else(|| NoId { index, excerpt: excerpt(item) })?;
+        ids.push(id);
+        data.push(item.to_string());
+        for (values, column) in columns.iter_mut().zip(stream.columns) {
+            values.push(typed(item.get(column.field), column.kind));
+        }
+    }
+    let sql = upsert_sql(stream);
+    let mut query = sqlx::query_as::<_, (i64, i64, i64, i64)>(AssertSqlSafe(sql)).bind(ids).bind(data);
+    for values in columns {
+        query = query.bind(values);
+    }
+    let (inserted, updated, revived, written) = query
+        .fetch_one(&mut *conn)
+        .await
+        .with_context(|| format!("Failed to upsert a page into {}", stream.table))?;
+    let written = written as u64;
+    Ok(Upserted {
+        inserted: inserted as u64,
+        updated: updated as u64,
+        revived: revived as u64,
+        unchanged: items.len() as u64 - written,
+    })
+}
+
+/// A typed column's value as text Postgres casts without failing: a
+/// timestamp that does not parse, or a number that is not one, is NULL.
+fn typed(value: Option<&Value>, kind: Kind) -> Option<String> {
+    match (kind, value?) {
+        (_, Value::Null) => None,
+        (Kind::Text, Value::String(s)) => Some(s.clone()),
+        (Kind::Text, v @ (Value::Number(_) | Value::Bool(_))) => Some(v.to_string()),
+        (Kind::Timestamp, Value::String(s)) => {
+            chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.to_rfc3339())
+        }
+        (Kind::Numeric, Value::Number(n)) => Some(n.to_string()),
+        (Kind::Numeric, Value::String(s)) => {
+            s.parse::<f64>().ok().filter(|f| f.is_finite()).map(|_| s.clone())
+        }
+        _ => None,
+    }
+}
+
+fn upsert_sql(s: &ListStream) -> String {
+    let names: Vec<&str> = s.columns.iter().map(|c| c.name).collect();
+    let arrays: Vec<String> = (1..=names.len() + 2).map(|i| format!("${i}::text[]")).collect();
+    let casts: Vec<String> = s
+        .columns
+        .iter()
+        .map(|c| match c.kind {
+            Kind::Text => format!("p.{}", c.name),
+            Kind::Timestamp => format!("p.{0}::timestamptz AS {0}", c.name),
+            Kind::Numeric => format!("p.{0}::numeric AS {0}", c.name),
+        })
+        .collect();
+    let sets: Vec<String> = names.iter().map(|n| format!("{n} = excluded.{n}")).collect();
+    format!(
+        r#"
+WITH incoming AS (
+    SELECT p.id, p.data::jsonb AS data, {casts}
+    FROM unnest({arrays}) AS p(id, data, {names})
+), changed AS (
+    SELECT i.*, t.id IS NULL AS is_new, t.deleted_at IS NOT NULL AS was_deleted,
+           t.data IS DISTINCT FROM i.data AS differs
+    FROM incoming AS i LEFT JOIN {table} AS t ON t.id = i.id
+    WHERE t.id IS NULL OR t.data IS DISTINCT FROM i.data OR t.deleted_at IS NOT NULL OR t.missing_walks > 0
+), up AS (
+    INSERT INTO {table} AS t (id, data, {names}, first_seen_at, last_seen_at, changed_at)
+    SELECT id, data, {names}, now(), now(), now() FROM changed
+    ON CONFLICT (id) DO UPDATE SET data = excluded.data, {sets},
+        last_seen_at = excluded.last_seen_at,
+        changed_at = CASE WHEN t.data IS DISTINCT FROM excluded.data THEN excluded.changed_at ELSE t.changed_at END,
+        deleted_at = NULL,
+        missing_walks = 0
+    RETURNING 1
+)
+SELECT count(*) FILTER (WHERE is_new),
+       count(*) FILTER (WHERE NOT is_new AND differs),
+       count(*) FILTER (WHERE NOT is_new AND NOT differs AND was_deleted),
+       (SELECT count(*) FROM up)
+FROM changed"#,
+        casts = casts.join(", "),
+        arrays = arrays.join(", "),
+        names = names.join(", "),
+        sets = sets.join(", "),
+        table = s.table,
+    )
+}
+
+/// Live rows a run did not see, leaving out rows first written after the
+/// run started (a refresh may add rows the walk had already passed).
+const UNSEEN: &str = "t.deleted_at IS NULL AND t.first_seen_at < $2 \
+     AND NOT EXISTS (SELECT 1 FROM tokportal.sync_seen AS s WHERE s.run_id = $1 AND s.id = t.id)";
+
+pub async fn count_live(conn: &mut PgConnection, stream: &ListStream) -> anyhow::Result<u64> {
+    let sql = format!("SELECT count(*) FROM {} WHERE deleted_at IS NULL", stream.table);
+    let n: i64 =
+        sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(conn).await.context("Failed to count live rows")?;
+    Ok(n as u64)
+}
+
+pub async fn count_unseen(
+    conn: &mut PgConnection,
+    stream: &ListStream,
+    run_id: i64,
+    started: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<u64> {
+    let sql = format!("SELECT count(*) FROM {} AS t WHERE {UNSEEN}", stream.table);
+    let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
+        .bind(run_id)
+        .bind(started)
+        .fetch_one(conn)
+        .await
+        .context("Failed to count the rows the walk did not see")?;
+    Ok(n as u64)
+}
+
+/// At most `limit` ids of rows the run did not see.
+pub async fn unseen_ids(
+    conn: &mut PgConnection,
+    stream: &ListStream,
+    run_id: i64,
+    started: chrono::DateTime<chrono::Utc>,
+    limit: u32,
+) -> anyhow::Result<Vec<String>> {
+    let sql = format!("SELECT t.id FROM {} AS t WHERE {UNSEEN} ORDER BY t.id LIMIT $3", stream.table);
+    sqlx::query_scalar(AssertSqlSafe(sql))
+        .bind(run_id)
+        .bind(started)
+        .bind(i64::from(limit))
+        .fetch_all(conn)
+        .await
+        .context("Failed to list the rows the walk did not see")
+}
+
+/// Counts one more complete walk that missed each unseen row; returns how
+/// many rows have now been missed by two walks in a row.
+pub async fn note_missed(
+    conn: &mut PgConnection,
+    stream: &ListStream,
+    run_id: i64,
+    started: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<u64> {
+    let sql = format!(
+        "WITH missed AS (UPDATE {} AS t SET missing_walks = missing_walks + 1 WHERE {UNSEEN} \
+         RETURNING missing_walks) SELECT count(*) FILTER (WHERE missing_walks >= 2) FROM missed",
+        stream.table
+    );
+    let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
+        .bind(run_id)
+        .bind(started)
+        .fetch_one(conn)
+        .await
+        .context("Failed to count the rows the walk missed")?;
+    Ok(n as u64)
+}
+
+/// Marks deleted every live row missed by two complete walks in a row, and
+/// their children. Returns the rows marked.
+pub async fn delete_twice_missed(conn: &mut PgConnection, stream: &ListStream) -> anyhow::Result<u64> {
+    let sql = format!(
+        "UPDATE {} SET deleted_at = now(), missing_walks = 0 \
+         WHERE deleted_at IS NULL AND missing_walks >= 2 RETURNING id",
+        stream.table
+    );
+    let ids: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await
+        .context("Failed to mark rows deleted")?;
+    delete_children(conn, stream, &ids).await?;
+    Ok(ids.len() as u64)
+}
+
+/// Marks the rows `ids` (and their children) deleted. Returns the rows marked.
+pub async fn mark_deleted(
+    conn: &mut PgConnection,
+    stream: &ListStream,
+    ids: &[String],
+) -> anyhow::Result<u64> {
+    let sql = format!(
+        "UPDATE {} SET deleted_at = now(), missing_walks = 0 WHERE id = ANY($1) AND deleted_at IS NULL",
+        stream.table
+    );
+    let done = sqlx::query(AssertSqlSafe(sql))
+        .bind(ids)
+        .execute(&mut *conn)
+        .await
+        .context("Failed to mark rows deleted")?;
+    delete_children(conn, stream, ids).await?;
+    Ok(done.rows_affected())
+}
+
+async fn delete_children(conn: &mut PgConnection, stream: &ListStream, ids: &[String]) -> anyhow::Result<()> {
+    for table in stream.child_tables {
+        let sql =
+            format!("UPDATE {table} SET deleted_at = now() WHERE bundle_id = ANY($1) AND deleted_at IS NULL");
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(ids)
+            .execute(&mut *conn)
+            .await
+            .with_context(|| format!("Failed to mark the rows of {table} deleted"))?;
+    }
+    Ok(())
+}
+
+/// A row was found again: it no longer counts as missed.
+pub async fn clear_missed(conn: &mut PgConnection, stream: &ListStream, id: &str) -> anyhow::Result<()> {
+    let sql = format!("UPDATE {} SET missing_walks = 0 WHERE id = $1 AND missing_walks > 0", stream.table);
+    sqlx::query(AssertSqlSafe(sql)).bind(id).execute(conn).await.context("Failed to clear a missed row")?;
+    Ok(())
+}
+
+/// The first 200 characters of a JSON value, for error messages.
+pub fn excerpt(value: &Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
+}

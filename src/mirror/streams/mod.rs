@@ -1,0 +1,60 @@
+//! What the mirror knows how to walk. A paginated list is a [`ListStream`]:
+//! its path, its table and the typed columns copied out of each item.
+//! Adding another list takes one small file here and a migration creating
+//! its table (`id text primary key`, the typed columns, `data jsonb`, and the
+//! bookkeeping columns of `tokportal.bundles`).
+//!
+//! The per-bundle children (`bundle_videos`, `bundle_accounts`) are not
+//! lists: they are planned per bundle by `mirror::children`.
+
+mod bundles;
+mod credit_transactions;
+
+pub use bundles::BUNDLES;
+pub use credit_transactions::CREDIT_TRANSACTIONS;
+
+/// How a typed column is read from the item's JSON. A value of the wrong
+/// shape is stored as NULL (the item itself is always kept in `data`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    /// RFC 3339.
+    Timestamp,
+    Numeric,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub name: &'static str,
+    /// Top-level field of the item.
+    pub field: &'static str,
+    pub kind: Kind,
+}
+
+pub const fn col(name: &'static str, kind: Kind) -> Column {
+    Column { name, field: name, kind }
+}
+
+#[derive(Debug)]
+pub struct ListStream {
+    pub name: &'static str,
+    pub path: &'static str,
+    /// Schema-qualified table; `id` is its primary key.
+    pub table: &'static str,
+    pub columns: &'static [Column],
+    /// `GET {detail}{id}` answers one row or 404: used to confirm a row a
+    /// complete walk did not see. `None`: rows are only marked deleted after
+    /// two consecutive complete walks missed them.
+    pub detail: Option<&'static str>,
+    /// Tables keyed by `bundle_id` whose rows die with a row of this stream.
+    pub child_tables: &'static [&'static str],
+    /// An append-only list, newest first: a routine run stops at the first
+    /// page made only of rows already held; a full walk runs every
+    /// `sync.full_walk_every`.
+    pub ledger: bool,
+}
+
+/// The list stream called `name`.
+pub fn list(name: &str) -> Option<&'static ListStream> {
+    [&BUNDLES, &CREDIT_TRANSACTIONS].into_iter().find(|s| s.name == name)
+}

@@ -1,0 +1,215 @@
+//! One run of a list stream: every page (or, for a ledger's routine run, its
+//! head), each page in one transaction with the ids it delivered and the
+//! checkpoint, so a run stopped in any way resumes from its last committed
+//! page (read again: one page back), and only a complete walk that read
+//! every page itself may mark rows deleted.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+
+use super::runs::{self, Tally};
+use super::streams::ListStream;
+use super::{Mirror, RunSummary, Status, deletes, store};
+use crate::api::{CounterSnapshot, Walk};
+
+/// Seconds between two progress lines of a long walk.
+const PROGRESS_EVERY_SECS: f64 = 10.0;
+
+/// How a walk's page loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Every page was read.
+    Complete,
+    /// A routine ledger run reached rows it already holds.
+    Head,
+    Cancelled,
+}
+
+pub async fn run(
+    m: &Mirror,
+    stream: &'static ListStream,
+    cancel: &CancellationToken,
+) -> anyhow::Result<RunSummary> {
+    let resume = runs::resume_point(&m.pool, stream.name).await?;
+    let routine = stream.ledger
+        && resume.is_none()
+        && runs::last_full_walk(&m.pool, stream.name).await?.is_some_and(|at| {
+            Utc::now().signed_duration_since(at).to_std().unwrap_or_default() < m.settings.full_walk_every
+        });
+    let kind = match (resume, routine) {
+        (Some(_), _) => "resumed",
+        (None, true) => "routine",
+        (None, false) => "full",
+    };
+    let start_page = resume.map_or(1, |r| r.last_page);
+    let resumed_from = resume.map(|r| r.last_page);
+    let (run_id, started) = runs::start(&m.pool, stream.name, kind, resumed_from, None).await?;
+    match resume {
+        Some(r) => tracing::info!(
+            stream = stream.name,
+            run = run_id,
+            page = start_page,
+            interrupted_run = r.run_id,
+            "resuming an interrupted walk from its last committed page"
+        ),
+        None => tracing::info!(stream = stream.name, run = run_id, kind, "walk started"),
+    }
+    let before = m.client.counters();
+    let mut tally = Tally::default();
+    let walked = pages(m, stream, run_id, start_page, routine, &mut tally, &before, cancel).await;
+    let (status, complete, mut note, error) = match walked {
+        Ok(End::Complete) => (Status::Succeeded, true, None, None),
+        Ok(End::Head) => {
+            (Status::Succeeded, false, Some("routine run: stopped at rows already held".into()), None)
+        }
+        Ok(End::Cancelled) => {
+            (Status::Interrupted, false, Some("stopped between pages; resumes next run".into()), None)
+        }
+        Err(e) => (Status::Failed, false, None, Some(e)),
+    };
+    if status == Status::Succeeded && complete && kind == "full" {
+        match deletes::settle(m, stream, run_id, started, &mut tally).await {
+            Ok(settled) => note = settled,
+            Err(e) => {
+                spent(&mut tally, &m.client.counters(), &before);
+                return finish(
+                    m,
+                    stream,
+                    run_id,
+                    kind,
+                    resumed_from,
+                    Status::Failed,
+                    true,
+                    tally,
+                    note,
+                    Some(e),
+                )
+                .await;
+            }
+        }
+    } else if complete && kind == "resumed" {
+        note = Some("resumed walk: rows it did not see are left for the next full walk".into());
+    }
+    spent(&mut tally, &m.client.counters(), &before);
+    finish(m, stream, run_id, kind, resumed_from, status, complete, tally, note, error).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    m: &Mirror,
+    stream: &'static ListStream,
+    run_id: i64,
+    kind: &'static str,
+    resumed_from_page: Option<u32>,
+    status: Status,
+    complete: bool,
+    tally: Tally,
+    note: Option<String>,
+    error: Option<anyhow::Error>,
+) -> anyhow::Result<RunSummary> {
+    let message = error.as_ref().map(|e| format!("{e:#}"));
+    runs::finish(&m.pool, run_id, status.as_str(), complete, &tally, note.as_deref(), message.as_deref())
+        .await?;
+    Ok(RunSummary {
+        run_id,
+        stream: stream.name,
+        kind,
+        status,
+        complete,
+        resumed_from_page,
+        tally,
+        note,
+        error,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn pages(
+    m: &Mirror,
+    stream: &ListStream,
+    run_id: i64,
+    start_page: u32,
+    routine: bool,
+    tally: &mut Tally,
+    before: &CounterSnapshot,
+    cancel: &CancellationToken,
+) -> anyhow::Result<End> {
+    let mut walk =
+        Walk::new(m.client.clone(), stream.path, Vec::new(), m.settings.per_page)?.starting_at(start_page);
+    let (started, mut next_progress) = (Instant::now(), PROGRESS_EVERY_SECS);
+    let mut forward = None;
+    while let Some(read) = walk.next_read() {
+        if cancel.is_cancelled() {
+            return Ok(End::Cancelled);
+        }
+        if walk.cursor_mut().is_looping() {
+            anyhow::bail!(
+                "{}: the walk read {} pages without reaching the end; the list keeps changing or the server ignores `page`",
+                stream.path,
+                tally.pages
+            );
+        }
+        let list = walk.fetch(read).await?;
+        let received = list.data.len();
+        if let Some((index, item)) =
+            list.data.iter().enumerate().find(|(_, item)| store::id_of(item).is_none())
+        {
+            anyhow::bail!(
+                "GET {} page {}: not a page of a list: item {index} has no string or number `id`: {}",
+                stream.path,
+                read.page,
+                store::excerpt(item)
+            );
+        }
+        let ids: Vec<String> = list.data.iter().filter_map(store::id_of).collect();
+        let mut tx = m.pool.begin().await.context("Failed to start the page's transaction")?;
+        let known = runs::known(&mut tx, run_id, &ids).await?;
+        let absorbed = walk.cursor_mut().absorb(read, list, &known);
+        let up = store::upsert_page(&mut tx, stream, &absorbed.page.items)
+            .await
+            .with_context(|| format!("GET {} page {}", stream.path, read.page))?;
+        runs::record_seen(&mut tx, run_id, &absorbed).await?;
+        tally.pages += 1;
+        tally.rereads += u64::from(read.reread);
+        tally.items += absorbed.page.items.len() as u64;
+        tally.inserted += up.inserted;
+        tally.updated += up.updated + up.revived;
+        tally.unchanged += up.unchanged;
+        spent(tally, &m.client.counters(), before);
+        if !read.reread {
+            forward = Some(read.page);
+        }
+        runs::checkpoint(&mut tx, run_id, forward, tally).await?;
+        tx.commit().await.with_context(|| format!("Failed to commit page {}", read.page))?;
+
+        let elapsed = started.elapsed().as_secs_f64();
+        if elapsed >= next_progress {
+            let total_pages = absorbed.page.total.map(|t| t.div_ceil(u64::from(m.settings.per_page)));
+            tracing::info!(
+                stream = stream.name,
+                page = read.page,
+                total_pages,
+                items = tally.items,
+                requests = tally.requests,
+                elapsed_secs = elapsed as u64,
+                "walking"
+            );
+            next_progress = elapsed + PROGRESS_EVERY_SECS;
+        }
+        if routine && received > 0 && up.inserted == 0 {
+            return Ok(End::Head);
+        }
+    }
+    Ok(End::Complete)
+}
+
+/// Copies what the client spent since `before` into the tally.
+fn spent(tally: &mut Tally, now: &CounterSnapshot, before: &CounterSnapshot) {
+    let spent = now.since(before);
+    tally.requests = spent.requests;
+    tally.rate_limited = spent.rate_limited;
+    tally.budget_wait_secs = spent.budget_wait.as_secs_f64();
+}

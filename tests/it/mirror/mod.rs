@@ -1,0 +1,8 @@
+//! The mirror against the simulator and a real Postgres database per test.
+
+mod children;
+mod deletes;
+mod exact;
+mod kill;
+mod runs;
+mod support;

@@ -1,0 +1,119 @@
+//! A simulator, a migrated database and a mirror wired to both, and the
+//! comparison of the mirrored tables with the simulator's own dataset.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use tokportal_sync::mirror::{self, Mirror, Outcome, RunSummary, Settings};
+use tokportal_sync::sim::{self, SimConfig, SimServer};
+
+use crate::api_support::demo_client;
+
+pub fn settings() -> Settings {
+    Settings {
+        per_page: 25,
+        rate_per_second: 2.0,
+        full_walk_every: Duration::from_secs(86_400),
+        children_full_refresh: Duration::from_secs(86_400),
+        children_active_refresh: Duration::from_secs(3600),
+        run_period: Duration::from_secs(900),
+        max_requests_per_run: 10_000,
+        max_delete_checks: 50,
+        max_delete_fraction: 0.2,
+    }
+}
+
+/// A simulator without rate limiting (the budget is tested elsewhere).
+pub async fn sim(bundles: usize) -> SimServer {
+    sim::start(SimConfig { bundles, rate_limit: false, ..SimConfig::default() })
+        .await
+        .expect("the simulator starts")
+}
+
+pub fn mirror(pool: &PgPool, sim: &SimServer, settings: Settings) -> Mirror {
+    Mirror { pool: pool.clone(), client: demo_client(sim, 10_000.0, 10_000), settings }
+}
+
+/// Runs one stream; panics if another process held its lock.
+pub async fn sync(m: &Mirror, stream: &str) -> RunSummary {
+    match mirror::sync_stream_once(m, stream, &CancellationToken::new()).await.expect("the run is recorded") {
+        Outcome::Ran(run) => run,
+        Outcome::Skipped { stream } => panic!("{stream} was skipped"),
+    }
+}
+
+pub async fn sync_all(m: &Mirror) -> Vec<RunSummary> {
+    let mut runs = Vec::new();
+    for stream in ["bundles", "bundle_videos", "bundle_accounts"] {
+        runs.push(sync(m, stream).await);
+    }
+    runs
+}
+
+/// The simulator's bundles as `GET /bundles` lists them, with their
+/// account and slots as the child endpoints serve them.
+pub struct Expected {
+    pub bundles: BTreeMap<String, Value>,
+    pub accounts: BTreeMap<String, Value>,
+    pub videos: BTreeMap<(String, i32), Value>,
+}
+
+pub fn expected(sim: &SimServer) -> Expected {
+    let dataset = sim.dataset();
+    let mut e = Expected { bundles: BTreeMap::new(), accounts: BTreeMap::new(), videos: BTreeMap::new() };
+    for detail in dataset["bundles"].as_array().expect("a list of bundles") {
+        let mut item = detail.as_object().expect("a bundle object").clone();
+        let account = item.remove("account").expect("an embedded account");
+        let videos = item.remove("videos").expect("embedded slots");
+        let id = item["id"].as_str().expect("an id").to_string();
+        for slot in videos.as_array().expect("a list of slots") {
+            e.videos
+                .insert((id.clone(), slot["position"].as_i64().expect("a position") as i32), slot.clone());
+        }
+        e.accounts.insert(id.clone(), account);
+        e.bundles.insert(id, Value::Object(item));
+    }
+    e
+}
+
+pub async fn live_bundles(pool: &PgPool) -> BTreeMap<String, Value> {
+    let rows: Vec<(String, Value)> =
+        sqlx::query_as("SELECT id, data FROM tokportal.bundles WHERE deleted_at IS NULL")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    rows.into_iter().collect()
+}
+
+/// Asserts the live rows of the three bundle tables equal the simulator's dataset.
+pub async fn assert_mirror_equals(pool: &PgPool, sim: &SimServer) {
+    let e = expected(sim);
+    let bundles = live_bundles(pool).await;
+    assert_eq!(bundles.len(), e.bundles.len(), "live bundles");
+    for (id, item) in &e.bundles {
+        assert_eq!(bundles.get(id), Some(item), "bundle {id}");
+    }
+    let accounts: BTreeMap<String, Value> = sqlx::query_as::<_, (String, Value)>(
+        "SELECT bundle_id, data FROM tokportal.bundle_accounts WHERE deleted_at IS NULL",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .collect();
+    assert_eq!(accounts, e.accounts, "accounts");
+    let videos: BTreeMap<(String, i32), Value> = sqlx::query_as::<_, (String, i32, Value)>(
+        "SELECT bundle_id, position, data FROM tokportal.bundle_videos WHERE deleted_at IS NULL",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|(b, p, d)| ((b, p), d))
+    .collect();
+    assert_eq!(videos.len(), e.videos.len(), "video slots");
+    assert_eq!(videos, e.videos, "video slots");
+}

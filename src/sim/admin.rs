@@ -27,6 +27,8 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/data/insert", post(insert))
         .route("/data/delete", post(delete))
         .route("/data/change", post(change))
+        .route("/data/video", post(change_video))
+        .route("/data/account", post(change_account))
         .route("/keys/{fingerprint}/drain", post(drain))
         .route("/reset", post(reset))
 }
@@ -112,10 +114,54 @@ struct DataChange {
     set: Map<String, Value>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct Insert {
+    count: usize,
+    same_created_at: bool,
+}
+
 async fn insert(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    match parse::<DataChange>(&body) {
-        Ok(c) => Json(json!({ "inserted": control::insert(&shared, c.count.max(1)) })).into_response(),
+    match parse::<Insert>(&body) {
+        Ok(i) => Json(json!({ "inserted": control::insert(&shared, i.count.max(1), i.same_created_at) }))
+            .into_response(),
         Err(message) => bad_request(message),
+    }
+}
+
+/// One bundle's child: `position` names a video slot (1-based).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ChildChange {
+    id: String,
+    position: usize,
+    set: Map<String, Value>,
+}
+
+async fn change_video(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    match parse::<ChildChange>(&body) {
+        Ok(c) => changed(control::change_video(&shared, &c.id, c.position, &c.set)),
+        Err(message) => bad_request(message),
+    }
+}
+
+async fn change_account(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    match parse::<ChildChange>(&body) {
+        Ok(c) if c.position == 0 => changed(control::change_account(&shared, &c.id, &c.set)),
+        Ok(_) => bad_request("an account has no position"),
+        Err(message) => bad_request(message),
+    }
+}
+
+fn changed(found: bool) -> Response {
+    if found {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": { "code": "NOT_FOUND", "message": "No such bundle or video slot." } })),
+        )
+            .into_response()
     }
 }
 

@@ -2,14 +2,17 @@
 //! faults, data changes, bucket draining and reset. The admin endpoints and
 //! the in-process `SimServer` methods both call these.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use super::bundle::Bundle;
 use super::drift;
 use super::faults::{Faults, FaultsFired};
 use super::ledger::LedgerEntry;
+use super::listing::ListOrder;
 use super::state::{Shared, lock};
 
 /// One key's numbers. Keys appear only as fingerprints.
@@ -76,7 +79,7 @@ pub fn ledger(shared: &Shared) -> Vec<LedgerEntry> {
 }
 
 /// Everything the simulator holds: bundles (with slots and account) newest
-/// first, and each key's balance and history.
+/// first (insertion order, whatever the `order` knob), and each key's balance and history.
 pub fn dataset(shared: &Shared) -> Value {
     let world = lock(&shared.world);
     let mut keys: Vec<_> = shared.keys.values().collect();
@@ -88,7 +91,7 @@ pub fn dataset(shared: &Shared) -> Value {
             json!({ "fingerprint": k.fingerprint, "balance": account.credits, "history": account.history })
         })
         .collect();
-    let bundles: Vec<Value> = world.data.bundles.iter().map(|b| b.detail()).collect();
+    let bundles: Vec<Value> = world.data.ordered(ListOrder::NewestFirst).map(Bundle::detail).collect();
     json!({ "bundles": bundles, "credits": credits })
 }
 
@@ -134,8 +137,8 @@ pub fn drain(shared: &Shared, fingerprint: &str, hold: Duration) -> bool {
     }
 }
 
-pub fn insert(shared: &Shared, count: usize) -> Vec<String> {
-    drift::insert(&mut lock(&shared.world), count)
+pub fn insert(shared: &Shared, count: usize, same_created_at: bool) -> Vec<String> {
+    drift::insert(&mut lock(&shared.world), count, same_created_at)
 }
 
 /// Deletes the given ids, or `count` random bundles when `ids` is empty.
@@ -154,4 +157,72 @@ pub fn change(shared: &Shared, ids: &[String], set: &Map<String, Value>, count: 
     } else {
         ids.iter().filter(|id| drift::change(&mut world, id, set)).cloned().collect()
     }
+}
+
+/// One bundle exactly as the endpoints serve it: the list item of
+/// `GET /bundles`, and `data` of `GET /bundles/{id}/videos` and `/account`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BundleSnapshot {
+    pub item: Value,
+    pub videos: Value,
+    pub account: Value,
+}
+
+impl BundleSnapshot {
+    fn of(bundle: &Bundle) -> Self {
+        BundleSnapshot {
+            item: Value::Object(bundle.fields()),
+            videos: Value::Array(bundle.videos()),
+            account: bundle.account(),
+        }
+    }
+}
+
+pub fn snapshot(shared: &Shared) -> BTreeMap<String, BundleSnapshot> {
+    let world = lock(&shared.world);
+    world.data.ordered(ListOrder::Id).map(|b| (b.id.to_string(), BundleSnapshot::of(b))).collect()
+}
+
+pub fn snapshot_of(shared: &Shared, id: &str) -> Option<BundleSnapshot> {
+    lock(&shared.world).data.find(id).map(BundleSnapshot::of)
+}
+
+/// Ids in the order `GET /bundles` serves now (`created_at_unstable` groups unshuffled).
+pub fn ids(shared: &Shared) -> Vec<String> {
+    let order = lock(&shared.faults).order;
+    lock(&shared.world).data.ordered(order).map(|b| b.id.to_string()).collect()
+}
+
+/// Sets fields of the video slot at 1-based `position` (any field, status
+/// included); the list item is left as it is. False if no such bundle or slot.
+pub fn change_video(shared: &Shared, id: &str, position: usize, set: &Map<String, Value>) -> bool {
+    let mut world = lock(&shared.world);
+    let Some(mut bundle) = world.data.find_mut(id) else { return false };
+    let slot = position.checked_sub(1).and_then(|i| bundle.children_mut().videos.get_mut(i));
+    match slot.and_then(Value::as_object_mut) {
+        Some(slot) => {
+            slot.extend(set.clone());
+            true
+        }
+        None => false,
+    }
+}
+
+/// Replaces every video slot of a bundle; the list item is left as it is.
+pub fn set_videos(shared: &Shared, id: &str, videos: Vec<Value>) -> bool {
+    let mut world = lock(&shared.world);
+    let Some(mut bundle) = world.data.find_mut(id) else { return false };
+    bundle.children_mut().videos = videos;
+    true
+}
+
+/// Sets fields of a bundle's account (any field); the list item is left as it is.
+pub fn change_account(shared: &Shared, id: &str, set: &Map<String, Value>) -> bool {
+    let mut world = lock(&shared.world);
+    let Some(mut bundle) = world.data.find_mut(id) else { return false };
+    match &mut bundle.children_mut().account {
+        Value::Object(account) => account.extend(set.clone()),
+        account => *account = Value::Object(set.clone()),
+    }
+    true
 }

@@ -1,10 +1,17 @@
-//! The bundles the simulator serves, newest first, each with its video slots and
-//! account, and each list item kept pre-serialised so list pages are cheap.
+//! The bundles the simulator serves: stored by insertion (slot) and found by id
+//! through a hash map, with one sorted index per list order, kept up to date on
+//! every insert, delete and change, so a page never sorts or scans everything.
 
-use axum::body::Bytes;
+use std::cmp::Reverse;
+use std::collections::HashMap;
+use std::ops::{Deref, DerefMut};
+
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
+
+use super::bundle::{Bundle, Draft, FILTER_FIELDS, NO_SYMBOL};
+use super::sorted::Sorted;
 
 /// The documented statuses (the seeded dataset also holds one undocumented value).
 pub const STATUSES: [&str; 10] = [
@@ -22,153 +29,183 @@ pub const STATUSES: [&str; 10] = [
 pub const BUNDLE_TYPES: [&str; 3] = ["account_only", "account_and_videos", "videos_only"];
 pub const PLATFORMS: [&str; 2] = ["tiktok", "instagram"];
 
-#[derive(Debug, Clone)]
-pub struct Bundle {
-    pub id: Uuid,
-    fields: Map<String, Value>,
-    pub videos: Vec<Value>,
-    pub account: Value,
-    json: Bytes,
-}
+/// Filter values, interned: a bundle keeps five `u32`s instead of five strings.
+#[derive(Debug, Clone, Default)]
+pub struct Symbols(HashMap<Box<str>, u32>);
 
-impl Bundle {
-    /// `fields` is the list item as served; its `id` is set from `id`.
-    pub fn new(id: Uuid, mut fields: Map<String, Value>, videos: Vec<Value>, account: Value) -> Self {
-        fields.insert("id".into(), Value::String(id.to_string()));
-        let mut bundle = Bundle { id, fields, videos, account, json: Bytes::new() };
-        bundle.refresh();
-        bundle
+impl Symbols {
+    pub fn get(&self, value: &str) -> Option<u32> {
+        self.0.get(value).copied()
     }
 
-    fn refresh(&mut self) {
-        self.json =
-            Bytes::from(serde_json::to_vec(&self.fields).expect("a JSON map with string keys serialises"));
-    }
-
-    pub fn str_field(&self, name: &str) -> Option<&str> {
-        self.fields.get(name).and_then(Value::as_str)
-    }
-
-    pub fn int_field(&self, name: &str) -> i64 {
-        self.fields.get(name).and_then(Value::as_i64).unwrap_or(0)
-    }
-
-    pub fn status(&self) -> &str {
-        self.str_field("status").unwrap_or_default()
-    }
-
-    pub fn set(&mut self, name: &str, value: Value) {
-        if name != "id" {
-            self.fields.insert(name.to_string(), value);
-            self.refresh();
+    fn intern(&mut self, value: &str) -> u32 {
+        if let Some(symbol) = self.get(value) {
+            return symbol;
         }
+        let symbol = u32::try_from(self.0.len()).unwrap_or(NO_SYMBOL - 1).min(NO_SYMBOL - 1);
+        self.0.insert(value.into(), symbol);
+        symbol
     }
 
-    /// The pre-serialised list item.
-    pub fn json(&self) -> &Bytes {
-        &self.json
-    }
-
-    pub fn fields(&self) -> &Map<String, Value> {
-        &self.fields
-    }
-
-    /// `GET /bundles/{id}`: the list item with its account and video slots embedded.
-    pub fn detail(&self) -> Value {
-        let mut fields = self.fields.clone();
-        fields.insert("account".into(), self.account.clone());
-        fields.insert("videos".into(), Value::Array(self.videos.clone()));
-        Value::Object(fields)
+    fn keys_of(&mut self, fields: &Map<String, Value>) -> [u32; 5] {
+        FILTER_FIELDS
+            .map(|name| fields.get(name).and_then(Value::as_str).map_or(NO_SYMBOL, |v| self.intern(v)))
     }
 }
 
-/// Exact-match filters of `GET /bundles`; `status` may list several values.
-#[derive(Debug, Default, Clone)]
-pub struct BundleFilter {
-    pub status: Option<Vec<String>>,
-    pub platform: Option<String>,
-    pub bundle_type: Option<String>,
-    pub external_ref: Option<String>,
-    pub account_status: Option<String>,
+/// The orders, each a sorted set of keys ending with the slot.
+#[derive(Debug, Clone, Default)]
+pub struct Index {
+    /// Insertion order, newest first (`newest_first`).
+    pub newest: Sorted<Reverse<u32>>,
+    /// `created_at` descending, ties newest inserted first (`created_at_unstable`).
+    pub created: Sorted<(Reverse<i64>, Reverse<u32>)>,
+    /// Id ascending (`id`).
+    pub ids: Sorted<(Uuid, u32)>,
+    pub symbols: Symbols,
 }
 
-impl BundleFilter {
-    fn matches(&self, bundle: &Bundle) -> bool {
-        let eq = |want: &Option<String>, field: &str| {
-            want.as_deref().is_none_or(|want| bundle.str_field(field) == Some(want))
-        };
-        self.status.as_ref().is_none_or(|set| set.iter().any(|s| s == bundle.status()))
-            && eq(&self.platform, "platform")
-            && eq(&self.bundle_type, "bundle_type")
-            && eq(&self.external_ref, "external_ref")
-            && eq(&self.account_status, "account_status")
+impl Index {
+    fn bundle(&mut self, draft: Draft) -> Bundle {
+        let keys = self.symbols.keys_of(&draft.fields);
+        let mut bundle = Bundle::new(draft);
+        bundle.keys = keys;
+        bundle
     }
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct Dataset {
-    /// Newest first: the order `GET /bundles` serves.
-    pub bundles: Vec<Bundle>,
+    /// Indexed by slot, in insertion order; a deleted bundle leaves `None`.
+    slots: Vec<Option<Bundle>>,
+    by_id: HashMap<Uuid, u32>,
+    pub index: Index,
 }
 
 impl Dataset {
+    /// `drafts` oldest first; the indexes are sorted once at the end.
+    pub fn from_oldest_first(drafts: impl IntoIterator<Item = Draft>) -> Self {
+        let mut data = Dataset::default();
+        for draft in drafts {
+            let bundle = data.index.bundle(draft);
+            if let Some(old) = data.by_id.insert(bundle.id, data.slots.len() as u32) {
+                data.slots[old as usize] = None;
+            }
+            data.slots.push(Some(bundle));
+        }
+        let live = || data.slots.iter().zip(0u32..).filter_map(|(b, slot)| Some((b.as_ref()?, slot)));
+        data.index.newest = Sorted::from_items(live().map(|(_, slot)| Reverse(slot)).collect());
+        data.index.created =
+            Sorted::from_items(live().map(|(b, slot)| (Reverse(b.created_at()), Reverse(slot))).collect());
+        data.index.ids = Sorted::from_items(live().map(|(b, slot)| (b.id, slot)).collect());
+        data
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.newest.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn slot(&self, slot: u32) -> Option<&Bundle> {
+        self.slots.get(slot as usize)?.as_ref()
+    }
+
+    fn slot_of(&self, id: &str) -> Option<u32> {
+        self.by_id.get(&Uuid::parse_str(id).ok()?).copied()
+    }
+
     pub fn find(&self, id: &str) -> Option<&Bundle> {
-        let id = Uuid::parse_str(id).ok()?;
-        self.bundles.iter().find(|b| b.id == id)
+        self.slot(self.slot_of(id)?)
     }
 
-    pub fn find_mut(&mut self, id: &str) -> Option<&mut Bundle> {
-        let id = Uuid::parse_str(id).ok()?;
-        self.bundles.iter_mut().find(|b| b.id == id)
+    /// A bundle to change; the indexes follow when the guard is dropped.
+    pub fn find_mut(&mut self, id: &str) -> Option<BundleMut<'_>> {
+        let slot = self.slot_of(id)?;
+        let bundle = self.slots.get_mut(slot as usize)?.as_mut()?;
+        let created_before = bundle.created_at();
+        Some(BundleMut { bundle, index: &mut self.index, slot, created_before })
     }
 
-    /// New bundles are the newest, so they go to the head of every listing.
-    pub fn insert_head(&mut self, bundle: Bundle) {
-        self.bundles.insert(0, bundle);
+    /// Adds a bundle, the newest of the insertion order; returns its id.
+    pub fn insert(&mut self, draft: Draft) -> String {
+        let bundle = self.index.bundle(draft);
+        let slot = self.slots.len() as u32;
+        if let Some(old) = self.by_id.insert(bundle.id, slot) {
+            // A repeated id replaces the bundle that had it.
+            self.unindex(old);
+        }
+        self.index.newest.insert(Reverse(slot));
+        self.index.created.insert((Reverse(bundle.created_at()), Reverse(slot)));
+        self.index.ids.insert((bundle.id, slot));
+        let id = bundle.id.to_string();
+        self.slots.push(Some(bundle));
+        id
     }
 
-    /// Now, or just after the newest bundle if the clock is behind it, so new
-    /// bundles always sort first.
-    pub fn next_created_at(&self) -> DateTime<Utc> {
-        let newest = self
-            .bundles
-            .first()
-            .and_then(|b| b.str_field("created_at"))
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&Utc) + chrono::Duration::seconds(1));
-        newest.map_or_else(Utc::now, |n| n.max(Utc::now()))
+    fn unindex(&mut self, slot: u32) -> Option<Bundle> {
+        let bundle = self.slots.get_mut(slot as usize)?.take()?;
+        self.index.newest.remove(&Reverse(slot));
+        self.index.created.remove(&(Reverse(bundle.created_at()), Reverse(slot)));
+        self.index.ids.remove(&(bundle.id, slot));
+        Some(bundle)
     }
 
     pub fn remove(&mut self, id: &str) -> bool {
-        let before = self.bundles.len();
-        if let Ok(id) = Uuid::parse_str(id) {
-            self.bundles.retain(|b| b.id != id);
-        }
-        self.bundles.len() != before
+        let Some(slot) = Uuid::parse_str(id).ok().and_then(|id| self.by_id.remove(&id)) else { return false };
+        self.unindex(slot).is_some()
     }
 
-    /// One page of matching items (pre-serialised) and the total number of matches.
-    pub fn page(&self, filter: &BundleFilter, page: u64, per_page: u64) -> (Vec<Bytes>, u64) {
-        paginate(self.bundles.iter().filter(|b| filter.matches(b)), page, per_page, |b| b.json().clone())
+    /// Now, or a second after the newest `created_at` if the clock is behind
+    /// it, so new bundles sort first in every `created_at` order.
+    pub fn next_created_at(&self) -> DateTime<Utc> {
+        let now = Utc::now();
+        let now = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
+        let newest = self.index.created.first().and_then(|(Reverse(micros), _)| {
+            DateTime::from_timestamp_micros(micros)?.checked_add_signed(chrono::Duration::seconds(1))
+        });
+        newest.map_or(now, |newest| newest.max(now))
+    }
+
+    /// The bundle at rank `n` of the insertion order, newest first.
+    pub fn nth_newest(&self, n: usize) -> Option<&Bundle> {
+        self.slot(self.index.newest.nth(n)?.0)
     }
 }
 
-/// One page of `matching` (1-based `page`) as JSON bytes, and how many match in all.
-/// Only the items on the page are serialised.
-pub fn paginate<T>(
-    matching: impl Iterator<Item = T>,
-    page: u64,
-    per_page: u64,
-    to_json: impl Fn(T) -> Bytes,
-) -> (Vec<Bytes>, u64) {
-    let skip = page.saturating_sub(1).saturating_mul(per_page);
-    let mut total = 0u64;
-    let mut items = Vec::new();
-    for item in matching {
-        if total >= skip && (items.len() as u64) < per_page {
-            items.push(to_json(item));
-        }
-        total += 1;
+/// A bundle being changed: on drop, its `created_at` and filter keys are
+/// re-indexed from whatever the change left in its list item.
+#[derive(Debug)]
+pub struct BundleMut<'a> {
+    bundle: &'a mut Bundle,
+    index: &'a mut Index,
+    slot: u32,
+    created_before: i64,
+}
+
+impl Deref for BundleMut<'_> {
+    type Target = Bundle;
+
+    fn deref(&self) -> &Bundle {
+        self.bundle
     }
-    (items, total)
+}
+
+impl DerefMut for BundleMut<'_> {
+    fn deref_mut(&mut self) -> &mut Bundle {
+        self.bundle
+    }
+}
+
+impl Drop for BundleMut<'_> {
+    fn drop(&mut self) {
+        let created = self.bundle.created_at();
+        if created != self.created_before {
+            self.index.created.remove(&(Reverse(self.created_before), Reverse(self.slot)));
+            self.index.created.insert((Reverse(created), Reverse(self.slot)));
+        }
+        self.bundle.keys = self.index.symbols.keys_of(&self.bundle.fields());
+    }
 }

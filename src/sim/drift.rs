@@ -1,4 +1,4 @@
-//! Data changes while clients walk: bundles inserted at the head, deleted or
+//! Data changes while clients walk: bundles inserted (the newest), deleted or
 //! changed, on demand (admin, in-process handle) or every N list requests.
 
 use serde_json::{Map, Value, json};
@@ -8,16 +8,16 @@ use super::faults::DriftKind;
 use super::seed;
 use super::state::World;
 
-/// Inserts `count` new `pending_setup` bundles, each newer than every other.
-pub fn insert(world: &mut World, count: usize) -> Vec<String> {
+/// Inserts `count` new `pending_setup` bundles, each newer than every other,
+/// or all sharing one `created_at` (newer than every other) with `same_created_at`.
+pub fn insert(world: &mut World, count: usize, same_created_at: bool) -> Vec<String> {
+    let shared_at = world.data.next_created_at();
     (0..count)
         .map(|i| {
-            let at = world.data.next_created_at();
+            let at = if same_created_at { shared_at } else { world.data.next_created_at() };
             let spec = seed::random_spec(&mut world.rng, i, 10);
-            let bundle = seed::build(&mut world.rng, &spec, "pending_setup", at);
-            let id = bundle.id.to_string();
-            world.data.insert_head(bundle);
-            id
+            let draft = seed::build(&mut world.rng, &spec, "pending_setup", at);
+            world.data.insert(draft)
         })
         .collect()
 }
@@ -29,9 +29,10 @@ pub fn delete(world: &mut World, ids: &[String]) -> Vec<String> {
 /// Picks `count` distinct existing ids with the world's PRNG.
 pub fn pick(world: &mut World, count: usize) -> Vec<String> {
     let mut ids: Vec<String> = Vec::new();
-    let len = world.data.bundles.len();
+    let len = world.data.len();
     while ids.len() < count.min(len) {
-        let id = world.data.bundles[world.rng.below(len as u64) as usize].id.to_string();
+        let Some(bundle) = world.data.nth_newest(world.rng.below(len as u64) as usize) else { break };
+        let id = bundle.id.to_string();
         if !ids.contains(&id) {
             ids.push(id);
         }
@@ -41,10 +42,8 @@ pub fn pick(world: &mut World, count: usize) -> Vec<String> {
 
 /// Sets fields of one bundle; `id` cannot be changed. False if there is no such bundle.
 pub fn change(world: &mut World, id: &str, set: &Map<String, Value>) -> bool {
-    let Some(bundle) = world.data.find_mut(id) else { return false };
-    for (name, value) in set {
-        bundle.set(name, value.clone());
-    }
+    let Some(mut bundle) = world.data.find_mut(id) else { return false };
+    bundle.set_all(set);
     true
 }
 
@@ -52,7 +51,7 @@ pub fn change(world: &mut World, id: &str, set: &Map<String, Value>) -> bool {
 pub fn change_randomly(world: &mut World, id: &str) -> bool {
     let status = STATUSES[world.rng.below(STATUSES.len() as u64) as usize];
     let Some(bundle) = world.data.find(id) else { return false };
-    let title = format!("{} (edited)", bundle.str_field("title").unwrap_or("untitled"));
+    let title = format!("{} (edited)", bundle.str_field("title").as_deref().unwrap_or("untitled"));
     let mut set = Map::new();
     set.insert("status".into(), json!(status));
     set.insert("title".into(), json!(title));
@@ -69,7 +68,7 @@ pub fn once(world: &mut World, kind: DriftKind) {
     };
     match kind {
         DriftKind::Insert | DriftKind::Mixed => {
-            insert(world, 1);
+            insert(world, 1, false);
         }
         DriftKind::Delete => {
             let ids = pick(world, 1);

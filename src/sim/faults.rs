@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::listing::ListOrder;
 use super::rng::Rng;
 
 /// The largest `retry_after_details_extra_secs` (a day).
@@ -68,6 +69,8 @@ pub struct Faults {
     /// Added to `details.retry_after_seconds` of 429s only, so it disagrees with
     /// `Retry-After` the way the reference's own example does (1 vs 2).
     pub retry_after_details_extra_secs: u64,
+    /// The order of `GET /bundles`.
+    pub order: ListOrder,
 }
 
 impl Default for Faults {
@@ -85,6 +88,7 @@ impl Default for Faults {
             drift_every: 0,
             drift_kind: DriftKind::Mixed,
             retry_after_details_extra_secs: 0,
+            order: ListOrder::NewestFirst,
         }
     }
 }

@@ -2,15 +2,19 @@
 //! follows the reference documents (auth, per-key token bucket, pagination,
 //! idempotency, credits) and misbehaves on demand, for tests, demos and benchmarks.
 //!
-//! Map: [`config`] what it starts with; [`server`] the accept loop and the
-//! [`SimServer`] handle; [`gate`] auth, rate limit and faults around every API
+//! Map: [`config`] what it starts with; [`server`] the accept loop; [`handle`]
+//! the [`SimServer`] handle; [`gate`] auth, rate limit and faults around every API
 //! request; [`execute`] idempotency and the execution of mutations; `handlers`
 //! the endpoints; [`admin`] the `/__sim` endpoints; [`control`] what both admin
-//! and the handle can do; [`bucket`], [`idempotency`], [`faults`], [`ledger`],
-//! [`dataset`], [`seed`], [`drift`], [`pricing`] the parts.
+//! and the handle can do; [`dataset`] the bundles and their order indexes
+//! ([`bundle`], [`children`], [`sorted`]), [`listing`] the list pages;
+//! [`bucket`], [`idempotency`], [`faults`], [`ledger`], [`seed`], [`drift`],
+//! [`pricing`] the other parts.
 
 pub mod admin;
 pub mod bucket;
+pub mod bundle;
+pub mod children;
 pub mod config;
 pub mod control;
 pub mod dataset;
@@ -19,17 +23,23 @@ pub mod error;
 pub mod execute;
 pub mod faults;
 pub mod gate;
+pub mod handle;
+mod handle_data;
 mod handlers;
 pub mod idempotency;
 pub mod ledger;
+pub mod listing;
 pub mod pricing;
 pub mod rng;
 pub mod seed;
 pub mod server;
+pub mod sorted;
 pub mod state;
 
 pub use config::{DEMO_CREDITS, DEMO_KEY, SimConfig, SimKey};
-pub use control::{KeyStats, SimStats};
+pub use control::{BundleSnapshot, KeyStats, SimStats};
 pub use faults::{DriftKind, FaultTarget, Faults, FaultsFired};
+pub use handle::SimServer;
 pub use ledger::LedgerEntry;
-pub use server::{SimServer, start};
+pub use listing::ListOrder;
+pub use server::start;

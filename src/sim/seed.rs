@@ -1,19 +1,20 @@
 //! The deterministic dataset: bundles (every documented status and type, nullable
 //! fields, awkward titles, unknown fields and one unknown status), their video
-//! slots and accounts, and each key's credit history, all drawn from one seed.
+//! slots and accounts (see [`super::children`]), and each key's credit history,
+//! all drawn from one seed.
 
 use chrono::{DateTime, Duration, SecondsFormat, TimeZone, Utc};
 use serde_json::{Map, Value, json};
 
-use super::dataset::{BUNDLE_TYPES, Bundle, Dataset, PLATFORMS, STATUSES};
+use super::bundle::Draft;
+use super::children::{self, ChildSpec, Children};
+use super::dataset::{BUNDLE_TYPES, Dataset, PLATFORMS, STATUSES};
 use super::rng::Rng;
 
 /// A status no documentation lists, so clients prove they accept new enum values.
 pub const UNKNOWN_STATUS: &str = "on_hold_for_review";
 
 const COUNTRIES: [&str; 7] = ["US", "FR", "DE", "GB", "BR", "USA", "JP"];
-const VIDEO_STATUSES: [&str; 7] =
-    ["pending", "configured", "published", "accepted", "in_review", "finalized", "pending_corrections"];
 const TITLES: [&str; 14] = [
     "Summer launch",
     "Café ☕ été — édition spéciale",
@@ -53,32 +54,20 @@ fn epoch() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 5, 8, 0, 0).single().expect("a valid fixed date")
 }
 
-/// Builds a bundle in `status`; slots and account follow the spec.
-pub fn build(rng: &mut Rng, spec: &BundleSpec, status: &str, created_at: DateTime<Utc>) -> Bundle {
+/// A bundle in `status`, born now: its id and its children's seed are the
+/// next two draws of `rng`; slots and account follow the spec.
+pub fn build(rng: &mut Rng, spec: &BundleSpec, status: &str, created_at: DateTime<Utc>) -> Draft {
     let id = rng.uuid();
-    let delivered = matches!(status, "accepted" | "in_review" | "finalized" | "completed");
-    let saved_account_id = delivered.then(|| rng.uuid().to_string());
-    let account_status = match status {
-        "draft" | "pending_setup" => None,
-        _ if delivered => Some("delivered"),
-        _ => Some(*rng.pick(&["pending", "in_creation", "delivered", "banned"])),
+    let child = ChildSpec {
+        seed: rng.next_u64(),
+        status,
+        videos: spec.videos_quantity,
+        platform: &spec.platform,
+        country: &spec.country,
     };
-    let videos: Vec<Value> = (1..=spec.videos_quantity)
-        .map(|position| {
-            let video_status = if status == "pending_setup" { "pending" } else { *rng.pick(&VIDEO_STATUSES) };
-            let configured = video_status != "pending";
-            json!({
-                "position": position,
-                "status": video_status,
-                "caption": configured.then(|| format!("Clip {position} ✨")),
-                "video_url": configured.then(|| format!("https://cdn.example.test/{id}/{position}.mp4")),
-                "scheduled_date": Value::Null,
-            })
-        })
-        .collect();
-    let count = |wanted: &[&str]| {
-        videos.iter().filter(|v| wanted.contains(&v["status"].as_str().unwrap_or_default())).count()
-    };
+    let drawn = children::draw(&child);
+    let configured = drawn.video_statuses.len() - drawn.count(&["pending"]);
+    let published = drawn.count(&["published", "accepted", "in_review", "finalized"]);
     let mut fields = Map::new();
     fields.insert("id".into(), Value::Null);
     fields.insert("status".into(), json!(status));
@@ -91,25 +80,12 @@ pub fn build(rng: &mut Rng, spec: &BundleSpec, status: &str, created_at: DateTim
     fields.insert("edits_quantity".into(), json!(spec.edits_quantity));
     fields.insert("review_mode".into(), json!(spec.review_mode));
     fields.insert("auto_finalize_videos".into(), json!(spec.auto_finalize_videos));
-    fields.insert("saved_account_id".into(), json!(saved_account_id));
-    fields.insert("account_status".into(), json!(account_status));
+    fields.insert("saved_account_id".into(), json!(drawn.saved_account_id.map(|id| id.to_string())));
+    fields.insert("account_status".into(), json!(drawn.account_status));
     fields.insert("created_at".into(), json!(timestamp(created_at)));
-    fields.insert("videos_configured".into(), json!(videos.len() - count(&["pending"])));
-    fields.insert(
-        "videos_published".into(),
-        json!(count(&["published", "accepted", "in_review", "finalized"])),
-    );
-    let account = json!({
-        "bundle_id": id.to_string(),
-        "platform": spec.platform,
-        "country": spec.country,
-        "username": delivered.then(|| format!("user_{}", rng.hex(8))),
-        "display_name": delivered.then_some("Zoë ✓"),
-        "bio": Value::Null,
-        "status": account_status.unwrap_or("pending"),
-        "saved_account_id": saved_account_id,
-    });
-    Bundle::new(id, fields, videos, account)
+    fields.insert("videos_configured".into(), json!(configured));
+    fields.insert("videos_published".into(), json!(published));
+    Draft { id, fields, children: Children::new(&child, id, &drawn) }
 }
 
 /// A random but valid spec: the seeded bundles and drift inserts use it.
@@ -134,13 +110,13 @@ pub fn random_spec(rng: &mut Rng, index: usize, ref_pool: u64) -> BundleSpec {
     }
 }
 
-/// `count` bundles, newest first. The first ones cover every documented status
-/// (and the unknown one); every seventh carries fields no documentation lists.
+/// `count` bundles, one every 1 to 120 minutes from 2026-01-05. The first ones
+/// cover every documented status (and the unknown one); every seventh carries
+/// fields no documentation lists.
 pub fn bundles(seed: u64, count: usize) -> Dataset {
     let mut rng = Rng::new(seed);
     let mut at = epoch();
-    let mut bundles = Vec::with_capacity(count);
-    for index in 0..count {
+    let drafts = (0..count).map(move |index| {
         at += Duration::seconds(rng.between(60, 7200) as i64);
         let status = match index {
             i if i < STATUSES.len() => STATUSES[i],
@@ -148,15 +124,14 @@ pub fn bundles(seed: u64, count: usize) -> Dataset {
             _ => *rng.pick(&STATUSES),
         };
         let spec = random_spec(&mut rng, index, count as u64 / 3);
-        let mut bundle = build(&mut rng, &spec, status, at);
+        let mut draft = build(&mut rng, &spec, status, at);
         if index % 7 == 3 {
-            bundle.set("x_beta_flags", json!(["fast_track", "ünknown"]));
-            bundle.set("priority_score", json!(rng.below(1000) as f64 / 1000.0));
+            draft.fields.insert("x_beta_flags".into(), json!(["fast_track", "ünknown"]));
+            draft.fields.insert("priority_score".into(), json!(rng.below(1000) as f64 / 1000.0));
         }
-        bundles.push(bundle);
-    }
-    bundles.reverse();
-    Dataset { bundles }
+        draft
+    });
+    Dataset::from_oldest_first(drafts)
 }
 
 /// A key's credit history, newest first, ending at `balance`: a purchase, then

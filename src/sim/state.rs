@@ -83,6 +83,9 @@ pub struct World {
     pub accounts: Vec<Account>,
     pub ledger: Vec<LedgerEntry>,
     pub rng: Rng,
+    /// Shuffles the `created_at_unstable` order; apart from `rng` so list
+    /// requests never change the ids of bundles created later.
+    pub order_rng: Rng,
 }
 
 impl World {
@@ -103,6 +106,7 @@ impl World {
             ledger: Vec::new(),
             // Distinct stream from the dataset's so new ids never repeat seeded ones.
             rng: Rng::new(config.seed ^ 0x005E_ED0F_F1CE),
+            order_rng: Rng::new(config.seed ^ 0x0D_E5),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The bundle reads: `GET /bundles` (paginated, filtered, newest first),
+//! The bundle reads: `GET /bundles` (paginated, filtered, in the `order` knob's order),
 //! `GET /bundles/{id}`, `/bundles/{id}/videos` (not paginated) and `/bundles/{id}/account`.
 
 use std::sync::Arc;
@@ -11,9 +11,9 @@ use axum::response::IntoResponse;
 use serde_json::json;
 
 use super::query::{json_bytes, malformed, page_body, pagination, params};
-use crate::sim::dataset::BundleFilter;
 use crate::sim::drift;
 use crate::sim::error::{ApiError, ApiResult};
+use crate::sim::listing::BundleFilter;
 use crate::sim::state::{Shared, lock};
 
 pub async fn list(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> ApiResult {
@@ -28,19 +28,20 @@ pub async fn list(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) ->
         account_status: text("account_status"),
     };
     let served = shared.list_requests.fetch_add(1, Ordering::Relaxed) + 1;
-    let (drift_every, drift_kind) = {
+    let (drift_every, drift_kind, order) = {
         let faults = lock(&shared.faults);
-        (u64::from(faults.drift_every), faults.drift_kind)
+        (u64::from(faults.drift_every), faults.drift_kind, faults.order)
     };
-    let (items, total) = {
-        let mut world = lock(&shared.world);
+    let body = {
+        let mut guard = lock(&shared.world);
+        let world = &mut *guard;
         if drift_every > 0 && served % drift_every == 0 {
-            drift::once(&mut world, drift_kind);
+            drift::once(world, drift_kind);
             lock(&shared.fired).drifted += 1;
         }
-        world.data.page(&filter, page, per_page)
+        let (items, total) = world.data.page(&filter, order, page, per_page, &mut world.order_rng);
+        page_body(&items, page, per_page, total)
     };
-    let body = page_body(&items, page, per_page, total);
     Ok(json_bytes(StatusCode::OK, maybe_malformed(&shared, body)))
 }
 
@@ -63,11 +64,11 @@ pub async fn get(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> A
 pub async fn videos(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
     let world = lock(&shared.world);
     let bundle = world.data.find(&id).ok_or_else(|| ApiError::bundle_not_found(&id))?;
-    Ok(Json(json!({ "data": bundle.videos })).into_response())
+    Ok(Json(json!({ "data": bundle.videos() })).into_response())
 }
 
 pub async fn account(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
     let world = lock(&shared.world);
     let bundle = world.data.find(&id).ok_or_else(|| ApiError::bundle_not_found(&id))?;
-    Ok(Json(json!({ "data": bundle.account })).into_response())
+    Ok(Json(json!({ "data": bundle.account() })).into_response())
 }

@@ -35,11 +35,12 @@ pub async fn put_account(
 ) -> ApiResult {
     let set = fields(&object(&body)?, &["username", "display_name", "bio"])?;
     let mut world = lock(&shared.world);
-    let bundle = world.data.find_mut(&id).ok_or_else(|| ApiError::bundle_not_found(&id))?;
-    if let Value::Object(account) = &mut bundle.account {
-        account.extend(set);
+    let mut bundle = world.data.find_mut(&id).ok_or_else(|| ApiError::bundle_not_found(&id))?;
+    let account = &mut bundle.children_mut().account;
+    if let Value::Object(fields) = account {
+        fields.extend(set);
     }
-    Ok(Json(json!({ "data": bundle.account })).into_response())
+    Ok(Json(json!({ "data": account })).into_response())
 }
 
 pub async fn put_video(
@@ -49,19 +50,20 @@ pub async fn put_video(
 ) -> ApiResult {
     let set = fields(&object(&body)?, &["caption", "video_url", "scheduled_date"])?;
     let mut world = lock(&shared.world);
-    let bundle = world.data.find_mut(&id).ok_or_else(|| ApiError::bundle_not_found(&id))?;
+    let mut bundle = world.data.find_mut(&id).ok_or_else(|| ApiError::bundle_not_found(&id))?;
     let not_found = || {
         ApiError::new(StatusCode::NOT_FOUND, "VIDEO_NOT_FOUND", "No video slot at this position.")
             .with_details(json!({ "bundle_id": id, "position": position }))
     };
     let index = position.parse::<usize>().ok().filter(|p| *p >= 1).ok_or_else(not_found)? - 1;
-    let slot = bundle.videos.get_mut(index).and_then(Value::as_object_mut).ok_or_else(not_found)?;
+    let videos = &mut bundle.children_mut().videos;
+    let slot = videos.get_mut(index).and_then(Value::as_object_mut).ok_or_else(not_found)?;
     slot.extend(set);
     if slot.get("status") == Some(&json!("pending")) && slot.get("video_url").is_some_and(Value::is_string) {
         slot.insert("status".into(), json!("configured"));
     }
     let slot = Value::Object(slot.clone());
-    let configured = bundle.videos.iter().filter(|v| v["status"] != "pending").count();
+    let configured = videos.iter().filter(|v| v["status"] != "pending").count();
     bundle.set("videos_configured", json!(configured));
     Ok(Json(json!({ "data": slot })).into_response())
 }

@@ -1,5 +1,5 @@
 //! `POST /bundles` and `POST /bundles/bulk`: validate, price, debit the key's
-//! credits (402 when short) and insert new `pending_setup` bundles at the head.
+//! credits (402 when short) and insert new `pending_setup` bundles, the newest.
 
 use std::sync::Arc;
 
@@ -105,7 +105,7 @@ pub async fn create(
 }
 
 /// Body: the `POST /bundles` fields plus `quantity` (1..=50): that many identical
-/// bundles, sharing one `external_ref`.
+/// bundles, sharing one `external_ref` and one `created_at`.
 pub async fn bulk(
     State(shared): State<Arc<Shared>>,
     Extension(key): Extension<Arc<KeyState>>,
@@ -146,11 +146,12 @@ fn create_many(
         return Ok((vec![preview], Cost::default(), account.credits));
     }
     let mut created = Vec::new();
+    // One request, one instant: every bundle of a bulk shares one created_at.
+    let at = world.data.next_created_at();
     for _ in 0..quantity {
-        let at = world.data.next_created_at();
-        let bundle = seed::build(&mut world.rng, spec, "pending_setup", at);
-        created.push(bundle.detail());
-        world.data.insert_head(bundle);
+        let draft = seed::build(&mut world.rng, spec, "pending_setup", at);
+        let id = world.data.insert(draft);
+        created.extend(world.data.find(&id).map(|b| b.detail()));
     }
     let first = created.first().and_then(|b| b["id"].as_str()).map(str::to_string);
     let account = &mut world.accounts[key.index];

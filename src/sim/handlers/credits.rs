@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Extension, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -13,8 +12,8 @@ use serde_json::{Value, json};
 
 use super::bundles::maybe_malformed;
 use super::query::{json_bytes, page_body, pagination, params};
-use crate::sim::dataset::paginate;
 use crate::sim::error::{ApiError, ApiResult};
+use crate::sim::listing::paginate;
 use crate::sim::state::{KeyState, Shared, lock};
 
 pub async fn balance(
@@ -53,7 +52,7 @@ pub async fn history(
             day.is_some_and(|d| from.is_none_or(|f| d >= f) && to.is_none_or(|t| d <= t))
         };
         let matching = world.accounts[key.index].history.iter().filter(inside);
-        paginate(matching, page, per_page, |entry| Bytes::from(entry.to_string()))
+        paginate(matching, page, per_page, |entry| entry.to_string())
     };
     let body = page_body(&items, page, per_page, total);
     Ok(json_bytes(StatusCode::OK, maybe_malformed(&shared, body)))

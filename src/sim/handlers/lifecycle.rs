@@ -46,7 +46,7 @@ pub async fn patch(State(shared): State<Arc<Shared>>, Path(id): Path<String>, bo
     let external_ref = opt_string(&body, "external_ref", 255)?;
     let auto_finalize = opt_bool(&body, "auto_finalize_videos")?;
     let mut world = lock(&shared.world);
-    let bundle = world.data.find_mut(&id).ok_or_else(|| ApiError::bundle_not_found(&id))?;
+    let mut bundle = world.data.find_mut(&id).ok_or_else(|| ApiError::bundle_not_found(&id))?;
     if body.contains_key("title") {
         bundle.set("title", json!(title));
     }
@@ -62,8 +62,8 @@ pub async fn patch(State(shared): State<Arc<Shared>>, Path(id): Path<String>, bo
 /// `pending_setup → published`; an already published bundle gets `BUNDLE_ALREADY_PUBLISHED`.
 pub async fn publish(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
     let mut world = lock(&shared.world);
-    let bundle = world.data.find_mut(&id).ok_or_else(|| ApiError::bundle_not_found(&id))?;
-    match bundle.status() {
+    let mut bundle = world.data.find_mut(&id).ok_or_else(|| ApiError::bundle_not_found(&id))?;
+    match bundle.status().as_str() {
         "pending_setup" => {
             bundle.set("status", json!("published"));
             Ok(data(bundle.detail()))
@@ -81,8 +81,8 @@ pub async fn publish(State(shared): State<Arc<Shared>>, Path(id): Path<String>) 
 /// `published → pending_setup` (credits are not refunded).
 pub async fn unpublish(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
     let mut world = lock(&shared.world);
-    let bundle = world.data.find_mut(&id).ok_or_else(|| ApiError::bundle_not_found(&id))?;
-    match bundle.status() {
+    let mut bundle = world.data.find_mut(&id).ok_or_else(|| ApiError::bundle_not_found(&id))?;
+    match bundle.status().as_str() {
         "published" | "published_priority" => {
             bundle.set("status", json!("pending_setup"));
             Ok(data(bundle.detail()))
@@ -131,22 +131,25 @@ fn add_slots(shared: &Shared, key: &KeyState, id: &str, body: &[u8], kind: Slots
     };
     let mut guard = lock(&shared.world);
     let world = &mut *guard;
-    let bundle = world.data.find_mut(id).ok_or_else(|| ApiError::bundle_not_found(id))?;
-    if CLOSED.contains(&bundle.status()) {
-        return Err(invalid_status(bundle.status(), &["any status but completed, cancelled, archived"]));
+    let mut bundle = world.data.find_mut(id).ok_or_else(|| ApiError::bundle_not_found(id))?;
+    let status = bundle.status();
+    if CLOSED.contains(&status.as_str()) {
+        return Err(invalid_status(&status, &["any status but completed, cancelled, archived"]));
     }
     ensure_credits(&world.accounts[key.index], cost)?;
     let total = bundle.int_field(field) + quantity;
     if let Slots::Video = kind {
-        let first = bundle.videos.len() as i64 + 1;
+        let videos = &mut bundle.children_mut().videos;
+        let first = videos.len() as i64 + 1;
         for position in first..first + quantity {
-            bundle.videos.push(json!({
+            videos.push(json!({
                 "position": position, "status": "pending", "caption": null, "video_url": null, "scheduled_date": null,
             }));
         }
     }
     bundle.set(field, json!(total));
     let detail = bundle.detail();
+    drop(bundle);
     let account = &mut world.accounts[key.index];
     account.debit(cost, label, Some(id.to_string()), &mut world.rng);
     let body = json!({

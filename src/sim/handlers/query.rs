@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum::response::Response;
 
@@ -35,15 +35,15 @@ pub fn pagination(params: &HashMap<String, String>) -> Result<(u64, u64), ApiErr
 }
 
 /// `{"data":[…],"pagination":{…}}`. `total_pages` is 0 when nothing matches.
-pub fn page_body(items: &[Bytes], page: u64, per_page: u64, total: u64) -> Vec<u8> {
-    let size: usize = items.iter().map(Bytes::len).sum::<usize>() + items.len() + 128;
+pub fn page_body<B: AsRef<[u8]>>(items: &[B], page: u64, per_page: u64, total: u64) -> Vec<u8> {
+    let size: usize = items.iter().map(|item| item.as_ref().len()).sum::<usize>() + items.len() + 128;
     let mut out = Vec::with_capacity(size);
     out.extend_from_slice(b"{\"data\":[");
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(item);
+        out.extend_from_slice(item.as_ref());
     }
     let total_pages = total.div_ceil(per_page);
     out.extend_from_slice(

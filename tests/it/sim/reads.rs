@@ -90,3 +90,24 @@ async fn unknown_or_malformed_bundle_ids_are_bundle_not_found() {
     }
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_deleted_bundle_and_its_children_are_bundle_not_found() {
+    let sim = start(unlimited()).await;
+    let api = Api::new(&sim);
+    let id = sim.bundle_ids()[5].clone();
+    for path in [format!("/bundles/{id}"), format!("/bundles/{id}/videos"), format!("/bundles/{id}/account")]
+    {
+        assert_eq!(api.get(&path).send().await.unwrap().status(), 200, "{path}");
+    }
+    assert_eq!(sim.delete_bundles(std::slice::from_ref(&id)), vec![id.clone()]);
+    for path in [format!("/bundles/{id}"), format!("/bundles/{id}/videos"), format!("/bundles/{id}/account")]
+    {
+        let (status, code, details) = code(api.get(&path).send().await.unwrap()).await;
+        assert_eq!((status, code.as_str()), (404, "BUNDLE_NOT_FOUND"), "{path}");
+        assert_eq!(details["bundle_id"], id.as_str());
+    }
+    assert!(sim.bundle(&id).is_none() && !sim.list_items().contains_key(&id));
+    assert_eq!(api.get_json("/bundles").await["pagination"]["total"], 136);
+    sim.shutdown().await;
+}

@@ -1,0 +1,182 @@
+//! List pages of bundles: the orders `GET /bundles` can serve, its filters, and
+//! picking one page. Unfiltered, a page reads only its own items from the
+//! order's index (plus, for `created_at_unstable`, the rest of the groups it
+//! cuts through); filtered, it scans the order, comparing interned keys.
+
+use std::cmp::Reverse;
+
+use serde::{Deserialize, Serialize};
+
+use super::bundle::Bundle;
+use super::dataset::{Dataset, Symbols};
+use super::rng::Rng;
+
+/// The order of `GET /bundles` (the reference documents none).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListOrder {
+    /// Insertion order, newest first: `created_at` descending, and among
+    /// bundles sharing one `created_at`, the last inserted first. Stable.
+    #[default]
+    NewestFirst,
+    /// `created_at` descending, but bundles sharing one `created_at` come in a
+    /// fresh order (seeded PRNG) on every request.
+    CreatedAtUnstable,
+    /// Id ascending, so new bundles land anywhere in the list.
+    Id,
+}
+
+/// Exact-match filters of `GET /bundles`; `status` may list several values.
+#[derive(Debug, Default, Clone)]
+pub struct BundleFilter {
+    pub status: Option<Vec<String>>,
+    pub platform: Option<String>,
+    pub bundle_type: Option<String>,
+    pub external_ref: Option<String>,
+    pub account_status: Option<String>,
+}
+
+/// A filter in interned keys: per field, the keys accepted (`None`: any).
+struct Wanted([Option<Vec<u32>>; 5]);
+
+impl Wanted {
+    /// `None` when nothing is filtered.
+    fn of(filter: &BundleFilter, symbols: &Symbols) -> Option<Wanted> {
+        let one = |value: &Option<String>| value.clone().map(|v| vec![v]);
+        let fields = [
+            filter.status.clone(),
+            one(&filter.platform),
+            one(&filter.bundle_type),
+            one(&filter.external_ref),
+            one(&filter.account_status),
+        ];
+        let wanted = fields.map(|values| values.map(|vs| vs.iter().filter_map(|v| symbols.get(v)).collect()));
+        wanted.iter().any(Option::is_some).then_some(Wanted(wanted))
+    }
+
+    fn matches(&self, bundle: &Bundle) -> bool {
+        self.0.iter().zip(bundle.keys).all(|(want, key)| want.as_ref().is_none_or(|w| w.contains(&key)))
+    }
+}
+
+/// Index entries as (group, slot): the group is `created_at` in the unstable
+/// order (whose equal groups are shuffled) and 0 elsewhere.
+type Entries<'a> = Box<dyn Iterator<Item = (i64, u32)> + 'a>;
+
+impl Dataset {
+    /// The order's entries from rank `from` on (unshuffled).
+    fn entries(&self, order: ListOrder, from: usize) -> Entries<'_> {
+        match order {
+            ListOrder::NewestFirst => Box::new(self.index.newest.iter_from(from).map(|Reverse(s)| (0, s))),
+            ListOrder::CreatedAtUnstable => {
+                Box::new(self.index.created.iter_from(from).map(|(Reverse(c), Reverse(s))| (c, s)))
+            }
+            ListOrder::Id => Box::new(self.index.ids.iter_from(from).map(|(_, s)| (0, s))),
+        }
+    }
+
+    /// Every bundle in `order`, groups of `created_at_unstable` unshuffled
+    /// (ties newest inserted first).
+    pub fn ordered(&self, order: ListOrder) -> impl Iterator<Item = &Bundle> {
+        self.entries(order, 0).filter_map(|(_, slot)| self.slot(slot))
+    }
+
+    /// One page (1-based) of matching list items, pre-serialised, and how many match in all.
+    pub fn page(
+        &self,
+        filter: &BundleFilter,
+        order: ListOrder,
+        page: u64,
+        per_page: u64,
+        rng: &mut Rng,
+    ) -> (Vec<&str>, u64) {
+        let skip = usize::try_from(page.saturating_sub(1).saturating_mul(per_page)).unwrap_or(usize::MAX);
+        let take = usize::try_from(per_page).unwrap_or(usize::MAX);
+        let shuffle = (order == ListOrder::CreatedAtUnstable).then_some(rng);
+        let (slots, total) = match Wanted::of(filter, &self.index.symbols) {
+            None => {
+                let first = self.first_of_window(order, skip);
+                (window(self.entries(order, first), first, skip, take, shuffle), self.len())
+            }
+            Some(wanted) => {
+                let matching = |&(_, slot): &(i64, u32)| self.slot(slot).is_some_and(|b| wanted.matches(b));
+                let total = self.entries(ListOrder::NewestFirst, 0).filter(matching).count();
+                let entries = Box::new(self.entries(order, 0).filter(matching));
+                (window(entries, 0, skip, take, shuffle), total)
+            }
+        };
+        let items = slots.into_iter().filter_map(|slot| self.slot(slot)).map(Bundle::json).collect();
+        (items, total as u64)
+    }
+
+    /// Where an unfiltered page starts reading: its first item, or in the
+    /// unstable order the first item of that item's `created_at` group.
+    fn first_of_window(&self, order: ListOrder, skip: usize) -> usize {
+        if order != ListOrder::CreatedAtUnstable {
+            return skip.min(self.len());
+        }
+        match self.index.created.nth(skip) {
+            Some((Reverse(created), _)) => self.index.created.partition_point(|(Reverse(c), _)| *c > created),
+            None => self.len(),
+        }
+    }
+}
+
+/// The slots at ranks `skip..skip + take` of `entries` (whose first is at rank
+/// `first`). With `shuffle`, every run of equal groups that overlaps the page
+/// is read whole and shuffled first, so its items move within and across the
+/// page's edges on every request.
+fn window(
+    entries: Entries<'_>,
+    first: usize,
+    skip: usize,
+    take: usize,
+    shuffle: Option<&mut Rng>,
+) -> Vec<u32> {
+    let Some(rng) = shuffle else {
+        return entries.skip(skip.saturating_sub(first)).take(take).map(|(_, slot)| slot).collect();
+    };
+    let end = skip.saturating_add(take);
+    let mut run: Vec<(i64, u32)> = Vec::new();
+    let mut lead = None;
+    for (rank, (group, slot)) in (first..).zip(entries) {
+        let new_group = run.last().is_some_and(|(g, _)| *g != group);
+        if rank >= end && new_group {
+            break;
+        }
+        if rank <= skip && new_group {
+            run.clear();
+        }
+        if rank == skip {
+            lead = Some(run.len());
+        }
+        run.push((group, slot));
+    }
+    let Some(lead) = lead else { return Vec::new() };
+    for group in run.chunk_by_mut(|a, b| a.0 == b.0) {
+        for i in (1..group.len()).rev() {
+            group.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+    }
+    run.into_iter().skip(lead).take(take).map(|(_, slot)| slot).collect()
+}
+
+/// One page of `matching` (1-based `page`) as JSON bytes, and how many match in all.
+/// Only the items on the page are serialised.
+pub fn paginate<T, B>(
+    matching: impl Iterator<Item = T>,
+    page: u64,
+    per_page: u64,
+    to_json: impl Fn(T) -> B,
+) -> (Vec<B>, u64) {
+    let skip = page.saturating_sub(1).saturating_mul(per_page);
+    let mut total = 0u64;
+    let mut items = Vec::new();
+    for item in matching {
+        if total >= skip && (items.len() as u64) < per_page {
+            items.push(to_json(item));
+        }
+        total += 1;
+    }
+    (items, total)
+}

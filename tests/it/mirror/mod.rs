@@ -2,6 +2,7 @@
 
 mod children;
 mod deletes;
+mod drift;
 mod exact;
 mod kill;
 mod runs;

@@ -6,8 +6,20 @@ use serde::{Deserialize, Serialize};
 use super::listing::ListOrder;
 use super::rng::Rng;
 
-/// The largest `retry_after_details_extra_secs` (a day).
+/// The largest `retry_after_details_extra_secs` and `fail_retry_after_secs` (a day).
 pub const MAX_RETRY_AFTER_EXTRA_SECS: u64 = 24 * 60 * 60;
+
+/// How a `Retry-After` header is written (RFC 9110 allows both).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryAfterFormat {
+    /// Delay in whole seconds: `Retry-After: 2`.
+    #[default]
+    Seconds,
+    /// The instant as an IMF-fixdate, rounded up to the second:
+    /// `Retry-After: Sun, 06 Nov 1994 08:49:37 GMT`.
+    HttpDate,
+}
 
 /// Which requests the fail/drop/stall knobs apply to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +81,12 @@ pub struct Faults {
     /// Added to `details.retry_after_seconds` of 429s only, so it disagrees with
     /// `Retry-After` the way the reference's own example does (1 vs 2).
     pub retry_after_details_extra_secs: u64,
+    /// How the `Retry-After` of 429s is written.
+    pub retry_after_format: RetryAfterFormat,
+    /// Injected failures (`fail_next`, `fail_rate`) carry `Retry-After` of this
+    /// many seconds (none when null), written as `fail_retry_after_format` says.
+    pub fail_retry_after_secs: Option<u64>,
+    pub fail_retry_after_format: RetryAfterFormat,
     /// The order of `GET /bundles`.
     pub order: ListOrder,
 }
@@ -88,6 +106,9 @@ impl Default for Faults {
             drift_every: 0,
             drift_kind: DriftKind::Mixed,
             retry_after_details_extra_secs: 0,
+            retry_after_format: RetryAfterFormat::Seconds,
+            fail_retry_after_secs: None,
+            fail_retry_after_format: RetryAfterFormat::Seconds,
             order: ListOrder::NewestFirst,
         }
     }
@@ -105,6 +126,12 @@ impl Faults {
             return Err(format!(
                 "retry_after_details_extra_secs must be at most {MAX_RETRY_AFTER_EXTRA_SECS}, got {}",
                 self.retry_after_details_extra_secs
+            ));
+        }
+        if self.fail_retry_after_secs.is_some_and(|s| s > MAX_RETRY_AFTER_EXTRA_SECS) {
+            return Err(format!(
+                "fail_retry_after_secs must be at most {MAX_RETRY_AFTER_EXTRA_SECS}, got {:?}",
+                self.fail_retry_after_secs
             ));
         }
         Ok(())

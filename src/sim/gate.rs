@@ -15,7 +15,7 @@ use serde_json::json;
 use super::bucket::{Decision, Snapshot};
 use super::error::ApiError;
 use super::execute;
-use super::faults::After;
+use super::faults::{After, RetryAfterFormat};
 use super::rng::Rng;
 use super::server::ConnKill;
 use super::state::{KeyState, Shared, lock};
@@ -78,8 +78,11 @@ async fn authenticate(shared: &Arc<Shared>, req: Request, next: Next) -> Respons
         Decision::Allowed(_) => authorise(shared, &key, req, next).await,
         Decision::Limited { retry_after_secs, .. } => {
             lock(&key.counters).rate_limited += 1;
-            let in_details =
-                retry_after_secs.saturating_add(lock(&shared.faults).retry_after_details_extra_secs);
+            let (extra, format) = {
+                let faults = lock(&shared.faults);
+                (faults.retry_after_details_extra_secs, faults.retry_after_format)
+            };
+            let in_details = retry_after_secs.saturating_add(extra);
             let mut response = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "RATE_LIMIT_EXCEEDED",
@@ -87,7 +90,7 @@ async fn authenticate(shared: &Arc<Shared>, req: Request, next: Next) -> Respons
             )
             .with_details(json!({ "retry_after_seconds": in_details }))
             .into_response();
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            response.headers_mut().insert(header::RETRY_AFTER, retry_after(retry_after_secs, format, now()));
             response
         }
     };
@@ -98,11 +101,31 @@ async fn authenticate(shared: &Arc<Shared>, req: Request, next: Next) -> Respons
     response
 }
 
+fn now() -> Duration {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+}
+
 fn rate_headers(headers: &mut HeaderMap, snapshot: Snapshot) {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     headers.insert("x-ratelimit-limit", HeaderValue::from(snapshot.limit));
     headers.insert("x-ratelimit-remaining", HeaderValue::from(snapshot.remaining));
-    headers.insert("x-ratelimit-reset", HeaderValue::from(reset_at(now, snapshot.full_in)));
+    headers.insert("x-ratelimit-reset", HeaderValue::from(reset_at(now(), snapshot.full_in)));
+}
+
+/// A `Retry-After` of `secs` seconds from `now_since_epoch`: the number, or
+/// the instant as an IMF-fixdate rounded up to the second (never early).
+pub fn retry_after(secs: u64, format: RetryAfterFormat, now_since_epoch: Duration) -> HeaderValue {
+    match format {
+        RetryAfterFormat::Seconds => HeaderValue::from(secs),
+        RetryAfterFormat::HttpDate => {
+            let at = reset_at(now_since_epoch, Duration::from_secs(secs));
+            let date = i64::try_from(at).ok().and_then(|at| chrono::DateTime::from_timestamp(at, 0));
+            match date {
+                Some(date) => HeaderValue::from_str(&date.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+                    .unwrap_or_else(|_| HeaderValue::from(secs)),
+                None => HeaderValue::from(secs),
+            }
+        }
+    }
 }
 
 /// `X-RateLimit-Reset`: the unix second at which the bucket is full, rounded up
@@ -164,15 +187,19 @@ async fn authorise(shared: &Arc<Shared>, key: &Arc<KeyState>, mut req: Request, 
 }
 
 pub fn inject_failure(shared: &Shared, is_write: bool) -> Option<Response> {
-    let status = {
+    let (status, retry) = {
         let mut rng = lock(&shared.fault_rng);
-        lock(&shared.faults).take_fail(is_write, &mut rng)?
+        let mut faults = lock(&shared.faults);
+        let status = faults.take_fail(is_write, &mut rng)?;
+        (status, faults.fail_retry_after_secs.map(|secs| (secs, faults.fail_retry_after_format)))
     };
     lock(&shared.fired).failed += 1;
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-    Some(
-        ApiError::new(status, "INTERNAL_ERROR", "Injected failure: nothing was executed.")
-            .with_details(json!({ "simulated": true }))
-            .into_response(),
-    )
+    let mut response = ApiError::new(status, "INTERNAL_ERROR", "Injected failure: nothing was executed.")
+        .with_details(json!({ "simulated": true }))
+        .into_response();
+    if let Some((secs, format)) = retry {
+        response.headers_mut().insert(header::RETRY_AFTER, retry_after(secs, format, now()));
+    }
+    Some(response)
 }

@@ -38,7 +38,7 @@ pub mod state;
 
 pub use config::{DEMO_CREDITS, DEMO_KEY, SimConfig, SimKey};
 pub use control::{BundleSnapshot, KeyStats, SimStats};
-pub use faults::{DriftKind, FaultTarget, Faults, FaultsFired};
+pub use faults::{DriftKind, FaultTarget, Faults, FaultsFired, RetryAfterFormat};
 pub use handle::SimServer;
 pub use ledger::LedgerEntry;
 pub use listing::ListOrder;

@@ -11,6 +11,7 @@ mod order;
 mod pages;
 mod rate_limit;
 mod reads;
+mod retry_after;
 mod snapshot;
 mod support;
 mod writes;

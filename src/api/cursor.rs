@@ -14,14 +14,20 @@
 //! item that existed for the whole walk is delivered (changes that cancel out
 //! in `total` stay invisible; nothing offset-based can see them).
 //!
-//! Memory holds the ids seen, never the items.
+//! The set of ids seen lives outside the cursor (see [`seen`]): the cursor is
+//! told what the set knows of a page's ids and answers what to record, so the
+//! mirror can keep the set in Postgres and its memory does not grow with the
+//! account.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
+mod seen;
+
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
 use super::model::{ListPage, item_id};
+
+pub use seen::{Absorbed, Known, MemorySeen};
 
 /// One page as delivered: only items not delivered before.
 #[derive(Debug, Clone)]
@@ -62,8 +68,6 @@ pub struct Cursor {
     last_total: Option<u64>,
     /// Set from the first page: more page reads than this is a loop.
     max_pages: Option<u64>,
-    /// Each delivered id, and whether it is an anchor (see `absorb`).
-    seen: HashMap<String, bool>,
     /// `total` changed and the backward scan has not finished yet.
     unsettled: bool,
     /// Ids read since the scan last (re)started.
@@ -80,7 +84,6 @@ impl Cursor {
             scan: None,
             last_total: None,
             max_pages: None,
-            seen: HashMap::new(),
             unsettled: false,
             pass: Vec::new(),
             stats: WalkStats::default(),
@@ -111,8 +114,10 @@ impl Cursor {
         self.max_pages.is_some_and(|max| self.stats.pages >= max)
     }
 
-    /// Takes in the response to `read`; returns the items not delivered before.
-    pub fn absorb(&mut self, read: Read, list: ListPage) -> Page {
+    /// Takes in the response to `read`, given what the seen set knows of its
+    /// ids (`known`, from [`ListPage::ids`]); returns the items not delivered
+    /// before and what the seen set must record.
+    pub fn absorb(&mut self, read: Read, list: ListPage, known: &Known) -> Absorbed {
         let number = read.page;
         let pagination = list.pagination.unwrap_or_default();
         let total = pagination.total;
@@ -129,7 +134,8 @@ impl Cursor {
             self.pass.clear();
         }
         let empty = list.data.is_empty();
-        let (items, duplicates, holds_anchor) = self.dedup(list.data);
+        let mut marks = Marks::default();
+        let (items, duplicates, holds_anchor) = self.dedup(list.data, known, &mut marks);
         let last = u32::try_from(total_pages).unwrap_or(u32::MAX);
         if read.reread {
             self.stats.rereads += 1;
@@ -158,12 +164,13 @@ impl Cursor {
             self.scan = (from >= 1).then_some(from);
         }
         if self.scan.is_none() && self.unsettled {
-            self.settle();
+            self.settle(&mut marks);
         }
         self.stats.pages += 1;
         self.stats.items += items.len() as u64;
         self.stats.duplicates += duplicates as u64;
-        Page { number, items, reread: read.reread, duplicates, total }
+        let page = Page { number, items, reread: read.reread, duplicates, total };
+        Absorbed { page, new_ids: marks.new_ids, anchors: marks.anchors }
     }
 
     /// Splits a page into items not delivered before and a count of the
@@ -172,10 +179,12 @@ impl Cursor {
     /// read while nothing can be hidden behind the cursor are anchors at once;
     /// items read while the list is unsettled become anchors when the scan
     /// that settles it ends.
-    fn dedup(&mut self, data: Vec<Value>) -> (Vec<Value>, usize, bool) {
+    fn dedup(&mut self, data: Vec<Value>, known: &Known, marks: &mut Marks) -> (Vec<Value>, usize, bool) {
         let clean = !self.unsettled;
         let mut items = Vec::with_capacity(data.len());
         let (mut duplicates, mut holds_anchor) = (0, false);
+        // Ids first met on this page: an id twice on one page is delivered once.
+        let mut here: HashSet<String> = HashSet::new();
         for item in data {
             let Some(id) = item_id(&item) else {
                 items.push(item);
@@ -184,18 +193,18 @@ impl Cursor {
             if !clean {
                 self.pass.push(id.clone());
             }
-            match self.seen.entry(id) {
-                Entry::Occupied(mut anchor) => {
-                    duplicates += 1;
-                    holds_anchor |= *anchor.get();
-                    if clean {
-                        anchor.insert(true);
-                    }
+            if let Some(&anchor) = known.get(&id) {
+                duplicates += 1;
+                holds_anchor |= anchor;
+                if clean && !anchor && here.insert(id.clone()) {
+                    marks.anchors.push(id);
                 }
-                Entry::Vacant(slot) => {
-                    slot.insert(clean);
-                    items.push(item);
-                }
+            } else if here.contains(&id) {
+                duplicates += 1;
+            } else {
+                here.insert(id.clone());
+                marks.new_ids.push((id, clean));
+                items.push(item);
             }
         }
         (items, duplicates, holds_anchor)
@@ -203,14 +212,32 @@ impl Cursor {
 
     /// The scan ended with no change since it (re)started: every item not yet
     /// delivered now lies beyond the forward cursor, after every item the scan read.
-    fn settle(&mut self) {
+    fn settle(&mut self, marks: &mut Marks) {
+        let mut fresh: HashMap<&str, usize> = HashMap::new();
+        for (i, (id, _)) in marks.new_ids.iter().enumerate() {
+            fresh.insert(id, i);
+        }
+        let mut flagged: HashSet<String> = marks.anchors.iter().cloned().collect();
+        let mut raise = Vec::new();
         for id in self.pass.drain(..) {
-            if let Some(anchor) = self.seen.get_mut(&id) {
-                *anchor = true;
+            match fresh.get(id.as_str()) {
+                Some(&i) => raise.push(i),
+                None if flagged.insert(id.clone()) => marks.anchors.push(id),
+                None => {}
             }
+        }
+        for i in raise {
+            marks.new_ids[i].1 = true;
         }
         self.unsettled = false;
     }
+}
+
+/// What one `absorb` tells the seen set.
+#[derive(Default)]
+struct Marks {
+    new_ids: Vec<(String, bool)>,
+    anchors: Vec<String>,
 }
 
 #[cfg(test)]

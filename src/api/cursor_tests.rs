@@ -46,6 +46,7 @@ impl List {
 fn walk(list: &mut List, per_page: u32, mut change: impl FnMut(&mut List, u64)) -> (Vec<u64>, HashSet<u64>) {
     let mut always: HashSet<u64> = list.ids.iter().copied().collect();
     let mut cursor = Cursor::new(per_page, 1);
+    let mut seen = MemorySeen::new();
     let mut delivered = Vec::new();
     let mut reads = 0;
     while let Some(read) = cursor.next_read() {
@@ -54,10 +55,17 @@ fn walk(list: &mut List, per_page: u32, mut change: impl FnMut(&mut List, u64)) 
         reads += 1;
         let present: HashSet<u64> = list.ids.iter().copied().collect();
         always.retain(|id| present.contains(id));
-        let page = cursor.absorb(read, list.page(read.page, per_page));
+        let page = absorb(&mut cursor, &mut seen, read, list.page(read.page, per_page));
         delivered.extend(page.items.iter().map(|item| item["id"].as_u64().unwrap()));
     }
     (delivered, always)
+}
+
+/// One page through the cursor and an in-memory seen set.
+fn absorb(cursor: &mut Cursor, seen: &mut MemorySeen, read: Read, list: ListPage) -> Page {
+    let absorbed = cursor.absorb(read, list.clone(), &seen.lookup(&list.ids()));
+    seen.apply(&absorbed);
+    absorbed.page
 }
 
 fn assert_complete(delivered: &[u64], always: &HashSet<u64>) {
@@ -145,7 +153,7 @@ fn an_empty_page_ends_the_walk_whatever_total_pages_says() {
         data: vec![],
         pagination: Some(Pagination { total: Some(500), total_pages: Some(50), ..Default::default() }),
     };
-    cursor.absorb(read, page);
+    cursor.absorb(read, page, &Known::new());
     assert_eq!(cursor.next_read(), None);
 }
 
@@ -153,6 +161,7 @@ fn an_empty_page_ends_the_walk_whatever_total_pages_says() {
 fn a_server_that_ignores_the_page_number_is_caught_by_the_loop_guard() {
     let list = List::new(30);
     let mut cursor = Cursor::new(10, 1);
+    let mut seen = MemorySeen::new();
     let mut reads = 0;
     while let Some(read) = cursor.next_read() {
         if cursor.is_looping() {
@@ -162,7 +171,7 @@ fn a_server_that_ignores_the_page_number_is_caught_by_the_loop_guard() {
         let mut page = list.page(1, 10);
         page.pagination =
             Some(Pagination { total: Some(30 + reads), total_pages: Some(5), ..Default::default() });
-        cursor.absorb(read, page);
+        absorb(&mut cursor, &mut seen, read, page);
         reads += 1;
     }
     assert!(cursor.is_looping() && reads == 8 * 5 + 16, "reads: {reads}");
@@ -181,8 +190,24 @@ fn a_huge_total_pages_from_the_server_neither_panics_nor_looks_like_a_loop() {
             total_pages: Some(u64::MAX),
         }),
     };
-    let page = cursor.absorb(read, page);
+    let page = cursor.absorb(read, page, &Known::new()).page;
     assert_eq!(page.items.len(), 10);
     assert!(!cursor.is_looping());
     assert_eq!(cursor.next_read().map(|r| (r.page, r.reread)), Some((2, false)));
+}
+
+#[test]
+fn an_item_twice_on_one_page_is_delivered_once_and_recorded_once() {
+    let mut cursor = Cursor::new(10, 1);
+    let read = cursor.next_read().unwrap();
+    let page = ListPage {
+        data: [1, 2, 1, 3].iter().map(|id| json!({ "id": id })).collect(),
+        pagination: Some(Pagination { total: Some(4), total_pages: Some(1), ..Default::default() }),
+    };
+    let absorbed = cursor.absorb(read, page, &Known::new());
+    let delivered: Vec<_> = absorbed.page.items.iter().map(|item| item["id"].as_u64().unwrap()).collect();
+    assert_eq!(delivered, vec![1, 2, 3]);
+    assert_eq!(absorbed.page.duplicates, 1);
+    let recorded: Vec<_> = absorbed.new_ids.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(recorded, vec!["1", "2", "3"]);
 }

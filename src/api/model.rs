@@ -44,6 +44,14 @@ pub struct ListPage {
     pub pagination: Option<Pagination>,
 }
 
+impl ListPage {
+    /// The id of every item that has one, in order, duplicates included: what
+    /// a walk's seen set is asked about before the cursor takes the page in.
+    pub fn ids(&self) -> Vec<String> {
+        self.data.iter().filter_map(item_id).collect()
+    }
+}
+
 /// The id of an item, as a string whatever its JSON type (UUID strings today).
 pub fn item_id(item: &Value) -> Option<String> {
     match item.get("id")? {

@@ -1,10 +1,16 @@
 //! The page walker: every item of a list endpoint, one page per call of
 //! [`Walk::next_page`], each item delivered once, through the client (and so
-//! the budget). Which page to read next is the [`Cursor`]'s decision.
+//! the budget). Which page to read next is the [`Cursor`]'s decision; which ids
+//! were delivered is a seen set's. `next_page` keeps that set in memory
+//! ([`MemorySeen`]); a caller that keeps it elsewhere (the mirror, in the
+//! transaction of each page) drives [`Walk::next_read`], [`Walk::fetch`] and
+//! the cursor's `absorb` itself.
+
+use serde::Deserialize;
 
 use super::client::Client;
-use super::cursor::{Cursor, Page, Read, WalkStats};
-use super::error::ApiError;
+use super::cursor::{Cursor, MemorySeen, Page, Read, WalkStats};
+use super::error::{ApiError, excerpt};
 use super::model::ListPage;
 
 pub struct Walk {
@@ -12,6 +18,7 @@ pub struct Walk {
     path: String,
     query: Vec<(String, String)>,
     cursor: Cursor,
+    seen: MemorySeen,
 }
 
 impl Walk {
@@ -38,7 +45,13 @@ impl Walk {
                 ),
             });
         }
-        Ok(Walk { client, path: path.to_string(), query, cursor: Cursor::new(per_page, 1) })
+        Ok(Walk {
+            client,
+            path: path.to_string(),
+            query,
+            cursor: Cursor::new(per_page, 1),
+            seen: MemorySeen::new(),
+        })
     }
 
     /// Starts the walk at `page` instead of 1 (to resume an interrupted walk).
@@ -51,9 +64,30 @@ impl Walk {
         self.cursor.stats()
     }
 
-    /// Reads one page; `None` once every page has been delivered.
+    /// The page to read next; `None` once the walk is complete.
+    pub fn next_read(&self) -> Option<Read> {
+        self.cursor.next_read()
+    }
+
+    /// The cursor, for a caller that keeps its own seen set: it looks up
+    /// `list.ids()` after [`Walk::fetch`] and passes what it knows to `absorb`.
+    pub fn cursor_mut(&mut self) -> &mut Cursor {
+        &mut self.cursor
+    }
+
+    /// Reads one page, with the in-memory seen set; `None` once every page has been delivered.
     pub async fn next_page(&mut self) -> Result<Option<Page>, ApiError> {
         let Some(read) = self.cursor.next_read() else { return Ok(None) };
+        let list = self.fetch(read).await?;
+        let known = self.seen.lookup(&list.ids());
+        let absorbed = self.cursor.absorb(read, list, &known);
+        self.seen.apply(&absorbed);
+        Ok(Some(absorbed.page))
+    }
+
+    /// One GET of the page `read` asks for, decoded. Refuses to send it once
+    /// the walk has read so many pages that it must be looping.
+    pub async fn fetch(&self, read: Read) -> Result<ListPage, ApiError> {
         if self.cursor.is_looping() {
             return Err(self.fatal(read, None, String::new(), format!(
                 "the walk read {} pages without reaching the end; the list keeps changing or the server ignores `page`",
@@ -64,10 +98,15 @@ impl Walk {
         query.push(("page".into(), read.page.to_string()));
         query.push(("per_page".into(), self.cursor.per_page().to_string()));
         let response = self.client.get(&self.path, &query).await?;
-        let list = serde_json::from_value::<ListPage>(response.body).map_err(|e| {
-            self.fatal(read, Some(response.status), response.request_id, format!("not a page of a list: {e}"))
-        })?;
-        Ok(Some(self.cursor.absorb(read, list)))
+        ListPage::deserialize(&response.body).map_err(|e| {
+            let body = excerpt(response.body.to_string().as_bytes());
+            self.fatal(
+                read,
+                Some(response.status),
+                response.request_id,
+                format!("not a page of a list ({e}): {body}"),
+            )
+        })
     }
 
     fn fatal(&self, read: Read, status: Option<u16>, request_id: String, excerpt: String) -> ApiError {

@@ -1,12 +1,14 @@
 //! The page walker against the simulator while its listing changes: every
 //! bundle that existed for the whole walk is delivered, none twice.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use tokportal_sync::api::Walk;
+use axum::routing::get;
+use tokportal_sync::api::cursor::{Absorbed, Known};
+use tokportal_sync::api::{ApiError, Walk};
 use tokportal_sync::sim::{self, DriftKind, SimConfig, SimServer};
 
-use crate::api_support::demo_client;
+use crate::api_support::{budget_options, client, demo_client, scripted};
 
 async fn unlimited(bundles: usize) -> SimServer {
     sim::start(SimConfig { bundles, rate_limit: false, ..SimConfig::default() }).await.unwrap()
@@ -86,4 +88,61 @@ async fn a_walk_started_at_a_later_page_reads_from_there_to_the_end() {
     assert_eq!(pages, vec![2, 3]);
     assert_eq!(delivered, all[100..].to_vec(), "pages 2 and 3 of the newest-first list");
     sim.shutdown().await;
+}
+
+/// A seen set kept apart from the walk, the way the mirror keeps one in Postgres.
+#[derive(Default)]
+struct OwnSeen(HashMap<String, bool>);
+
+impl OwnSeen {
+    fn lookup(&self, ids: &[String]) -> Known {
+        ids.iter().filter_map(|id| self.0.get(id).map(|&anchor| (id.clone(), anchor))).collect()
+    }
+
+    fn record(&mut self, absorbed: &Absorbed) {
+        self.0.extend(absorbed.new_ids.iter().cloned());
+        for id in &absorbed.anchors {
+            self.0.insert(id.clone(), true);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_caller_keeping_its_own_seen_set_drives_fetch_and_absorb_to_every_bundle_once() {
+    let sim = unlimited(400).await;
+    sim.update_faults(|f| {
+        f.drift_every = 3;
+        f.drift_kind = DriftKind::Mixed;
+    })
+    .unwrap();
+    let at_start = sim.bundle_ids();
+    let mut walk = Walk::new(demo_client(&sim, 1000.0, 1000), "/bundles", vec![], 25).unwrap();
+    let (mut seen, mut delivered) = (OwnSeen::default(), Vec::new());
+    while let Some(read) = walk.next_read() {
+        let list = walk.fetch(read).await.unwrap();
+        let known = seen.lookup(&list.ids());
+        let absorbed = walk.cursor_mut().absorb(read, list, &known);
+        seen.record(&absorbed);
+        delivered.extend(absorbed.page.items.iter().map(|item| item["id"].as_str().unwrap().to_string()));
+    }
+    assert!(sim.stats().faults_fired.drifted > 0, "no drift happened");
+    assert_eq!(seen.0.len(), delivered.len(), "the seen set holds each delivered id");
+    assert_every_survivor_once(&delivered, &at_start, &sim.bundle_ids());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_a_page_of_a_list_is_fatal_naming_the_page_with_an_excerpt() {
+    let app = axum::Router::new().route(
+        "/bundles",
+        get(|| async { axum::Json(serde_json::json!({ "items": ["not", "a", "page"] })) }),
+    );
+    let (options, server) = scripted(app).await;
+    let walk = Walk::new(client(options, budget_options(100.0, 100)), "/bundles", vec![], 10).unwrap();
+    let read = walk.next_read().unwrap();
+    let err = walk.fetch(read).await.unwrap_err();
+    let ApiError::Fatal { request, excerpt, .. } = &err else { panic!("not fatal: {err:?}") };
+    assert!(request.ends_with("page 1"), "{request}");
+    assert!(excerpt.contains(r#"{"items":["not","a","page"]}"#), "{excerpt}");
+    server.abort();
 }

@@ -34,7 +34,10 @@ CREATE TABLE tokportal.sync_seen (
     run_id bigint NOT NULL REFERENCES tokportal.sync_runs (id) ON DELETE CASCADE,
     id     text NOT NULL,
     anchor boolean NOT NULL,
-    PRIMARY KEY (run_id, id)
+    -- `id` first: a page looks up its ids with `id = ANY(...)` and the
+    -- planner can then only probe each id, never scan the whole run
+    -- (which made each page cost grow with the account).
+    PRIMARY KEY (id, run_id)
 );
 
 -- When each bundle's children were last fetched, per child stream, and the

@@ -166,6 +166,7 @@ async fn pages(
         }
         let ids: Vec<String> = list.data.iter().filter_map(store::id_of).collect();
         let mut tx = m.pool.begin().await.context("Failed to start the page's transaction")?;
+        store::tune_page_transaction(&mut tx).await?;
         let known = runs::known(&mut tx, run_id, &ids).await?;
         let absorbed = walk.cursor_mut().absorb(read, list, &known);
         let up = store::upsert_page(&mut tx, stream, &absorbed.page.items)

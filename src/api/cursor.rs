@@ -2,17 +2,31 @@
 //! walker, apart from HTTP so it can be driven against a list changing in
 //! memory.
 //!
-//! Pages are offsets into a list that may change while it is walked. An
-//! insert before the cursor pushes items onto pages still to come (they come
-//! back as duplicates, dropped by id); a delete pulls unread items back onto
-//! pages already read (they would be missed). The list's `total` is the only
-//! visible sign of either, so when it changes the cursor re-reads backwards
-//! from the last page read before the change until it reaches a page holding
-//! an item delivered while nothing was hidden: items keep their relative
-//! order, so an item never delivered lies after every such item. A change
-//! during the scan restarts it from the top. That way every
-//! item that existed for the whole walk is delivered (changes that cancel out
-//! in `total` stay invisible; nothing offset-based can see them).
+//! Pages are offsets into a list that may change while it is walked, in an
+//! order nobody documents. An insert before the boundary between two pages
+//! pushes items onto the page still to come (they come back as duplicates,
+//! dropped by id); a delete before it pulls an unread item back onto a page
+//! already read, and that item would be missed. Items keep their relative
+//! order, whatever that order is, so the cursor reasons about *anchors*:
+//! items known to lie before every item the walk has yet to deliver.
+//!
+//! A page is *clean*, and its items all become anchors, when nothing unread
+//! can lie before it: it holds an anchor (whatever came before the anchor is
+//! not unread, so the list moved forward there or not at all), or it is page
+//! 1, or it follows the last clean page with `total` unchanged since that page
+//! was read. Head inserts therefore cost nothing: the next page starts with
+//! items of the one before. Any other page may have skipped items, so the
+//! cursor reads backwards until a clean page: the pages read on the way, all
+//! at one `total`, are then clean too, and the walk goes on after the highest.
+//! A change of `total` on the way drops the pages read before it (they are
+//! read again going forward). The walk ends on a clean page that is empty or
+//! the last of the latest `total_pages`.
+//!
+//! So every item that existed for the whole walk is delivered, whatever the
+//! order and wherever the list changes, as long as items keep their relative
+//! order and the changes between two reads do not cancel out in `total`
+//! (nothing offset-based can see those: one delete before the boundary and
+//! one insert after it look like no change at all).
 //!
 //! The set of ids seen lives outside the cursor (see [`seen`]): the cursor is
 //! told what the set knows of a page's ids and answers what to record, so the
@@ -20,21 +34,22 @@
 //! account.
 
 mod seen;
-
-use std::collections::{HashMap, HashSet};
+mod sorted;
 
 use serde_json::Value;
 
-use super::model::{ListPage, item_id};
+use super::model::ListPage;
 
 pub use seen::{Absorbed, Known, MemorySeen};
+use sorted::Sorted;
 
 /// One page as delivered: only items not delivered before.
 #[derive(Debug, Clone)]
 pub struct Page {
     pub number: u32,
     pub items: Vec<Value>,
-    /// A page read again because the list changed.
+    /// A page read again (at or below the highest page read before) because
+    /// items may have been skipped.
     pub reread: bool,
     /// Items on the page that were already delivered.
     pub duplicates: usize,
@@ -61,31 +76,48 @@ pub struct Read {
 #[derive(Debug)]
 pub struct Cursor {
     per_page: u32,
-    next_forward: u32,
-    forward_done: bool,
-    /// Next page to re-read, going backwards.
-    scan: Option<u32>,
+    /// The last clean page: every item the walk has yet to deliver lies after
+    /// its items (0 before the first read of a walk from page 1).
+    clean: u32,
+    /// No change of `total` seen since `clean` was read.
+    fresh: bool,
+    /// Pages read since, at the current `total`, not known clean yet.
+    run: Option<Run>,
+    /// The page to read next; `None` once the walk is complete.
+    next: Option<u32>,
+    /// The highest page read: a read at or below it is a re-read.
+    highest: u32,
     last_total: Option<u64>,
     /// Set from the first page: more page reads than this is a loop.
     max_pages: Option<u64>,
-    /// `total` changed and the backward scan has not finished yet.
-    unsettled: bool,
-    /// Ids read since the scan last (re)started.
-    pass: Vec<String>,
     stats: WalkStats,
+}
+
+/// Consecutive pages `lo..=hi`, read at one `total` and holding no anchor:
+/// clean as soon as page `lo - 1`, read at that same `total`, is.
+#[derive(Debug)]
+struct Run {
+    lo: u32,
+    hi: u32,
+    /// Page `hi` was empty: the list ends there.
+    ends: bool,
+    /// Their ids, to become anchors.
+    ids: Vec<String>,
 }
 
 impl Cursor {
     pub fn new(per_page: u32, start_page: u32) -> Cursor {
+        let start = start_page.max(1);
         Cursor {
             per_page: per_page.max(1),
-            next_forward: start_page.max(1),
-            forward_done: false,
-            scan: None,
+            // A resumed walk trusts its first page, as a walk from page 1 does.
+            clean: start - 1,
+            fresh: true,
+            run: None,
+            next: Some(start),
+            highest: start - 1,
             last_total: None,
             max_pages: None,
-            unsettled: false,
-            pass: Vec::new(),
             stats: WalkStats::default(),
         }
     }
@@ -100,16 +132,12 @@ impl Cursor {
 
     /// The page to read next; `None` when the walk is complete.
     pub fn next_read(&self) -> Option<Read> {
-        match self.scan {
-            Some(page) => Some(Read { page, reread: true }),
-            None if !self.forward_done => Some(Read { page: self.next_forward, reread: false }),
-            None => None,
-        }
+        self.next.map(|page| Read { page, reread: page <= self.highest })
     }
 
     /// True when the walk has read so many pages that it must be looping:
     /// a list that changes often costs a few reads a page, beyond eight
-    /// something is wrong (or the server ignores `page`).
+    /// something is wrong (or the list grows faster than it is read).
     pub fn is_looping(&self) -> bool {
         self.max_pages.is_some_and(|max| self.stats.pages >= max)
     }
@@ -125,121 +153,79 @@ impl Cursor {
             .total_pages
             .or_else(|| total.map(|t| t.div_ceil(u64::from(self.per_page))))
             .unwrap_or(u64::from(number));
+        let last = u32::try_from(total_pages).unwrap_or(u32::MAX);
         // The server says how many pages there are: saturate, never overflow.
         self.max_pages.get_or_insert(total_pages.saturating_mul(8).saturating_add(16));
-        let changed = matches!((self.last_total, total), (Some(a), Some(b)) if a != b);
+        if matches!((self.last_total, total), (Some(a), Some(b)) if a != b) {
+            tracing::debug!(page = number, total, "the list changed during the walk");
+            self.fresh = false;
+            self.run = None;
+        }
         self.last_total = total.or(self.last_total);
-        if changed {
-            self.unsettled = true;
-            self.pass.clear();
-        }
         let empty = list.data.is_empty();
-        let mut marks = Marks::default();
-        let (items, duplicates, holds_anchor) = self.dedup(list.data, known, &mut marks);
-        let last = u32::try_from(total_pages).unwrap_or(u32::MAX);
-        if read.reread {
-            self.stats.rereads += 1;
-            self.scan = if empty && number > last && last >= 1 {
-                // The list shrank below this page: go on from its new end.
-                Some(last)
-            } else if holds_anchor || empty || number <= 1 {
-                None
-            } else {
-                Some(number - 1)
-            };
+        let mut sorted = Sorted::of(list.data, known);
+        if sorted.holds_anchor || number <= 1 || (number == self.clean.saturating_add(1) && self.fresh) {
+            self.settle(number, empty, last, &mut sorted);
         } else {
-            if !empty {
-                self.next_forward = number.saturating_add(1);
-            }
-            self.forward_done = empty || number >= last;
+            self.step_back(number, empty, last, &mut sorted);
         }
-        if changed && self.forward_done && self.next_forward <= last {
-            // Inserts pushed items past the page that looked like the end.
-            self.forward_done = false;
-        }
-        if changed {
-            // (Re)start from the last page read before the change.
-            let from = if read.reread { self.next_forward - 1 } else { number - 1 }.min(last);
-            tracing::debug!(page = number, total, from, "the list changed during the walk; re-reading");
-            self.scan = (from >= 1).then_some(from);
-        }
-        if self.scan.is_none() && self.unsettled {
-            self.settle(&mut marks);
-        }
+        self.highest = self.highest.max(number);
         self.stats.pages += 1;
-        self.stats.items += items.len() as u64;
-        self.stats.duplicates += duplicates as u64;
-        let page = Page { number, items, reread: read.reread, duplicates, total };
-        Absorbed { page, new_ids: marks.new_ids, anchors: marks.anchors }
+        self.stats.rereads += u64::from(read.reread);
+        self.stats.items += sorted.items.len() as u64;
+        self.stats.duplicates += sorted.duplicates as u64;
+        let page =
+            Page { number, items: sorted.items, reread: read.reread, duplicates: sorted.duplicates, total };
+        Absorbed { page, new_ids: sorted.new_ids, anchors: sorted.anchors }
     }
 
-    /// Splits a page into items not delivered before and a count of the
-    /// others, noting whether it holds an anchor: an item known to lie before
-    /// every item not yet delivered (items keep their relative order). Items
-    /// read while nothing can be hidden behind the cursor are anchors at once;
-    /// items read while the list is unsettled become anchors when the scan
-    /// that settles it ends.
-    fn dedup(&mut self, data: Vec<Value>, known: &Known, marks: &mut Marks) -> (Vec<Value>, usize, bool) {
-        let clean = !self.unsettled;
-        let mut items = Vec::with_capacity(data.len());
-        let (mut duplicates, mut holds_anchor) = (0, false);
-        // Ids first met on this page: an id twice on one page is delivered once.
-        let mut here: HashSet<String> = HashSet::new();
-        for item in data {
-            let Some(id) = item_id(&item) else {
-                items.push(item);
-                continue;
-            };
-            if !clean {
-                self.pass.push(id.clone());
-            }
-            if let Some(&anchor) = known.get(&id) {
-                duplicates += 1;
-                holds_anchor |= anchor;
-                if clean && !anchor && here.insert(id.clone()) {
-                    marks.anchors.push(id);
-                }
-            } else if here.contains(&id) {
-                duplicates += 1;
-            } else {
-                here.insert(id.clone());
-                marks.new_ids.push((id, clean));
-                items.push(item);
-            }
+    /// Page `number` is clean, and so is a run just above it: everything up
+    /// to the run's top is done.
+    fn settle(&mut self, number: u32, empty: bool, last: u32, sorted: &mut Sorted) {
+        for (_, anchor) in &mut sorted.new_ids {
+            *anchor = true;
         }
-        (items, duplicates, holds_anchor)
+        sorted.anchors.append(&mut sorted.unanchored);
+        let (top, ends) = match self.run.take() {
+            Some(mut run) if run.lo == number.saturating_add(1) => {
+                sorted.anchors.append(&mut run.ids);
+                (run.hi, run.ends)
+            }
+            _ => (number, empty),
+        };
+        self.clean = top;
+        self.fresh = true;
+        self.next = if ends || top >= last { None } else { Some(top.saturating_add(1)) };
     }
 
-    /// The scan ended with no change since it (re)started: every item not yet
-    /// delivered now lies beyond the forward cursor, after every item the scan read.
-    fn settle(&mut self, marks: &mut Marks) {
-        let mut fresh: HashMap<&str, usize> = HashMap::new();
-        for (i, (id, _)) in marks.new_ids.iter().enumerate() {
-            fresh.insert(id, i);
-        }
-        let mut flagged: HashSet<String> = marks.anchors.iter().cloned().collect();
-        let mut raise = Vec::new();
-        for id in self.pass.drain(..) {
-            match fresh.get(id.as_str()) {
-                Some(&i) => raise.push(i),
-                None if flagged.insert(id.clone()) => marks.anchors.push(id),
-                None => {}
+    /// Page `number` may follow skipped items: it joins the run and the
+    /// cursor reads the page below. An empty page means the list now ends
+    /// before it, on page `last`: the pages in between are empty too.
+    fn step_back(&mut self, number: u32, empty: bool, last: u32, sorted: &mut Sorted) {
+        let mut ids = std::mem::take(&mut sorted.unanchored);
+        ids.extend(sorted.new_ids.iter().map(|(id, _)| id.clone()));
+        let run = match self.run.take() {
+            Some(mut run) if !empty && run.lo == number.saturating_add(1) => {
+                run.lo = number;
+                run.ids.append(&mut ids);
+                run
             }
+            _ if empty => Run { lo: number.min(last.saturating_add(1)).max(1), hi: number, ends: true, ids },
+            _ => Run { lo: number, hi: number, ends: false, ids },
+        };
+        let below = run.lo - 1;
+        self.run = Some(run);
+        if below == 0 {
+            // The list is empty: nothing can be hidden before page 1.
+            self.settle(0, true, last, sorted);
+        } else {
+            self.next = Some(below);
         }
-        for i in raise {
-            marks.new_ids[i].1 = true;
-        }
-        self.unsettled = false;
     }
 }
 
-/// What one `absorb` tells the seen set.
-#[derive(Default)]
-struct Marks {
-    new_ids: Vec<(String, bool)>,
-    anchors: Vec<String>,
-}
-
+#[cfg(test)]
+mod test_list;
 #[cfg(test)]
 #[path = "cursor_tests.rs"]
 mod tests;

@@ -1,148 +1,184 @@
-//! The cursor against a list that changes in memory between reads, the way
-//! offset pagination behaves on the server.
-
-use std::collections::HashSet;
+//! The cursor against a list changing in memory between reads, the way
+//! offset pagination behaves on the server: wherever the list changes, every
+//! item present throughout is delivered once, and the cursor reads a page
+//! again only where an item may have been skipped.
 
 use serde_json::json;
 
+use super::test_list::{List, Rng, walk};
 use super::*;
 use crate::api::model::Pagination;
 
-/// A list served by offset pages; ids are numbers, order never changes.
-struct List {
-    ids: Vec<u64>,
-    next_id: u64,
+const PER_PAGE: u32 = 10;
+
+/// Where the page `read` asks for starts in the list.
+fn boundary(read: Read) -> usize {
+    (read.page as usize - 1) * PER_PAGE as usize
 }
 
-impl List {
-    fn new(n: u64) -> List {
-        List { ids: (0..n).collect(), next_id: n }
-    }
-
-    fn page(&self, page: u32, per_page: u32) -> ListPage {
-        let start = ((page as usize) - 1) * per_page as usize;
-        let data =
-            self.ids.iter().skip(start).take(per_page as usize).map(|id| json!({ "id": id })).collect();
-        let total = self.ids.len() as u64;
-        ListPage {
-            data,
-            pagination: Some(Pagination {
-                page: Some(u64::from(page)),
-                per_page: Some(u64::from(per_page)),
-                total: Some(total),
-                total_pages: Some(total.div_ceil(u64::from(per_page))),
-            }),
-        }
-    }
-
-    fn insert(&mut self, at: usize) {
-        self.ids.insert(at.min(self.ids.len()), self.next_id);
-        self.next_id += 1;
-    }
-}
-
-/// Walks `list`, calling `change` before every read; returns the delivered
-/// ids in order and the ids present from start to end.
-fn walk(list: &mut List, per_page: u32, mut change: impl FnMut(&mut List, u64)) -> (Vec<u64>, HashSet<u64>) {
-    let mut always: HashSet<u64> = list.ids.iter().copied().collect();
-    let mut cursor = Cursor::new(per_page, 1);
-    let mut seen = MemorySeen::new();
-    let mut delivered = Vec::new();
-    let mut reads = 0;
-    while let Some(read) = cursor.next_read() {
-        assert!(!cursor.is_looping(), "the walk loops");
-        change(list, reads);
-        reads += 1;
-        let present: HashSet<u64> = list.ids.iter().copied().collect();
-        always.retain(|id| present.contains(id));
-        let page = absorb(&mut cursor, &mut seen, read, list.page(read.page, per_page));
-        delivered.extend(page.items.iter().map(|item| item["id"].as_u64().unwrap()));
-    }
-    (delivered, always)
-}
-
-/// One page through the cursor and an in-memory seen set.
-fn absorb(cursor: &mut Cursor, seen: &mut MemorySeen, read: Read, list: ListPage) -> Page {
-    let absorbed = cursor.absorb(read, list.clone(), &seen.lookup(&list.ids()));
+/// Reads the next page of `list` through `cursor` and `seen`.
+fn next(cursor: &mut Cursor, seen: &mut MemorySeen, list: &List, per_page: u32) -> Absorbed {
+    let read = cursor.next_read().expect("a page to read");
+    let page = list.page(read.page, per_page);
+    let absorbed = cursor.absorb(read, page.clone(), &seen.lookup(&page.ids()));
     seen.apply(&absorbed);
-    absorbed.page
+    absorbed
 }
 
-fn assert_complete(delivered: &[u64], always: &HashSet<u64>) {
-    let unique: HashSet<u64> = delivered.iter().copied().collect();
-    assert_eq!(unique.len(), delivered.len(), "an item was delivered twice");
-    let missed: Vec<_> = always.iter().filter(|id| !unique.contains(id)).collect();
-    assert!(missed.is_empty(), "missed items that existed throughout: {missed:?}");
+fn ids(absorbed: &Absorbed) -> Vec<u64> {
+    absorbed.page.items.iter().map(|item| item["id"].as_u64().expect("a numeric id")).collect()
 }
 
 #[test]
 fn a_stable_list_is_read_once_page_by_page() {
     let mut list = List::new(250);
-    let (delivered, _) = walk(&mut list, 100, |_, _| {});
-    assert_eq!(delivered, (0..250).collect::<Vec<_>>());
+    let all = list.ids.clone();
+    let walked = walk(&mut list, 100, |_, _| {});
+    assert_eq!(walked.delivered, all);
+    assert_eq!((walked.stats.pages, walked.stats.rereads), (3, 0));
 }
 
 #[test]
-fn deletes_before_the_cursor_do_not_hide_items() {
-    let mut list = List::new(500);
-    let (delivered, always) = walk(&mut list, 100, |list, reads| {
-        if reads == 2 {
-            list.ids.drain(0..130);
+fn inserts_at_the_head_cost_no_reread_even_more_than_a_page_at_once() {
+    let (mut list, mut rng) = (List::new(200), Rng::new(1));
+    // Now and then more than a page between two reads, but fewer than two, so
+    // the next page still holds an item of the last one.
+    let walked = walk(&mut list, PER_PAGE, |list, _| {
+        let k = PER_PAGE as usize;
+        let inserts = if rng.below(5) == 0 { k + rng.below(k) } else { rng.below(3) };
+        (0..inserts).for_each(|_| list.insert(0));
+    });
+    walked.assert_complete();
+    assert_eq!(walked.stats.rereads, 0);
+}
+
+#[test]
+fn inserts_anywhere_before_the_next_page_cost_no_reread() {
+    let (mut list, mut rng) = (List::new(200), Rng::new(2));
+    let walked = walk(&mut list, PER_PAGE, |list, read| {
+        for _ in 0..rng.below(4) {
+            let at = rng.below(boundary(read));
+            list.insert(at);
         }
     });
-    assert_complete(&delivered, &always);
+    walked.assert_complete();
+    assert_eq!(walked.stats.rereads, 0);
 }
 
 #[test]
-fn inserts_at_the_head_are_not_delivered_twice() {
-    let mut list = List::new(500);
-    let (delivered, always) = walk(&mut list, 100, |list, reads| {
-        if reads == 3 {
-            (0..40).for_each(|_| list.insert(0));
+fn a_delete_before_the_next_page_costs_one_reread_which_delivers_the_item_pulled_back() {
+    let (mut list, mut rng, mut deletes) = (List::new(300), Rng::new(3), 0);
+    let walked = walk(&mut list, PER_PAGE, |list, read| {
+        if !read.reread && read.page % 3 == 0 {
+            let at = rng.below(boundary(read));
+            list.delete(at);
+            deletes += 1;
         }
     });
-    assert_complete(&delivered, &always);
+    walked.assert_complete();
+    assert_eq!(walked.stats.rereads, deletes);
 }
 
 #[test]
-fn a_list_shrinking_below_the_cursor_is_read_again_from_its_new_end() {
+fn an_insert_after_the_boundary_costs_one_reread_since_it_could_hide_a_delete_before() {
+    let (mut list, mut rng, mut inserts) = (List::new(300), Rng::new(4), 0);
+    let walked = walk(&mut list, PER_PAGE, |list, read| {
+        if !read.reread && read.page % 3 == 0 {
+            let at = boundary(read) + rng.below(list.ids.len() - boundary(read));
+            list.insert(at);
+            inserts += 1;
+        }
+    });
+    walked.assert_complete();
+    assert_eq!(walked.stats.rereads, inserts);
+}
+
+#[test]
+fn deletes_before_and_more_inserts_after_between_two_reads_hide_nothing() {
+    // `total` grows, and yet three items fell behind the boundary.
+    let mut list = List::new(300);
+    let walked = walk(&mut list, PER_PAGE, |list, read| {
+        if !read.reread && read.page == 5 {
+            (0..3).for_each(|_| list.delete(boundary(read) - 5));
+            (0..7).for_each(|_| list.insert(boundary(read) + 4));
+        }
+    });
+    walked.assert_complete();
+}
+
+#[test]
+fn a_list_shrinking_below_the_cursor_is_read_back_from_its_new_end() {
     let mut list = List::new(1000);
-    let (delivered, always) = walk(&mut list, 100, |list, reads| {
-        if reads == 8 {
+    let walked = walk(&mut list, 100, |list, read| {
+        if read.page == 9 {
             list.ids.drain(0..600);
         }
     });
-    assert_complete(&delivered, &always);
+    walked.assert_complete();
+    // Page 9 is past the new end (page 4): back from there to page 2, which
+    // holds items of the old page 8, already delivered.
+    let pages: Vec<u32> = walked.reads.iter().skip(8).map(|r| r.page).collect();
+    assert_eq!(pages, vec![9, 4, 3, 2]);
 }
 
 #[test]
-fn random_inserts_or_deletes_between_reads_never_hide_an_item() {
-    for seed in 1..300u64 {
-        let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        let mut next = move |n: usize| {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            (rng % n.max(1) as u64) as usize
-        };
-        let mut list = List::new(300 + next(400) as u64);
-        // Before a quarter of the reads: up to 20 inserts or deletes anywhere,
-        // close to a page (both at once could cancel out in `total` and be invisible).
-        let (delivered, always) = walk(&mut list, 25, |list, _| match next(8) {
-            0 => (0..next(20)).for_each(|_| {
-                let at = next(list.ids.len() + 1);
-                list.insert(at);
-            }),
-            1 => (0..next(20)).for_each(|_| {
-                if !list.ids.is_empty() {
-                    let at = next(list.ids.len());
-                    list.ids.remove(at);
-                }
-            }),
-            _ => {}
+fn wherever_items_are_inserted_or_deleted_every_item_present_throughout_is_delivered_once() {
+    for seed in 1..500u64 {
+        let mut rng = Rng::new(seed);
+        let per_page = 1 + rng.below(12) as u32;
+        let mut list = List::new(rng.below(300));
+        let walked = walk(&mut list, per_page, |list, read| {
+            if rng.below(3) != 0 {
+                return;
+            }
+            // Up to two pages of inserts and of deletes, each at the head, around
+            // the page about to be read, anywhere, or at the end.
+            let (before, around) = (list.ids.len(), (read.page as usize - 1) * per_page as usize);
+            let at = |rng: &mut Rng, len: usize| match rng.below(4) {
+                0 => 0,
+                1 => (around + rng.below(2 * per_page as usize)).saturating_sub(per_page as usize),
+                2 => rng.below(len + 1),
+                _ => len,
+            };
+            for _ in 0..rng.below(2 * per_page as usize + 1) {
+                let i = at(&mut rng, list.ids.len());
+                list.insert(i);
+            }
+            for _ in 0..rng.below(2 * per_page as usize + 1) {
+                let i = at(&mut rng, list.ids.len().saturating_sub(1));
+                list.delete(i);
+            }
+            if list.ids.len() == before {
+                // As many inserts as deletes between two reads is invisible to offsets.
+                list.insert(at(&mut rng, before));
+            }
         });
-        assert_complete(&delivered, &always);
+        walked.assert_complete();
     }
+}
+
+#[test]
+fn a_page_that_may_follow_skipped_items_gives_its_ids_anchors_only_once_a_page_below_is_clean() {
+    let (mut list, mut cursor, mut seen) = (List::new(40), Cursor::new(10, 1), MemorySeen::new());
+    let first = next(&mut cursor, &mut seen, &list, 10);
+    assert!(first.new_ids.iter().all(|(_, anchor)| *anchor), "page 1 is clean");
+    let pulled_back = list.ids[10];
+    list.delete(3);
+    let second = next(&mut cursor, &mut seen, &list, 10);
+    assert!(second.new_ids.iter().all(|(_, anchor)| !anchor) && second.anchors.is_empty());
+    let back = next(&mut cursor, &mut seen, &list, 10);
+    assert_eq!((back.page.number, back.page.reread, ids(&back)), (1, true, vec![pulled_back]));
+    assert!(second.new_ids.iter().all(|(id, _)| back.anchors.contains(id)), "{:?}", back.anchors);
+    assert_eq!(cursor.next_read(), Some(Read { page: 3, reread: false }));
+}
+
+#[test]
+fn a_walk_resumed_at_a_later_page_starts_there_and_trusts_it() {
+    let list = List::new(50);
+    let (mut cursor, mut seen) = (Cursor::new(10, 3), MemorySeen::new());
+    let first = next(&mut cursor, &mut seen, &list, 10);
+    assert_eq!((first.page.number, first.page.reread), (3, false));
+    assert_eq!(cursor.next_read(), Some(Read { page: 4, reread: false }));
 }
 
 #[test]
@@ -158,23 +194,16 @@ fn an_empty_page_ends_the_walk_whatever_total_pages_says() {
 }
 
 #[test]
-fn a_server_that_ignores_the_page_number_is_caught_by_the_loop_guard() {
-    let list = List::new(30);
-    let mut cursor = Cursor::new(10, 1);
-    let mut seen = MemorySeen::new();
+fn a_list_growing_faster_than_it_is_read_is_caught_by_the_loop_guard() {
+    let (mut list, mut cursor, mut seen) = (List::new(30), Cursor::new(10, 1), MemorySeen::new());
     let mut reads = 0;
-    while let Some(read) = cursor.next_read() {
-        if cursor.is_looping() {
-            break;
-        }
-        // Always page 1, and a total that never stops growing.
-        let mut page = list.page(1, 10);
-        page.pagination =
-            Some(Pagination { total: Some(30 + reads), total_pages: Some(5), ..Default::default() });
-        absorb(&mut cursor, &mut seen, read, page);
+    while cursor.next_read().is_some() && !cursor.is_looping() {
+        (0..25).for_each(|_| list.insert(0));
+        next(&mut cursor, &mut seen, &list, 10);
         reads += 1;
     }
-    assert!(cursor.is_looping() && reads == 8 * 5 + 16, "reads: {reads}");
+    // Eight reads for each of the 6 pages of the first answer, plus 16.
+    assert!(cursor.is_looping() && reads == 8 * 6 + 16, "reads: {reads}");
 }
 
 #[test]
@@ -193,7 +222,7 @@ fn a_huge_total_pages_from_the_server_neither_panics_nor_looks_like_a_loop() {
     let page = cursor.absorb(read, page, &Known::new()).page;
     assert_eq!(page.items.len(), 10);
     assert!(!cursor.is_looping());
-    assert_eq!(cursor.next_read().map(|r| (r.page, r.reread)), Some((2, false)));
+    assert_eq!(cursor.next_read(), Some(Read { page: 2, reread: false }));
 }
 
 #[test]
@@ -205,9 +234,7 @@ fn an_item_twice_on_one_page_is_delivered_once_and_recorded_once() {
         pagination: Some(Pagination { total: Some(4), total_pages: Some(1), ..Default::default() }),
     };
     let absorbed = cursor.absorb(read, page, &Known::new());
-    let delivered: Vec<_> = absorbed.page.items.iter().map(|item| item["id"].as_u64().unwrap()).collect();
-    assert_eq!(delivered, vec![1, 2, 3]);
-    assert_eq!(absorbed.page.duplicates, 1);
+    assert_eq!((ids(&absorbed), absorbed.page.duplicates), (vec![1, 2, 3], 1));
     let recorded: Vec<_> = absorbed.new_ids.iter().map(|(id, _)| id.as_str()).collect();
     assert_eq!(recorded, vec!["1", "2", "3"]);
 }

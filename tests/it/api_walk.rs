@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 
 use axum::routing::get;
 use tokportal_sync::api::cursor::{Absorbed, Known};
-use tokportal_sync::api::{ApiError, Walk};
-use tokportal_sync::sim::{self, DriftKind, SimConfig, SimServer};
+use tokportal_sync::api::{ApiError, Walk, WalkStats};
+use tokportal_sync::sim::{self, DriftKind, ListOrder, SimConfig, SimServer};
 
 use crate::api_support::{budget_options, client, demo_client, scripted};
 
@@ -15,8 +15,12 @@ async fn unlimited(bundles: usize) -> SimServer {
 }
 
 /// Walks `/bundles`, calling `between(page_number)` after each page read for
-/// the first time; returns the delivered ids in order.
-async fn walk(sim: &SimServer, per_page: u32, mut between: impl FnMut(u32)) -> Vec<String> {
+/// the first time; returns the delivered ids in order and the walk's stats.
+async fn walk_with_stats(
+    sim: &SimServer,
+    per_page: u32,
+    mut between: impl FnMut(u32),
+) -> (Vec<String>, WalkStats) {
     let mut walk = Walk::new(demo_client(sim, 1000.0, 1000), "/bundles", vec![], per_page).unwrap();
     let mut delivered = Vec::new();
     while let Some(page) = walk.next_page().await.unwrap() {
@@ -25,7 +29,11 @@ async fn walk(sim: &SimServer, per_page: u32, mut between: impl FnMut(u32)) -> V
             between(page.number);
         }
     }
-    delivered
+    (delivered, walk.stats())
+}
+
+async fn walk(sim: &SimServer, per_page: u32, between: impl FnMut(u32)) -> Vec<String> {
+    walk_with_stats(sim, per_page, between).await.0
 }
 
 fn assert_every_survivor_once(delivered: &[String], at_start: &[String], at_end: &[String]) {
@@ -58,20 +66,36 @@ async fn a_walk_that_sees_inserts_and_deletes_midway_delivers_every_bundle_that_
 }
 
 #[tokio::test]
-async fn a_walk_under_the_simulators_drift_delivers_every_bundle_that_existed_throughout() {
-    for kind in [DriftKind::Insert, DriftKind::Delete, DriftKind::Mixed] {
-        let sim = unlimited(400).await;
-        sim.update_faults(|f| {
-            f.drift_every = 3;
-            f.drift_kind = kind;
-        })
-        .unwrap();
-        let at_start = sim.bundle_ids();
-        let delivered = walk(&sim, 25, |_| {}).await;
-        assert!(sim.stats().faults_fired.drifted > 0, "{kind:?}: no drift happened");
-        assert_every_survivor_once(&delivered, &at_start, &sim.bundle_ids());
-        sim.shutdown().await;
+async fn a_walk_under_the_simulators_drift_delivers_every_bundle_that_existed_throughout_in_any_stable_order()
+{
+    // Newest first, new bundles land at the head; by id, anywhere in the list.
+    for order in [ListOrder::NewestFirst, ListOrder::Id] {
+        for kind in [DriftKind::Insert, DriftKind::Delete, DriftKind::Mixed] {
+            let sim = unlimited(400).await;
+            sim.update_faults(|f| {
+                f.drift_every = 3;
+                f.drift_kind = kind;
+                f.order = order;
+            })
+            .unwrap();
+            let at_start = sim.bundle_ids();
+            let delivered = walk(&sim, 25, |_| {}).await;
+            assert!(sim.stats().faults_fired.drifted > 0, "{order:?} {kind:?}: no drift happened");
+            assert_every_survivor_once(&delivered, &at_start, &sim.bundle_ids());
+            sim.shutdown().await;
+        }
     }
+}
+
+#[tokio::test]
+async fn bundles_created_at_the_head_during_a_walk_cost_no_page_read_again() {
+    let sim = unlimited(500).await;
+    let at_start = sim.bundle_ids();
+    let (delivered, stats) = walk_with_stats(&sim, 50, |_| drop(sim.insert_bundles(7))).await;
+    assert_every_survivor_once(&delivered, &at_start, &sim.bundle_ids());
+    assert_eq!(stats.rereads, 0, "{stats:?}");
+    assert!(stats.duplicates > 0, "the inserts pushed bundles onto the next page: {stats:?}");
+    sim.shutdown().await;
 }
 
 #[tokio::test]

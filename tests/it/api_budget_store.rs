@@ -87,6 +87,53 @@ async fn two_pools_booking_at_once_never_share_a_slot(pool: PgPool) {
     assert!((moved - 40.0 * rule.interval).abs() < 1e-3, "40 bookings moved tat by {moved} s, not 4 s");
 }
 
+#[sqlx::test]
+async fn a_booking_waits_for_another_sessions_lock_and_then_reads_its_committed_tat(pool: PgPool) {
+    let store = PgBudgetStore::new(pool.clone()).await.unwrap();
+    sqlx::query("INSERT INTO tokportal.api_budgets (key_fingerprint) VALUES ('fp')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    // Another session books the key 100 s ahead and holds the row, uncommitted.
+    let mut other = pool.begin().await.unwrap();
+    sqlx::query(
+        "UPDATE tokportal.api_budgets SET tat = clock_timestamp() + interval '100 seconds' WHERE key_fingerprint = 'fp'",
+    )
+    .execute(&mut *other)
+    .await
+    .unwrap();
+    let rule = Rule::new(10.0, 5);
+    let booking = tokio::spawn(async move { store.reserve("fp", rule, 1000.0).await });
+    // Commit only once the booking is seen queued behind the lock, so the
+    // test does not depend on which of the two reaches the row first.
+    wait_until_a_session_waits_for_a_lock(&pool).await;
+    other.commit().await.unwrap();
+    let booked = booking.await.unwrap().unwrap();
+    // The committed tat, 100 s ahead, less the bucket's 0.4 s of tolerance.
+    // Reading the row as it was before the commit would give a wait of 0.
+    assert!(booked.granted && near(booked.wait, 99.6), "{booked:?}");
+}
+
+/// Polls `pg_stat_activity` (every 10 ms, for at most 10 s) until a session
+/// of this test's database is blocked on a lock.
+async fn wait_until_a_session_waits_for_a_lock(pool: &PgPool) {
+    let deadline = Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%api_budgets%'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no session waited for the key's row lock within 10 s");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 /// Books `n` requests concurrently with the other pool; returns whether each was granted.
 async fn book(store: &PgBudgetStore, rule: Rule, n: usize) -> Vec<bool> {
     let mut granted = Vec::new();

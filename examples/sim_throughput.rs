@@ -2,19 +2,22 @@
 //! takes: `GET /bundles` pages of 100 items over keep-alive connections, rate
 //! limiting off, pages spread over the whole dataset (not only the first ones).
 //!
-//! `cargo run --release --example sim_throughput -- [--bundles 1000] [--secs 10] [--connections 4] [--probe 200]`
+//! `cargo run --release --example sim_throughput -- [--bundles 1000] [--secs 10] [--connections 4] [--probe 200]
+//!  [--order newest_first|created_at_unstable|id] [--filter status=published]`
 //!
 //! Prints the memory the process holds once the dataset is seeded (`VmRSS`,
 //! `VmHWM` from `/proc/self/status`), the time per page of one client asking
 //! for `--probe` pages one after the other, then the throughput of
-//! `--connections` clients for `--secs` seconds.
+//! `--connections` clients for `--secs` seconds. `--order` sets the list order
+//! knob; `--filter` adds a query to every page (pages then spread over the
+//! pages of the filtered list).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
-use tokportal_sync::sim::{self, DEMO_KEY, SimConfig};
+use tokportal_sync::sim::{self, DEMO_KEY, ListOrder, SimConfig};
 
 const PER_PAGE: u64 = 100;
 
@@ -26,6 +29,11 @@ fn flag(name: &str, default: u64) -> anyhow::Result<u64> {
         }
         None => Ok(default),
     }
+}
+
+fn text_flag(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
 }
 
 /// A `/proc/self/status` line in MB (Linux only; 0 elsewhere).
@@ -46,7 +54,7 @@ fn page_number(n: u64, pages: u64) -> u64 {
 }
 
 async fn fetch(client: &reqwest::Client, base: &str, page: u64) -> anyhow::Result<usize> {
-    let url = format!("{base}/bundles?page={page}&per_page={PER_PAGE}");
+    let url = format!("{base}&page={page}&per_page={PER_PAGE}");
     let response = client.get(url).header("X-API-Key", DEMO_KEY).send().await?;
     ensure!(response.status() == 200, "status {}", response.status());
     Ok(response.bytes().await?.len())
@@ -58,7 +66,6 @@ async fn main() -> anyhow::Result<()> {
     let secs = flag("--secs", 10)?;
     let connections = flag("--connections", 4)?;
     let probe = flag("--probe", 200)?;
-    let pages = bundles.div_ceil(PER_PAGE);
 
     let rss_before = status_mb("VmRSS");
     let seeding = Instant::now();
@@ -70,19 +77,32 @@ async fn main() -> anyhow::Result<()> {
         "{bundles} bundles seeded in {seeded_in:.1} s: VmRSS {rss:.0} MB, VmHWM {hwm:.0} MB ({:.2} KB a bundle above the {rss_before:.0} MB before)",
         (rss - rss_before) * 1024.0 / bundles.max(1) as f64
     );
-    let base = server.base_url().to_string();
+    if let Some(order) = text_flag("--order") {
+        let order: ListOrder = serde_json::from_value(order.into()).context("bad --order")?;
+        server.update_faults(|f| f.order = order)?;
+    }
+    let api = server.base_url().to_string();
+    let base = format!("{api}/bundles?{}", text_flag("--filter").unwrap_or_default());
 
     // One check that the pages are what we claim to measure.
     let client = reqwest::Client::builder().pool_max_idle_per_host(connections as usize).build()?;
+    let started = Instant::now();
     let page: serde_json::Value = client
-        .get(format!("{base}/bundles?per_page={PER_PAGE}"))
+        .get(format!("{base}&per_page={PER_PAGE}"))
         .header("X-API-Key", DEMO_KEY)
         .send()
         .await?
         .json()
         .await?;
-    let expected = bundles.min(PER_PAGE) as usize;
+    println!(
+        "first page: {:.3} ms (a filtered list scans the dataset once)",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    let total = page["pagination"]["total"].as_u64().context("a page has a total")?;
+    let pages = total.div_ceil(PER_PAGE);
+    let expected = total.min(PER_PAGE) as usize;
     ensure!(page["data"].as_array().map(Vec::len) == Some(expected), "a page should hold {expected} items");
+    ensure!(total == bundles || text_flag("--filter").is_some(), "{total} bundles listed, not {bundles}");
 
     // Time per page: one client, one request at a time, nothing else running.
     let mut times = Vec::with_capacity(probe as usize);

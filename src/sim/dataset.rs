@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::bundle::{Bundle, Draft, FILTER_FIELDS, NO_SYMBOL};
+use super::listing::Filtered;
 use super::sorted::Sorted;
 
 /// The documented statuses (the seeded dataset also holds one undocumented value).
@@ -63,6 +64,8 @@ pub struct Index {
     /// Id ascending (`id`).
     pub ids: Sorted<(Uuid, u32)>,
     pub symbols: Symbols,
+    /// Bumped by every insert, delete and change (what a cached filtered list checks).
+    pub version: u64,
 }
 
 impl Index {
@@ -80,6 +83,7 @@ pub struct Dataset {
     slots: Vec<Option<Bundle>>,
     by_id: HashMap<Uuid, u32>,
     pub index: Index,
+    pub(super) filtered: Filtered,
 }
 
 impl Dataset {
@@ -132,6 +136,7 @@ impl Dataset {
     /// Adds a bundle, the newest of the insertion order; returns its id.
     pub fn insert(&mut self, draft: Draft) -> String {
         let bundle = self.index.bundle(draft);
+        self.index.version += 1;
         let slot = self.slots.len() as u32;
         if let Some(old) = self.by_id.insert(bundle.id, slot) {
             // A repeated id replaces the bundle that had it.
@@ -147,6 +152,7 @@ impl Dataset {
 
     fn unindex(&mut self, slot: u32) -> Option<Bundle> {
         let bundle = self.slots.get_mut(slot as usize)?.take()?;
+        self.index.version += 1;
         self.index.newest.remove(&Reverse(slot));
         self.index.created.remove(&(Reverse(bundle.created_at()), Reverse(slot)));
         self.index.ids.remove(&(bundle.id, slot));
@@ -201,6 +207,7 @@ impl DerefMut for BundleMut<'_> {
 
 impl Drop for BundleMut<'_> {
     fn drop(&mut self) {
+        self.index.version += 1;
         let created = self.bundle.created_at();
         if created != self.created_before {
             self.index.created.remove(&(Reverse(self.created_before), Reverse(self.slot)));

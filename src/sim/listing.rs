@@ -1,7 +1,8 @@
 //! List pages of bundles: the orders `GET /bundles` can serve, its filters, and
 //! picking one page. Unfiltered, a page reads only its own items from the
 //! order's index (plus, for `created_at_unstable`, the rest of the groups it
-//! cuts through); filtered, it scans the order, comparing interned keys.
+//! cuts through); filtered, the first page scans the order comparing interned
+//! keys and the next pages read what it found, until the data changes.
 
 use std::cmp::Reverse;
 
@@ -37,7 +38,17 @@ pub struct BundleFilter {
 }
 
 /// A filter in interned keys: per field, the keys accepted (`None`: any).
-struct Wanted([Option<Vec<u32>>; 5]);
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wanted([Option<Vec<u32>>; 5]);
+
+/// The entries of the last filtered list, kept while the filter, the order and
+/// the data stay the same: a walk of a filtered list scans the dataset once,
+/// not once a page.
+#[derive(Debug, Clone, Default)]
+pub struct Filtered {
+    key: Option<(Wanted, ListOrder, u64)>,
+    entries: Vec<(i64, u32)>,
+}
 
 impl Wanted {
     /// `None` when nothing is filtered.
@@ -83,7 +94,7 @@ impl Dataset {
 
     /// One page (1-based) of matching list items, pre-serialised, and how many match in all.
     pub fn page(
-        &self,
+        &mut self,
         filter: &BundleFilter,
         order: ListOrder,
         page: u64,
@@ -99,14 +110,32 @@ impl Dataset {
                 (window(self.entries(order, first), first, skip, take, shuffle), self.len())
             }
             Some(wanted) => {
-                let matching = |&(_, slot): &(i64, u32)| self.slot(slot).is_some_and(|b| wanted.matches(b));
-                let total = self.entries(ListOrder::NewestFirst, 0).filter(matching).count();
-                let entries = Box::new(self.entries(order, 0).filter(matching));
-                (window(entries, 0, skip, take, shuffle), total)
+                self.refresh_filtered(wanted, order);
+                let matching = &self.filtered.entries;
+                let first = match (order, matching.get(skip)) {
+                    (ListOrder::CreatedAtUnstable, Some(&(created, _))) => {
+                        matching.partition_point(|(c, _)| *c > created)
+                    }
+                    _ => skip.min(matching.len()),
+                };
+                let entries = Box::new(matching[first..].iter().copied());
+                (window(entries, first, skip, take, shuffle), matching.len())
             }
         };
         let items = slots.into_iter().filter_map(|slot| self.slot(slot)).map(Bundle::json).collect();
         (items, total as u64)
+    }
+
+    fn refresh_filtered(&mut self, wanted: Wanted, order: ListOrder) {
+        let key = (wanted, order, self.index.version);
+        if self.filtered.key.as_ref() == Some(&key) {
+            return;
+        }
+        let entries = self
+            .entries(order, 0)
+            .filter(|&(_, slot)| self.slot(slot).is_some_and(|b| key.0.matches(b)))
+            .collect();
+        self.filtered = Filtered { key: Some(key), entries };
     }
 
     /// Where an unfiltered page starts reading: its first item, or in the

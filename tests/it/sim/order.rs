@@ -198,3 +198,28 @@ async fn every_unstable_page_holds_the_created_at_values_of_its_ranks_filtered_o
     }
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_filtered_list_sees_every_change_made_between_two_of_its_pages() {
+    let sim = start(unlimited()).await;
+    let api = Api::new(&sim);
+    let query = "/bundles?status=published&per_page=100";
+    let total = |page: &Value| page["pagination"]["total"].as_u64().unwrap();
+    let before = api.get_json(query).await;
+    let items = sim.list_items();
+    let (id, _) = items.iter().find(|(_, b)| b["status"] == "draft").unwrap();
+    assert!(sim.change_bundle(id, json!({ "status": "published" }).as_object().unwrap().clone()));
+    let changed = api.get_json(query).await;
+    assert_eq!(total(&changed), total(&before) + 1);
+    assert!(ids(&changed).contains(id));
+    sim.delete_bundles(std::slice::from_ref(id));
+    let [inserted] = sim.insert_bundles(1).try_into().unwrap();
+    let after = api.get_json(query).await;
+    assert_eq!(total(&after), total(&before));
+    assert!(!ids(&after).contains(id) && !ids(&after).contains(&inserted));
+    assert_eq!(
+        api.get_json("/bundles?status=pending_setup&per_page=1").await["data"][0]["id"],
+        inserted.as_str()
+    );
+    sim.shutdown().await;
+}

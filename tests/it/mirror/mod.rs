@@ -1,6 +1,7 @@
 //! The mirror against the simulator and a real Postgres database per test.
 
 mod children;
+mod cli;
 mod deletes;
 mod drift;
 mod exact;

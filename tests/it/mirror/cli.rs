@@ -1,0 +1,95 @@
+//! `worker sync` and `worker runs` as a person runs them.
+
+use std::path::PathBuf;
+
+use sqlx::PgPool;
+use tokportal_sync::sim::DEMO_KEY;
+
+use super::support::sim;
+use crate::helpers::{database_url, text, worker};
+
+/// Runs the worker off the test's runtime (the simulator shares it).
+async fn run(
+    dir: PathBuf,
+    args: Vec<&'static str>,
+    env: Vec<(&'static str, String)>,
+) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        worker(&dir, &args, &env)
+    })
+    .await
+    .unwrap()
+}
+
+fn env(url: &str, base: &str, key: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("DATABASE_URL", url.to_string()),
+        ("TOKPORTAL_API_KEY", key.to_string()),
+        ("TOKPORTAL__API__BASE_URL", base.to_string()),
+        ("TOKPORTAL__API__RATE_PER_SECOND", "1000".into()),
+        ("TOKPORTAL__API__BURST", "1000".into()),
+    ]
+}
+
+#[sqlx::test]
+async fn worker_sync_mirrors_every_stream_and_worker_runs_shows_the_runs(pool: PgPool) {
+    let sim = sim(45).await;
+    let url = database_url(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = env(&url, sim.base_url().as_str(), DEMO_KEY);
+    let out = run(dir.path().into(), vec!["sync"], env.clone()).await;
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    for stream in ["bundles: succeeded (full)", "bundle_videos: succeeded", "bundle_accounts: succeeded"] {
+        assert!(err.contains(stream), "{stream} in {err}");
+    }
+    assert!(err.contains("45 inserted"), "{err}");
+
+    let out = run(dir.path().into(), vec!["runs", "--limit", "2"], env.clone()).await;
+    let table = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(table.lines().count(), 3, "a header and two runs: {table}");
+    assert!(
+        table.lines().nth(1).is_some_and(|l| l.contains("bundle_accounts") && l.contains("succeeded")),
+        "{table}"
+    );
+
+    let out = run(dir.path().into(), vec!["runs", "--stream", "bundles", "--json"], env).await;
+    let rows: Vec<serde_json::Value> =
+        text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0]["inserted"].as_i64(), rows[0]["complete"].as_bool()), (Some(45), Some(true)));
+    sim.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn worker_sync_on_a_database_without_the_migrations_says_to_migrate(pool: PgPool) {
+    let sim = sim(5).await;
+    let url = database_url(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path().into(), vec!["sync"], env(&url, sim.base_url().as_str(), DEMO_KEY)).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("run `worker migrate` first"), "{}", text(&out.stderr));
+    sim.shutdown().await;
+}
+
+#[sqlx::test]
+async fn worker_sync_exits_3_when_the_api_refuses_the_key(pool: PgPool) {
+    let sim = sim(5).await;
+    let url = database_url(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = "sk_0000000000000000000000000000000000000000000000000000000000000000";
+    let out = run(
+        dir.path().into(),
+        vec!["sync", "--stream", "bundles"],
+        env(&url, sim.base_url().as_str(), wrong),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains(wrong), "the key never shows");
+    let status: String =
+        sqlx::query_scalar("SELECT status FROM tokportal.sync_runs").fetch_one(&pool).await.unwrap();
+    assert_eq!(status, "failed");
+    sim.shutdown().await;
+}

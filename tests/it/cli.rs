@@ -21,7 +21,7 @@ fn without_any_config_file_the_built_in_defaults_apply() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("# config file: none"), "{stdout}");
     assert!(stdout.contains("base_url = \"https://app.tokportal.com/api/ext\""), "{stdout}");
-    assert!(stdout.contains("streams = [\"bundles\"]"), "{stdout}");
+    assert!(stdout.contains("streams = [\"bundles\", \"bundle_videos\", \"bundle_accounts\"]"), "{stdout}");
 }
 
 #[test]

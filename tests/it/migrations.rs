@@ -11,9 +11,11 @@ const TABLES: &[&str] = &[
     "bundle_accounts",
     "bundle_videos",
     "bundles",
+    "child_refreshes",
     "credit_transactions",
     "mutation_jobs",
     "sync_runs",
+    "sync_seen",
 ];
 
 async fn tables(pool: &PgPool) -> Vec<String> {

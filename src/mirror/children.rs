@@ -105,7 +105,21 @@ pub async fn run(
     let mut tally = Tally::default();
     let ids = plan.changed.iter().chain(&plan.active).chain(&plan.rotation);
     let mut outcome = Ok(true);
-    for id in ids {
+    let (started, total) = (std::time::Instant::now(), plan.requests());
+    let mut next_progress = super::walk::PROGRESS_EVERY_SECS;
+    for (done, id) in ids.enumerate() {
+        let elapsed = started.elapsed().as_secs_f64();
+        if elapsed >= next_progress {
+            let left = (total - done) as f64 / m.settings.rate_per_second;
+            tracing::info!(
+                stream = stream.name,
+                done,
+                total,
+                eta_secs = left.round() as u64,
+                "fetching children"
+            );
+            next_progress = elapsed + super::walk::PROGRESS_EVERY_SECS;
+        }
         if cancel.is_cancelled() {
             outcome = Ok(false);
             break;
@@ -197,7 +211,7 @@ async fn refresh(m: &Mirror, stream: &ChildStream, id: &str, tally: &mut Tally) 
                 bundle = id,
                 "the bundle no longer exists; marking it deleted"
             );
-            store::mark_deleted(&mut tx, &BUNDLES, &[id.to_string()]).await?;
+            tally.deleted += store::mark_deleted(&mut tx, &BUNDLES, &[id.to_string()]).await?;
         }
         Err(ApiError::NotFound { .. }) => {
             tally.deleted += child_store::mark_gone(&mut tx, stream.table, id).await?;

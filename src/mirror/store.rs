@@ -52,10 +52,12 @@ pub fn id_of(item: &Value) -> Option<String> {
 ///   still commit atomically; a Postgres crash can only lose the last pages
 ///   committed, checkpoint included, and the next run reads them again.
 pub async fn tune_page_transaction(conn: &mut PgConnection) -> anyhow::Result<()> {
-    sqlx::query("SELECT set_config('enable_seqscan', 'off', true), set_config('synchronous_commit', 'off', true)")
-        .execute(conn)
-        .await
-        .context("Failed to set up the page's transaction")?;
+    sqlx::query(
+        "SELECT set_config('enable_seqscan', 'off', true), set_config('synchronous_commit', 'off', true)",
+    )
+    .execute(conn)
+    .await
+    .context("Failed to set up the page's transaction")?;
     Ok(())
 }
 

@@ -16,7 +16,7 @@ use super::{Mirror, RunSummary, Status, deletes, store};
 use crate::api::{CounterSnapshot, Walk};
 
 /// Seconds between two progress lines of a long walk.
-const PROGRESS_EVERY_SECS: f64 = 10.0;
+pub(crate) const PROGRESS_EVERY_SECS: f64 = 10.0;
 
 /// How a walk's page loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -189,10 +189,15 @@ async fn pages(
         let elapsed = started.elapsed().as_secs_f64();
         if elapsed >= next_progress {
             let total_pages = absorbed.page.total.map(|t| t.div_ceil(u64::from(m.settings.per_page)));
+            // At the key's sustained rate: what the budget allows, whatever the server's speed.
+            let eta_secs = total_pages.map(|t| {
+                (t.saturating_sub(u64::from(read.page)) as f64 / m.settings.rate_per_second).round() as u64
+            });
             tracing::info!(
                 stream = stream.name,
                 page = read.page,
                 total_pages,
+                eta_secs,
                 items = tally.items,
                 requests = tally.requests,
                 elapsed_secs = elapsed as u64,

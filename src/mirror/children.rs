@@ -128,15 +128,9 @@ pub async fn run(
             outcome = Err(e);
             break;
         }
-        let spent = m.client.counters().since(&before);
-        tally.requests = spent.requests;
-        tally.rate_limited = spent.rate_limited;
-        tally.budget_wait_secs = spent.budget_wait.as_secs_f64();
+        tally.spent(&m.client.counters(), &before);
     }
-    let spent = m.client.counters().since(&before);
-    tally.requests = spent.requests;
-    tally.rate_limited = spent.rate_limited;
-    tally.budget_wait_secs = spent.budget_wait.as_secs_f64();
+    tally.spent(&m.client.counters(), &before);
     let (status, note, error) = match outcome {
         Ok(true) => (
             Status::Succeeded,

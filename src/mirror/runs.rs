@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
+use crate::api::CounterSnapshot;
 use crate::api::cursor::Absorbed;
 
 /// Counters a run accumulates; stored with each checkpoint.
@@ -26,6 +27,17 @@ pub struct Tally {
     pub requests: u64,
     pub rate_limited: u64,
     pub budget_wait_secs: f64,
+}
+
+impl Tally {
+    /// Copies what the client spent since `before` (requests, 429s, time
+    /// waited for budget) into the tally.
+    pub fn spent(&mut self, now: &CounterSnapshot, before: &CounterSnapshot) {
+        let spent = now.since(before);
+        self.requests = spent.requests;
+        self.rate_limited = spent.rate_limited;
+        self.budget_wait_secs = spent.budget_wait.as_secs_f64();
+    }
 }
 
 /// A run row as `worker runs` shows it.

@@ -74,7 +74,7 @@ pub async fn run(
         match deletes::settle(m, stream, run_id, started, &mut tally).await {
             Ok(settled) => note = settled,
             Err(e) => {
-                spent(&mut tally, &m.client.counters(), &before);
+                tally.spent(&m.client.counters(), &before);
                 return finish(
                     m,
                     stream,
@@ -93,7 +93,7 @@ pub async fn run(
     } else if complete && kind == "resumed" {
         note = Some("resumed walk: rows it did not see are left for the next full walk".into());
     }
-    spent(&mut tally, &m.client.counters(), &before);
+    tally.spent(&m.client.counters(), &before);
     finish(m, stream, run_id, kind, resumed_from, status, complete, tally, note, error).await
 }
 
@@ -179,7 +179,7 @@ async fn pages(
         tally.inserted += up.inserted;
         tally.updated += up.updated + up.revived;
         tally.unchanged += up.unchanged;
-        spent(tally, &m.client.counters(), before);
+        tally.spent(&m.client.counters(), before);
         if !read.reread {
             forward = Some(read.page);
         }
@@ -210,12 +210,4 @@ async fn pages(
         }
     }
     Ok(End::Complete)
-}
-
-/// Copies what the client spent since `before` into the tally.
-fn spent(tally: &mut Tally, now: &CounterSnapshot, before: &CounterSnapshot) {
-    let spent = now.since(before);
-    tally.requests = spent.requests;
-    tally.rate_limited = spent.rate_limited;
-    tally.budget_wait_secs = spent.budget_wait.as_secs_f64();
 }

@@ -31,6 +31,14 @@ pub enum Command {
     /// Walk the configured streams once into Postgres (no replay); exit 1 if one was not
     /// walked completely.
     Sync(SyncArgs),
+    /// Send every due mutation job once (claims, leases, same idempotency key on every
+    /// attempt) and exit; exit 3 if the API refused the key.
+    Replay,
+    /// Validate a mutation and add it to the queue; prints the job as JSON.
+    Enqueue(EnqueueArgs),
+    /// Inspect and manage the mutation queue.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
     /// Show the recent walks of each stream (tokportal.sync_runs), newest first.
     Runs(RunsArgs),
     /// Run the built-in TokPortal simulator; the first line on stdout is its API base URL.
@@ -128,4 +136,68 @@ pub struct SimArgs {
     /// Initial fault settings as JSON, e.g. '{"fail_rate":0.05,"drift_every":10}'.
     #[arg(long, value_name = "JSON")]
     pub faults: Option<String>,
+}
+
+/// `worker enqueue`: see the README section "The mutation queue".
+#[derive(Debug, Args)]
+pub struct EnqueueArgs {
+    /// POST, PUT, PATCH or DELETE.
+    pub method: String,
+    /// Path relative to api.base_url, such as /bundles or /bundles/ID/publish.
+    pub path: String,
+    /// The JSON body, sent byte for byte on every attempt.
+    #[arg(long, conflicts_with = "body_file")]
+    pub body: Option<String>,
+    /// Read the JSON body from this file (byte for byte).
+    #[arg(long, value_name = "FILE")]
+    pub body_file: Option<PathBuf>,
+    /// The idempotency key (1 to 255 visible ASCII characters; default: a fresh UUID).
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
+    /// Jobs with the same ordering key run one at a time, in enqueue order
+    /// (default: the bundle id in the path).
+    #[arg(long)]
+    pub ordering_key: Option<String>,
+    /// First ask the API for the price (X-TokPortal-Dry-Run: true; creations only) and print it.
+    #[arg(long)]
+    pub price: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// The most recent jobs, newest first.
+    List {
+        /// Only jobs with this status (queued, running, succeeded, failed, expired, cancelled).
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One job with every attempt.
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue a failed or expired job again (the same idempotency key unless --new-key).
+    Retry {
+        id: i64,
+        /// Mint a new idempotency key (says whether that is safe for this job).
+        #[arg(long)]
+        new_key: bool,
+        /// Confirm a retry that may execute the mutation a second time (an expired job).
+        #[arg(long)]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a queued job that was never sent.
+    Cancel {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
 }

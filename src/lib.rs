@@ -8,6 +8,7 @@
 //! - [`config`]: layered settings, validated into a typed [`config::Config`].
 //! - [`telemetry`]: tracing-subscriber setup.
 //! - [`mirror`]: the streams, their walks into Postgres, deletes, child planning.
+//! - [`jobs`]: the mutation queue: claims, sends with persisted idempotency keys, outcomes.
 //! - [`db`]: the Postgres pool, the embedded migrations, the shared request budget's SQL.
 //! - [`api`]: the TokPortal HTTP client, its request budget and the page walker (no SQL).
 //! - [`sim`]: the built-in TokPortal simulator (`worker sim`).
@@ -18,6 +19,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod db;
+pub mod jobs;
 pub mod mirror;
 pub mod secret;
 pub mod sim;

@@ -11,8 +11,8 @@ use sqlx::PgPool;
 use crate::api::{Budget, BudgetOptions, BudgetStore, Client, ClientOptions, MemoryStore};
 use crate::config::{ApiConfig, Config};
 use crate::db::budgets::PgBudgetStore;
-use crate::mirror;
 use crate::{db, secret};
+use crate::{jobs, mirror};
 
 /// The pool of the process, built once here and handed to everything that
 /// needs Postgres. `None` when `DATABASE_URL` is not set.
@@ -54,6 +54,28 @@ pub fn client_with_store(api: &ApiConfig, store: Arc<dyn BudgetStore>) -> anyhow
         max_retries: api.max_retries,
     };
     Client::new(options, Arc::new(budget))
+}
+
+/// The client mutations are sent with: `TOKPORTAL_WRITE_API_KEY` when set
+/// (its own budget, keyed by its fingerprint), else the API key (sharing its budget).
+pub async fn write_client(api: &ApiConfig, pool: Option<&PgPool>) -> anyhow::Result<Client> {
+    match &api.write_key {
+        Some(key) => client(&ApiConfig { key: Some(key.clone()), ..api.clone() }, pool).await,
+        None => client(api, pool).await,
+    }
+}
+
+/// The queue's knobs from `jobs.*`.
+pub fn jobs_settings(config: &Config) -> jobs::Settings {
+    let j = &config.jobs;
+    jobs::Settings {
+        key_lifetime: j.key_lifetime,
+        expiry_margin: j.expiry_margin,
+        lease: j.lease,
+        backoff_min: j.backoff_min,
+        backoff_max: j.backoff_max,
+        in_progress_delay: j.in_progress_delay,
+    }
 }
 
 pub fn budget_options(api: &ApiConfig) -> BudgetOptions {

@@ -4,8 +4,11 @@
 
 pub mod check_config;
 pub mod demo;
+pub mod enqueue;
 pub mod get;
+pub mod jobs;
 pub mod migrate;
+pub mod replay;
 pub mod runs;
 pub mod sim;
 pub mod sync;
@@ -24,6 +27,9 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args, &config).await,
         Command::Sync(args) => sync::run(args, &config).await,
         Command::Runs(args) => runs::run(args, &config).await,
+        Command::Replay => replay::run(&config).await,
+        Command::Enqueue(args) => enqueue::run(args, &config).await,
+        Command::Jobs(command) => jobs::run(command, &config).await,
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 pub use load::{DEFAULT_CONFIG_FILE, Layers, Origin, known_keys};
-pub use settings::{ApiSection, DatabaseSection, LogSection, Settings, SyncSection};
+pub use settings::{ApiSection, DatabaseSection, JobsSection, LogSection, Settings, SyncSection};
 
 use crate::secret;
 
@@ -44,6 +44,9 @@ pub enum LogFormat {
 pub struct ApiConfig {
     pub base_url: url::Url,
     pub key: Option<SecretString>,
+    /// `TOKPORTAL_WRITE_API_KEY[_FILE]`: the key mutations use, with its own
+    /// budget; `None` means mutations use `key`.
+    pub write_key: Option<SecretString>,
     pub rate_per_second: f64,
     pub burst: u32,
     pub reserved_share: f64,
@@ -72,6 +75,19 @@ pub struct DatabaseConfig {
     pub connect_timeout: Duration,
 }
 
+/// The mutation queue's settings (`jobs.*`), validated.
+#[derive(Debug, Clone)]
+pub struct JobsConfig {
+    pub key_lifetime: Duration,
+    pub expiry_margin: Duration,
+    pub retention: Duration,
+    pub lease: Duration,
+    pub concurrency: u32,
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    pub in_progress_delay: Duration,
+}
+
 #[derive(Debug, Clone)]
 pub struct LogConfig {
     pub format: LogFormat,
@@ -85,6 +101,7 @@ pub struct Config {
     pub sync: SyncConfig,
     pub database: DatabaseConfig,
     pub log: LogConfig,
+    pub jobs: JobsConfig,
     /// The merged settings, kept to print them back (`check-config`).
     pub effective: Settings,
     pub file: Option<PathBuf>,
@@ -116,6 +133,16 @@ impl Config {
                 .as_ref()
                 .map(|k| format!("set (fingerprint {})", secret::fingerprint(k)))
                 .unwrap_or_else(|| "not set (TOKPORTAL_API_KEY or TOKPORTAL_API_KEY_FILE)".into())
+        ));
+        out.push_str(&format!(
+            "# write API key: {}\n",
+            self.api
+                .write_key
+                .as_ref()
+                .map(|k| format!("set (fingerprint {})", secret::fingerprint(k)))
+                .unwrap_or_else(
+                    || "not set: mutations use the API key (TOKPORTAL_WRITE_API_KEY[_FILE])".into()
+                )
         ));
         out.push_str(&format!(
             "# database: {}\n\n",
@@ -231,10 +258,13 @@ fn validate(s: Settings, layers: &Layers, env: &HashMap<String, String>) -> Resu
     tracing_subscriber::EnvFilter::try_new(&s.log.level)
         .map_err(|e| invalid("log.level", format!("not a tracing filter: {:?}: {e}", s.log.level)))?;
 
+    let jobs = validate_jobs(&s.jobs, timeout + max_wait, &invalid)?;
+
     Ok(Config {
         api: ApiConfig {
             base_url,
             key: env_secrets::api_key_from_env(env)?,
+            write_key: env_secrets::write_api_key_from_env(env)?,
             rate_per_second: a.rate_per_second,
             burst,
             reserved_share: a.reserved_share,
@@ -259,8 +289,71 @@ fn validate(s: Settings, layers: &Layers, env: &HashMap<String, String>) -> Resu
             connect_timeout,
         },
         log: LogConfig { format, level: s.log.level.clone() },
+        jobs,
         file: layers.file.clone(),
         effective: s,
+    })
+}
+
+fn validate_jobs(
+    j: &JobsSection,
+    longest_send: Duration,
+    invalid: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<JobsConfig, ConfigError> {
+    let secs = |key: &str, value: f64| {
+        positive_secs(value)
+            .ok_or_else(|| invalid(key, format!("must be a positive number of seconds, got {value}")))
+    };
+    let key_lifetime = secs("jobs.key_lifetime_secs", j.key_lifetime_secs)?;
+    let expiry_margin = secs("jobs.expiry_margin_secs", j.expiry_margin_secs)?;
+    if expiry_margin >= key_lifetime {
+        return Err(invalid(
+            "jobs.expiry_margin_secs",
+            format!("must be less than jobs.key_lifetime_secs ({})", j.key_lifetime_secs),
+        ));
+    }
+    let retention = u32::try_from(j.retention_days)
+        .ok()
+        .filter(|d| *d >= 1)
+        .map(|d| Duration::from_secs(u64::from(d) * 86_400))
+        .ok_or_else(|| {
+            invalid(
+                "jobs.retention_days",
+                format!("must be a positive number of days, got {}", j.retention_days),
+            )
+        })?;
+    let lease = secs("jobs.lease_secs", j.lease_secs)?;
+    // A lease that can end while its send is still running would let a
+    // second worker send the same job at the same time.
+    if lease <= longest_send {
+        return Err(invalid(
+            "jobs.lease_secs",
+            format!(
+                "must exceed api.timeout_secs + api.max_wait_secs ({:.1} s), the longest a send can take, got {}",
+                longest_send.as_secs_f64(),
+                j.lease_secs
+            ),
+        ));
+    }
+    let concurrency =
+        u32::try_from(j.concurrency).ok().filter(|c| (1..=64).contains(c)).ok_or_else(|| {
+            invalid("jobs.concurrency", format!("must be between 1 and 64, got {}", j.concurrency))
+        })?;
+    let backoff_min = secs("jobs.backoff_min_secs", j.backoff_min_secs)?;
+    let backoff_max = secs("jobs.backoff_max_secs", j.backoff_max_secs)?;
+    if backoff_max < backoff_min {
+        return Err(invalid("jobs.backoff_max_secs", "must not be less than jobs.backoff_min_secs".into()));
+    }
+    let in_progress_delay = secs("jobs.in_progress_delay_secs", j.in_progress_delay_secs)?;
+    Ok(JobsConfig {
+        key_lifetime,
+        expiry_margin,
+        retention,
+        lease,
+        concurrency,
+        backoff_min,
+        backoff_max,
+        in_progress_delay,
     })
 }
 

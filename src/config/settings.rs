@@ -12,6 +12,7 @@ pub struct Settings {
     pub sync: SyncSection,
     pub database: DatabaseSection,
     pub log: LogSection,
+    pub jobs: JobsSection,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -106,5 +107,43 @@ pub struct LogSection {
 impl Default for LogSection {
     fn default() -> Self {
         Self { format: "pretty".into(), level: "info,sqlx=warn".into() }
+    }
+}
+
+/// The mutation queue (`worker replay`, `worker enqueue`, `worker jobs`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsSection {
+    /// How long the API remembers an idempotency key (24 h per the reference).
+    pub key_lifetime_secs: f64,
+    /// A job whose outcome is unknown expires this long before the key would.
+    pub expiry_margin_secs: f64,
+    /// Finished jobs (and their attempts) older than this are pruned.
+    pub retention_days: i64,
+    /// How long a claim holds a job; must exceed the longest send
+    /// (`api.timeout_secs` plus `api.max_wait_secs`).
+    pub lease_secs: f64,
+    /// Jobs sent at once by one `worker replay`.
+    pub concurrency: i64,
+    /// Backoff of a job after a lost connection, a timeout, 408 or 5xx: the first delay…
+    pub backoff_min_secs: f64,
+    /// …doubling up to this, with jitter.
+    pub backoff_max_secs: f64,
+    /// Wait before resending a job the API answered `IDEMPOTENCY_KEY_IN_PROGRESS`.
+    pub in_progress_delay_secs: f64,
+}
+
+impl Default for JobsSection {
+    fn default() -> Self {
+        Self {
+            key_lifetime_secs: 86_400.0,
+            expiry_margin_secs: 3600.0,
+            retention_days: 30,
+            lease_secs: 600.0,
+            concurrency: 4,
+            backoff_min_secs: 1.0,
+            backoff_max_secs: 3600.0,
+            in_progress_delay_secs: 5.0,
+        }
     }
 }

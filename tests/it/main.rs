@@ -12,6 +12,7 @@ mod api_walk;
 mod cli;
 mod config;
 mod demo;
+mod jobs;
 mod migrations;
 mod mirror;
 mod secrets;

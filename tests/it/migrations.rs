@@ -13,6 +13,7 @@ const TABLES: &[&str] = &[
     "bundles",
     "child_refreshes",
     "credit_transactions",
+    "mutation_attempts",
     "mutation_jobs",
     "sync_runs",
     "sync_seen",

@@ -1,0 +1,351 @@
+//! All SQL of `tokportal.mutation_jobs` and `tokportal.mutation_attempts`.
+//! Claims take due jobs with `FOR UPDATE SKIP LOCKED` and a lease; an outcome
+//! is written only by the claim that is still current (`claims` = the claim's
+//! number, status `running`), so a worker whose lease ended cannot overwrite
+//! what another worker recorded since.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{AssertSqlSafe, FromRow, PgExecutor};
+
+/// A job to insert. `idempotency_key` and `ordering_key` default in the table.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub method: String,
+    pub path: String,
+    pub body: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub ordering_key: Option<String>,
+}
+
+/// A job as `worker jobs` shows it.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct Job {
+    pub id: i64,
+    pub status: String,
+    pub method: String,
+    pub path: String,
+    pub body: Option<String>,
+    pub idempotency_key: String,
+    pub ordering_key: Option<String>,
+    pub attempts: i32,
+    pub claims: i32,
+    pub run_after: DateTime<Utc>,
+    pub locked_until: Option<DateTime<Utc>>,
+    pub first_sent_at: Option<DateTime<Utc>>,
+    pub response_status: Option<i32>,
+    pub response_body: Option<String>,
+    pub replayed: Option<bool>,
+    pub credits_charged: Option<f64>,
+    pub error_code: Option<String>,
+    pub last_error: Option<String>,
+    pub error_details: Option<Value>,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// The columns of [`Job`], as a literal so queries stay `&'static str`.
+macro_rules! job_columns {
+    () => {
+        "id, status, method, path, body, idempotency_key, ordering_key, attempts, claims, \
+         run_after, locked_until, first_sent_at, response_status, response_body, replayed, \
+         credits_charged::float8 AS credits_charged, error_code, last_error, error_details, created_at, finished_at"
+    };
+}
+
+/// One send of a job.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct Attempt {
+    pub attempt: i32,
+    pub sent_at: DateTime<Utc>,
+    pub duration_ms: Option<i32>,
+    pub http_status: Option<i32>,
+    pub error_code: Option<String>,
+    pub replayed: Option<bool>,
+    pub request_id: Option<String>,
+    pub outcome: Option<String>,
+    pub error: Option<String>,
+}
+
+/// A job this worker holds until `lease` ends; `claim` is the attempt's number.
+#[derive(Debug, Clone, FromRow)]
+pub struct Claimed {
+    pub id: i64,
+    pub claim: i32,
+    pub attempts: i32,
+    pub method: String,
+    pub path: String,
+    pub body: Option<String>,
+    pub idempotency_key: String,
+    /// `first_sent_at` before this claim set it, restored if the key is refused.
+    pub previous_first_sent_at: Option<DateTime<Utc>>,
+}
+
+pub async fn insert(db: impl PgExecutor<'_>, job: &NewJob) -> sqlx::Result<Job> {
+    let sql = concat!(
+        "INSERT INTO tokportal.mutation_jobs (method, path, body, idempotency_key, ordering_key) \
+         VALUES ($1, $2, $3, COALESCE($4, gen_random_uuid()::text), $5) RETURNING ",
+        job_columns!(),
+        ""
+    );
+    sqlx::query_as(sql)
+        .bind(&job.method)
+        .bind(&job.path)
+        .bind(&job.body)
+        .bind(&job.idempotency_key)
+        .bind(&job.ordering_key)
+        .fetch_one(db)
+        .await
+}
+
+/// Claims the next due job: queued and due, or running with its lease ended
+/// (a crashed worker), never one whose first send is older than `fresh_for`
+/// (see [`expire_stale`]) nor one with an earlier unfinished job of the same
+/// ordering key. Records the attempt as sent now.
+pub async fn claim(
+    db: impl PgExecutor<'_>,
+    lease: Duration,
+    fresh_for: Duration,
+) -> sqlx::Result<Option<Claimed>> {
+    sqlx::query_as(
+        "WITH next AS (
+            SELECT j.id, j.first_sent_at
+            FROM tokportal.mutation_jobs j
+            WHERE ((j.status = 'queued' AND j.run_after <= now())
+                   OR (j.status = 'running' AND j.locked_until <= now()))
+              AND (j.first_sent_at IS NULL OR j.first_sent_at > now() - make_interval(secs => $2))
+              AND NOT EXISTS (
+                  SELECT 1 FROM tokportal.mutation_jobs e
+                  WHERE e.ordering_key = j.ordering_key AND e.id < j.id
+                    AND e.status IN ('queued', 'running'))
+            ORDER BY j.run_after, j.id
+            LIMIT 1
+            FOR UPDATE OF j SKIP LOCKED
+        ), claimed AS (
+            UPDATE tokportal.mutation_jobs j
+            SET status = 'running', claims = j.claims + 1,
+                locked_until = now() + make_interval(secs => $1),
+                first_sent_at = COALESCE(j.first_sent_at, now())
+            FROM next WHERE j.id = next.id
+            RETURNING j.id, j.claims AS claim, j.attempts, j.method, j.path, j.body, j.idempotency_key,
+                      next.first_sent_at AS previous_first_sent_at
+        ), sent AS (
+            INSERT INTO tokportal.mutation_attempts (job_id, attempt) SELECT id, claim FROM claimed
+        )
+        SELECT * FROM claimed",
+    )
+    .bind(lease.as_secs_f64())
+    .bind(fresh_for.as_secs_f64())
+    .fetch_optional(db)
+    .await
+}
+
+/// Jobs whose outcome is unknown (queued again, or claimed by a worker that
+/// died) and whose first send is older than `fresh_for` become `expired`: the
+/// API may have forgotten their key, so sending them again could charge twice.
+pub async fn expire_stale(db: impl PgExecutor<'_>, fresh_for: Duration) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(
+        "WITH stale AS (
+            SELECT id FROM tokportal.mutation_jobs
+            WHERE (status = 'queued' OR (status = 'running' AND locked_until <= now()))
+              AND first_sent_at <= now() - make_interval(secs => $1)
+            LIMIT 100
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE tokportal.mutation_jobs j
+        SET status = 'expired', locked_until = NULL, finished_at = now(),
+            last_error = 'outcome unknown and the first send is older than the idempotency key''s lifetime \
+minus the margin: the API may have forgotten the key, so it is never resent automatically \
+(worker jobs retry ID --yes sends it again, possibly charging twice)'
+        FROM stale WHERE j.id = stale.id
+        RETURNING j.id",
+    )
+    .bind(fresh_for.as_secs_f64())
+    .fetch_all(db)
+    .await
+}
+
+/// What one send brought back, for the attempts table.
+#[derive(Debug, Clone, Default)]
+pub struct SendRecord {
+    pub duration_ms: i32,
+    pub http_status: Option<i32>,
+    pub error_code: Option<String>,
+    pub replayed: Option<bool>,
+    pub request_id: Option<String>,
+    pub outcome: &'static str,
+    pub error: Option<String>,
+}
+
+/// The job's new state after a send.
+#[derive(Debug, Clone)]
+pub enum Verdict {
+    Succeeded {
+        status: i32,
+        body: Option<String>,
+        replayed: bool,
+        credits_charged: Option<String>,
+    },
+    /// Queued again after `after`; `counted` adds one to `attempts`.
+    Retry {
+        after: Duration,
+        counted: bool,
+        code: Option<String>,
+        error: String,
+    },
+    Failed {
+        status: Option<i32>,
+        code: Option<String>,
+        error: String,
+        details: Option<Value>,
+    },
+    /// The key was refused: back to the queue as it was before the claim.
+    Release {
+        first_sent_at: Option<DateTime<Utc>>,
+    },
+}
+
+/// Writes the send into the attempts table and, if `claim` is still the job's
+/// current claim, the verdict into the job, in one statement. False when the
+/// claim was superseded (the lease ended and another worker claimed the job).
+pub async fn record(
+    db: impl PgExecutor<'_>,
+    job: i64,
+    claim: i32,
+    send: &SendRecord,
+    verdict: &Verdict,
+) -> sqlx::Result<bool> {
+    let update = match verdict {
+        Verdict::Succeeded { .. } => {
+            "status = 'succeeded', attempts = attempts + 1, locked_until = NULL, finished_at = now(),
+             response_status = $10, response_body = $11, replayed = $12, credits_charged = $13::numeric,
+             error_code = NULL, last_error = NULL, error_details = NULL"
+        }
+        Verdict::Retry { .. } => {
+            "status = 'queued', attempts = attempts + $10::int, locked_until = NULL,
+             run_after = now() + make_interval(secs => $11), error_code = $12, last_error = $13"
+        }
+        Verdict::Failed { .. } => {
+            "status = 'failed', attempts = attempts + 1, locked_until = NULL, finished_at = now(),
+             response_status = $10, error_code = $11, last_error = $12, error_details = $13"
+        }
+        Verdict::Release { .. } => "status = 'queued', locked_until = NULL, first_sent_at = $10",
+    };
+    let sql = format!(
+        "WITH job AS (
+            UPDATE tokportal.mutation_jobs SET {update}
+            WHERE id = $1 AND claims = $2 AND status = 'running'
+            RETURNING id
+        ), sent AS (
+            UPDATE tokportal.mutation_attempts
+            SET duration_ms = $3, http_status = $4, error_code = $5, replayed = $6, request_id = $7,
+                outcome = $8, error = $9
+            WHERE job_id = $1 AND attempt = $2
+        )
+        SELECT count(*) FROM job"
+    );
+    let query = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql))
+        .bind(job)
+        .bind(claim)
+        .bind(send.duration_ms)
+        .bind(send.http_status)
+        .bind(&send.error_code)
+        .bind(send.replayed)
+        .bind(&send.request_id)
+        .bind(send.outcome)
+        .bind(&send.error);
+    let query = match verdict {
+        Verdict::Succeeded { status, body, replayed, credits_charged } => {
+            query.bind(*status).bind(body).bind(*replayed).bind(credits_charged)
+        }
+        Verdict::Retry { after, counted, code, error } => {
+            query.bind(i32::from(*counted)).bind(after.as_secs_f64()).bind(code).bind(error)
+        }
+        Verdict::Failed { status, code, error, details } => {
+            query.bind(*status).bind(code).bind(error).bind(details)
+        }
+        Verdict::Release { first_sent_at } => query.bind(*first_sent_at),
+    };
+    Ok(query.fetch_one(db).await? == 1)
+}
+
+pub async fn list(db: impl PgExecutor<'_>, status: Option<&str>, limit: i64) -> sqlx::Result<Vec<Job>> {
+    let sql = concat!(
+        "SELECT ",
+        job_columns!(),
+        " FROM tokportal.mutation_jobs
+         WHERE $1::text IS NULL OR status = $1 ORDER BY id DESC LIMIT $2"
+    );
+    sqlx::query_as(sql).bind(status).bind(limit).fetch_all(db).await
+}
+
+pub async fn get(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Job>> {
+    let sql = concat!("SELECT ", job_columns!(), " FROM tokportal.mutation_jobs WHERE id = $1");
+    sqlx::query_as(sql).bind(id).fetch_optional(db).await
+}
+
+pub async fn attempts(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Vec<Attempt>> {
+    sqlx::query_as(
+        "SELECT attempt, sent_at, duration_ms, http_status, error_code, replayed, request_id, outcome, error
+         FROM tokportal.mutation_attempts WHERE job_id = $1 ORDER BY attempt",
+    )
+    .bind(id)
+    .fetch_all(db)
+    .await
+}
+
+/// Queues a finished job again, due now, its first send forgotten; with
+/// `new_key`, under a fresh idempotency key. `expected` is the status the
+/// caller checked, so a job that moved meanwhile is left alone.
+pub async fn requeue(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    expected: &str,
+    new_key: bool,
+) -> sqlx::Result<Option<Job>> {
+    let sql = concat!(
+        "UPDATE tokportal.mutation_jobs
+         SET status = 'queued', run_after = now(), locked_until = NULL, first_sent_at = NULL, finished_at = NULL,
+             idempotency_key = CASE WHEN $3 THEN gen_random_uuid()::text ELSE idempotency_key END,
+             response_status = NULL, response_body = NULL, replayed = NULL, credits_charged = NULL,
+             error_code = NULL, last_error = NULL, error_details = NULL
+         WHERE id = $1 AND status = $2
+         RETURNING ",
+        job_columns!(),
+        ""
+    );
+    sqlx::query_as(sql).bind(id).bind(expected).bind(new_key).fetch_optional(db).await
+}
+
+/// Cancels a queued job that was never sent. None if it is not one.
+pub async fn cancel(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Job>> {
+    let sql = concat!(
+        "UPDATE tokportal.mutation_jobs SET status = 'cancelled', finished_at = now()
+         WHERE id = $1 AND status = 'queued' AND first_sent_at IS NULL
+         RETURNING ",
+        job_columns!(),
+        ""
+    );
+    sqlx::query_as(sql).bind(id).fetch_optional(db).await
+}
+
+/// Deletes up to `batch` finished jobs older than `retention`, with their
+/// attempts (cascade). Returns how many; call again while it returns `batch`.
+pub async fn prune(db: impl PgExecutor<'_>, retention: Duration, batch: i64) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM tokportal.mutation_jobs WHERE id IN (
+            SELECT id FROM tokportal.mutation_jobs
+            WHERE finished_at < now() - make_interval(secs => $1)
+              AND status IN ('succeeded', 'failed', 'expired', 'cancelled')
+            LIMIT $2
+            FOR UPDATE SKIP LOCKED)",
+    )
+    .bind(retention.as_secs_f64())
+    .bind(batch)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,235 @@
+//! One job, start to end: claim it (committed), send it outside any
+//! transaction through the key's budget with its persisted idempotency key,
+//! classify the answer, record it if the claim is still ours.
+//! [`run_next_job`] is the step loops, commands and tests call.
+
+use std::time::{Duration, Instant};
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use serde_json::Value;
+use sqlx::PgPool;
+use tracing::Instrument;
+
+use super::Settings;
+use super::classify::{self, Class};
+use super::queue::{self, Claimed, SendRecord, Verdict};
+use crate::api::{ApiError, ApiResponse, Client, IdempotencyKey, MutationMethod};
+
+/// What sends the jobs: the pool holding the queue, the (write) client and the settings.
+#[derive(Clone)]
+pub struct Replayer {
+    pub pool: PgPool,
+    pub client: Client,
+    pub settings: Settings,
+}
+
+/// What [`run_next_job`] did.
+#[derive(Debug)]
+pub enum Outcome {
+    Succeeded {
+        job: i64,
+        status: u16,
+        replayed: bool,
+    },
+    /// Queued again, due in `after`; `counted` when it was a failed attempt.
+    Retrying {
+        job: i64,
+        after: Duration,
+        counted: bool,
+    },
+    Failed {
+        job: i64,
+        code: Option<String>,
+    },
+    /// No due job could be claimed, but these jobs' outcome was unknown for
+    /// too long: they were marked expired.
+    Expired {
+        jobs: Vec<i64>,
+    },
+    /// The API refused the key: the job is back in the queue as it was, and
+    /// replay must stop until the key is fixed.
+    KeyRefused {
+        job: i64,
+        error: ApiError,
+    },
+    /// The lease ended during the send and the job was claimed again: this
+    /// outcome was not recorded (the attempt was).
+    Superseded {
+        job: i64,
+    },
+}
+
+/// Claims the next due job and sends it; `None` when no job is due.
+pub async fn run_next_job(r: &Replayer) -> anyhow::Result<Option<Outcome>> {
+    use anyhow::Context;
+    let fresh_for = r.settings.fresh_for();
+    let claimed =
+        queue::claim(&r.pool, r.settings.lease, fresh_for).await.context("Failed to claim a job")?;
+    let Some(job) = claimed else {
+        let expired = queue::expire_stale(&r.pool, fresh_for).await.context("Failed to expire stale jobs")?;
+        if expired.is_empty() {
+            return Ok(None);
+        }
+        tracing::warn!(jobs = ?expired, "jobs expired: their outcome stayed unknown past the key's lifetime");
+        return Ok(Some(Outcome::Expired { jobs: expired }));
+    };
+    let span = tracing::info_span!(
+        "job",
+        job.id = job.id,
+        job.attempt = job.claim,
+        api.status = tracing::field::Empty
+    );
+    send_and_record(r, job).instrument(span).await.map(Some)
+}
+
+async fn send_and_record(r: &Replayer, job: Claimed) -> anyhow::Result<Outcome> {
+    use anyhow::Context;
+    let started = Instant::now();
+    let result = send(r, &job).await;
+    let duration_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
+    let (send, verdict, outcome) = judge(&r.settings, &job, result);
+    if let Some(status) = send.http_status {
+        tracing::Span::current().record("api.status", status);
+    }
+    let send = SendRecord { duration_ms, ..send };
+    let current = queue::record(&r.pool, job.id, job.claim, &send, &verdict)
+        .await
+        .with_context(|| format!("Failed to record the outcome of job {}", job.id))?;
+    if !current {
+        tracing::warn!("the lease ended during the send and the job was claimed again; outcome not recorded");
+        return Ok(Outcome::Superseded { job: job.id });
+    }
+    match &outcome {
+        Outcome::Succeeded { replayed, .. } => tracing::info!(replayed, "job succeeded"),
+        Outcome::Retrying { after, .. } => {
+            tracing::warn!(
+                error = send.error.as_deref(),
+                retry_in_ms = after.as_millis() as u64,
+                "job will be retried"
+            )
+        }
+        Outcome::Failed { .. } => tracing::warn!(error = send.error.as_deref(), "job failed"),
+        _ => {}
+    }
+    Ok(outcome)
+}
+
+/// The send itself, bounded so it always ends before the lease does.
+async fn send(r: &Replayer, job: &Claimed) -> Result<ApiResponse, ApiError> {
+    let request = format!("{} {}", job.method, job.path);
+    let invalid = |message: String| ApiError::Invalid { request: request.clone(), message };
+    let method: MutationMethod = job.method.parse().map_err(|e: anyhow::Error| invalid(e.to_string()))?;
+    let key = IdempotencyKey::new(job.idempotency_key.as_str()).map_err(|e| invalid(e.to_string()))?;
+    let deadline = r.settings.send_deadline();
+    match tokio::time::timeout(deadline, r.client.mutate(method, &job.path, &key, job.body.as_deref())).await
+    {
+        Ok(result) => result,
+        Err(_) => Err(ApiError::Retryable {
+            request,
+            status: None,
+            reason: format!("no answer within {deadline:.1?}, before the job's lease ends"),
+            request_id: String::new(),
+            retry_after: None,
+        }),
+    }
+}
+
+/// The attempt's record, the job's verdict and the step's outcome.
+fn judge(
+    s: &Settings,
+    job: &Claimed,
+    result: Result<ApiResponse, ApiError>,
+) -> (SendRecord, Verdict, Outcome) {
+    let id = job.id;
+    let e = match result {
+        Ok(response) => {
+            let credits = credits_charged(&response.body);
+            let body = (!response.body.is_null()).then(|| response.body.to_string());
+            let send = SendRecord {
+                http_status: Some(i32::from(response.status)),
+                replayed: Some(response.replayed),
+                request_id: Some(response.request_id.clone()),
+                outcome: "succeeded",
+                ..SendRecord::default()
+            };
+            let verdict = Verdict::Succeeded {
+                status: i32::from(response.status),
+                body,
+                replayed: response.replayed,
+                credits_charged: credits,
+            };
+            return (
+                send,
+                verdict,
+                Outcome::Succeeded { job: id, status: response.status, replayed: response.replayed },
+            );
+        }
+        Err(e) => e,
+    };
+    let status = classify::status_of(&e);
+    let code = e.code().map(str::to_string);
+    let mut send = SendRecord {
+        http_status: status.map(i32::from),
+        error_code: code.clone(),
+        request_id: classify::request_id_of(&e).map(str::to_string),
+        error: Some(e.to_string()),
+        ..SendRecord::default()
+    };
+    match classify::classify(&e) {
+        Class::Retry { at_least } => {
+            let after = backoff(s, job.attempts).max(at_least.unwrap_or_default());
+            send.outcome = "retry";
+            let verdict = Verdict::Retry { after, counted: true, code, error: e.to_string() };
+            (send, verdict, Outcome::Retrying { job: id, after, counted: true })
+        }
+        Class::Wait { after } => {
+            let after = after.unwrap_or(s.in_progress_delay);
+            send.outcome = "wait";
+            let verdict = Verdict::Retry { after, counted: false, code, error: e.to_string() };
+            (send, verdict, Outcome::Retrying { job: id, after, counted: false })
+        }
+        Class::Failed { message } => {
+            send.outcome = "failed";
+            let details = match &e {
+                ApiError::Conflict { details, .. } if !details.is_null() => Some((**details).clone()),
+                _ => None,
+            };
+            let verdict = Verdict::Failed {
+                status: status.map(i32::from),
+                code: code.clone(),
+                error: message,
+                details,
+            };
+            (send, verdict, Outcome::Failed { job: id, code })
+        }
+        Class::KeyRefused => {
+            send.outcome = "key_refused";
+            let verdict = Verdict::Release { first_sent_at: job.previous_first_sent_at };
+            (send, verdict, Outcome::KeyRefused { job: id, error: e })
+        }
+    }
+}
+
+/// `credits_charged` of a creation's answer, as exact decimal text.
+fn credits_charged(body: &Value) -> Option<String> {
+    match body.get("credits_charged") {
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The delay after the `attempts`-th failed attempt (0-based): exponential
+/// from `backoff_min` to `backoff_max`, with jitter, so workers that failed
+/// together do not come back together.
+pub fn backoff(s: &Settings, attempts: i32) -> Duration {
+    let n = usize::try_from(attempts).unwrap_or(0).min(64);
+    ExponentialBuilder::default()
+        .with_min_delay(s.backoff_min)
+        .with_max_delay(s.backoff_max)
+        .with_jitter()
+        .with_max_times(n + 1)
+        .build()
+        .nth(n)
+        .unwrap_or(s.backoff_max)
+        .min(s.backoff_max)
+}

@@ -1,0 +1,106 @@
+//! `worker enqueue`, `worker jobs` and `worker replay` from the command line.
+
+use sqlx::PgPool;
+use tokportal_sync::sim::DEMO_KEY;
+
+use super::support::*;
+use crate::helpers::{database_url, text, worker};
+
+#[sqlx::test]
+async fn enqueue_validates_and_prints_the_job_then_replay_sends_it(pool: PgPool) {
+    let sim = sim().await;
+    let url = database_url(&pool).await;
+    let base = sim.base_url().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("DATABASE_URL", url.as_str()),
+        ("TOKPORTAL_API_KEY", DEMO_KEY),
+        ("TOKPORTAL__API__BASE_URL", base.as_str()),
+    ];
+    let path = dir.path().to_path_buf();
+    let run = move |args: &'static [&'static str]| {
+        let (path, env) = (path.clone(), env.map(|(k, v)| (k, v.to_string())));
+        tokio::task::spawn_blocking(move || {
+            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            worker(&path, args, &env)
+        })
+    };
+    let out = run(&["migrate"]).await.unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let bad = run(&["enqueue", "POST", "/upload/video", "--body", "{}"]).await.unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("secrets"), "{}", text(&bad.stderr));
+    let bad = run(&["enqueue", "POST", "/bundles", "--body", "{nope"]).await.unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("not valid JSON"));
+
+    let out = run(&["enqueue", "POST", "/bundles", "--body", ACCOUNT_ONLY, "--idempotency-key", "cli-1"])
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (printed["status"].as_str(), printed["idempotency_key"].as_str()),
+        (Some("queued"), Some("cli-1"))
+    );
+    assert_eq!(printed["body"].as_str(), Some(ACCOUNT_ONLY));
+
+    let out = run(&["replay"]).await.unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("1 succeeded"), "{}", text(&out.stderr));
+    assert_eq!(executions(&sim, "cli-1"), 1);
+
+    let out = run(&["jobs", "list", "--json"]).await.unwrap();
+    let listed: serde_json::Value = serde_json::from_str(text(&out.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(listed["status"], "succeeded");
+    let out = run(&["jobs", "show", "1"]).await.unwrap();
+    assert!(
+        text(&out.stdout).contains("succeeded") && text(&out.stdout).contains("201"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        !text(&out.stdout).contains(DEMO_KEY) && !text(&out.stderr).contains(DEMO_KEY),
+        "the key is never printed"
+    );
+
+    let out = run(&["jobs", "retry", "1"]).await.unwrap();
+    assert_eq!(out.status.code(), Some(2), "a succeeded job is not retried");
+    let out = run(&["enqueue", "PATCH", "/bundles/x", "--body", "{}"]).await.unwrap();
+    assert!(out.status.success());
+    let out = run(&["jobs", "cancel", "2", "--json"]).await.unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("\"cancelled\""));
+    sim.shutdown().await;
+}
+
+#[sqlx::test]
+async fn replay_exits_3_when_the_api_refuses_the_key(pool: PgPool) {
+    let sim = sim().await;
+    let url = database_url(&pool).await;
+    let base = sim.base_url().to_string();
+    tokportal_sync::db::migrate(&pool).await.unwrap();
+    enqueue(&pool, "POST", "/bundles", Some(ACCOUNT_ONLY)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        worker(
+            &path,
+            &["replay"],
+            &[
+                ("DATABASE_URL", url.as_str()),
+                ("TOKPORTAL_API_KEY", DEMO_KEY),
+                ("TOKPORTAL_WRITE_API_KEY", "sk_not_a_key_of_this_account"),
+                ("TOKPORTAL__API__BASE_URL", base.as_str()),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("TOKPORTAL_WRITE_API_KEY"));
+    assert!(!text(&out.stderr).contains("sk_not_a_key_of_this_account"));
+    assert_eq!(job(&pool, 1).await.status, "queued");
+    sim.shutdown().await;
+}

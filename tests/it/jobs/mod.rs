@@ -1,0 +1,6 @@
+//! The mutation queue against the simulator and a real Postgres database per test.
+
+mod claims;
+mod cli;
+mod outcomes;
+mod support;

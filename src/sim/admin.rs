@@ -30,6 +30,7 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/data/video", post(change_video))
         .route("/data/account", post(change_account))
         .route("/keys/{fingerprint}/drain", post(drain))
+        .route("/keys/{fingerprint}/revoke", post(revoke))
         .route("/reset", post(reset))
 }
 
@@ -206,6 +207,21 @@ async fn drain(State(shared): State<Arc<Shared>>, Path(fingerprint): Path<String
             Json(json!({ "error": { "code": "KEY_NOT_FOUND", "message": "No key with this fingerprint." } })),
         )
             .into_response()
+    }
+}
+
+/// Every later request with the key is answered 401 `AUTH_REVOKED_KEY` (until a reset).
+async fn revoke(State(shared): State<Arc<Shared>>, Path(fingerprint): Path<String>) -> Response {
+    match shared.key_by_fingerprint(&fingerprint) {
+        Some(key) => {
+            key.revoked.store(true, std::sync::atomic::Ordering::Relaxed);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": { "code": "KEY_NOT_FOUND", "message": "No key with this fingerprint." } })),
+        )
+            .into_response(),
     }
 }
 

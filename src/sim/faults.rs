@@ -89,6 +89,12 @@ pub struct Faults {
     pub fail_retry_after_format: RetryAfterFormat,
     /// The order of `GET /bundles`.
     pub order: ListOrder,
+    /// Probability (seeded PRNG) that a matching request executes, then loses its answer (like `drop_next`).
+    pub drop_rate: f64,
+    /// Probability (seeded PRNG) that a matching request executes, then stalls `stall_ms` (like `stall_next`).
+    pub stall_rate: f64,
+    /// The next N writes answer 409 `BUNDLE_PRICING_CHANGED` before executing.
+    pub pricing_changed_next: u32,
 }
 
 impl Default for Faults {
@@ -110,17 +116,24 @@ impl Default for Faults {
             fail_retry_after_secs: None,
             fail_retry_after_format: RetryAfterFormat::Seconds,
             order: ListOrder::NewestFirst,
+            drop_rate: 0.0,
+            stall_rate: 0.0,
+            pricing_changed_next: 0,
         }
     }
 }
 
 impl Faults {
     pub fn validate(&self) -> Result<(), String> {
-        if !(500..=599).contains(&self.fail_status) {
-            return Err(format!("fail_status must be a 5xx status, got {}", self.fail_status));
+        if !(500..=599).contains(&self.fail_status) && self.fail_status != 408 {
+            return Err(format!("fail_status must be a 5xx status (or 408), got {}", self.fail_status));
         }
-        if !(0.0..=1.0).contains(&self.fail_rate) {
-            return Err(format!("fail_rate must be between 0 and 1, got {}", self.fail_rate));
+        for (name, rate) in
+            [("fail_rate", self.fail_rate), ("drop_rate", self.drop_rate), ("stall_rate", self.stall_rate)]
+        {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(format!("{name} must be between 0 and 1, got {rate}"));
+            }
         }
         if self.retry_after_details_extra_secs > MAX_RETRY_AFTER_EXTRA_SECS {
             return Err(format!(
@@ -149,8 +162,18 @@ impl Faults {
         (self.fail_rate > 0.0 && rng.chance(self.fail_rate)).then_some(self.fail_status)
     }
 
-    /// What happens after this request executed; consumes `drop_next` then `stall_next`.
-    pub fn take_after(&mut self, is_write: bool) -> After {
+    /// Whether this write answers `BUNDLE_PRICING_CHANGED`; consumes `pricing_changed_next`.
+    pub fn take_pricing_changed(&mut self, is_write: bool) -> bool {
+        let fire = is_write && self.pricing_changed_next > 0;
+        if fire {
+            self.pricing_changed_next -= 1;
+        }
+        fire
+    }
+
+    /// What happens after this request executed; consumes `drop_next` then
+    /// `stall_next`, then draws `drop_rate` and `stall_rate`.
+    pub fn take_after(&mut self, is_write: bool, rng: &mut Rng) -> After {
         if !self.target.matches(is_write) {
             return After::Answer;
         }
@@ -160,6 +183,12 @@ impl Faults {
         }
         if self.stall_next > 0 {
             self.stall_next -= 1;
+            return After::Stall(std::time::Duration::from_millis(self.stall_ms));
+        }
+        if self.drop_rate > 0.0 && rng.chance(self.drop_rate) {
+            return After::Drop;
+        }
+        if self.stall_rate > 0.0 && rng.chance(self.stall_rate) {
             return After::Stall(std::time::Duration::from_millis(self.stall_ms));
         }
         After::Answer

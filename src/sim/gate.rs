@@ -61,6 +61,12 @@ async fn authenticate(shared: &Arc<Shared>, req: Request, next: Next) -> Respons
             return ApiError::new(StatusCode::UNAUTHORIZED, "AUTH_MISSING_KEY", "Missing X-API-Key header.")
                 .into_response();
         }
+        Some(Ok(presented))
+            if shared.keys.get(presented).is_some_and(|k| k.revoked.load(Ordering::Relaxed)) =>
+        {
+            return ApiError::new(StatusCode::UNAUTHORIZED, "AUTH_REVOKED_KEY", "This API key was revoked.")
+                .into_response();
+        }
         Some(Ok(presented)) if shared.keys.contains_key(presented) => Arc::clone(&shared.keys[presented]),
         Some(_) => {
             return ApiError::new(StatusCode::UNAUTHORIZED, "AUTH_INVALID_KEY", "Invalid API key.")
@@ -161,7 +167,10 @@ async fn authorise(shared: &Arc<Shared>, key: &Arc<KeyState>, mut req: Request, 
         }
         next.run(req).await
     };
-    let after = lock(&shared.faults).take_after(is_write);
+    let after = {
+        let mut rng = lock(&shared.fault_rng);
+        lock(&shared.faults).take_after(is_write, &mut rng)
+    };
     match after {
         After::Answer => response,
         After::Stall(duration) => {
@@ -187,6 +196,16 @@ async fn authorise(shared: &Arc<Shared>, key: &Arc<KeyState>, mut req: Request, 
 }
 
 pub fn inject_failure(shared: &Shared, is_write: bool) -> Option<Response> {
+    if lock(&shared.faults).take_pricing_changed(is_write) {
+        return Some(
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "BUNDLE_PRICING_CHANGED",
+                "Pricing changed since this request was prepared; refetch and retry with a new idempotency key.",
+            )
+            .into_response(),
+        );
+    }
     let (status, retry) = {
         let mut rng = lock(&shared.fault_rng);
         let mut faults = lock(&shared.faults);

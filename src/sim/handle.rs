@@ -93,6 +93,18 @@ impl SimServer {
         }
     }
 
+    /// Revokes `key`: every request with it is answered 401 `AUTH_REVOKED_KEY`
+    /// until a reset. False if unknown.
+    pub fn revoke(&self, key: &str) -> bool {
+        match self.shared.keys.get(key) {
+            Some(state) => {
+                state.revoked.store(true, std::sync::atomic::Ordering::Relaxed);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Back to the state right after start.
     pub fn reset(&self) {
         self.shared.reset();

@@ -49,6 +49,8 @@ pub struct KeyState {
     pub bucket: Mutex<Bucket>,
     pub idempotency: Mutex<IdempotencyStore>,
     pub counters: Mutex<KeyCounters>,
+    /// Revoked keys are answered 401 `AUTH_REVOKED_KEY` (until a reset).
+    pub revoked: std::sync::atomic::AtomicBool,
 }
 
 /// One key's money: its balance and its history (newest first).
@@ -142,6 +144,7 @@ impl Shared {
                     bucket: Mutex::new(Bucket::new(config.burst, config.rate_per_second, now)),
                     idempotency: Mutex::new(IdempotencyStore::default()),
                     counters: Mutex::new(KeyCounters::default()),
+                    revoked: std::sync::atomic::AtomicBool::new(false),
                 };
                 (key.key.clone(), Arc::new(state))
             })
@@ -184,6 +187,7 @@ impl Shared {
         for key in self.keys.values() {
             *lock(&key.bucket) = Bucket::new(self.config.burst, self.config.rate_per_second, now);
             lock(&key.idempotency).clear();
+            key.revoked.store(false, std::sync::atomic::Ordering::Relaxed);
             let in_flight = lock(&key.counters).in_flight;
             *lock(&key.counters) = KeyCounters { in_flight, ..KeyCounters::default() };
         }

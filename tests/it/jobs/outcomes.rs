@@ -250,3 +250,60 @@ async fn a_crashed_workers_job_is_sent_again_with_the_same_key_once_its_lease_en
     assert_eq!(sends.len(), 2, "both sends are on record: {sends:?}");
     sim.shutdown().await;
 }
+
+#[sqlx::test]
+async fn a_408_is_retried_later_with_the_same_key(pool: PgPool) {
+    let sim = sim().await;
+    let r = replayer(&pool, &sim);
+    let j = enqueue(&pool, "POST", "/bundles", Some(ACCOUNT_ONLY)).await;
+    sim.update_faults(|f| {
+        f.fail_status = 408;
+        f.fail_next = 1;
+    })
+    .unwrap();
+    assert!(matches!(step(&r).await, Outcome::Retrying { counted: true, .. }));
+    assert_eq!(attempts(&pool, j.id).await, vec![(Some("retry".into()), Some(408), None)]);
+    make_due(&pool, j.id).await;
+    assert!(matches!(step(&r).await, Outcome::Succeeded { .. }));
+    assert_eq!(executions(&sim, &j.idempotency_key), 1);
+    sim.shutdown().await;
+}
+
+#[sqlx::test]
+async fn a_changed_price_fails_the_job_until_a_person_retries_it_with_a_new_key(pool: PgPool) {
+    let sim = sim().await;
+    let r = replayer(&pool, &sim);
+    let j = enqueue(&pool, "POST", "/bundles", Some(ACCOUNT_ONLY)).await;
+    sim.update_faults(|f| f.pricing_changed_next = 1).unwrap();
+    assert!(matches!(step(&r).await, Outcome::Failed { code: Some(c), .. } if c == "BUNDLE_PRICING_CHANGED"));
+    let failed = job(&pool, j.id).await;
+    assert_eq!(failed.status, "failed");
+    assert!(failed.last_error.unwrap().contains("worker jobs retry ID --new-key"));
+    assert!(run_next_job(&r).await.unwrap().is_none(), "never retried automatically");
+    assert!(sim.ledger().is_empty());
+
+    let again = queue::requeue(&pool, j.id, "failed", true).await.unwrap().unwrap();
+    assert_ne!(again.idempotency_key, j.idempotency_key);
+    assert!(matches!(step(&r).await, Outcome::Succeeded { replayed: false, .. }));
+    assert_eq!(sim.ledger().len(), 1);
+    sim.shutdown().await;
+}
+
+#[sqlx::test]
+async fn a_revoked_key_stops_replay_and_leaves_the_job_untouched(pool: PgPool) {
+    let sim = sim().await;
+    let r = replayer(&pool, &sim);
+    let j = enqueue(&pool, "POST", "/bundles", Some(ACCOUNT_ONLY)).await;
+    assert!(sim.revoke(DEMO_KEY));
+    match step(&r).await {
+        Outcome::KeyRefused { job: id, error } => {
+            assert_eq!((id, error.code()), (j.id, Some("AUTH_REVOKED_KEY")));
+            assert!(!error.to_string().contains(DEMO_KEY), "the key is never in an error");
+        }
+        other => panic!("expected the key to be refused, got {other:?}"),
+    }
+    let after = job(&pool, j.id).await;
+    assert_eq!((after.status.as_str(), after.attempts, after.first_sent_at), ("queued", 0, None));
+    assert_eq!(attempts(&pool, j.id).await, vec![(Some("key_refused".into()), Some(401), None)]);
+    sim.shutdown().await;
+}

@@ -2,5 +2,6 @@
 
 mod claims;
 mod cli;
+mod crash;
 mod outcomes;
 mod support;

@@ -104,3 +104,72 @@ async fn replay_exits_3_when_the_api_refuses_the_key(pool: PgPool) {
     assert_eq!(job(&pool, 1).await.status, "queued");
     sim.shutdown().await;
 }
+
+#[sqlx::test]
+async fn mutations_use_the_write_key_and_its_own_budget_while_the_read_key_stays_read_only(pool: PgPool) {
+    let sim = sim_with_keys(vec![
+        tokportal_sync::sim::SimKey::read_only("sk_reader"),
+        tokportal_sync::sim::SimKey::full("sk_writer", 1000),
+    ])
+    .await;
+    let url = database_url(&pool).await;
+    let base = sim.base_url().to_string();
+    let j = enqueue(&pool, "POST", "/bundles", Some(ACCOUNT_ONLY)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        worker(
+            &path,
+            &["replay"],
+            &[
+                ("DATABASE_URL", url.as_str()),
+                ("TOKPORTAL_API_KEY", "sk_reader"),
+                ("TOKPORTAL_WRITE_API_KEY", "sk_writer"),
+                ("TOKPORTAL__API__BASE_URL", base.as_str()),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("sk_writer") && !text(&out.stderr).contains("sk_reader"));
+    assert_eq!(job(&pool, j.id).await.status, "succeeded");
+    let writer = sim.key_stats("sk_writer").unwrap();
+    assert_eq!((writer.executions, sim.key_stats("sk_reader").unwrap().requests), (1, 0));
+    let budgets: Vec<String> = sqlx::query_scalar("SELECT key_fingerprint FROM tokportal.api_budgets")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(budgets, vec![writer.fingerprint], "the write key has its own budget row");
+    sim.shutdown().await;
+}
+
+#[sqlx::test]
+async fn old_finished_jobs_are_pruned_with_their_attempts_in_batches(pool: PgPool) {
+    use std::time::Duration;
+    use tokportal_sync::jobs::queue;
+    let sim = sim().await;
+    let r = replayer(&pool, &sim);
+    for _ in 0..5 {
+        enqueue(&pool, "POST", "/bundles", Some(ACCOUNT_ONLY)).await;
+    }
+    tokportal_sync::jobs::drain(&r, 2, &Default::default()).await.unwrap();
+    let fresh = enqueue(&pool, "POST", "/bundles", Some(ACCOUNT_ONLY)).await;
+    sqlx::query("UPDATE tokportal.mutation_jobs SET finished_at = now() - interval '31 days' WHERE status = 'succeeded'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let retention = Duration::from_secs(30 * 86_400);
+    assert_eq!(queue::prune(&pool, retention, 3).await.unwrap(), 3);
+    assert_eq!(queue::prune(&pool, retention, 3).await.unwrap(), 2);
+    assert_eq!(queue::prune(&pool, retention, 3).await.unwrap(), 0);
+    let left: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM tokportal.mutation_jobs").fetch_all(&pool).await.unwrap();
+    assert_eq!(left, vec![fresh.id], "the queued job stays");
+    let attempts: i64 = sqlx::query_scalar("SELECT count(*) FROM tokportal.mutation_attempts")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(attempts, 0);
+    sim.shutdown().await;
+}

@@ -86,7 +86,10 @@ impl Walk {
     }
 
     /// One GET of the page `read` asks for, decoded. Refuses to send it once
-    /// the walk has read so many pages that it must be looping.
+    /// the walk has read so many pages that it must be looping, and refuses a
+    /// page that says it is another one: a server that ignores or clamps
+    /// `page` would look like a list whose head keeps growing, and the walk
+    /// would end having read one page many times.
     pub async fn fetch(&self, read: Read) -> Result<ListPage, ApiError> {
         if self.cursor.is_looping() {
             return Err(self.fatal(read, None, String::new(), format!(
@@ -98,15 +101,25 @@ impl Walk {
         query.push(("page".into(), read.page.to_string()));
         query.push(("per_page".into(), self.cursor.per_page().to_string()));
         let response = self.client.get(&self.path, &query).await?;
-        ListPage::deserialize(&response.body).map_err(|e| {
+        let status = Some(response.status);
+        let list = ListPage::deserialize(&response.body).map_err(|e| {
             let body = excerpt(response.body.to_string().as_bytes());
             self.fatal(
                 read,
-                Some(response.status),
-                response.request_id,
+                status,
+                response.request_id.clone(),
                 format!("not a page of a list ({e}): {body}"),
             )
-        })
+        })?;
+        match list.pagination.and_then(|p| p.page) {
+            Some(answered) if answered != u64::from(read.page) => Err(self.fatal(
+                read,
+                status,
+                response.request_id,
+                format!("the server answered page {answered}: it ignores or clamps `page`, so its pages cannot be walked"),
+            )),
+            _ => Ok(list),
+        }
     }
 
     fn fatal(&self, read: Read, status: Option<u16>, request_id: String, excerpt: String) -> ApiError {

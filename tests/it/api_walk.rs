@@ -170,3 +170,24 @@ async fn a_body_that_is_not_a_page_of_a_list_is_fatal_naming_the_page_with_an_ex
     assert!(excerpt.contains(r#"{"items":["not","a","page"]}"#), "{excerpt}");
     server.abort();
 }
+
+#[tokio::test]
+async fn a_server_that_answers_another_page_than_the_one_asked_for_is_fatal() {
+    // Page 1 whatever `page` says, as a server ignoring the parameter would.
+    let app = axum::Router::new().route(
+        "/bundles",
+        get(|| async {
+            let data: Vec<_> = (0..10).map(|id| serde_json::json!({ "id": id })).collect();
+            let pagination = serde_json::json!({ "page": 1, "per_page": 10, "total": 50, "total_pages": 5 });
+            axum::Json(serde_json::json!({ "data": data, "pagination": pagination }))
+        }),
+    );
+    let (options, server) = scripted(app).await;
+    let mut walk = Walk::new(client(options, budget_options(100.0, 100)), "/bundles", vec![], 10).unwrap();
+    let first = walk.next_page().await.unwrap().unwrap();
+    assert_eq!(first.items.len(), 10);
+    let err = walk.next_page().await.unwrap_err();
+    let ApiError::Fatal { request, excerpt, .. } = &err else { panic!("not fatal: {err:?}") };
+    assert!(request.ends_with("page 2") && excerpt.contains("answered page 1"), "{err}");
+    server.abort();
+}

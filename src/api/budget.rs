@@ -3,9 +3,15 @@
 //! paces at the refill rate, books every send in a [`BudgetStore`] (shared
 //! through Postgres by every process using the key), corrects itself from the
 //! server's rate-limit headers, and turns 429s into a block all processes
-//! honour, growing with each consecutive 429.
+//! honour, growing with each consecutive 429. The bucket's size is the
+//! server's (`X-RateLimit-Limit`) once a response has told it.
+//!
+//! Booking ahead: while the bucket holds plenty of tokens, one call to the
+//! store books a small batch of sends, handed out here without asking the
+//! store again (one Postgres round trip per batch instead of per request).
 
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
@@ -24,6 +30,17 @@ const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
 /// the key's row: a session holding that lock would otherwise stall every
 /// request of every process using the key, without a word.
 pub const STORE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Most sends one booking may take at once. Sends booked but never made are
+/// lost to every other client of the key until the bucket refills, so the
+/// batch is kept small (and see [`BATCH_SHARE`]); eight already takes a
+/// Postgres round trip (~2 ms) off seven requests out of eight.
+pub const MAX_BATCH: u32 = 8;
+
+/// A batch never holds more than this fraction of the bucket: with the
+/// documented bucket (120) at most 7 sends, and a bucket under 32 books one
+/// request at a time.
+const BATCH_SHARE: u32 = 16;
 
 /// The key's bucket as the server keeps it, and how much of it to use.
 #[derive(Debug, Clone, Copy)]
@@ -59,36 +76,100 @@ impl Streak {
 pub struct Budget {
     store: Arc<dyn BudgetStore>,
     key: String,
-    rule: Rule,
-    /// Tokens of the server's bucket left to other clients by `reserved_share`.
-    reserved_tokens: f64,
     options: BudgetOptions,
-    /// Where this process last saw the bucket booked to; corrections that do
-    /// not move past it are not written (they would change nothing).
-    booked_until: Mutex<Option<Instant>>,
+    state: Mutex<State>,
+    /// Whether the server's `X-RateLimit-Limit` has been reported (once).
+    told_server_burst: AtomicBool,
     /// Longest one call to the store may take; see [`STORE_TIMEOUT`].
     store_timeout: Duration,
+}
+
+/// The bucket as this process plans for it: sized by `api.burst` until the
+/// server says otherwise.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    /// The whole bucket, every client's: `api.burst` or `X-RateLimit-Limit`.
+    burst: u32,
+    rule: Rule,
+    /// Tokens of the bucket left to other clients by `reserved_share`.
+    reserved_tokens: f64,
+    /// Most sends one booking may take; 1 books one request at a time.
+    max_batch: u32,
+}
+
+impl Shape {
+    fn new(options: &BudgetOptions, burst: u32) -> Shape {
+        let share = 1.0 - options.reserved_share.clamp(0.0, 0.99);
+        let usable = (f64::from(burst) * share).floor() as u32;
+        // One token of the bucket is never planned for: requests leave at
+        // exact intervals but reach the server with jitter, and a request
+        // arriving a millisecond early at an empty bucket is a 429.
+        let capacity = usable.saturating_sub(1).max(1);
+        Shape {
+            burst,
+            rule: Rule::new(options.rate_per_second * share, capacity),
+            reserved_tokens: f64::from(burst.saturating_sub(usable)),
+            max_batch: (capacity / BATCH_SHARE).clamp(1, MAX_BATCH),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    shape: Shape,
+    /// Where this process last saw the bucket booked to: never later than the
+    /// store's `tat` (which only moves forward). Corrections that do not move
+    /// past it are not written (they would change nothing).
+    booked_until: Option<Instant>,
+    /// Sends booked by a batch and not handed out yet.
+    held: u32,
+    /// The size of the next batch: doubles each time a batch is granted
+    /// whole, back to 1 when sends held expire unused (so a client too slow
+    /// to spend its batches books one or two sends at a time and wastes at
+    /// most one send per two bookings).
+    next_batch: u32,
+    /// A batch is being booked: concurrent bookings take one send each, so
+    /// no more than one batch is ever held.
+    batch_in_flight: bool,
+}
+
+/// Marks a batch as being booked while it lives: dropped when the booking
+/// ends, or when the `acquire` waiting for it is itself dropped.
+struct BatchInFlight<'a>(&'a Budget);
+
+impl Drop for BatchInFlight<'_> {
+    fn drop(&mut self) {
+        self.0.state().batch_in_flight = false;
+    }
+}
+
+/// What `acquire` does next.
+enum Plan {
+    /// A send held from a batch was handed out.
+    Held,
+    Book {
+        rule: Rule,
+        count: u32,
+    },
 }
 
 impl Budget {
     /// `key_fingerprint` names the bucket in the store; the key itself never
     /// reaches the budget.
     pub fn new(store: Arc<dyn BudgetStore>, key_fingerprint: String, options: BudgetOptions) -> Budget {
-        let share = 1.0 - options.reserved_share.clamp(0.0, 0.99);
-        let usable = (f64::from(options.burst) * share).floor() as u32;
-        // One token of the bucket is never planned for: requests leave at
-        // exact intervals but reach the server with jitter, and a request
-        // arriving a millisecond early at an empty bucket is a 429.
-        let capacity = usable.saturating_sub(1).max(1);
-        let rule = Rule::new(options.rate_per_second * share, capacity);
-        let reserved_tokens = f64::from(options.burst.saturating_sub(usable));
+        let state = State {
+            shape: Shape::new(&options, options.burst),
+            booked_until: None,
+            held: 0,
+            next_batch: 1,
+            batch_in_flight: false,
+        };
         Budget {
             store,
             key: key_fingerprint,
-            rule,
-            reserved_tokens,
             options,
-            booked_until: Mutex::new(None),
+            state: Mutex::new(state),
+            told_server_burst: AtomicBool::new(false),
             store_timeout: STORE_TIMEOUT,
         }
     }
@@ -107,10 +188,15 @@ impl Budget {
     /// booking anything, when the turn is more than `limit` away.
     pub async fn acquire(&self, request: &str, limit: Duration) -> Result<Permit, ApiError> {
         let asked = Instant::now();
-        let reservation = self
-            .bounded(self.store.reserve(&self.key, self.rule, limit.as_secs_f64()))
-            .await
-            .map_err(|source| ApiError::Budget { request: request.to_string(), source })?;
+        let (rule, count) = match self.plan(asked) {
+            Plan::Held => return Ok(Permit { sent_at: Instant::now(), waited: asked.elapsed() }),
+            Plan::Book { rule, count } => (rule, count),
+        };
+        let in_flight = (count > 1).then_some(BatchInFlight(self));
+        let reserved = self.bounded(self.store.reserve(&self.key, rule, limit.as_secs_f64(), count)).await;
+        drop(in_flight);
+        let reservation =
+            reserved.map_err(|source| ApiError::Budget { request: request.to_string(), source })?;
         let wait = seconds(reservation.wait);
         if !reservation.granted {
             return Err(ApiError::RateLimited {
@@ -119,7 +205,7 @@ impl Budget {
                 max_wait: self.options.max_wait,
             });
         }
-        self.note_booked(asked + seconds(reservation.booked_ahead).min(FAR));
+        self.booked(asked + seconds(reservation.booked_ahead).min(FAR), reservation.slots, count);
         if !wait.is_zero() {
             tracing::trace!(budget.wait_ms = wait.as_millis() as u64, "waiting for the key's budget");
             tokio::time::sleep(wait).await;
@@ -127,13 +213,81 @@ impl Budget {
         Ok(Permit { sent_at: Instant::now(), waited: asked.elapsed() })
     }
 
-    /// Folds the rate-limit headers of a response into the bucket: when the
-    /// server has fewer tokens than we booked for, someone else is spending
-    /// the key and our bucket moves forward to match.
+    /// Hands out a send held from a batch, if one is still safe to make;
+    /// else says what to book.
+    ///
+    /// A held send is one the store counts as made while the server has not
+    /// seen it: the server's bucket holds it on top of what the store thinks
+    /// is left. That is harmless while the bucket, as booked, stays at least
+    /// `held` intervals from full; once it could have refilled to the top, the
+    /// server would have dropped the refill our held sends stand on, and
+    /// making them on top of everyone else's could overrun the key. So held
+    /// sends expire then, unused (the "cap" choice: they are not given back
+    /// to the store, which cannot tell them from sends made), and the batch
+    /// size starts again from 1.
+    ///
+    /// A 429 block that another process writes after a batch was booked is
+    /// not seen by the sends held from it, as it is not by a booking already
+    /// sleeping toward its send time: at most a batch goes out into it.
+    fn plan(&self, now: Instant) -> Plan {
+        let mut state = self.state();
+        if state.held > 0 {
+            let interval = seconds(state.shape.rule.interval);
+            let safe = interval
+                .checked_mul(state.held)
+                .and_then(|ahead| now.checked_add(ahead))
+                .zip(state.booked_until)
+                .is_some_and(|(needed, booked)| needed <= booked);
+            if safe {
+                state.held -= 1;
+                return Plan::Held;
+            }
+            tracing::debug!(budget.expired = state.held, "sends booked ahead expired unused");
+            state.held = 0;
+            state.next_batch = 1;
+        }
+        let count = if state.batch_in_flight { 1 } else { state.next_batch.clamp(1, state.shape.max_batch) };
+        state.batch_in_flight |= count > 1;
+        Plan::Book { rule: state.shape.rule, count }
+    }
+
+    /// Records a booking of `slots` sends (one of them made now) out of the
+    /// `count` asked for.
+    fn booked(&self, until: Instant, slots: u32, count: u32) {
+        let mut state = self.state();
+        state.booked_until = Some(state.booked_until.map_or(until, |b| b.max(until)));
+        state.held += slots.saturating_sub(1);
+        if slots == count {
+            state.next_batch = count.saturating_mul(2).min(MAX_BATCH);
+        }
+    }
+
+    /// Sends booked ahead by a batch and not made yet.
+    pub fn tokens_booked_ahead(&self) -> u32 {
+        self.state().held
+    }
+
+    /// The size of the key's bucket the budget plans with: `api.burst`, or
+    /// the server's `X-RateLimit-Limit` once a response carried one.
+    pub fn burst(&self) -> u32 {
+        self.state().shape.burst
+    }
+
+    /// Folds the rate-limit headers of a response into the bucket: the
+    /// server's bucket size, and, when the server has fewer tokens than we
+    /// booked for, someone else is spending the key and our bucket moves
+    /// forward to match.
     pub async fn observe(&self, permit: &Permit, headers: &RateLimitHeaders) {
+        if let Some(limit) = headers.limit {
+            self.follow_server_burst(limit);
+        }
         let Some(ahead) = self.server_booked_ahead(headers) else { return };
-        let server_booked = permit.sent_at + seconds(ahead).min(FAR);
-        let known = self.booked_until.lock().ok().and_then(|b| *b);
+        let (known, held_ahead) = {
+            let state = self.state();
+            // Sends held from a batch are booked, but the server has not seen them.
+            (state.booked_until, seconds(state.shape.rule.interval).saturating_mul(state.held))
+        };
+        let server_booked = permit.sent_at + seconds(ahead).saturating_add(held_ahead).min(FAR);
         // A millisecond of slack: equal estimates need no write.
         if known.is_some_and(|k| server_booked <= k + Duration::from_millis(1)) {
             return;
@@ -152,12 +306,52 @@ impl Budget {
         self.note_booked(server_booked);
     }
 
+    /// From the first response on, the bucket is the size the server says it
+    /// is: a key whose limit differs from `api.burst` would otherwise be
+    /// overrun (429s) or underused for as long as the process runs.
+    fn follow_server_burst(&self, limit: u32) {
+        if limit == 0 {
+            return;
+        }
+        let mut state = self.state();
+        if state.shape.burst == limit {
+            return;
+        }
+        let before = state.shape.burst;
+        state.shape = Shape::new(&self.options, limit);
+        // Held sends were planned for the old bucket; let them go.
+        state.held = 0;
+        state.next_batch = 1;
+        drop(state);
+        if self.told_server_burst.swap(true, Ordering::Relaxed) {
+            tracing::debug!(
+                budget.burst = limit,
+                budget.burst_before = before,
+                "the server's bucket changed size"
+            );
+        } else {
+            tracing::warn!(
+                budget.configured_burst = self.options.burst,
+                budget.server_burst = limit,
+                "the server's bucket holds {limit} requests (X-RateLimit-Limit), not the {} of api.burst; \
+                 using the server's figure",
+                self.options.burst
+            );
+        }
+    }
+
     /// After a 429: nobody using the key may send for `wait`, capped at
     /// `max_wait`: the block is shared by every process through the store and
     /// only moves forward, so one absurd server value (a `Retry-After` of
     /// `1e300`) must not stop the key for longer than any request may wait.
     pub async fn block(&self, wait: Duration) {
         let wait = wait.min(self.options.max_wait).min(FAR);
+        {
+            // Sends held from a batch would go out through the block.
+            let mut state = self.state();
+            state.held = 0;
+            state.next_batch = 1;
+        }
         self.write(Correction { tat_at_least: None, block_for: Some(wait.as_secs_f64()) }).await;
     }
 
@@ -165,7 +359,7 @@ impl Budget {
     /// that doubles with every consecutive 429 (from one send interval, with
     /// jitter so processes that were blocked together do not return together).
     pub fn streak(&self) -> Streak {
-        let interval = seconds(self.rule.interval);
+        let interval = seconds(self.state().shape.rule.interval);
         let extra = ExponentialBuilder::default()
             .with_min_delay(interval)
             .with_factor(2.0)
@@ -185,7 +379,8 @@ impl Budget {
     /// empty, and a reset in milliseconds or far in the future would
     /// otherwise book the shared bucket (forward only) for a year.
     fn server_booked_ahead(&self, headers: &RateLimitHeaders) -> Option<f64> {
-        let burst = f64::from(self.options.burst);
+        let shape = self.state().shape;
+        let burst = f64::from(shape.burst);
         let from_remaining = headers.remaining.map(|r| burst - (r + 1.0));
         let from_reset = headers
             .reset
@@ -196,14 +391,19 @@ impl Budget {
         let tokens_short = from_remaining.or(from_reset)?.min(burst);
         // The headers count the whole bucket, ours only the usable part: the
         // reserved tokens are others' to spend before we are short of any.
-        let ours_short = tokens_short - self.reserved_tokens;
-        (ours_short > 0.0).then_some(ours_short * self.rule.interval)
+        let ours_short = tokens_short - shape.reserved_tokens;
+        (ours_short > 0.0).then_some(ours_short * shape.rule.interval)
     }
 
     fn note_booked(&self, at: Instant) {
-        if let Ok(mut booked) = self.booked_until.lock() {
-            *booked = Some(booked.map_or(at, |b| b.max(at)));
-        }
+        let mut state = self.state();
+        state.booked_until = Some(state.booked_until.map_or(at, |b| b.max(at)));
+    }
+
+    /// The state is only ever changed by short, panic-free sections, so a
+    /// poisoned lock still holds consistent data.
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// One call to the store, failing once it has taken `store_timeout`. A

@@ -83,7 +83,8 @@ impl Client {
     }
 
     pub fn counters(&self) -> CounterSnapshot {
-        self.inner.counters.snapshot()
+        let booked_ahead = self.inner.budget.tokens_booked_ahead();
+        CounterSnapshot { booked_ahead, ..self.inner.counters.snapshot() }
     }
 
     /// GET `path` (relative to the base URL, may carry a query) plus `query`.
@@ -98,22 +99,23 @@ impl Client {
             .build();
         loop {
             match self.send(Method::GET, &url, None, None).await {
-                Err(e) if e.is_retryable() => match delays.next() {
-                    Some(delay) => {
-                        // A 503 or 408 may say when to come back: never sooner
-                        // than that, never longer than any request may wait.
-                        let delay = match &e {
-                            ApiError::Retryable { retry_after: Some(asked), .. } => {
-                                delay.max((*asked).min(self.inner.budget.max_wait()))
-                            }
-                            _ => delay,
-                        };
-                        tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "retrying GET");
-                        self.inner.counters.retry();
-                        tokio::time::sleep(delay).await;
-                    }
-                    None => return Err(e),
-                },
+                Err(e) if e.is_retryable() => {
+                    // A 503 or 408 may say when to come back (`Retry-After`,
+                    // seconds or a date): never sooner than that. Later than
+                    // any request may wait, the error goes to the caller, who
+                    // retries later (the job's `run_after`, the next sync).
+                    let asked = match &e {
+                        ApiError::Retryable { retry_after, .. } => retry_after.unwrap_or_default(),
+                        _ => Duration::ZERO,
+                    };
+                    let Some(delay) = delays.next().filter(|_| asked <= self.inner.budget.max_wait()) else {
+                        return Err(e);
+                    };
+                    let delay = delay.max(asked);
+                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "retrying GET");
+                    self.inner.counters.retry();
+                    tokio::time::sleep(delay).await;
+                }
                 other => return other,
             }
         }
@@ -170,6 +172,7 @@ impl Client {
             let limits = RateLimitHeaders::parse(&raw.headers);
             budget.observe(&permit, &limits).await;
             span.in_scope(|| tracing::debug!(api.status = raw.status.as_u16(), "response"));
+            crate::meter::response(raw.status.as_u16());
             if raw.status == StatusCode::TOO_MANY_REQUESTS {
                 self.inner.counters.rate_limited();
                 let wait = streak.next_wait(server_wait(&limits, &raw.body));

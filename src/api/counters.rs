@@ -1,6 +1,7 @@
 //! Counters of what a client spent: requests sent, 429s received, retries and
 //! time spent waiting for budget. A sync run stores the difference of two
-//! snapshots in its `sync_runs` row.
+//! snapshots in its `sync_runs` row. Next to them, one gauge: the sends the
+//! budget has booked ahead and not made yet.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -24,6 +25,9 @@ pub struct CounterSnapshot {
     pub retries: u64,
     /// Time spent waiting for the budget (pacing and 429 back-off).
     pub budget_wait: Duration,
+    /// Tokens booked ahead: sends the budget booked in a batch and has not
+    /// made yet (a gauge, not a count: `since` keeps the later figure).
+    pub booked_ahead: u32,
 }
 
 impl Counters {
@@ -44,12 +48,15 @@ impl Counters {
         self.budget_wait_micros.fetch_add(micros, Ordering::Relaxed);
     }
 
+    /// The counts; `booked_ahead` is the budget's and is filled in by
+    /// `Client::counters`.
     pub fn snapshot(&self) -> CounterSnapshot {
         CounterSnapshot {
             requests: self.requests.load(Ordering::Relaxed),
             rate_limited: self.rate_limited.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
             budget_wait: Duration::from_micros(self.budget_wait_micros.load(Ordering::Relaxed)),
+            booked_ahead: 0,
         }
     }
 }
@@ -62,6 +69,7 @@ impl CounterSnapshot {
             rate_limited: self.rate_limited - earlier.rate_limited,
             retries: self.retries - earlier.retries,
             budget_wait: self.budget_wait.saturating_sub(earlier.budget_wait),
+            booked_ahead: self.booked_ahead,
         }
     }
 }

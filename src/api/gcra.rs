@@ -31,7 +31,8 @@ pub struct Slot {
     pub blocked_until: Option<f64>,
 }
 
-/// The answer to "may I send one request?".
+/// The answer to "may I send a request?" (and, when the bucket has plenty,
+/// "may I send a few more right away?").
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Reservation {
     /// Seconds until the reserved send time (0 when it may go now).
@@ -40,21 +41,36 @@ pub struct Reservation {
     pub granted: bool,
     /// `tat - now` after the reservation: how far ahead the bucket is booked.
     pub booked_ahead: f64,
+    /// Sends booked: 0 when refused, 1, or the whole batch asked for.
+    pub slots: u32,
 }
 
 /// Reserves the earliest send time for one request, unless it lies more than
 /// `limit` seconds away. A 429 block (`blocked_until`) delays it as well.
-pub fn reserve(slot: &mut Slot, now: f64, rule: Rule, limit: f64) -> Reservation {
+///
+/// With `count > 1`, books `count` sends at once, all at `now`, when every one
+/// of them may go now; otherwise one, exactly as with `count = 1`. So a batch
+/// only ever comes out of tokens the bucket holds now, and a bucket that is
+/// short (pacing, or blocked) books one request at a time.
+pub fn reserve(slot: &mut Slot, now: f64, rule: Rule, limit: f64, count: u32) -> Reservation {
     let tat = slot.tat.unwrap_or(now);
     let send_at = now.max(tat - rule.tolerance).max(slot.blocked_until.unwrap_or(now));
     let wait = send_at - now;
     let granted = wait <= limit;
+    let whole_batch_now = wait <= 0.0
+        && tat.max(now) + f64::from(count.saturating_sub(1)) * rule.interval - rule.tolerance <= now;
+    let slots = if whole_batch_now { count.max(1) } else { 1 };
     if granted {
         // The request counts as sent at `send_at`: a bucket that was full
         // (tat in the past) starts again from `now`, never from the past.
-        slot.tat = Some(tat.max(now).max(send_at - rule.tolerance) + rule.interval);
+        slot.tat = Some(tat.max(now).max(send_at - rule.tolerance) + f64::from(slots) * rule.interval);
     }
-    Reservation { wait, granted, booked_ahead: slot.tat.unwrap_or(now) - now }
+    Reservation {
+        wait,
+        granted,
+        booked_ahead: slot.tat.unwrap_or(now) - now,
+        slots: if granted { slots } else { 0 },
+    }
 }
 
 /// News from the server, in seconds from `now` (negative for the past).
@@ -90,11 +106,11 @@ mod tests {
         let rule = Rule::new(20.0, 120);
         let mut slot = Slot::default();
         for _ in 0..120 {
-            assert_eq!(reserve(&mut slot, 0.0, rule, 0.0).wait, 0.0);
+            assert_eq!(reserve(&mut slot, 0.0, rule, 0.0, 1).wait, 0.0);
         }
-        let r = reserve(&mut slot, 0.0, rule, 10.0);
+        let r = reserve(&mut slot, 0.0, rule, 10.0, 1);
         assert!(r.granted && approx(r.wait, 0.05), "{r:?}");
-        let r = reserve(&mut slot, 0.0, rule, 10.0);
+        let r = reserve(&mut slot, 0.0, rule, 10.0, 1);
         assert!(approx(r.wait, 0.10), "{r:?}");
     }
 
@@ -103,32 +119,32 @@ mod tests {
         let rule = Rule::new(2.0, 4);
         let mut slot = Slot::default();
         for _ in 0..4 {
-            reserve(&mut slot, 0.0, rule, 0.0);
+            reserve(&mut slot, 0.0, rule, 0.0, 1);
         }
         // One second later two tokens are back, the third has to wait.
-        assert_eq!(reserve(&mut slot, 1.0, rule, 0.0).wait, 0.0);
-        assert_eq!(reserve(&mut slot, 1.0, rule, 0.0).wait, 0.0);
-        assert!(approx(reserve(&mut slot, 1.0, rule, 1.0).wait, 0.5));
+        assert_eq!(reserve(&mut slot, 1.0, rule, 0.0, 1).wait, 0.0);
+        assert_eq!(reserve(&mut slot, 1.0, rule, 0.0, 1).wait, 0.0);
+        assert!(approx(reserve(&mut slot, 1.0, rule, 1.0, 1).wait, 0.5));
     }
 
     #[test]
     fn an_idle_bucket_never_holds_more_than_its_capacity() {
         let rule = Rule::new(1.0, 2);
         let mut slot = Slot::default();
-        reserve(&mut slot, 0.0, rule, 0.0);
+        reserve(&mut slot, 0.0, rule, 0.0, 1);
         for _ in 0..2 {
-            assert_eq!(reserve(&mut slot, 100.0, rule, 0.0).wait, 0.0);
+            assert_eq!(reserve(&mut slot, 100.0, rule, 0.0, 1).wait, 0.0);
         }
-        assert!(approx(reserve(&mut slot, 100.0, rule, 5.0).wait, 1.0));
+        assert!(approx(reserve(&mut slot, 100.0, rule, 5.0, 1).wait, 1.0));
     }
 
     #[test]
     fn a_reservation_beyond_the_limit_books_nothing() {
         let rule = Rule::new(1.0, 1);
         let mut slot = Slot::default();
-        reserve(&mut slot, 0.0, rule, 0.0);
+        reserve(&mut slot, 0.0, rule, 0.0, 1);
         let before = slot;
-        let r = reserve(&mut slot, 0.0, rule, 0.5);
+        let r = reserve(&mut slot, 0.0, rule, 0.5, 1);
         assert!(!r.granted && approx(r.wait, 1.0));
         assert_eq!(slot, before);
     }
@@ -138,7 +154,7 @@ mod tests {
         let rule = Rule::new(10.0, 10);
         let mut slot = Slot::default();
         correct(&mut slot, 0.0, Correction { tat_at_least: None, block_for: Some(3.0) });
-        let r = reserve(&mut slot, 1.0, rule, 10.0);
+        let r = reserve(&mut slot, 1.0, rule, 10.0, 1);
         assert!(approx(r.wait, 2.0), "{r:?}");
     }
 
@@ -148,5 +164,34 @@ mod tests {
         correct(&mut slot, 0.0, Correction { tat_at_least: Some(5.0), block_for: Some(2.0) });
         correct(&mut slot, 0.0, Correction { tat_at_least: Some(1.0), block_for: Some(1.0) });
         assert_eq!(slot, Slot { tat: Some(5.0), blocked_until: Some(2.0) });
+    }
+
+    #[test]
+    fn a_batch_is_booked_at_once_only_when_all_of_it_may_go_now() {
+        let rule = Rule::new(10.0, 10);
+        let mut slot = Slot::default();
+        let r = reserve(&mut slot, 0.0, rule, 0.0, 8);
+        assert_eq!((r.wait, r.slots), (0.0, 8));
+        assert!(approx(r.booked_ahead, 0.8), "{r:?}");
+        // Two tokens left: a batch of 8 does not fit, so one request is booked, as alone.
+        let r = reserve(&mut slot, 0.0, rule, 0.0, 8);
+        assert_eq!(r.slots, 1);
+        assert!(approx(r.booked_ahead, 0.9), "{r:?}");
+    }
+
+    #[test]
+    fn a_short_or_blocked_bucket_books_one_request_at_a_time() {
+        let rule = Rule::new(10.0, 2);
+        let mut slot = Slot::default();
+        reserve(&mut slot, 0.0, rule, 0.0, 1);
+        reserve(&mut slot, 0.0, rule, 0.0, 1);
+        let r = reserve(&mut slot, 0.0, rule, 1.0, 4);
+        assert!(approx(r.wait, 0.1) && r.slots == 1, "{r:?}");
+        let mut slot = Slot::default();
+        correct(&mut slot, 0.0, Correction { tat_at_least: None, block_for: Some(1.0) });
+        let r = reserve(&mut slot, 0.0, rule, 2.0, 4);
+        assert!(approx(r.wait, 1.0) && r.slots == 1, "{r:?}");
+        let refused = reserve(&mut slot, 0.0, rule, 0.5, 4);
+        assert_eq!((refused.granted, refused.slots), (false, 0));
     }
 }

@@ -18,12 +18,14 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// and [`gcra::correct`] atomically on their own clock.
 pub trait BudgetStore: Send + Sync {
     /// Books the earliest send time for one request of `key`, unless it is more
-    /// than `limit` seconds away.
+    /// than `limit` seconds away; or `count` requests at once when all of them
+    /// may go now (see [`gcra::reserve`]).
     fn reserve<'a>(
         &'a self,
         key: &'a str,
         rule: Rule,
         limit: f64,
+        count: u32,
     ) -> BoxFuture<'a, anyhow::Result<Reservation>>;
 
     /// Moves the bucket of `key` forward (never back).
@@ -62,8 +64,9 @@ impl BudgetStore for MemoryStore {
         key: &'a str,
         rule: Rule,
         limit: f64,
+        count: u32,
     ) -> BoxFuture<'a, anyhow::Result<Reservation>> {
-        Box::pin(async move { self.with_slot(key, |slot, now| gcra::reserve(slot, now, rule, limit)) })
+        Box::pin(async move { self.with_slot(key, |slot, now| gcra::reserve(slot, now, rule, limit, count)) })
     }
 
     fn correct<'a>(&'a self, key: &'a str, correction: Correction) -> BoxFuture<'a, anyhow::Result<()>> {

@@ -15,8 +15,9 @@ pub struct PgBudgetStore {
 }
 
 /// Locks the key's row, computes the send time from the row as it is after
-/// any concurrent booking, and books it unless it is beyond the limit.
-/// $2 interval, $3 tolerance, $4 limit, all in seconds.
+/// any concurrent booking, and books it unless it is beyond the limit: $5
+/// sends at once when the last of them may go now, else one (as
+/// `api::gcra::reserve`). $2 interval, $3 tolerance, $4 limit, all in seconds.
 const RESERVE: &str = r#"
 WITH cur AS (
     SELECT key_fingerprint, tat, blocked_until, clock_timestamp() AS now
@@ -25,19 +26,24 @@ WITH cur AS (
     FOR UPDATE
 ), plan AS (
     SELECT key_fingerprint, tat, now,
-           greatest(now, tat - make_interval(secs => $3), blocked_until) AS send_at
+           greatest(now, tat - make_interval(secs => $3), blocked_until) AS send_at,
+           CASE WHEN greatest(tat, now) + make_interval(secs => $2 * ($5 - 1)) - make_interval(secs => $3) <= now
+                     AND (blocked_until IS NULL OR blocked_until <= now)
+                THEN $5 ELSE 1 END AS slots
     FROM cur
 )
 UPDATE tokportal.api_budgets AS b
 SET tat = CASE WHEN p.send_at - p.now <= make_interval(secs => $4)
-               THEN greatest(p.tat, p.now, p.send_at - make_interval(secs => $3)) + make_interval(secs => $2)
+               THEN greatest(p.tat, p.now, p.send_at - make_interval(secs => $3))
+                    + make_interval(secs => $2 * p.slots)
                ELSE p.tat END,
     updated_at = p.now
 FROM plan AS p
 WHERE b.key_fingerprint = p.key_fingerprint
 RETURNING extract(epoch FROM p.send_at - p.now)::float8,
           p.send_at - p.now <= make_interval(secs => $4),
-          extract(epoch FROM b.tat - p.now)::float8
+          extract(epoch FROM b.tat - p.now)::float8,
+          p.slots
 "#;
 
 /// A new key starts with a full bucket (`tat` defaults to now).
@@ -66,18 +72,28 @@ impl PgBudgetStore {
         Ok(PgBudgetStore { pool })
     }
 
-    async fn reserve_row(&self, key: &str, rule: Rule, limit: f64) -> anyhow::Result<Reservation> {
+    async fn reserve_row(
+        &self,
+        key: &str,
+        rule: Rule,
+        limit: f64,
+        count: u32,
+    ) -> anyhow::Result<Reservation> {
+        // An int4 on the SQL side; no sane batch comes near the bound.
+        let count = i32::try_from(count.max(1)).unwrap_or(i32::MAX);
         for _ in 0..2 {
-            let row: Option<(f64, bool, f64)> = sqlx::query_as(RESERVE)
+            let row: Option<(f64, bool, f64, i32)> = sqlx::query_as(RESERVE)
                 .bind(key)
                 .bind(rule.interval)
                 .bind(rule.tolerance)
                 .bind(limit)
+                .bind(count)
                 .fetch_optional(&self.pool)
                 .await
                 .context("Failed to book a request in tokportal.api_budgets")?;
-            if let Some((wait, granted, booked_ahead)) = row {
-                return Ok(Reservation { wait, granted, booked_ahead });
+            if let Some((wait, granted, booked_ahead, slots)) = row {
+                let slots = if granted { u32::try_from(slots).unwrap_or(1) } else { 0 };
+                return Ok(Reservation { wait, granted, booked_ahead, slots });
             }
             // First use of this key (or its row was deleted): create it and book again.
             sqlx::query(CREATE)
@@ -96,8 +112,9 @@ impl BudgetStore for PgBudgetStore {
         key: &'a str,
         rule: Rule,
         limit: f64,
+        count: u32,
     ) -> BoxFuture<'a, anyhow::Result<Reservation>> {
-        Box::pin(self.reserve_row(key, rule, limit))
+        Box::pin(self.reserve_row(key, rule, limit, count))
     }
 
     fn correct<'a>(&'a self, key: &'a str, correction: Correction) -> BoxFuture<'a, anyhow::Result<()>> {

@@ -1,6 +1,8 @@
 //! Every class of `ApiError`, produced by the simulator; retries of 5xx,
 //! timeouts and lost connections.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use tokportal_sync::api::{ApiError, IdempotencyKey, MutationMethod};
@@ -172,14 +174,13 @@ fn an_idempotency_key_must_be_1_to_255_visible_characters() {
     assert!(IdempotencyKey::new("a".repeat(255)).is_ok());
 }
 
-#[tokio::test]
-async fn a_503_retry_waits_at_least_the_servers_retry_after() {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicU32, Ordering};
-
+/// A server answering its first GET with 503 and `Retry-After: <retry_after()>`,
+/// then 200; and how many GETs it received.
+async fn unavailable_once(
+    retry_after: fn() -> String,
+) -> (tokportal_sync::api::ClientOptions, tokio::task::JoinHandle<std::io::Result<()>>, Arc<AtomicU32>) {
     use axum::http::{HeaderMap, StatusCode};
 
-    // The simulator sends no Retry-After with its 5xx: a server that does, once.
     let calls = Arc::new(AtomicU32::new(0));
     let seen = calls.clone();
     let app = axum::Router::new().route(
@@ -189,7 +190,7 @@ async fn a_503_retry_waits_at_least_the_servers_retry_after() {
             async move {
                 let mut headers = HeaderMap::new();
                 if seen.fetch_add(1, Ordering::SeqCst) == 0 {
-                    headers.insert("retry-after", "2".parse().unwrap());
+                    headers.insert("retry-after", retry_after().parse().unwrap());
                     return (StatusCode::SERVICE_UNAVAILABLE, headers, "busy");
                 }
                 (StatusCode::OK, headers, r#"{"data":[]}"#)
@@ -197,11 +198,50 @@ async fn a_503_retry_waits_at_least_the_servers_retry_after() {
         }),
     );
     let (options, server) = scripted(app).await;
+    (options, server, calls)
+}
+
+// The simulator sends no Retry-After with its 5xx: a scripted server does.
+// Only lower bounds on time: the backoff alone would retry within 0.5 s.
+
+#[tokio::test]
+async fn a_503_retry_waits_at_least_the_servers_retry_after_in_seconds() {
+    let (options, server, calls) = unavailable_once(|| "2".into()).await;
     let c = client(options, budget_options(100.0, 100));
     let start = std::time::Instant::now();
     assert_eq!(c.get("/bundles", &[]).await.unwrap().status, 200);
-    // The backoff alone would retry within half a second.
     assert!(start.elapsed() >= Duration::from_secs(2), "{:?}", start.elapsed());
     assert_eq!((calls.load(Ordering::SeqCst), c.counters().retries), (2, 1));
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_503_retry_waits_until_the_servers_retry_after_date() {
+    // Two whole seconds after the server's current second: at least one
+    // second after the request left, whatever the fraction of a second.
+    let (options, server, calls) = unavailable_once(|| {
+        let at = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp() + 2, 0).unwrap();
+        at.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+    })
+    .await;
+    let c = client(options, budget_options(100.0, 100));
+    let start = std::time::Instant::now();
+    assert_eq!(c.get("/bundles", &[]).await.unwrap().status, 200);
+    assert!(start.elapsed() >= Duration::from_secs(1), "{:?}", start.elapsed());
+    assert_eq!((calls.load(Ordering::SeqCst), c.counters().retries), (2, 1));
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_503_asking_for_longer_than_max_wait_is_returned_at_once_not_retried_early() {
+    let (options, server, calls) = unavailable_once(|| "3600".into()).await;
+    let c = client(options, budget_options(100.0, 100));
+    let err = c.get("/bundles", &[]).await.unwrap_err();
+    assert!(
+        matches!(&err, ApiError::Retryable { status: Some(503), retry_after: Some(asked), .. }
+            if *asked == Duration::from_secs(3600)),
+        "{err:?}"
+    );
+    assert_eq!((calls.load(Ordering::SeqCst), c.counters().retries), (1, 0));
     server.abort();
 }

@@ -162,3 +162,27 @@ async fn consecutive_429s_of_one_request_pause_longer_each_time() {
     assert!(gaps[2] > gaps[0], "{gaps:?}");
     server.abort();
 }
+
+#[tokio::test]
+async fn a_client_configured_for_a_bigger_bucket_than_the_servers_follows_the_servers_without_a_429() {
+    use std::sync::Arc;
+
+    use tokportal_sync::api::{Budget, Client, MemoryStore};
+
+    // The server's bucket holds 10 where api.burst says 120.
+    let sim = sim_with(10, 20.0, 10).await;
+    let fingerprint = tokportal_sync::secret::fingerprint(&secrecy::SecretString::from(DEMO_KEY));
+    let budget = Arc::new(Budget::new(Arc::new(MemoryStore::new()), fingerprint, budget_options(20.0, 120)));
+    let c = Client::new(client_options(&sim, DEMO_KEY), budget.clone()).unwrap();
+    let start = Instant::now();
+    for _ in 0..30 {
+        c.get("/bundles", &[]).await.unwrap();
+    }
+    assert_eq!(budget.burst(), 10);
+    assert_eq!(sim.key_stats(DEMO_KEY).unwrap().rate_limited, 0);
+    assert_eq!(c.counters().rate_limited, 0);
+    // Paced by the server's bucket: 9 at once (one token of margin), the
+    // other 21 one interval (50 ms) apart. A bucket of 120 would send all 30 at once.
+    assert!(start.elapsed() >= Duration::from_millis(1050), "{:?}", start.elapsed());
+    sim.shutdown().await;
+}

@@ -8,15 +8,43 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "worker",
     version,
-    about = "Mirror a TokPortal account into Postgres and replay mutations safely"
+    about = "Mirror a TokPortal account into Postgres and replay mutations safely",
+    long_about = "Mirror a TokPortal account into Postgres and replay mutations safely.\n\n\
+        Without a subcommand, runs as a daemon: the sync on sync.schedule, mutation jobs replayed as \
+        they are enqueued, /metrics and /healthz on server.listen, a clean stop on SIGTERM or SIGINT. \
+        With --once, runs one cycle (migrate, replay every due job, sync every stream) and exits.",
+    after_help = EXIT_STATUS
 )]
 pub struct Cli {
     /// Config file (default: ./config.toml if present). Also TOKPORTAL_CONFIG.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// Run one cycle and exit: migrate, replay every due job, sync every configured stream.
+    #[arg(long)]
+    pub once: bool,
+
+    /// With --once: stop at the next page boundary after this long (such as 90s, 10m, 1h),
+    /// commit, and exit 0; the next run resumes. Keep it below a CronJob's activeDeadlineSeconds.
+    #[arg(long, requires = "once", value_name = "DURATION", value_parser = duration)]
+    pub max_duration: Option<std::time::Duration>,
+
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+}
+
+/// The exit statuses, shown by `worker --help`.
+pub const EXIT_STATUS: &str = "Exit status:\n  \
+    0  done (for --once: the cycle completed, or --max-duration or a signal stopped it at a page \
+       boundary; jobs that failed for business reasons are reported, not counted)\n  \
+    1  the work could not be completed: a stream was not walked completely, or the database failed\n  \
+    2  configuration or usage error\n  \
+    3  the API refused the key (401/403)";
+
+fn duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::config::parse_duration(s)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("expected a positive duration such as 90s, 10m or 1h, got {s:?}"))
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,7 +6,10 @@
 //! - [`commands`]: one module per subcommand, wiring only.
 //! - [`startup`]: configuration to running parts: the pool, the API clients.
 //! - [`config`]: layered settings, validated into a typed [`config::Config`].
-//! - [`telemetry`]: tracing-subscriber setup.
+//! - [`telemetry`]: tracing-subscriber setup; [`progress`]: the bars of a sync on a terminal.
+//! - [`shutdown`]: SIGTERM/SIGINT to a cancellation token, bounded draining of tasks.
+//! - [`schedule`]: one sync tick over every stream, and the cron loop around it.
+//! - [`server`]: `/metrics` and `/healthz` of the daemon; [`meter`]: the Prometheus series.
 //! - [`mirror`]: the streams, their walks into Postgres, deletes, child planning.
 //! - [`jobs`]: the mutation queue: claims, sends with persisted idempotency keys, outcomes.
 //! - [`db`]: the Postgres pool, the embedded migrations, the shared request budget's SQL.
@@ -20,8 +23,13 @@ pub mod commands;
 pub mod config;
 pub mod db;
 pub mod jobs;
+pub mod meter;
 pub mod mirror;
+pub mod progress;
+pub mod schedule;
 pub mod secret;
+pub mod server;
+pub mod shutdown;
 pub mod sim;
 pub mod startup;
 pub mod telemetry;

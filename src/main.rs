@@ -4,13 +4,19 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 use tokportal_sync::cli::Cli;
 use tokportal_sync::config::Config;
-use tokportal_sync::{commands, telemetry};
+use tokportal_sync::{commands, progress, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.once && cli.command.is_some() {
+        Cli::command()
+            .error(ErrorKind::ArgumentConflict, "--once runs a whole cycle: it takes no subcommand")
+            .exit();
+    }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(e) => {
@@ -18,7 +24,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(config.log.format, &config.log.level);
+    // Log lines go above the progress bars of a sync on a terminal.
+    let _ = tracing::subscriber::set_global_default(telemetry::subscriber(
+        config.log.format,
+        &config.log.level,
+        progress::StderrWriter,
+    ));
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -26,7 +37,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(commands::run(cli.command, config)) {
+    let result = runtime.block_on(async {
+        match cli.command {
+            Some(command) => commands::run(command, config).await,
+            None if cli.once => commands::once::run(cli.max_duration, &config).await,
+            None => commands::daemon::run(&config).await,
+        }
+    });
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "command failed");

@@ -172,6 +172,7 @@ impl Client {
             let limits = RateLimitHeaders::parse(&raw.headers);
             budget.observe(&permit, &limits).await;
             span.in_scope(|| tracing::debug!(api.status = raw.status.as_u16(), "response"));
+            crate::meter::response(raw.status.as_u16());
             if raw.status == StatusCode::TOO_MANY_REQUESTS {
                 self.inner.counters.rate_limited();
                 let wait = streak.next_wait(server_wait(&limits, &raw.body));

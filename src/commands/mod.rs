@@ -3,11 +3,13 @@
 //! the result to the exit status.
 
 pub mod check_config;
+pub mod daemon;
 pub mod demo;
 pub mod enqueue;
 pub mod get;
 pub mod jobs;
 pub mod migrate;
+pub mod once;
 pub mod replay;
 pub mod runs;
 pub mod sim;

@@ -1,50 +1,71 @@
 //! `worker sync [--stream NAME]`: walks the configured streams once (no
-//! replay), each under its lock, and prints one summary line per stream.
-//! Exit status 1 when a stream could not be walked completely.
+//! replay), each under its lock, and prints one summary line per stream and
+//! one for the whole sync. Exit status 1 when a stream failed; 0 when a
+//! signal stopped it at a page boundary (it resumes next run).
 
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::SyncArgs;
 use crate::config::Config;
-use crate::mirror::{self, Outcome, RunSummary, Status};
-use crate::{db, startup};
+use crate::mirror::{self, RunSummary, Status};
+use crate::schedule::{self, Tick};
+use crate::{db, progress, shutdown, startup};
 
 pub async fn run(args: SyncArgs, config: &Config) -> anyhow::Result<()> {
     let pool = startup::require_pool(config).await?;
     db::ensure_migrated(&pool).await?;
     let client = startup::client(&config.api, Some(&pool)).await?;
     let m = mirror::Mirror { pool, client, settings: startup::mirror_settings(config) };
-    let streams: Vec<&str> = match &args.stream {
-        Some(name) => vec![name.as_str()],
-        None => {
-            mirror::ORDER.iter().copied().filter(|s| config.sync.streams.iter().any(|c| c == s)).collect()
-        }
+    let streams: Vec<&'static str> = match &args.stream {
+        Some(name) => mirror::ORDER.iter().copied().filter(|s| s == name).collect(),
+        None => schedule::streams(&config.sync.streams),
     };
-    let cancel = CancellationToken::new();
-    let on_signal = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            tracing::warn!("interrupted: stopping after the page in flight");
-            on_signal.cancel();
-        }
-    });
-    let mut failed = Vec::new();
-    for stream in streams {
-        match mirror::sync_stream_once(&m, stream, &cancel).await? {
-            Outcome::Skipped { stream } => eprintln!("{stream}: skipped, another process is walking it"),
-            Outcome::Ran(run) => {
-                eprintln!("{}", summary(&run));
-                if run.status != Status::Succeeded {
-                    failed.push(run);
-                }
-            }
-        }
+    let stop = CancellationToken::new();
+    shutdown::cancel_on_signal(stop.clone());
+    let bars = progress::Bars::start(config.api.rate_per_second);
+    let tick =
+        shutdown::bounded(&stop, config.server.shutdown_timeout, schedule::tick_once(&m, &streams, &stop))
+            .await;
+    drop(bars);
+    let Some(tick) = tick else {
+        anyhow::bail!("stopped by a signal without finishing the request in flight; the next run resumes");
+    };
+    let tick = tick?;
+    for run in &tick.runs {
+        eprintln!("{}", summary(run));
     }
-    match failed.into_iter().next() {
+    eprintln!("sync {}", tick_line(&tick));
+    tick_result(tick)
+}
+
+/// The error of the first stream that failed, if one did. An interrupted
+/// stream (a signal, `--max-duration`) is not a failure: it resumes next run.
+pub fn tick_result(tick: Tick) -> anyhow::Result<()> {
+    let failed = tick.runs.into_iter().find(|r| r.status == Status::Failed);
+    match failed {
         None => Ok(()),
         Some(RunSummary { error: Some(e), stream, .. }) => Err(e.context(format!("stream {stream} failed"))),
-        Some(run) => anyhow::bail!("stream {} was interrupted; it resumes on the next run", run.stream),
+        Some(run) => anyhow::bail!("stream {} failed", run.stream),
     }
+}
+
+/// One line for a whole tick: each stream's status and the totals.
+pub fn tick_line(tick: &Tick) -> String {
+    let mut streams: Vec<String> =
+        tick.runs.iter().map(|r| format!("{} {}", r.stream, r.status.as_str())).collect();
+    streams.extend(tick.skipped.iter().map(|s| format!("{s} skipped (another process is walking it)")));
+    streams.extend(tick.not_started.iter().map(|s| format!("{s} not started")));
+    let sum = |f: fn(&RunSummary) -> u64| tick.runs.iter().map(f).sum::<u64>();
+    format!(
+        "{}: {} pages, {} inserted, {} updated, {} deleted, {} requests, {} answered 429",
+        if streams.is_empty() { "no stream".to_string() } else { streams.join(", ") },
+        sum(|r| r.tally.pages),
+        sum(|r| r.tally.inserted),
+        sum(|r| r.tally.updated),
+        sum(|r| r.tally.deleted),
+        sum(|r| r.tally.requests),
+        sum(|r| r.tally.rate_limited),
+    )
 }
 
 /// One line a person reads at the end of a run.

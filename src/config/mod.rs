@@ -3,6 +3,7 @@
 
 mod env_secrets;
 mod load;
+mod server;
 mod settings;
 
 use std::collections::HashMap;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 pub use load::{DEFAULT_CONFIG_FILE, Layers, Origin, known_keys};
+pub use server::{ServerConfig, ServerSection};
 pub use settings::{ApiSection, DatabaseSection, JobsSection, LogSection, Settings, SyncSection};
 
 use crate::secret;
@@ -102,6 +104,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub log: LogConfig,
     pub jobs: JobsConfig,
+    pub server: ServerConfig,
     /// The merged settings, kept to print them back (`check-config`).
     pub effective: Settings,
     pub file: Option<PathBuf>,
@@ -259,6 +262,7 @@ fn validate(s: Settings, layers: &Layers, env: &HashMap<String, String>) -> Resu
         .map_err(|e| invalid("log.level", format!("not a tracing filter: {:?}: {e}", s.log.level)))?;
 
     let jobs = validate_jobs(&s.jobs, timeout + max_wait, &invalid)?;
+    let server = server::validate(&s.server, &invalid)?;
 
     Ok(Config {
         api: ApiConfig {
@@ -290,6 +294,7 @@ fn validate(s: Settings, layers: &Layers, env: &HashMap<String, String>) -> Resu
         },
         log: LogConfig { format, level: s.log.level.clone() },
         jobs,
+        server,
         file: layers.file.clone(),
         effective: s,
     })

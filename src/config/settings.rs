@@ -13,6 +13,7 @@ pub struct Settings {
     pub database: DatabaseSection,
     pub log: LogSection,
     pub jobs: JobsSection,
+    pub server: super::server::ServerSection,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -349,3 +349,15 @@ pub async fn prune(db: impl PgExecutor<'_>, retention: Duration, batch: i64) -> 
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Jobs queued or running, and the age in seconds of the oldest queued one
+/// (0 when none): the queue's gauges.
+pub async fn depth(db: impl PgExecutor<'_>) -> sqlx::Result<(i64, f64)> {
+    sqlx::query_as(
+        "SELECT count(*),
+                COALESCE(extract(epoch FROM now() - min(created_at) FILTER (WHERE status = 'queued')), 0)::float8
+         FROM tokportal.mutation_jobs WHERE status IN ('queued', 'running')",
+    )
+    .fetch_one(db)
+    .await
+}

@@ -186,9 +186,10 @@ async fn pages(
         runs::checkpoint(&mut tx, run_id, forward, tally).await?;
         tx.commit().await.with_context(|| format!("Failed to commit page {}", read.page))?;
 
+        let total_pages = absorbed.page.total.map(|t| t.div_ceil(u64::from(m.settings.per_page)));
+        crate::progress::advance(stream.name, u64::from(read.page), total_pages);
         let elapsed = started.elapsed().as_secs_f64();
         if elapsed >= next_progress {
-            let total_pages = absorbed.page.total.map(|t| t.div_ceil(u64::from(m.settings.per_page)));
             // At the key's sustained rate: what the budget allows, whatever the server's speed.
             let eta_secs = total_pages.map(|t| {
                 (t.saturating_sub(u64::from(read.page)) as f64 / m.settings.rate_per_second).round() as u64

@@ -11,6 +11,7 @@ mod api_support;
 mod api_walk;
 mod cli;
 mod config;
+mod daemon;
 mod demo;
 mod jobs;
 mod migrations;

@@ -1,0 +1,158 @@
+//! `worker` with no subcommand: the daemon. One process runs the sync on
+//! `sync.schedule`, replays jobs as they are enqueued (woken by the jobs
+//! table's NOTIFY, polling as a fallback) and serves `/metrics` and
+//! `/healthz` on `server.listen`. SIGTERM or SIGINT stops it: each task
+//! finishes its unit and returns, within `server.shutdown_timeout_secs`.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::jobs::{self, Replayer};
+use crate::mirror::Mirror;
+use crate::server::{self, AppState};
+use crate::{db, meter, schedule, shutdown, startup};
+
+/// The channel the jobs migration's trigger notifies on each enqueue.
+pub const CHANNEL: &str = "tokportal_mutation_jobs";
+/// Replay looks for due jobs at least this often: retries come due without
+/// a NOTIFY, and a notification can be lost while the listener reconnects.
+const POLL: Duration = Duration::from_secs(5);
+/// After the API refused the key, replay waits this long before trying again.
+const KEY_REFUSED_PAUSE: Duration = Duration::from_secs(60);
+/// How often a daemon started before `worker migrate` checks again.
+const MIGRATION_POLL: Duration = Duration::from_secs(1);
+
+pub async fn run(config: &Config) -> anyhow::Result<()> {
+    let stop = CancellationToken::new();
+    shutdown::cancel_on_signal(stop.clone());
+    let metrics = meter::install()?;
+    let listener = server::bind(config.server.listen).await?;
+    let addr = listener.local_addr()?;
+    let pool = startup::require_pool(config).await?;
+    let tracker = TaskTracker::new();
+    let clients = Arc::new(OnceLock::new());
+    let state = AppState { pool: pool.clone(), metrics, clients: clients.clone() };
+    tracker.spawn(log_errors("server", server::serve(listener, server::routes(state), stop.clone())));
+    tracing::info!(%addr, "serving /metrics and /healthz on http://{addr}");
+
+    if wait_for_migrations(&pool, &stop).await {
+        let sync_client = startup::client(&config.api, Some(&pool)).await?;
+        let write_client = startup::write_client(&config.api, Some(&pool)).await?;
+        let _ = clients.set(vec![("sync", sync_client.clone()), ("replay", write_client.clone())]);
+        let m =
+            Mirror { pool: pool.clone(), client: sync_client, settings: startup::mirror_settings(config) };
+        let streams = schedule::streams(&config.sync.streams);
+        let sched = config.sync.schedule.clone();
+        let token = stop.clone();
+        tracker.spawn(async move {
+            schedule::run(&sched, &token, || async {
+                match schedule::tick_once(&m, &streams, &token).await {
+                    Ok(tick) => tracing::info!("scheduled sync {}", super::sync::tick_line(&tick)),
+                    Err(e) => tracing::error!(error = format!("{e:#}"), "scheduled sync failed"),
+                }
+            })
+            .await
+        });
+        let replayer =
+            Replayer { pool: pool.clone(), client: write_client, settings: startup::jobs_settings(config) };
+        tracker.spawn(replay_loop(replayer, config.jobs.concurrency, stop.clone()));
+        tracing::info!(schedule = %config.sync.schedule, "daemon running: sync on schedule, replay on NOTIFY");
+    }
+    stop.cancelled().await;
+    if !shutdown::drain(&tracker, config.server.shutdown_timeout).await {
+        anyhow::bail!(
+            "the work in flight did not stop within server.shutdown_timeout_secs ({:.0} s); exiting anyway",
+            config.server.shutdown_timeout.as_secs_f64()
+        );
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Waits until every migration is applied (`/healthz` says 503 meanwhile);
+/// false when stopped first.
+async fn wait_for_migrations(pool: &PgPool, stop: &CancellationToken) -> bool {
+    let mut said = false;
+    loop {
+        match db::ensure_migrated(pool).await {
+            Ok(()) => return true,
+            Err(e) if !said => {
+                tracing::warn!(error = format!("{e:#}"), "waiting for the migrations (worker migrate)");
+                said = true;
+            }
+            Err(_) => {}
+        }
+        tokio::select! {
+            () = tokio::time::sleep(MIGRATION_POLL) => {}
+            () = stop.cancelled() => return false,
+        }
+    }
+}
+
+/// Drains the queue, then sleeps until a NOTIFY, the poll interval or the stop.
+async fn replay_loop(r: Replayer, concurrency: u32, stop: CancellationToken) {
+    let mut listener = listen(&r.pool).await;
+    while !stop.is_cancelled() {
+        let mut pause = POLL;
+        match jobs::drain(&r, concurrency, &stop).await {
+            Ok(report) => {
+                meter::drained(&report);
+                if report.succeeded + report.failed + report.expired + report.retrying > 0 {
+                    tracing::info!("{}", super::once::replay_line(&report));
+                }
+                if let Some(e) = report.key_refused {
+                    tracing::error!(error = %e, "the API refused the key: replay pauses; fix the key");
+                    pause = KEY_REFUSED_PAUSE;
+                }
+            }
+            Err(e) => tracing::error!(error = format!("{e:#}"), "replay failed; trying again shortly"),
+        }
+        let notified = async {
+            match listener.as_mut() {
+                Some(l) if pause == POLL => l.recv().await.map(drop).map_err(|e| e.to_string()),
+                _ => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            woke = notified => if let Err(e) = woke {
+                tracing::warn!(error = e, "lost the LISTEN connection; polling until it is back");
+                listener = None;
+            },
+            () = tokio::time::sleep(pause) => {
+                if listener.is_none() {
+                    listener = listen(&r.pool).await;
+                }
+            }
+            () = stop.cancelled() => {}
+        }
+    }
+}
+
+async fn listen(pool: &PgPool) -> Option<PgListener> {
+    let mut listener = match PgListener::connect_with(pool).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot LISTEN for new jobs; polling every {} s", POLL.as_secs());
+            return None;
+        }
+    };
+    match listener.listen(CHANNEL).await {
+        Ok(()) => Some(listener),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot LISTEN for new jobs; polling every {} s", POLL.as_secs());
+            None
+        }
+    }
+}
+
+async fn log_errors(task: &'static str, work: impl std::future::Future<Output = anyhow::Result<()>>) {
+    if let Err(e) = work.await {
+        tracing::error!(task, error = format!("{e:#}"), "task failed");
+    }
+}

@@ -1,0 +1,105 @@
+//! The Prometheus series of the worker: their names, the recorder behind
+//! them (`metrics` + `metrics-exporter-prometheus`, rendered by
+//! `server::routes` at `/metrics`), and one function per thing recorded, so
+//! the names live here only. Without an installed recorder (every command
+//! but the daemon) the calls cost next to nothing.
+
+use std::sync::OnceLock;
+
+use metrics::{Unit, counter, describe_counter, describe_gauge, gauge};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::api::CounterSnapshot;
+use crate::jobs::DrainReport;
+use crate::mirror::{RunSummary, Status};
+
+pub const API_RESPONSES: &str = "tokportal_api_responses_total";
+pub const API_REQUESTS: &str = "tokportal_api_requests_total";
+pub const API_RATE_LIMITED: &str = "tokportal_api_rate_limited_total";
+pub const API_BUDGET_WAIT: &str = "tokportal_api_budget_wait_seconds_total";
+pub const API_BOOKED_AHEAD: &str = "tokportal_api_budget_tokens_booked_ahead";
+pub const SYNC_PAGES: &str = "tokportal_sync_pages_total";
+pub const SYNC_ROWS: &str = "tokportal_sync_rows_total";
+pub const SYNC_RUNS: &str = "tokportal_sync_runs_total";
+pub const SYNC_LAST_SUCCESS: &str = "tokportal_sync_last_success_timestamp_seconds";
+pub const JOBS: &str = "tokportal_jobs_total";
+pub const QUEUE_DEPTH: &str = "tokportal_jobs_queue_depth";
+pub const QUEUE_OLDEST_AGE: &str = "tokportal_jobs_oldest_queued_age_seconds";
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process-wide recorder (once) and returns its handle.
+pub fn install() -> anyhow::Result<PrometheusHandle> {
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle.clone());
+    }
+    let handle = PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| anyhow::anyhow!("Failed to install the metrics recorder: {e}"))?;
+    describe();
+    Ok(HANDLE.get_or_init(|| handle).clone())
+}
+
+fn describe() {
+    describe_counter!(API_RESPONSES, "HTTP answers of the TokPortal API, by status");
+    describe_counter!(API_REQUESTS, "HTTP requests sent to the TokPortal API, by client (sync, replay)");
+    describe_counter!(API_RATE_LIMITED, "429 answers received, by client");
+    describe_gauge!(API_BUDGET_WAIT, Unit::Seconds, "time requests waited for the key's budget, by client");
+    describe_gauge!(API_BOOKED_AHEAD, "sends the budget booked ahead in a batch and has not made yet");
+    describe_counter!(SYNC_PAGES, "pages (or child requests) committed, by stream");
+    describe_counter!(SYNC_ROWS, "mirrored rows inserted, updated or deleted, by stream and change");
+    describe_counter!(SYNC_RUNS, "stream walks finished, by stream and status");
+    describe_gauge!(SYNC_LAST_SUCCESS, Unit::Seconds, "Unix time of the last successful walk, by stream");
+    describe_counter!(JOBS, "mutation jobs handled, by outcome");
+    describe_gauge!(QUEUE_DEPTH, "mutation jobs queued or running");
+    describe_gauge!(QUEUE_OLDEST_AGE, Unit::Seconds, "age of the oldest queued job (0 when none)");
+}
+
+/// One HTTP answer (called by the API client).
+pub fn response(status: u16) {
+    counter!(API_RESPONSES, "status" => status.to_string()).increment(1);
+}
+
+/// A client's counters as they stand (`client`: "sync" or "replay").
+pub fn api_counters(client: &'static str, c: &CounterSnapshot) {
+    counter!(API_REQUESTS, "client" => client).absolute(c.requests);
+    counter!(API_RATE_LIMITED, "client" => client).absolute(c.rate_limited);
+    // A gauge only because `metrics` counters are integers: it only grows.
+    gauge!(API_BUDGET_WAIT, "client" => client).set(c.budget_wait.as_secs_f64());
+    gauge!(API_BOOKED_AHEAD, "client" => client).set(f64::from(c.booked_ahead));
+}
+
+/// One finished walk of a stream.
+pub fn run_finished(run: &RunSummary) {
+    let stream = run.stream;
+    let t = &run.tally;
+    counter!(SYNC_PAGES, "stream" => stream).increment(t.pages);
+    counter!(SYNC_ROWS, "stream" => stream, "change" => "inserted").increment(t.inserted);
+    counter!(SYNC_ROWS, "stream" => stream, "change" => "updated").increment(t.updated);
+    counter!(SYNC_ROWS, "stream" => stream, "change" => "deleted").increment(t.deleted);
+    counter!(SYNC_RUNS, "stream" => stream, "status" => run.status.as_str()).increment(1);
+    if run.status == Status::Succeeded {
+        let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+        gauge!(SYNC_LAST_SUCCESS, "stream" => stream).set(now);
+    }
+}
+
+/// What one drain of the queue did.
+pub fn drained(r: &DrainReport) {
+    for (outcome, n) in [
+        ("succeeded", r.succeeded),
+        ("retrying", r.retrying),
+        ("failed", r.failed),
+        ("expired", r.expired),
+        ("superseded", r.superseded),
+        ("key_refused", u64::from(r.key_refused.is_some())),
+    ] {
+        counter!(JOBS, "outcome" => outcome).increment(n);
+    }
+}
+
+/// The queue as it stands.
+pub fn queue(depth: i64, oldest_age_secs: f64) {
+    gauge!(QUEUE_DEPTH).set(depth as f64);
+    gauge!(QUEUE_OLDEST_AGE).set(oldest_age_secs);
+}

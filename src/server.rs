@@ -1,0 +1,75 @@
+//! The daemon's HTTP side on `server.listen`: `/metrics` (Prometheus text,
+//! rendered by `metrics-exporter-prometheus`) and `/healthz` (200 only once
+//! Postgres answers and every migration is applied). [`routes`] is the mount
+//! point: the webhook receiver joins the same router.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusHandle;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::Client;
+use crate::jobs::queue;
+use crate::{db, meter};
+
+/// Longest a probe or a scrape waits for Postgres: a probe must answer
+/// before the orchestrator's own timeout (1 s by default in Kubernetes is
+/// tight; 2 s suits the manifests' `timeoutSeconds: 3`).
+const DB_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What the routes read: the pool, the recorder, and the API clients whose
+/// counters are sampled at each scrape ("sync", "replay"), set once they
+/// exist (after the migrations: their budget lives in Postgres).
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub metrics: PrometheusHandle,
+    pub clients: Arc<OnceLock<Vec<(&'static str, Client)>>>,
+}
+
+/// `/metrics` and `/healthz`; merge further routes (webhooks) into it.
+pub fn routes(state: AppState) -> Router {
+    Router::new().route("/metrics", get(metrics)).route("/healthz", get(healthz)).with_state(state)
+}
+
+async fn metrics(State(state): State<AppState>) -> String {
+    for (name, client) in state.clients.get().into_iter().flatten() {
+        meter::api_counters(name, &client.counters());
+    }
+    match tokio::time::timeout(DB_PROBE_TIMEOUT, queue::depth(&state.pool)).await {
+        Ok(Ok((depth, oldest))) => meter::queue(depth, oldest),
+        Ok(Err(e)) => tracing::debug!(error = %e, "queue gauges not refreshed"),
+        Err(_) => tracing::debug!("queue gauges not refreshed: Postgres did not answer in time"),
+    }
+    state.metrics.render()
+}
+
+async fn healthz(State(state): State<AppState>) -> (StatusCode, String) {
+    match tokio::time::timeout(DB_PROBE_TIMEOUT, db::ensure_migrated(&state.pool)).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready\n".into()),
+        Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e:#}\n")),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "not ready: Postgres did not answer in time\n".into()),
+    }
+}
+
+/// Binds `addr`; the error names the setting.
+pub async fn bind(addr: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("Failed to listen on {addr} (server.listen): {e}"))
+}
+
+/// Serves `router` until `cancel` fires, then lets open requests finish.
+pub async fn serve(listener: TcpListener, router: Router, cancel: CancellationToken) -> anyhow::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { cancel.cancelled().await })
+        .await
+        .map_err(|e| anyhow::anyhow!("the metrics server failed: {e}"))
+}

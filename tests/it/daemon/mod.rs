@@ -1,0 +1,8 @@
+//! The worker as it is deployed: the daemon, `worker --once`, clean stops on
+//! SIGTERM, `/metrics` and `/healthz`; the real binary as a child process.
+
+mod once;
+mod serve;
+mod share;
+mod signals;
+mod support;

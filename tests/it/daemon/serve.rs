@@ -1,0 +1,76 @@
+//! The daemon's `/healthz` (ready once Postgres answers and the migrations
+//! are applied) and `/metrics` (the listed series, after a sync and a job).
+
+use std::time::{Duration, Instant};
+
+use sqlx::PgPool;
+
+use super::once::{enqueue, sim};
+use super::support::{Worker, config, env, run, until};
+use crate::helpers::{database_url, text};
+
+async fn get(url: &str) -> (u16, String) {
+    let response = reqwest::get(url).await.expect("the daemon answers");
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[sqlx::test(migrations = false)]
+async fn healthz_turns_ready_once_migrated_and_metrics_serves_every_series(pool: PgPool) {
+    let sim = sim(30).await;
+    let url = database_url(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), &["bundles"], "* * * * * *");
+    let env = env(&url, sim.base_url().as_str(), "1000");
+    let mut daemon = Worker::spawn(dir.path(), &[], &env);
+    let base = daemon.http_base().await;
+
+    let (status, body) = get(&format!("{base}/healthz")).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("worker migrate"), "{body}");
+    let out = run(dir.path(), &["migrate"], &env).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get(&format!("{base}/healthz")).await.0 != 200 {
+        assert!(Instant::now() < deadline, "/healthz never turned ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    enqueue(&pool).await;
+    until(
+        &pool,
+        "SELECT count(*) FROM tokportal.mutation_jobs WHERE status = 'succeeded'",
+        Duration::from_secs(20),
+        |n| n == 1,
+    )
+    .await;
+    until(
+        &pool,
+        "SELECT count(*) FROM tokportal.sync_runs WHERE status = 'succeeded'",
+        Duration::from_secs(20),
+        |n| n >= 1,
+    )
+    .await;
+    let (status, metrics) = get(&format!("{base}/metrics")).await;
+    assert_eq!(status, 200);
+    for series in [
+        r#"tokportal_api_responses_total{status="200"}"#,
+        r#"tokportal_api_responses_total{status="201"}"#,
+        r#"tokportal_api_requests_total{client="sync"}"#,
+        r#"tokportal_api_rate_limited_total{client="sync"}"#,
+        r#"tokportal_api_budget_wait_seconds_total{client="replay"}"#,
+        r#"tokportal_api_budget_tokens_booked_ahead{client="sync"}"#,
+        r#"tokportal_sync_pages_total{stream="bundles"}"#,
+        r#"tokportal_sync_rows_total{stream="bundles",change="inserted"}"#,
+        r#"tokportal_sync_rows_total{stream="bundles",change="updated"}"#,
+        r#"tokportal_sync_rows_total{stream="bundles",change="deleted"}"#,
+        r#"tokportal_sync_last_success_timestamp_seconds{stream="bundles"}"#,
+        r#"tokportal_jobs_total{outcome="succeeded"} 1"#,
+        "tokportal_jobs_queue_depth 0",
+        "tokportal_jobs_oldest_queued_age_seconds 0",
+    ] {
+        assert!(metrics.contains(series), "{series} in\n{metrics}");
+    }
+    daemon.sigterm();
+    assert_eq!(daemon.exit_within(Duration::from_secs(10)).await.code(), Some(0), "{}", daemon.log());
+    sim.shutdown().await;
+}

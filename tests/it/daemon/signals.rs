@@ -1,0 +1,92 @@
+//! SIGTERM stops the worker cleanly: during a walk the page in flight is
+//! committed or not at all, during a replay the job in flight is sent, its
+//! answer recorded, and nothing is left claimed; the exit status is 0, in
+//! time, and the next run finishes the work.
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use tokportal_sync::sim::FaultTarget;
+
+use super::once::{enqueue, paced_sim, sim};
+use super::support::{Worker, config, env, run, scalar, until};
+use crate::helpers::{database_url, text};
+
+/// The bound on a clean stop in these tests (`server.shutdown_timeout_secs` is 10).
+const STOP_WITHIN: Duration = Duration::from_secs(10);
+
+#[sqlx::test]
+async fn sigterm_during_a_walk_exits_0_with_whole_pages_committed_and_the_next_run_finishes(pool: PgPool) {
+    let sim = paced_sim(200, 20.0).await;
+    let url = database_url(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), &["bundles"], "0 */15 * * * *");
+    let mut worker = Worker::spawn(dir.path(), &["--once"], &env(&url, sim.base_url().as_str(), "10"));
+    until(&pool, "SELECT max(last_page)::int8 FROM tokportal.sync_runs", Duration::from_secs(30), |p| p >= 3)
+        .await;
+    worker.sigterm();
+    let status = worker.exit_within(STOP_WITHIN).await;
+    assert_eq!(status.code(), Some(0), "{}", worker.log());
+    assert!(worker.log().contains("resumes next run"), "{}", worker.log());
+    let (state, last_page): (String, i32) =
+        sqlx::query_as("SELECT status, last_page FROM tokportal.sync_runs").fetch_one(&pool).await.unwrap();
+    assert_eq!(state, "interrupted");
+    assert!(last_page < 20, "stopped before the end");
+    // Every committed page whole, nothing of the page after it.
+    assert_eq!(scalar(&pool, "SELECT count(*) FROM tokportal.bundles").await, i64::from(last_page) * 10);
+
+    let out = run(dir.path(), &["--once"], &env(&url, sim.base_url().as_str(), "10")).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(scalar(&pool, "SELECT count(*) FROM tokportal.bundles WHERE deleted_at IS NULL").await, 200);
+    sim.shutdown().await;
+}
+
+#[sqlx::test]
+async fn sigterm_during_a_replay_records_the_job_in_flight_releases_the_rest_and_exits_0(pool: PgPool) {
+    let sim = sim(5).await;
+    // Every mutation is held 1.5 s before it executes: SIGTERM lands mid-send.
+    sim.update_faults(|f| {
+        f.target = FaultTarget::Writes;
+        f.slow_ms = 1500;
+    })
+    .unwrap();
+    let url = database_url(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), &["bundles"], "0 0 0 1 1 *");
+    let env = env(&url, sim.base_url().as_str(), "1000");
+    let mut daemon = Worker::spawn(dir.path(), &[], &env);
+    daemon.line("daemon running", Duration::from_secs(30)).await;
+    enqueue(&pool).await;
+    enqueue(&pool).await;
+    // Woken by NOTIFY: the first job is claimed and in flight.
+    until(
+        &pool,
+        "SELECT count(*) FROM tokportal.mutation_jobs WHERE status = 'running'",
+        Duration::from_secs(10),
+        |n| n == 1,
+    )
+    .await;
+    daemon.sigterm();
+    let status = daemon.exit_within(STOP_WITHIN).await;
+    assert_eq!(status.code(), Some(0), "{}", daemon.log());
+    let states: Vec<String> = sqlx::query_scalar("SELECT status FROM tokportal.mutation_jobs ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        states,
+        ["succeeded", "queued"],
+        "the send in flight was recorded; the next job was not claimed"
+    );
+    assert_eq!(sim.ledger().len(), 1);
+
+    sim.update_faults(|f| f.slow_ms = 0).unwrap();
+    let out = run(dir.path(), &["--once"], &env).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        scalar(&pool, "SELECT count(*) FROM tokportal.mutation_jobs WHERE status = 'succeeded'").await,
+        2
+    );
+    assert_eq!(sim.ledger().len(), 2, "each job executed once");
+    sim.shutdown().await;
+}

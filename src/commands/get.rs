@@ -13,6 +13,12 @@ use crate::config::Config;
 use crate::startup;
 
 pub async fn run(args: GetArgs, config: &Config) -> anyhow::Result<()> {
+    crate::jobs::validate::check_path(&args.path).map_err(|e| {
+        anyhow::Error::new(crate::api::ApiError::Invalid {
+            request: "worker get".into(),
+            message: format!("{e:#}"),
+        })
+    })?;
     let pool = startup::pool(config).await?;
     let client = startup::client(&config.api, pool.as_ref()).await?;
     if args.all_pages {

@@ -35,11 +35,15 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     }
 }
 
-/// The exit status for a failed command: 2 for a usage error, 3 when the
+/// The exit status for a failed command: 2 for a usage or configuration error
+/// (`DATABASE_URL` missing where needed, say), 3 when the
 /// API refused the key, 1 for anything else (the work was not completed).
 pub fn exit_status(error: &anyhow::Error) -> u8 {
     let api = error.chain().find_map(|cause| cause.downcast_ref::<ApiError>());
     match api {
+    if error.chain().any(|cause| cause.is::<crate::config::ConfigError>()) {
+        return 2;
+    }
         Some(ApiError::Invalid { .. }) => 2,
         Some(ApiError::Unauthorized { .. }) => 3,
         Some(ApiError::Fatal { status: Some(403), .. }) => 3,

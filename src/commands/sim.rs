@@ -36,7 +36,15 @@ pub fn config_from(args: &SimArgs) -> anyhow::Result<SimConfig> {
 }
 
 pub async fn run(args: SimArgs) -> anyhow::Result<()> {
-    let server = start(config_from(&args)?).await?;
+    let config = config_from(&args)?;
+    // A bad flag is a usage error (exit 2), not a failure to run.
+    config.validate().map_err(|e| {
+        anyhow::Error::new(crate::api::ApiError::Invalid {
+            request: "worker sim".into(),
+            message: format!("{e:#}"),
+        })
+    })?;
+    let server = start(config).await?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "{}", server.base_url()).context("Failed to write to stdout")?;

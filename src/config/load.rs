@@ -61,6 +61,7 @@ fn resolve_file(flag: Option<&Path>, env: &HashMap<String, String>) -> Result<Op
             .map(|v| (PathBuf::from(v), "TOKPORTAL_CONFIG")),
     };
     match explicit {
+        Some((path, named_by)) if path.is_dir() => Err(ConfigError::NotAFile { path, named_by }),
         Some((path, named_by)) if !path.is_file() => Err(ConfigError::MissingFile { path, named_by }),
         Some((path, _)) => Ok(Some(path)),
         None => Ok(Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.is_file())),
@@ -119,13 +120,7 @@ pub fn load_settings(
         (Some(path), Some(text)) => file_keys(path, text)?,
         _ => BTreeSet::new(),
     };
-    let env_keys: HashMap<String, String> = env
-        .keys()
-        .filter_map(|var| {
-            let rest = var.strip_prefix(ENV_PREFIX)?;
-            Some((rest.to_lowercase().replace("__", "."), var.clone()))
-        })
-        .collect();
+    let env_keys = env_keys(env)?;
     let layers = Layers { file, file_keys, env_keys };
 
     let known = known_keys();
@@ -152,6 +147,31 @@ pub fn load_settings(
         .and_then(|c| c.try_deserialize::<Settings>())
         .map_err(|e| type_error(e, &layers))?;
     Ok((settings, layers))
+}
+
+/// `TOKPORTAL__SECTION__KEY` variables by dotted key. The config crate reads
+/// them whatever their case, so they are found the same way here: a lower-case
+/// `tokportal__api__per_page` is reported under its own name, and the same key
+/// given by two spellings is refused rather than one silently winning.
+fn env_keys(env: &HashMap<String, String>) -> Result<HashMap<String, String>, ConfigError> {
+    let mut keys: HashMap<String, String> = HashMap::new();
+    let mut vars: Vec<&String> = env.keys().collect();
+    vars.sort();
+    for var in vars {
+        let Some(prefix) = var.get(..ENV_PREFIX.len()) else { continue };
+        if !prefix.eq_ignore_ascii_case(ENV_PREFIX) {
+            continue;
+        }
+        let key = var[ENV_PREFIX.len()..].to_lowercase().replace("__", ".");
+        if let Some(other) = keys.insert(key.clone(), var.clone()) {
+            return Err(ConfigError::Load {
+                message: format!(
+                    "`{key}` is set twice, by the environment variables {other} and {var}: keep one"
+                ),
+            });
+        }
+    }
+    Ok(keys)
 }
 
 fn load_error(e: config::ConfigError) -> ConfigError {

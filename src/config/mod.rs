@@ -34,6 +34,11 @@ pub enum ConfigError {
     MissingFile { path: PathBuf, named_by: &'static str },
     #[error("{message}")]
     Load { message: String },
+    #[error("config file {} (named by {named_by}) is a directory: name the TOML file in it, such as {}/config.toml", path.display(), path.display())]
+    NotAFile { path: PathBuf, named_by: &'static str },
+    /// A setting the command needs and nobody gave (`DATABASE_URL` for `worker migrate`).
+    #[error("{key} is not set: {hint}")]
+    Missing { key: String, hint: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,6 +179,17 @@ fn validate(s: Settings, layers: &Layers, env: &HashMap<String, String>) -> Resu
     if !(a.rate_per_second.is_finite() && a.rate_per_second > 0.0) {
         return Err(invalid("api.rate_per_second", format!("must be positive, got {}", a.rate_per_second)));
     }
+    // The key travels in a header: only over TLS, or to this machine.
+    if base_url.scheme() == "http" && !a.allow_insecure && !is_loopback(&base_url) {
+        return Err(invalid(
+            "api.base_url",
+            format!(
+                "{:?} is plain http on a host other than loopback, so the API key would travel unencrypted: \
+                 use https, or set api.allow_insecure = true if you mean it",
+                a.base_url
+            ),
+        ));
+    }
     let burst = u32::try_from(a.burst)
         .ok()
         .filter(|b| *b >= 1)
@@ -287,11 +303,7 @@ fn validate(s: Settings, layers: &Layers, env: &HashMap<String, String>) -> Resu
             max_delete_checks,
             max_delete_fraction: y.max_delete_fraction,
         },
-        database: DatabaseConfig {
-            url: env.get("DATABASE_URL").filter(|v| !v.is_empty()).map(|v| SecretString::from(v.as_str())),
-            max_connections,
-            connect_timeout,
-        },
+        database: DatabaseConfig { url: database_url(env)?, max_connections, connect_timeout },
         log: LogConfig { format, level: s.log.level.clone() },
         jobs,
         server,
@@ -367,6 +379,36 @@ fn validate_jobs(
 fn positive_secs(secs: f64) -> Option<Duration> {
     (secs.is_finite() && secs > 0.0).then(|| Duration::try_from_secs_f64(secs).ok()).flatten()
 }
+/// Whether the URL's host is this machine (`localhost`, 127.0.0.0/8, `::1`).
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// `DATABASE_URL`, checked to be a Postgres URL. The value is never echoed:
+/// it may hold a password.
+fn database_url(env: &HashMap<String, String>) -> Result<Option<SecretString>, ConfigError> {
+    let Some(value) = env.get("DATABASE_URL").filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let parsed = url::Url::parse(value).ok();
+    let ok = parsed.as_ref().is_some_and(|u| matches!(u.scheme(), "postgres" | "postgresql"));
+    if !ok {
+        return Err(ConfigError::Invalid {
+            key: "DATABASE_URL".into(),
+            origin: Origin::Env("DATABASE_URL".into()),
+            message: "not a Postgres URL such as postgres://user:password@host:5432/database \
+                      (the value is not shown: it may hold a password)"
+                .into(),
+        });
+    }
+    Ok(Some(SecretString::from(value.as_str())))
+}
+
 
 /// A duration written as `24h`, `90m`, `3600s`, `2d` or a sum such as
 /// `1h30m`; a bare number is seconds. Zero is allowed (it means "every run").

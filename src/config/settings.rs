@@ -33,6 +33,9 @@ pub struct ApiSection {
     /// Retries of a GET that failed in a retryable way (5xx, 408, timeout).
     pub max_retries: i64,
 }
+    /// Allow an `http://` base URL on a host other than loopback (the key
+    /// would travel in clear text).
+    pub allow_insecure: bool,
 
 impl Default for ApiSection {
     fn default() -> Self {
@@ -46,6 +49,7 @@ impl Default for ApiSection {
             max_wait_secs: 300.0,
             max_retries: 5,
         }
+            allow_insecure: false,
     }
 }
 
@@ -107,7 +111,7 @@ pub struct LogSection {
 
 impl Default for LogSection {
     fn default() -> Self {
-        Self { format: "pretty".into(), level: "info,sqlx=warn".into() }
+        Self { format: "pretty".into(), level: "info,sqlx=warn,sqlx::query=error".into() }
     }
 }
 

@@ -3,28 +3,79 @@
 
 pub mod budgets;
 
+use std::str::FromStr;
+
 use anyhow::Context;
 use secrecy::ExposeSecret;
-use sqlx::PgPool;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool};
 
-use crate::config::DatabaseConfig;
+use crate::config::{ConfigError, DatabaseConfig};
 use crate::secret::redact_database_url;
 
 /// The migrations in `migrations/`, compiled into the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// Connects to `DATABASE_URL`. Errors show the URL with its password masked.
+///
+/// One connection is opened first, on its own: the pool retries a refused
+/// connection until `connect_timeout`, which turns "nothing listens there"
+/// into a 10 s "pool timed out". The first connection says what is wrong at once.
 pub async fn connect(cfg: &DatabaseConfig) -> anyhow::Result<PgPool> {
-    let url =
-        cfg.url.as_ref().context("DATABASE_URL is not set: it must point at the Postgres database to use")?;
+    let url = cfg.url.as_ref().ok_or_else(|| ConfigError::Missing {
+        key: "DATABASE_URL".into(),
+        hint: "this command needs Postgres; set it to the database to use, such as \
+               postgres://postgres@127.0.0.1:5432/postgres"
+            .into(),
+    })?;
+    let shown = redact_database_url(url);
+    let options = PgConnectOptions::from_str(url.expose_secret()).map_err(|_| ConfigError::Invalid {
+        key: "DATABASE_URL".into(),
+        origin: crate::config::Origin::Env("DATABASE_URL".into()),
+        message: "not a valid Postgres URL (the value is not shown: it may hold a password)".into(),
+    })?;
+    let first = tokio::time::timeout(cfg.connect_timeout, PgConnection::connect_with(&options)).await;
+    match first {
+        Err(_) => anyhow::bail!(
+            "Failed to connect to Postgres at {shown}: no answer within {:.0} s (database.connect_timeout_secs)",
+            cfg.connect_timeout.as_secs_f64()
+        ),
+        Ok(Err(e)) => return Err(anyhow::anyhow!("Failed to connect to Postgres at {shown}: {}", cause(&e))),
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+        }
+    }
     PgPoolOptions::new()
         .max_connections(cfg.max_connections)
         .acquire_timeout(cfg.connect_timeout)
-        .connect(url.expose_secret())
+        .connect_with(options)
         .await
-        .with_context(|| format!("Failed to connect to Postgres at {}", redact_database_url(url)))
+        .map_err(|e| anyhow::anyhow!("Failed to connect to Postgres at {shown}: {}", cause(&e)))
+}
+
+/// One sentence for a failed connection: what happened and what to do, without
+/// the server's source position ("at line 948") or the same message twice.
+fn cause(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "connection refused: is PostgreSQL running and listening there?".into()
+        }
+        sqlx::Error::Io(io) => format!("{io}"),
+        sqlx::Error::Tls(tls) => format!("TLS failed: {tls}"),
+        sqlx::Error::Database(db) => {
+            let hint = match db.code().as_deref() {
+                Some("3D000") => ": create it (createdb NAME) or fix the database name in DATABASE_URL",
+                Some("28P01" | "28000") => ": check the user and password in DATABASE_URL",
+                _ => "",
+            };
+            format!("{}{hint}", db.message())
+        }
+        sqlx::Error::PoolTimedOut => {
+            "no connection could be opened in time (database.connect_timeout_secs)".into()
+        }
+        other => format!("{other}"),
+    }
 }
 
 /// Applies every pending migration. Safe to run twice or from two processes at

@@ -23,6 +23,36 @@ pub fn is_sensitive(method: MutationMethod, path: &str) -> bool {
         )
 }
 
+/// A path that stays inside `api.base_url` once joined to it: it starts with
+/// one `/`, is not a URL, and has no `.` or `..` segment (URL parsers resolve
+/// those, also written `%2e`, and a backslash counts as `/`, so
+/// `/../../__sim/stats` would leave `/api/ext`). `worker get` checks the same.
+pub fn check_path(path: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        path.starts_with('/'),
+        "the path must start with / and be relative to api.base_url, got {path:?}"
+    );
+    anyhow::ensure!(
+        !path.starts_with("//") && !path.contains("://"),
+        "the path must be relative to api.base_url (such as /bundles), not a URL: {path:?}"
+    );
+    anyhow::ensure!(
+        path.bytes().all(|b| b.is_ascii_graphic()),
+        "the path must be visible ASCII without spaces (percent-encode the rest): {path:?}"
+    );
+    anyhow::ensure!(!path.contains('\\'), "the path must not contain a backslash: {path:?}");
+    let before_query = path.split(['?', '#']).next().unwrap_or_default();
+    let dots = before_query.split('/').any(|segment| {
+        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+        decoded == "." || decoded == ".."
+    });
+    anyhow::ensure!(
+        !dots,
+        "the path must not contain `.` or `..` segments: it must stay inside api.base_url, got {path:?}"
+    );
+    Ok(())
+}
+
 /// Whether the API prices this operation with `X-TokPortal-Dry-Run: true`.
 pub fn is_creation(method: MutationMethod, path: &str) -> bool {
     method == MutationMethod::Post && matches!(path.trim_end_matches('/'), "/bundles" | "/bundles/bulk")
@@ -40,18 +70,7 @@ pub fn new_job(
         "GET" | "HEAD" => anyhow::bail!("{method} is not a mutation: use `worker get` to read"),
         upper => upper.parse()?,
     };
-    anyhow::ensure!(
-        path.starts_with('/'),
-        "the path must start with / and be relative to api.base_url, got {path:?}"
-    );
-    anyhow::ensure!(
-        !path.starts_with("//") && !path.contains("://"),
-        "the path must be relative to api.base_url (such as /bundles), not a URL: {path:?}"
-    );
-    anyhow::ensure!(
-        path.bytes().all(|b| b.is_ascii_graphic()),
-        "the path must be visible ASCII without spaces (percent-encode the rest): {path:?}"
-    );
+    check_path(path)?;
     anyhow::ensure!(!path.contains('#'), "the path must not carry a fragment: {path:?}");
     anyhow::ensure!(
         !is_sensitive(parsed, path),
@@ -98,6 +117,27 @@ mod tests {
         assert!(err("POST", "/bundles", None, Some(&"k".repeat(256))).contains("256 characters"));
         assert!(err("POST", "/accounts/a1/reveal-credentials", None, None).contains("secrets"));
         assert!(err("post", "/webhooks?x=1", None, None).contains("secrets"));
+    }
+
+    #[test]
+    fn paths_that_would_leave_the_base_url_are_refused() {
+        for path in [
+            "/../__sim/stats",
+            "/bundles/../../x",
+            "/./bundles",
+            "/%2e%2E/x",
+            "/.%2e/x",
+            "/a\\..\\b",
+            "//evil/x",
+        ] {
+            assert!(check_path(path).is_err(), "{path}");
+        }
+        for path in
+            ["/bundles", "/bundles/b1/videos/2", "/bundles?q=../x", "/bundles/a.b", "/credits/history"]
+        {
+            assert!(check_path(path).is_ok(), "{path}");
+        }
+        assert!(err("POST", "/bundles/../webhooks", None, None).contains("`..`"));
     }
 
     #[test]

@@ -124,8 +124,13 @@ struct Insert {
 
 async fn insert(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     match parse::<Insert>(&body) {
-        Ok(i) => Json(json!({ "inserted": control::insert(&shared, i.count.max(1), i.same_created_at) }))
-            .into_response(),
+        Ok(i) => match control::room_for(&shared, i.count.max(1)) {
+            Ok(()) => {
+                Json(json!({ "inserted": control::insert(&shared, i.count.max(1), i.same_created_at) }))
+                    .into_response()
+            }
+            Err(message) => bad_request(message),
+        },
         Err(message) => bad_request(message),
     }
 }
@@ -166,15 +171,24 @@ fn changed(found: bool) -> Response {
     }
 }
 
+/// A `count` above [`control::MAX_PICK`] is refused.
+fn parse_change(body: &[u8]) -> Result<DataChange, String> {
+    let c = parse::<DataChange>(body)?;
+    if c.count > control::MAX_PICK {
+        return Err(format!("count must be at most {}, got {}", control::MAX_PICK, c.count));
+    }
+    Ok(c)
+}
+
 async fn delete(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    match parse::<DataChange>(&body) {
+    match parse_change(&body) {
         Ok(c) => Json(json!({ "deleted": control::delete(&shared, &c.ids, c.count.max(1)) })).into_response(),
         Err(message) => bad_request(message),
     }
 }
 
 async fn change(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    match parse::<DataChange>(&body) {
+    match parse_change(&body) {
         Ok(c) => Json(json!({ "changed": control::change(&shared, &c.ids, &c.set, c.count.max(1)) }))
             .into_response(),
         Err(message) => bad_request(message),

@@ -12,6 +12,11 @@ use super::faults::Faults;
 /// so demos and scripts work without configuration. It is not a secret.
 pub const DEMO_KEY: &str = "sk_5151000000000000000000000000000000000000000000000000000000000001";
 
+/// The most bundles a simulator holds, seeded and inserted together: about
+/// 1.5 GB at 0.77 KB a bundle. More is refused with a clear error rather than
+/// aborting the process out of memory.
+pub const MAX_BUNDLES: usize = 2_000_000;
+
 /// Credits the demo key starts with.
 pub const DEMO_CREDITS: i64 = 10_000;
 
@@ -54,6 +59,11 @@ impl Default for SimConfig {
 impl SimConfig {
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(!self.keys.is_empty(), "the simulator needs at least one API key");
+        anyhow::ensure!(
+            self.bundles <= MAX_BUNDLES,
+            "--bundles {} is more than the simulator holds (at most {MAX_BUNDLES}, about 1.5 GB of memory)",
+            self.bundles
+        );
         anyhow::ensure!(self.burst >= 1, "burst must be at least 1");
         anyhow::ensure!(
             !self.rate_limit || (self.rate_per_second.is_finite() && self.rate_per_second > 0.0),

@@ -137,6 +137,22 @@ pub fn drain(shared: &Shared, fingerprint: &str, hold: Duration) -> bool {
     }
 }
 
+/// Bundles one admin `delete` or `change` with a `count` may touch: picking
+/// them is quadratic in the count.
+pub const MAX_PICK: usize = 10_000;
+
+/// Whether `count` more bundles fit under [`MAX_BUNDLES`](super::config::MAX_BUNDLES).
+pub fn room_for(shared: &Shared, count: usize) -> Result<(), String> {
+    let max = super::config::MAX_BUNDLES;
+    let len = lock(&shared.world).data.len();
+    if count > max.saturating_sub(len) {
+        return Err(format!(
+            "cannot insert {count} bundles: the simulator holds at most {max} and has {len}"
+        ));
+    }
+    Ok(())
+}
+
 pub fn insert(shared: &Shared, count: usize, same_created_at: bool) -> Vec<String> {
     drift::insert(&mut lock(&shared.world), count, same_created_at)
 }

@@ -14,6 +14,7 @@ mod config;
 mod daemon;
 mod demo;
 mod jobs;
+mod edges;
 mod migrations;
 mod mirror;
 mod secrets;

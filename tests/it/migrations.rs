@@ -55,10 +55,10 @@ async fn two_worker_processes_can_migrate_the_same_database_at_once(pool: PgPool
 }
 
 #[test]
-fn migrate_without_database_url_fails_with_a_clear_message() {
+fn migrate_without_database_url_exits_2_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let out = worker(dir.path(), &["migrate"], &[]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a missing setting is a configuration error");
     assert!(text(&out.stderr).contains("DATABASE_URL is not set"), "{}", text(&out.stderr));
 }
 

@@ -13,7 +13,9 @@ use tokio_util::sync::CancellationToken;
 use super::runs::{self, Tally};
 use super::streams::ListStream;
 use super::{Mirror, RunSummary, Status, deletes, store};
-use crate::api::{CounterSnapshot, Walk};
+use crate::api::cursor::{Absorbed, Read};
+use crate::api::model::ListPage;
+use crate::api::{ApiError, CounterSnapshot, Walk};
 
 /// Seconds between two progress lines of a long walk.
 pub(crate) const PROGRESS_EVERY_SECS: f64 = 10.0;
@@ -141,6 +143,10 @@ async fn pages(
         Walk::new(m.client.clone(), stream.path, Vec::new(), m.settings.per_page)?.starting_at(start_page);
     let (started, mut next_progress) = (Instant::now(), PROGRESS_EVERY_SECS);
     let mut forward = None;
+    // The next page's GET, sent while this page is written: the request and
+    // the transaction overlap instead of taking turns. A routine ledger run
+    // may stop at any page, so it does not read ahead.
+    let mut prefetched: Option<(Read, Result<ListPage, ApiError>)> = None;
     while let Some(read) = walk.next_read() {
         if cancel.is_cancelled() {
             return Ok(End::Cancelled);
@@ -152,7 +158,10 @@ async fn pages(
                 tally.pages
             );
         }
-        let list = walk.fetch(read).await?;
+        let list = match prefetched.take() {
+            Some((ahead, fetched)) if ahead == read => fetched?,
+            _ => walk.fetch(read).await?,
+        };
         let received = list.data.len();
         if let Some((index, item)) =
             list.data.iter().enumerate().find(|(_, item)| store::id_of(item).is_none())
@@ -169,22 +178,19 @@ async fn pages(
         store::tune_page_transaction(&mut tx).await?;
         let known = runs::known(&mut tx, run_id, &ids).await?;
         let absorbed = walk.cursor_mut().absorb(read, list, &known);
-        let up = store::upsert_page(&mut tx, stream, &absorbed.page.items)
-            .await
-            .with_context(|| format!("GET {} page {}", stream.path, read.page))?;
-        runs::record_seen(&mut tx, run_id, &absorbed).await?;
-        tally.pages += 1;
-        tally.rereads += u64::from(read.reread);
-        tally.items += absorbed.page.items.len() as u64;
-        tally.inserted += up.inserted;
-        tally.updated += up.updated + up.revived;
-        tally.unchanged += up.unchanged;
-        tally.spent(&m.client.counters(), before);
         if !read.reread {
             forward = Some(read.page);
         }
-        runs::checkpoint(&mut tx, run_id, forward, tally).await?;
-        tx.commit().await.with_context(|| format!("Failed to commit page {}", read.page))?;
+        let write = write_page(m, stream, run_id, tx, &absorbed, read, forward, tally, before);
+        let ahead = walk.next_read().filter(|_| !routine && !cancel.is_cancelled());
+        let up = match ahead {
+            Some(next) => {
+                let (written, fetched) = tokio::join!(write, walk.fetch(next));
+                prefetched = Some((next, fetched));
+                written?
+            }
+            None => write.await?,
+        };
 
         let total_pages = absorbed.page.total.map(|t| t.div_ceil(u64::from(m.settings.per_page)));
         crate::progress::advance(stream.name, u64::from(read.page), total_pages);
@@ -211,4 +217,34 @@ async fn pages(
         }
     }
     Ok(End::Complete)
+}
+
+/// Writes one absorbed page: its rows, the ids it delivered, the tally and
+/// the checkpoint, in the page's transaction, then commits.
+#[allow(clippy::too_many_arguments)]
+async fn write_page(
+    m: &Mirror,
+    stream: &ListStream,
+    run_id: i64,
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    absorbed: &Absorbed,
+    read: Read,
+    forward: Option<u32>,
+    tally: &mut Tally,
+    before: &CounterSnapshot,
+) -> anyhow::Result<store::Upserted> {
+    let up = store::upsert_page(&mut tx, stream, &absorbed.page.items)
+        .await
+        .with_context(|| format!("GET {} page {}", stream.path, read.page))?;
+    runs::record_seen(&mut tx, run_id, absorbed).await?;
+    tally.pages += 1;
+    tally.rereads += u64::from(read.reread);
+    tally.items += absorbed.page.items.len() as u64;
+    tally.inserted += up.inserted;
+    tally.updated += up.updated + up.revived;
+    tally.unchanged += up.unchanged;
+    tally.spent(&m.client.counters(), before);
+    runs::checkpoint(&mut tx, run_id, forward, tally).await?;
+    tx.commit().await.with_context(|| format!("Failed to commit page {}", read.page))?;
+    Ok(up)
 }

@@ -5,9 +5,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
-use tokportal_sync::sim::DEMO_KEY;
+use tokportal_sync::sim::{DEMO_KEY, SimConfig};
 
-use super::support::{live_bundles, sim};
+use super::support::live_bundles;
 use crate::helpers::{database_url, text, worker};
 
 fn env<'a>(url: &'a str, base: &'a str, rate: &'a str) -> Vec<(&'static str, &'a str)> {
@@ -23,17 +23,21 @@ fn env<'a>(url: &'a str, base: &'a str, rate: &'a str) -> Vec<(&'static str, &'a
 
 #[sqlx::test]
 async fn a_worker_killed_mid_walk_resumes_from_its_checkpoint_without_rereading_earlier_pages(pool: PgPool) {
-    let sim = sim(600).await;
+    // A paced simulator (a bucket of 2 refilling at 30 a second): the worker
+    // follows the server's bucket size and paces below its rate, so the walk
+    // is still running when killed and meets no 429.
+    let config = SimConfig { bundles: 600, rate_per_second: 30.0, burst: 2, ..SimConfig::default() };
+    let sim = tokportal_sync::sim::start(config).await.unwrap();
     let url = database_url(&pool).await;
     let base = sim.base_url().to_string();
     let dir = tempfile::tempdir().unwrap();
 
-    // 60 pages at 10 requests a second: the walk is still running when it is killed.
+    // 60 pages at 20 requests a second: about 3 s.
     let mut child = Command::new(env!("CARGO_BIN_EXE_worker"))
         .args(["sync", "--stream", "bundles"])
         .current_dir(dir.path())
         .env_clear()
-        .envs(env(&url, &base, "10"))
+        .envs(env(&url, &base, "20"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -66,7 +70,7 @@ async fn a_worker_killed_mid_walk_resumes_from_its_checkpoint_without_rereading_
     let path = dir.path().to_path_buf();
     let (url2, base2) = (url.clone(), base.clone());
     let out = tokio::task::spawn_blocking(move || {
-        worker(&path, &["sync", "--stream", "bundles"], &env(&url2, &base2, "1000"))
+        worker(&path, &["sync", "--stream", "bundles"], &env(&url2, &base2, "20"))
     })
     .await
     .unwrap();

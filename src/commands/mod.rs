@@ -39,11 +39,11 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 /// (`DATABASE_URL` missing where needed, say), 3 when the
 /// API refused the key, 1 for anything else (the work was not completed).
 pub fn exit_status(error: &anyhow::Error) -> u8 {
-    let api = error.chain().find_map(|cause| cause.downcast_ref::<ApiError>());
-    match api {
     if error.chain().any(|cause| cause.is::<crate::config::ConfigError>()) {
         return 2;
     }
+    let api = error.chain().find_map(|cause| cause.downcast_ref::<ApiError>());
+    match api {
         Some(ApiError::Invalid { .. }) => 2,
         Some(ApiError::Unauthorized { .. }) => 3,
         Some(ApiError::Fatal { status: Some(403), .. }) => 3,

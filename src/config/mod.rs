@@ -32,13 +32,13 @@ pub enum ConfigError {
     UnknownKey { key: String, origin: Origin },
     #[error("config file {} (named by {named_by}) does not exist", path.display())]
     MissingFile { path: PathBuf, named_by: &'static str },
-    #[error("{message}")]
-    Load { message: String },
     #[error("config file {} (named by {named_by}) is a directory: name the TOML file in it, such as {}/config.toml", path.display(), path.display())]
     NotAFile { path: PathBuf, named_by: &'static str },
     /// A setting the command needs and nobody gave (`DATABASE_URL` for `worker migrate`).
     #[error("{key} is not set: {hint}")]
     Missing { key: String, hint: String },
+    #[error("{message}")]
+    Load { message: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,9 +176,6 @@ fn validate(s: Settings, layers: &Layers, env: &HashMap<String, String>) -> Resu
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
         .ok_or_else(|| invalid("api.base_url", format!("not an http(s) URL: {:?}", a.base_url)))?;
-    if !(a.rate_per_second.is_finite() && a.rate_per_second > 0.0) {
-        return Err(invalid("api.rate_per_second", format!("must be positive, got {}", a.rate_per_second)));
-    }
     // The key travels in a header: only over TLS, or to this machine.
     if base_url.scheme() == "http" && !a.allow_insecure && !is_loopback(&base_url) {
         return Err(invalid(
@@ -189,6 +186,9 @@ fn validate(s: Settings, layers: &Layers, env: &HashMap<String, String>) -> Resu
                 a.base_url
             ),
         ));
+    }
+    if !(a.rate_per_second.is_finite() && a.rate_per_second > 0.0) {
+        return Err(invalid("api.rate_per_second", format!("must be positive, got {}", a.rate_per_second)));
     }
     let burst = u32::try_from(a.burst)
         .ok()
@@ -374,11 +374,6 @@ fn validate_jobs(
     })
 }
 
-/// A positive, finite number of seconds a `Duration` can hold; anything else
-/// (including `1e30`, which would panic in `Duration::from_secs_f64`) is invalid.
-fn positive_secs(secs: f64) -> Option<Duration> {
-    (secs.is_finite() && secs > 0.0).then(|| Duration::try_from_secs_f64(secs).ok()).flatten()
-}
 /// Whether the URL's host is this machine (`localhost`, 127.0.0.0/8, `::1`).
 fn is_loopback(url: &url::Url) -> bool {
     match url.host() {
@@ -409,6 +404,11 @@ fn database_url(env: &HashMap<String, String>) -> Result<Option<SecretString>, C
     Ok(Some(SecretString::from(value.as_str())))
 }
 
+/// A positive, finite number of seconds a `Duration` can hold; anything else
+/// (including `1e30`, which would panic in `Duration::from_secs_f64`) is invalid.
+fn positive_secs(secs: f64) -> Option<Duration> {
+    (secs.is_finite() && secs > 0.0).then(|| Duration::try_from_secs_f64(secs).ok()).flatten()
+}
 
 /// A duration written as `24h`, `90m`, `3600s`, `2d` or a sum such as
 /// `1h30m`; a bare number is seconds. Zero is allowed (it means "every run").

@@ -32,10 +32,10 @@ pub struct ApiSection {
     pub max_wait_secs: f64,
     /// Retries of a GET that failed in a retryable way (5xx, 408, timeout).
     pub max_retries: i64,
-}
     /// Allow an `http://` base URL on a host other than loopback (the key
     /// would travel in clear text).
     pub allow_insecure: bool,
+}
 
 impl Default for ApiSection {
     fn default() -> Self {
@@ -48,8 +48,8 @@ impl Default for ApiSection {
             timeout_secs: 30.0,
             max_wait_secs: 300.0,
             max_retries: 5,
-        }
             allow_insecure: false,
+        }
     }
 }
 

@@ -71,8 +71,9 @@ pub enum Command {
     Runs(RunsArgs),
     /// Run the built-in TokPortal simulator; the first line on stdout is its API base URL.
     Sim(SimArgs),
-    /// Walk every bundle of an in-process simulator through the real client and budget,
-    /// and report the time against the token-bucket optimum. Needs no key and no database.
+    /// Everything end to end against an in-process simulator: migrate, mirror, enqueue
+    /// mutations and replay them through failures, then check each was charged once.
+    /// Needs no key; uses DATABASE_URL, a local server, or a throwaway cluster.
     Demo(DemoArgs),
 }
 
@@ -98,9 +99,13 @@ pub struct RunsArgs {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Bundles in the simulated account.
-    #[arg(long, default_value_t = 30_000)]
-    pub bundles: usize,
+    /// Only walk /bundles through the client and budget and time it against the
+    /// token bucket (no database, no mutations): the earlier demo.
+    #[arg(long)]
+    pub walk_only: bool,
+    /// Bundles in the simulated account (default: 2,000; 30,000 with --walk-only).
+    #[arg(long)]
+    pub bundles: Option<usize>,
     /// Refill of the key's bucket, requests per second (the real budget is 2; 20 keeps the demo short).
     #[arg(long, default_value_t = 20.0)]
     pub rate: f64,
@@ -110,6 +115,16 @@ pub struct DemoArgs {
     /// Change the account every Nth list request (insert, delete or change a bundle) while walking.
     #[arg(long, default_value_t = 0)]
     pub drift_every: u32,
+    /// Mutations to enqueue and replay while the simulator fails and drops answers.
+    #[arg(long, default_value_t = 6)]
+    pub mutations: u32,
+    /// Start a throwaway PostgreSQL cluster even when a server is reachable.
+    #[arg(long)]
+    pub throwaway: bool,
+    /// Directory holding the PostgreSQL server programs (initdb, pg_ctl) for the throwaway
+    /// cluster (default: the newest /usr/lib/postgresql/*/bin, then PATH).
+    #[arg(long, value_name = "DIR")]
+    pub pg_bin: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -14,7 +14,7 @@
 //! - [`jobs`]: the mutation queue: claims, sends with persisted idempotency keys, outcomes.
 //! - [`db`]: the Postgres pool, the embedded migrations, the shared request budget's SQL.
 //! - [`api`]: the TokPortal HTTP client, its request budget and the page walker (no SQL).
-//! - [`sim`]: the built-in TokPortal simulator (`worker sim`).
+//! - [`sim`]: the built-in TokPortal simulator (`worker sim`); [`demo`]: `worker demo` end to end against it.
 //! - [`secret`]: fingerprints and redaction (imports nothing from the crate).
 
 pub mod api;
@@ -22,6 +22,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod jobs;
 pub mod meter;
 pub mod mirror;

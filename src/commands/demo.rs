@@ -1,94 +1,40 @@
-//! `worker demo`: the worker's walk end to end with nothing to set up. It
-//! starts the built-in simulator in-process, walks every page of `/bundles`
-//! through the real client and request budget, and reports how close the walk
-//! came to the fastest time the token bucket allows, and whether every bundle
-//! that existed throughout the walk was delivered.
+//! `worker demo`: checks the flags (exit 2 for a bad one), then runs the full
+//! demo or, with `--walk-only`, the walk alone (see [`crate::demo`]).
 
-use std::collections::HashSet;
-use std::sync::Arc;
-use std::time::Instant;
-
-use anyhow::Context;
-use secrecy::SecretString;
-
-use crate::api::{MemoryStore, Walk};
+use crate::api::ApiError;
 use crate::cli::DemoArgs;
 use crate::config::Config;
-use crate::sim::{self, DEMO_KEY, SimConfig};
-use crate::startup;
+use crate::demo;
+use crate::sim::MAX_BUNDLES;
 
 pub async fn run(args: DemoArgs, config: &Config) -> anyhow::Result<()> {
-    let mut sim_config = SimConfig {
-        bundles: args.bundles,
-        rate_per_second: args.rate,
-        burst: args.burst,
-        ..SimConfig::default()
-    };
-    sim_config.faults.drift_every = args.drift_every;
-    let server = sim::start(sim_config).await.context("Failed to start the simulator")?;
-    let outcome = walk(&args, config, &server).await;
-    server.shutdown().await;
-    outcome
+    let bundles = args.bundles.unwrap_or(if args.walk_only { 30_000 } else { 2_000 });
+    check(&args, bundles).map_err(|message| ApiError::Invalid { request: "worker demo".into(), message })?;
+    if args.walk_only {
+        demo::walk::run(&args, bundles, config).await
+    } else {
+        demo::run::run(&args, bundles, config).await
+    }
 }
 
-async fn walk(args: &DemoArgs, config: &Config, server: &sim::SimServer) -> anyhow::Result<()> {
-    // The configured client, pointed at the simulator with its demo key and the
-    // simulator's bucket; an in-memory budget, so no database is needed.
-    let mut api = config.api.clone();
-    api.base_url = server.base_url();
-    api.key = Some(SecretString::from(DEMO_KEY));
-    api.rate_per_second = args.rate;
-    api.burst = args.burst;
-    let client = startup::client_with_store(&api, Arc::new(MemoryStore::new()))?;
-    let per_page = api.per_page;
-
-    let before: HashSet<String> = server.bundle_ids().into_iter().collect();
-    eprintln!(
-        "simulator at {} with {} bundles, bucket of {} refilling at {}/s; walking /bundles, {} per page",
-        server.base_url(),
-        before.len(),
-        args.burst,
-        args.rate,
-        per_page
-    );
-    let started = Instant::now();
-    let mut walk = Walk::new(client.clone(), "/bundles", Vec::new(), per_page)?;
-    let mut delivered = HashSet::new();
-    let mut next_report = 0.0;
-    while let Some(page) = walk.next_page().await? {
-        delivered.extend(page.items.iter().filter_map(|item| item["id"].as_str().map(str::to_string)));
-        let elapsed = started.elapsed().as_secs_f64();
-        if elapsed >= next_report {
-            let pages = page.total.map(|t| t.div_ceil(u64::from(per_page))).unwrap_or(0);
-            eprintln!(
-                "  page {:>4} of {pages}: {:>7} bundles so far, {elapsed:5.1} s",
-                page.number,
-                delivered.len()
-            );
-            next_report = elapsed + 1.0;
-        }
+fn check(args: &DemoArgs, bundles: usize) -> Result<(), String> {
+    if !(args.rate.is_finite() && args.rate > 0.0) {
+        return Err(format!("--rate must be a positive number of requests per second, got {}", args.rate));
     }
-    let wall = started.elapsed().as_secs_f64();
-
-    let after: HashSet<String> = server.bundle_ids().into_iter().collect();
-    let throughout: HashSet<&String> = before.intersection(&after).collect();
-    let missing = throughout.iter().filter(|id| !delivered.contains(**id)).count();
-    let spent = client.counters();
-    let served_429 = server.key_stats(DEMO_KEY).map(|k| k.rate_limited).unwrap_or(0);
-    let optimum = (spent.requests as f64 - f64::from(args.burst)).max(0.0) / args.rate;
-    let stats = walk.stats();
-
-    println!("bundles delivered      {}", delivered.len());
-    println!("existed throughout     {} (missing from the walk: {missing})", throughout.len());
-    println!("pages read             {} ({} read again after the list changed)", stats.pages, stats.rereads);
-    println!("requests               {} ({} answered 429 by the simulator)", spent.requests, served_429);
-    println!("waited for budget      {:.2} s", spent.budget_wait.as_secs_f64());
-    println!("wall time              {wall:.2} s");
-    if optimum > 0.0 {
-        println!("token-bucket optimum   {optimum:.2} s (ratio {:.3})", wall / optimum);
-    } else {
-        println!("token-bucket optimum   0 s (the whole walk fits in the burst)");
+    if args.burst == 0 {
+        return Err("--burst must be at least 1".into());
     }
-    anyhow::ensure!(missing == 0, "{missing} bundles that existed throughout the walk were not delivered");
+    if bundles > MAX_BUNDLES {
+        return Err(format!("--bundles {bundles} is more than the simulator holds (at most {MAX_BUNDLES})"));
+    }
+    if args.walk_only && (args.throwaway || args.pg_bin.is_some()) {
+        return Err("--walk-only needs no database: drop --throwaway and --pg-bin".into());
+    }
+    if !args.walk_only && args.drift_every > 0 {
+        return Err("--drift-every goes with --walk-only".into());
+    }
+    if args.mutations > 100 {
+        return Err(format!("--mutations must be at most 100, got {}", args.mutations));
+    }
     Ok(())
 }

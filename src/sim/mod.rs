@@ -36,7 +36,7 @@ pub mod server;
 pub mod sorted;
 pub mod state;
 
-pub use config::{DEMO_CREDITS, DEMO_KEY, SimConfig, SimKey};
+pub use config::{DEMO_CREDITS, DEMO_KEY, MAX_BUNDLES, SimConfig, SimKey};
 pub use control::{BundleSnapshot, KeyStats, SimStats};
 pub use faults::{DriftKind, FaultTarget, Faults, FaultsFired, RetryAfterFormat};
 pub use handle::SimServer;

@@ -1,0 +1,182 @@
+//! The full demo: an in-process simulator, a database ([`postgres`](super::postgres)),
+//! then what the worker does in production, one step after the other:
+//! migrate, mirror every stream, enqueue a handful of mutations, replay them
+//! while the simulator fails requests and drops answers, and check against
+//! the simulator's own ledger that each ran, and was charged, exactly once.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+
+use super::postgres::{self, Database};
+use super::report::{self, Phase, Replay};
+use crate::cli::DemoArgs;
+use crate::config::Config;
+use crate::jobs::{self, Replayer, queue};
+use crate::mirror::{self, Mirror, Outcome};
+use crate::sim::{self, DEMO_KEY, FaultTarget, SimConfig, SimServer};
+use crate::{db, startup};
+
+/// Child requests one run may spend in the demo (600 in production): keeps
+/// the default demo well under a minute at 20 requests/s.
+const DEMO_CHILD_REQUESTS: u32 = 150;
+
+/// Longest the replay phase waits for retried jobs to come due.
+const REPLAY_DEADLINE: Duration = Duration::from_secs(60);
+
+pub async fn run(args: &DemoArgs, bundles: usize, config: &Config) -> anyhow::Result<()> {
+    let database = postgres::open(config, args.throwaway, args.pg_bin.as_deref()).await?;
+    eprintln!("database: {}", database.described);
+    // Ctrl-C must not leave a throwaway server running: stop, clean up, then fail.
+    let outcome = tokio::select! {
+        outcome = with_database(args, bundles, config, &database) => outcome,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+    };
+    let kept_at = database.kept_at.clone();
+    database.close().await?;
+    outcome?;
+    report::try_next(kept_at.as_deref());
+    Ok(())
+}
+
+async fn with_database(
+    args: &DemoArgs,
+    bundles: usize,
+    config: &Config,
+    database: &Database,
+) -> anyhow::Result<()> {
+    let pool = &database.pool;
+    let migrations = db::migrate(pool).await?;
+    eprintln!("migrations: {migrations} applied");
+    let sim_config =
+        SimConfig { bundles, rate_per_second: args.rate, burst: args.burst, ..SimConfig::default() };
+    let server = sim::start(sim_config).await.context("Failed to start the simulator")?;
+    let outcome = against(args, config, pool, &server).await;
+    server.shutdown().await;
+    outcome
+}
+
+async fn against(
+    args: &DemoArgs,
+    config: &Config,
+    pool: &sqlx::PgPool,
+    server: &SimServer,
+) -> anyhow::Result<()> {
+    super::refuse_foreign_mirror(pool, server).await?;
+    let mut api = config.api.clone();
+    api.base_url = server.base_url();
+    api.key = Some(SecretString::from(DEMO_KEY));
+    api.write_key = None;
+    api.rate_per_second = args.rate;
+    api.burst = args.burst;
+    api.timeout = Duration::from_secs(5);
+    api.max_wait = Duration::from_secs(60);
+    let client = startup::client(&api, Some(pool)).await?;
+    let mut settings = startup::mirror_settings(config);
+    settings.rate_per_second = args.rate;
+    settings.max_requests_per_run = DEMO_CHILD_REQUESTS;
+    let m = Mirror { pool: pool.clone(), client: client.clone(), settings };
+    eprintln!(
+        "simulator at {} with {} bundles, bucket of {} refilling at {}/s (the real key: 120 at 2/s)",
+        server.base_url(),
+        server.bundle_ids().len(),
+        args.burst,
+        args.rate
+    );
+
+    let mirrored = mirror_all(&m, server).await?;
+
+    let jobs = super::mutations::enqueue(pool, server, args.mutations).await?;
+    // Writes only: the first two sends fail before executing (503), the next
+    // two execute and lose their answer; each is sent again with its key.
+    server.update_faults(|f| {
+        f.target = FaultTarget::Writes;
+        f.fail_next = 2;
+        f.drop_next = 2;
+    })?;
+    let replay = replay_all(pool, client.clone(), config).await?;
+    server.update_faults(|f| *f = sim::Faults::default())?;
+
+    eprintln!("mirroring again: the new bundles arrive, the credit ledger shows the charges");
+    let again = mirror_all(&m, server).await?;
+
+    let ledger = server.ledger();
+    let finished =
+        queue::list(pool, None, i64::from(args.mutations) + 10).await.context("Failed to list the jobs")?;
+    let report = report::Summary {
+        mirrored,
+        again,
+        replay,
+        jobs: &jobs,
+        finished: &finished,
+        ledger: &ledger,
+        fired: server.stats().faults_fired,
+        burst: args.burst,
+        rate: args.rate,
+    };
+    report.print();
+    let sample = report::run_queries(pool).await?;
+    print!("{sample}");
+    report.verdict()
+}
+
+/// One pass over every stream, in the sync's order.
+async fn mirror_all(m: &Mirror, server: &SimServer) -> anyhow::Result<Phase> {
+    let before = server.key_stats(DEMO_KEY).map(|k| k.requests).unwrap_or(0);
+    let started = Instant::now();
+    let cancel = CancellationToken::new();
+    let mut runs = Vec::new();
+    for stream in mirror::ORDER {
+        match mirror::sync_stream_once(m, stream, &cancel).await? {
+            Outcome::Ran(run) => {
+                eprintln!("  {}", crate::commands::sync::summary(&run));
+                if let Some(e) = run.error {
+                    return Err(e.context(format!("the demo's walk of {stream} failed")));
+                }
+                runs.push((run.stream, run.tally));
+            }
+            Outcome::Skipped { stream } => anyhow::bail!("{stream}: another process is walking it"),
+        }
+    }
+    let requests = server.key_stats(DEMO_KEY).map(|k| k.requests).unwrap_or(0) - before;
+    Ok(Phase { runs, requests, wall: started.elapsed() })
+}
+
+/// Drains the queue until every job is finished, waiting for retried jobs'
+/// backoff (short in the demo) between drains.
+async fn replay_all(
+    pool: &sqlx::PgPool,
+    client: crate::api::Client,
+    config: &Config,
+) -> anyhow::Result<Replay> {
+    let mut settings = startup::jobs_settings(config);
+    settings.backoff_min = Duration::from_millis(200);
+    settings.backoff_max = Duration::from_secs(1);
+    settings.lease = Duration::from_secs(120);
+    let replayer = Replayer { pool: pool.clone(), client, settings };
+    let cancel = CancellationToken::new();
+    let started = Instant::now();
+    let mut replay = Replay::default();
+    loop {
+        let report = jobs::drain(&replayer, 4, &cancel).await?;
+        if let Some(e) = report.key_refused {
+            return Err(anyhow::Error::new(e).context("the simulator refused the demo key"));
+        }
+        replay.drains += 1;
+        replay.retried += report.retrying;
+        let queued = queue::list(pool, Some("queued"), 1000).await.context("Failed to list queued jobs")?;
+        let Some(next) = queued.iter().map(|j| j.run_after).min() else { break };
+        anyhow::ensure!(
+            started.elapsed() < REPLAY_DEADLINE,
+            "jobs were still queued after {REPLAY_DEADLINE:?}"
+        );
+        // The next retry is due at a known time: wait for it, not for a guess.
+        let wait = (next - chrono::Utc::now()).to_std().unwrap_or_default();
+        tokio::time::sleep(wait.min(Duration::from_secs(5))).await;
+    }
+    replay.wall = started.elapsed();
+    eprintln!("  replay: every job finished after {} drains ({} retries)", replay.drains, replay.retried);
+    Ok(replay)
+}

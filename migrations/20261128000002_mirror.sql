@@ -29,8 +29,11 @@ ALTER TABLE tokportal.sync_runs
 -- seen without being rewritten, how a complete walk knows exactly which rows
 -- it did not see, and the walker's de-duplication (`anchor`: see
 -- api::cursor), so the worker's memory does not grow with the account.
--- Rows of a run are removed when the run ends.
-CREATE TABLE tokportal.sync_seen (
+-- Rows of a run are removed when the run ends. UNLOGGED: no WAL for what
+-- is only a walk's scratch memory. A Postgres crash empties it; a walk
+-- whose seen set no longer holds every id it delivered marks nothing
+-- deleted (mirror::walk checks the count before deletes).
+CREATE UNLOGGED TABLE tokportal.sync_seen (
     run_id bigint NOT NULL REFERENCES tokportal.sync_runs (id) ON DELETE CASCADE,
     id     text NOT NULL,
     anchor boolean NOT NULL,

@@ -218,33 +218,59 @@ pub async fn known(
     Ok(rows.into_iter().collect())
 }
 
-/// Records what the cursor made of a page: new ids, and ids now anchors.
-pub async fn record_seen(conn: &mut PgConnection, run_id: i64, absorbed: &Absorbed) -> anyhow::Result<()> {
-    if !absorbed.new_ids.is_empty() {
-        let (ids, anchors): (Vec<&str>, Vec<bool>) =
-            absorbed.new_ids.iter().map(|(id, anchor)| (id.as_str(), *anchor)).unzip();
-        sqlx::query(
-            "INSERT INTO tokportal.sync_seen (run_id, id, anchor) \
-             SELECT $1, * FROM unnest($2::text[], $3::bool[]) ON CONFLICT DO NOTHING",
+/// Records what the cursor made of a page (new ids, ids now anchors) and
+/// the checkpoint, in one statement of the page's transaction.
+pub async fn record_page(
+    conn: &mut PgConnection,
+    run_id: i64,
+    absorbed: &Absorbed,
+    last_page: Option<u32>,
+    tally: &Tally,
+) -> anyhow::Result<()> {
+    let (ids, anchors): (Vec<&str>, Vec<bool>) =
+        absorbed.new_ids.iter().map(|(id, anchor)| (id.as_str(), *anchor)).unzip();
+    sqlx::query(
+        "WITH seen AS (
+            INSERT INTO tokportal.sync_seen (run_id, id, anchor)
+            SELECT $1, * FROM unnest($2::text[], $3::bool[]) ON CONFLICT DO NOTHING
+        ), anchored AS (
+            UPDATE tokportal.sync_seen SET anchor = true WHERE id = ANY($4) AND run_id = $1 AND NOT anchor
         )
-        .bind(run_id)
-        .bind(ids)
-        .bind(anchors)
-        .execute(&mut *conn)
-        .await
-        .context("Failed to record the ids the walk saw")?;
-    }
-    if !absorbed.anchors.is_empty() {
-        sqlx::query(
-            "UPDATE tokportal.sync_seen SET anchor = true WHERE run_id = $1 AND id = ANY($2) AND NOT anchor",
-        )
-        .bind(run_id)
-        .bind(&absorbed.anchors)
-        .execute(&mut *conn)
-        .await
-        .context("Failed to record the walk's anchors")?;
-    }
+        UPDATE tokportal.sync_runs SET last_page = coalesce($5, last_page), pages = $6, rereads = $7,
+            items = $8, inserted = $9, updated = $10, unchanged = $11, deleted = $12, delete_checks = $13,
+            requests = $14, rate_limited = $15, budget_wait_secs = $16
+        WHERE id = $1",
+    )
+    .bind(run_id)
+    .bind(ids)
+    .bind(anchors)
+    .bind(&absorbed.anchors)
+    .bind(last_page.map(|p| p as i32))
+    .bind(tally.pages as i32)
+    .bind(tally.rereads as i32)
+    .bind(tally.items as i64)
+    .bind(tally.inserted as i64)
+    .bind(tally.updated as i64)
+    .bind(tally.unchanged as i64)
+    .bind(tally.deleted as i64)
+    .bind(tally.delete_checks as i32)
+    .bind(tally.requests as i64)
+    .bind(tally.rate_limited as i64)
+    .bind(tally.budget_wait_secs)
+    .execute(conn)
+    .await
+    .context("Failed to record the page's ids and checkpoint")?;
     Ok(())
+}
+
+/// How many ids the run's seen set holds.
+pub async fn seen_count(pool: &PgPool, run_id: i64) -> anyhow::Result<u64> {
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tokportal.sync_seen WHERE run_id = $1")
+        .bind(run_id)
+        .fetch_one(pool)
+        .await
+        .context("Failed to count the ids the walk saw")?;
+    Ok(n as u64)
 }
 
 /// The most recent runs, newest first.

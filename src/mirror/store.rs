@@ -42,7 +42,8 @@ pub fn id_of(item: &Value) -> Option<String> {
     crate::api::model::item_id(item)
 }
 
-/// Settings for one page's transaction (`SET LOCAL`: they end with it).
+/// How a page's transaction begins (one round trip, simple protocol).
+/// `SET LOCAL` ends with the transaction:
 /// - No sequential scans: a first walk fills the mirrored table and
 ///   `sync_seen` faster than autovacuum's ANALYZE follows, and with the
 ///   statistics of an empty table the planner picks sequential scans, which
@@ -51,15 +52,8 @@ pub fn id_of(item: &Value) -> Option<String> {
 /// - No wait for the WAL flush at commit: the page's rows and its checkpoint
 ///   still commit atomically; a Postgres crash can only lose the last pages
 ///   committed, checkpoint included, and the next run reads them again.
-pub async fn tune_page_transaction(conn: &mut PgConnection) -> anyhow::Result<()> {
-    sqlx::query(
-        "SELECT set_config('enable_seqscan', 'off', true), set_config('synchronous_commit', 'off', true)",
-    )
-    .execute(conn)
-    .await
-    .context("Failed to set up the page's transaction")?;
-    Ok(())
-}
+pub const PAGE_TRANSACTION: &str =
+    "BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL synchronous_commit = off";
 
 /// One statement for the whole page: rows that are new, differ, were
 /// deleted or were missed by a walk are written; the others are not touched

@@ -72,7 +72,18 @@ pub async fn run(
         }
         Err(e) => (Status::Failed, false, None, Some(e)),
     };
-    if status == Status::Succeeded && complete && kind == "full" {
+    let seen_lost = status == Status::Succeeded && complete && kind == "full" && {
+        let held = runs::seen_count(&m.pool, run_id).await?;
+        held < tally.items
+    };
+    if seen_lost {
+        note = Some(
+            "the ids this walk saw were lost (did Postgres restart during the walk?): no row was marked deleted \
+             this run"
+                .into(),
+        );
+        tracing::warn!(stream = stream.name, run = run_id, "{}", note.as_deref().unwrap_or_default());
+    } else if status == Status::Succeeded && complete && kind == "full" {
         match deletes::settle(m, stream, run_id, started, &mut tally).await {
             Ok(settled) => note = settled,
             Err(e) => {
@@ -174,8 +185,11 @@ async fn pages(
             );
         }
         let ids: Vec<String> = list.data.iter().filter_map(store::id_of).collect();
-        let mut tx = m.pool.begin().await.context("Failed to start the page's transaction")?;
-        store::tune_page_transaction(&mut tx).await?;
+        let mut tx = m
+            .pool
+            .begin_with(store::PAGE_TRANSACTION)
+            .await
+            .context("Failed to start the page's transaction")?;
         let known = runs::known(&mut tx, run_id, &ids).await?;
         let absorbed = walk.cursor_mut().absorb(read, list, &known);
         if !read.reread {
@@ -236,7 +250,6 @@ async fn write_page(
     let up = store::upsert_page(&mut tx, stream, &absorbed.page.items)
         .await
         .with_context(|| format!("GET {} page {}", stream.path, read.page))?;
-    runs::record_seen(&mut tx, run_id, absorbed).await?;
     tally.pages += 1;
     tally.rereads += u64::from(read.reread);
     tally.items += absorbed.page.items.len() as u64;
@@ -244,7 +257,7 @@ async fn write_page(
     tally.updated += up.updated + up.revived;
     tally.unchanged += up.unchanged;
     tally.spent(&m.client.counters(), before);
-    runs::checkpoint(&mut tx, run_id, forward, tally).await?;
+    runs::record_page(&mut tx, run_id, absorbed, forward, tally).await?;
     tx.commit().await.with_context(|| format!("Failed to commit page {}", read.page))?;
     Ok(up)
 }

@@ -167,3 +167,29 @@ async fn a_resumed_walk_marks_nothing_deleted(pool: PgPool) {
     assert_eq!((full.kind, full.tally.deleted), ("full", 3));
     sim.shutdown().await;
 }
+
+#[sqlx::test]
+async fn a_walk_whose_seen_set_was_lost_marks_nothing_deleted(pool: PgPool) {
+    let sim = sim(100).await;
+    sync(&mirror(&pool, &sim, settings()), "bundles").await;
+    sim.delete_bundles(&sim.bundle_ids()[..2]);
+    // As if Postgres restarted mid-walk: the unlogged seen set comes back empty.
+    let db = pool.clone();
+    let m = super::support::proxied(&pool, &sim, move |query: String| {
+        let db = db.clone();
+        async move {
+            if query.split('&').any(|p| p == "page=3") {
+                sqlx::query("TRUNCATE tokportal.sync_seen").execute(&db).await.unwrap();
+            }
+            None
+        }
+    })
+    .await;
+    let run = sync(&m, "bundles").await;
+    assert_eq!((run.status, run.complete, run.tally.deleted), (Status::Succeeded, true, 0));
+    assert!(run.note.is_some_and(|n| n.contains("were lost")));
+    assert_eq!(live_bundles(&pool).await.len(), 100);
+    // The next walk, whole again, marks the two.
+    assert_eq!(sync(&mirror(&pool, &sim, settings()), "bundles").await.tally.deleted, 2);
+    sim.shutdown().await;
+}

@@ -8,7 +8,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use tokportal_sync::mirror::Status;
 
-use super::support::{assert_mirror_equals, mirror, settings, sim, sync, sync_all};
+use super::support::{assert_mirror_equals, mirror, proxied, settings, sim, sync, sync_all};
 
 /// Every row's `xmin`: a row rewritten in any way gets a new one.
 async fn versions(pool: &PgPool, table: &str) -> Vec<(String, String)> {
@@ -98,43 +98,18 @@ async fn a_changed_bundle_is_rewritten_and_only_its_changed_at_moves(pool: PgPoo
     sim.shutdown().await;
 }
 
-/// A server in front of the simulator that answers page 3 of `/bundles`
-/// with cut-off JSON while `broken` is set.
-async fn breaking_proxy(sim: &tokportal_sync::sim::SimServer, broken: Arc<AtomicBool>) -> url::Url {
-    let upstream = sim.base_url();
-    let http = reqwest::Client::new();
-    let app = axum::Router::new().route(
-        "/{*path}",
-        axum::routing::get(move |uri: axum::http::Uri, headers: axum::http::HeaderMap| {
-            let (upstream, http, broken) = (upstream.clone(), http.clone(), broken.clone());
-            async move {
-                if broken.load(Ordering::SeqCst)
-                    && uri.query().is_some_and(|q| q.split('&').any(|p| p == "page=3"))
-                {
-                    return (axum::http::StatusCode::OK, r#"{"data":[{"id":"cut-off"#.to_string());
-                }
-                let url = format!("{}{}", upstream.as_str().trim_end_matches('/'), uri);
-                let key = headers.get("x-api-key").cloned().unwrap();
-                let answer = http.get(url).header("x-api-key", key).send().await.unwrap();
-                (answer.status(), answer.text().await.unwrap())
-            }
-        }),
-    );
-    let (options, _server) = crate::api_support::scripted(app).await;
-    options.base_url
-}
-
 #[sqlx::test]
 async fn a_malformed_page_fails_the_run_naming_the_page_commits_nothing_of_it_and_the_next_run_resumes_there(
     pool: PgPool,
 ) {
     let sim = sim(100).await;
     let broken = Arc::new(AtomicBool::new(true));
-    let base = breaking_proxy(&sim, broken.clone()).await;
-    let mut options = crate::api_support::client_options(&sim, tokportal_sync::sim::DEMO_KEY);
-    options.base_url = base;
-    let client = crate::api_support::client(options, crate::api_support::budget_options(10_000.0, 10_000));
-    let m = tokportal_sync::mirror::Mirror { pool: pool.clone(), client, settings: settings() };
+    let flag = broken.clone();
+    let m = proxied(&pool, &sim, move |query: String| {
+        let cut = flag.load(Ordering::SeqCst) && query.split('&').any(|p| p == "page=3");
+        async move { cut.then(|| r#"{"data":[{"id":"cut-off"#.to_string()) }
+    })
+    .await;
 
     let failed = sync(&m, "bundles").await;
     assert_eq!(failed.status, Status::Failed);

@@ -117,3 +117,36 @@ pub async fn assert_mirror_equals(pool: &PgPool, sim: &SimServer) {
     assert_eq!(videos.len(), e.videos.len(), "video slots");
     assert_eq!(videos, e.videos, "video slots");
 }
+
+/// A mirror whose client goes through a proxy in front of the simulator:
+/// `hook(query)` runs before each `/bundles` list request is forwarded, and
+/// an answer it returns is sent instead (status 200).
+pub async fn proxied<F, Fut>(pool: &PgPool, sim: &SimServer, hook: F) -> Mirror
+where
+    F: Fn(String) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Option<String>> + Send,
+{
+    let upstream = sim.base_url();
+    let http = reqwest::Client::new();
+    let app = axum::Router::new().route(
+        "/{*path}",
+        axum::routing::get(move |uri: axum::http::Uri, headers: axum::http::HeaderMap| {
+            let (upstream, http, hook) = (upstream.clone(), http.clone(), hook.clone());
+            async move {
+                if uri.path().ends_with("/bundles") {
+                    if let Some(body) = hook(uri.query().unwrap_or_default().to_string()).await {
+                        return (axum::http::StatusCode::OK, body);
+                    }
+                }
+                let url = format!("{}{}", upstream.as_str().trim_end_matches('/'), uri);
+                let key = headers.get("x-api-key").cloned().unwrap();
+                let answer = http.get(url).header("x-api-key", key).send().await.unwrap();
+                (answer.status(), answer.text().await.unwrap())
+            }
+        }),
+    );
+    let (mut options, _server) = crate::api_support::scripted(app).await;
+    options.key = secrecy::SecretString::from(tokportal_sync::sim::DEMO_KEY);
+    let client = crate::api_support::client(options, crate::api_support::budget_options(10_000.0, 10_000));
+    Mirror { pool: pool.clone(), client, settings: settings() }
+}

@@ -133,10 +133,10 @@ where
         axum::routing::get(move |uri: axum::http::Uri, headers: axum::http::HeaderMap| {
             let (upstream, http, hook) = (upstream.clone(), http.clone(), hook.clone());
             async move {
-                if uri.path().ends_with("/bundles") {
-                    if let Some(body) = hook(uri.query().unwrap_or_default().to_string()).await {
-                        return (axum::http::StatusCode::OK, body);
-                    }
+                if uri.path().ends_with("/bundles")
+                    && let Some(body) = hook(uri.query().unwrap_or_default().to_string()).await
+                {
+                    return (axum::http::StatusCode::OK, body);
                 }
                 let url = format!("{}{}", upstream.as_str().trim_end_matches('/'), uri);
                 let key = headers.get("x-api-key").cloned().unwrap();

@@ -11,6 +11,7 @@
 //! - [`schedule`]: one sync tick over every stream, and the cron loop around it.
 //! - [`server`]: `/metrics` and `/healthz` of the daemon; [`meter`]: the Prometheus series.
 //! - [`mirror`]: the streams, their walks into Postgres, deletes, child planning.
+//! - [`webhooks`]: signed TokPortal deliveries stored once, then targeted refreshes of the mirror.
 //! - [`jobs`]: the mutation queue: claims, sends with persisted idempotency keys, outcomes.
 //! - [`db`]: the Postgres pool, the embedded migrations, the shared request budget's SQL.
 //! - [`api`]: the TokPortal HTTP client, its request budget and the page walker (no SQL).
@@ -34,3 +35,4 @@ pub mod shutdown;
 pub mod sim;
 pub mod startup;
 pub mod telemetry;
+pub mod webhooks;

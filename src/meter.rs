@@ -25,6 +25,9 @@ pub const SYNC_LAST_SUCCESS: &str = "tokportal_sync_last_success_timestamp_secon
 pub const JOBS: &str = "tokportal_jobs_total";
 pub const QUEUE_DEPTH: &str = "tokportal_jobs_queue_depth";
 pub const QUEUE_OLDEST_AGE: &str = "tokportal_jobs_oldest_queued_age_seconds";
+pub const WEBHOOK_DELIVERIES: &str = "tokportal_webhook_deliveries_total";
+pub const WEBHOOK_EVENTS: &str = "tokportal_webhook_events_refreshed_total";
+pub const WEBHOOK_REFRESHES: &str = "tokportal_webhook_refreshes_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -53,6 +56,12 @@ fn describe() {
     describe_counter!(JOBS, "mutation jobs handled, by outcome");
     describe_gauge!(QUEUE_DEPTH, "mutation jobs queued or running");
     describe_gauge!(QUEUE_OLDEST_AGE, Unit::Seconds, "age of the oldest queued job (0 when none)");
+    describe_counter!(
+        WEBHOOK_DELIVERIES,
+        "webhook deliveries received, by outcome (accepted, duplicate, refused, invalid)"
+    );
+    describe_counter!(WEBHOOK_EVENTS, "stored webhook events handled by a refresh, by kind (known, unknown)");
+    describe_counter!(WEBHOOK_REFRESHES, "refreshes run for batches of webhook events");
 }
 
 /// One HTTP answer (called by the API client).
@@ -102,4 +111,17 @@ pub fn drained(r: &DrainReport) {
 pub fn queue(depth: i64, oldest_age_secs: f64) {
     gauge!(QUEUE_DEPTH).set(depth as f64);
     gauge!(QUEUE_OLDEST_AGE).set(oldest_age_secs);
+}
+
+/// One webhook delivery (`outcome`: accepted, duplicate, refused, invalid).
+pub fn webhook_delivery(outcome: &'static str) {
+    counter!(WEBHOOK_DELIVERIES, "outcome" => outcome).increment(1);
+}
+
+/// One refresh for `events` stored events, `unknown` of them of a type the worker does not map.
+pub fn webhook_batch(events: usize, unknown: u32) {
+    counter!(WEBHOOK_REFRESHES).increment(1);
+    let unknown = u64::from(unknown);
+    counter!(WEBHOOK_EVENTS, "kind" => "known").increment((events as u64).saturating_sub(unknown));
+    counter!(WEBHOOK_EVENTS, "kind" => "unknown").increment(unknown);
 }

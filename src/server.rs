@@ -1,7 +1,7 @@
 //! The daemon's HTTP side on `server.listen`: `/metrics` (Prometheus text,
 //! rendered by `metrics-exporter-prometheus`) and `/healthz` (200 only once
 //! Postgres answers and every migration is applied). [`routes`] is the mount
-//! point: the webhook receiver joins the same router.
+//! point: the webhook receiver joins the same router ([`daemon_routes`]).
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -37,6 +37,11 @@ pub struct AppState {
 /// `/metrics` and `/healthz`; merge further routes (webhooks) into it.
 pub fn routes(state: AppState) -> Router {
     Router::new().route("/metrics", get(metrics)).route("/healthz", get(healthz)).with_state(state)
+}
+
+/// [`routes`] plus the webhook receiver (`POST /webhooks/tokportal`): what the daemon serves.
+pub fn daemon_routes(state: AppState, receiver: crate::webhooks::Receiver) -> Router {
+    routes(state).merge(crate::webhooks::receiver::routes(receiver))
 }
 
 async fn metrics(State(state): State<AppState>) -> String {

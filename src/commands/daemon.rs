@@ -1,7 +1,8 @@
 //! `worker` with no subcommand: the daemon. One process runs the sync on
 //! `sync.schedule`, replays jobs as they are enqueued (woken by the jobs
 //! table's NOTIFY, polling as a fallback) and serves `/metrics` and
-//! `/healthz` on `server.listen`. SIGTERM or SIGINT stops it: each task
+//! `/healthz` and the webhook receiver on `server.listen`, refreshing what
+//! stored webhook events name. SIGTERM or SIGINT stops it: each task
 //! finishes its unit and returns, within `server.shutdown_timeout_secs`.
 
 use std::sync::{Arc, OnceLock};
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -16,7 +18,7 @@ use crate::config::Config;
 use crate::jobs::{self, Replayer};
 use crate::mirror::Mirror;
 use crate::server::{self, AppState};
-use crate::{db, meter, schedule, shutdown, startup};
+use crate::{db, meter, schedule, shutdown, startup, webhooks};
 
 /// The channel the jobs migration's trigger notifies on each enqueue.
 pub const CHANNEL: &str = "tokportal_mutation_jobs";
@@ -38,13 +40,39 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     let tracker = TaskTracker::new();
     let clients = Arc::new(OnceLock::new());
     let state = AppState { pool: pool.clone(), metrics, clients: clients.clone() };
-    tracker.spawn(log_errors("server", server::serve(listener, server::routes(state), stop.clone())));
+    let wake = Arc::new(Notify::new());
+    let receiver = webhooks::Receiver {
+        pool: pool.clone(),
+        secrets: Arc::new(config.webhooks.secrets.clone()),
+        tolerance: config.webhooks.tolerance,
+        wake: wake.clone(),
+    };
+    let router = server::daemon_routes(state, receiver);
+    tracker.spawn(log_errors("server", server::serve(listener, router, stop.clone())));
     tracing::info!(%addr, "serving /metrics and /healthz on http://{addr}");
+    if config.webhooks.secrets.is_empty() {
+        tracing::info!(
+            "no TOKPORTAL_WEBHOOK_SECRET: POST {} refuses every delivery",
+            webhooks::receiver::PATH
+        );
+    } else {
+        tracing::info!(
+            secrets = config.webhooks.secrets.len(),
+            "receiving webhooks on http://{addr}{}",
+            webhooks::receiver::PATH
+        );
+    }
 
     if wait_for_migrations(&pool, &stop).await {
         let sync_client = startup::client(&config.api, Some(&pool)).await?;
         let write_client = startup::write_client(&config.api, Some(&pool)).await?;
         let _ = clients.set(vec![("sync", sync_client.clone()), ("replay", write_client.clone())]);
+        let refresher = webhooks::Refresher {
+            pool: pool.clone(),
+            client: sync_client.clone(),
+            window: config.webhooks.coalesce,
+        };
+        tracker.spawn(webhooks::run(refresher, wake, stop.clone()));
         let m =
             Mirror { pool: pool.clone(), client: sync_client, settings: startup::mirror_settings(config) };
         let streams = schedule::streams(&config.sync.streams);

@@ -5,6 +5,7 @@ mod env_secrets;
 mod load;
 mod server;
 mod settings;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use secrecy::SecretString;
 pub use load::{DEFAULT_CONFIG_FILE, Layers, Origin, known_keys};
 pub use server::{ServerConfig, ServerSection};
 pub use settings::{ApiSection, DatabaseSection, JobsSection, LogSection, Settings, SyncSection};
+pub use webhooks::{WebhooksConfig, WebhooksSection, secrets_from_env as webhook_secrets_from_env};
 
 use crate::secret;
 
@@ -110,6 +112,7 @@ pub struct Config {
     pub log: LogConfig,
     pub jobs: JobsConfig,
     pub server: ServerConfig,
+    pub webhooks: WebhooksConfig,
     /// The merged settings, kept to print them back (`check-config`).
     pub effective: Settings,
     pub file: Option<PathBuf>,
@@ -279,6 +282,7 @@ fn validate(s: Settings, layers: &Layers, env: &HashMap<String, String>) -> Resu
 
     let jobs = validate_jobs(&s.jobs, timeout + max_wait, &invalid)?;
     let server = server::validate(&s.server, &invalid)?;
+    let webhooks = webhooks::validate(&s.webhooks, env, &invalid)?;
 
     Ok(Config {
         api: ApiConfig {
@@ -307,6 +311,7 @@ fn validate(s: Settings, layers: &Layers, env: &HashMap<String, String>) -> Resu
         log: LogConfig { format, level: s.log.level.clone() },
         jobs,
         server,
+        webhooks,
         file: layers.file.clone(),
         effective: s,
     })

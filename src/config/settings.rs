@@ -14,6 +14,7 @@ pub struct Settings {
     pub log: LogSection,
     pub jobs: JobsSection,
     pub server: super::server::ServerSection,
+    pub webhooks: super::webhooks::WebhooksSection,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,0 +1,92 @@
+//! `[webhooks]`: how the receiver checks deliveries and how the refresh
+//! batches them; the signing secrets come from the environment only.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use super::{ConfigError, Origin};
+
+/// `[webhooks]` as written in `config.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksSection {
+    /// Largest distance between a signature's timestamp and now, in seconds.
+    pub tolerance_secs: f64,
+    /// How long a bundle's first event waits for others, in seconds, so a
+    /// burst of events for one bundle costs one refresh.
+    pub coalesce_secs: f64,
+}
+
+impl Default for WebhooksSection {
+    fn default() -> Self {
+        Self { tolerance_secs: 300.0, coalesce_secs: 0.5 }
+    }
+}
+
+/// `[webhooks]`, validated, with the secrets.
+#[derive(Debug, Clone)]
+pub struct WebhooksConfig {
+    /// Every secret a delivery may be signed with (several while rotating).
+    pub secrets: Vec<SecretString>,
+    pub tolerance: Duration,
+    pub coalesce: Duration,
+}
+
+pub(super) fn validate(
+    s: &WebhooksSection,
+    env: &HashMap<String, String>,
+    invalid: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<WebhooksConfig, ConfigError> {
+    let tolerance = Some(s.tolerance_secs)
+        .filter(|t| t.is_finite() && *t >= 1.0 && *t <= 86_400.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| {
+            invalid(
+                "webhooks.tolerance_secs",
+                format!("must be between 1 and 86400 seconds, got {}", s.tolerance_secs),
+            )
+        })?;
+    let coalesce = Some(s.coalesce_secs)
+        .filter(|t| t.is_finite() && *t >= 0.0 && *t <= 60.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| {
+            invalid(
+                "webhooks.coalesce_secs",
+                format!("must be between 0 and 60 seconds, got {}", s.coalesce_secs),
+            )
+        })?;
+    Ok(WebhooksConfig { secrets: secrets_from_env(env)?, tolerance, coalesce })
+}
+
+/// `TOKPORTAL_WEBHOOK_SECRET`, or the file `TOKPORTAL_WEBHOOK_SECRET_FILE`
+/// names: one or more secrets, comma-separated (a rotation configures both).
+pub fn secrets_from_env(env: &HashMap<String, String>) -> Result<Vec<SecretString>, ConfigError> {
+    const VAR: &str = "TOKPORTAL_WEBHOOK_SECRET";
+    const FILE_VAR: &str = "TOKPORTAL_WEBHOOK_SECRET_FILE";
+    let invalid = |var: &str, message: String| ConfigError::Invalid {
+        key: var.to_string(),
+        origin: Origin::Env(var.to_string()),
+        message,
+    };
+    let direct = env.get(VAR).filter(|v| !v.is_empty());
+    let file = env.get(FILE_VAR).filter(|v| !v.is_empty());
+    let text = match (direct, file) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(FILE_VAR, format!("set either {VAR} or {FILE_VAR}, not both")));
+        }
+        (Some(v), None) => v.clone(),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map_err(|e| invalid(FILE_VAR, format!("cannot read {path}: {e}")))?,
+        (None, None) => return Ok(Vec::new()),
+    };
+    let secrets: Vec<SecretString> =
+        text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(SecretString::from).collect();
+    if secrets.is_empty() {
+        let var = if direct.is_some() { VAR } else { FILE_VAR };
+        return Err(invalid(var, "holds no secret".into()));
+    }
+    Ok(secrets)
+}

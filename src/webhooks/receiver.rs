@@ -1,0 +1,142 @@
+//! `POST /webhooks/tokportal`: verify, store once, answer. The refresh runs
+//! after, from the table (see `refresh`), so the sender gets its 2xx within
+//! one insert, and an event stored just before a crash is still refreshed.
+//!
+//! Answers: 413 over [`MAX_BODY`]; 401 for a missing, bad or stale
+//! signature (nothing stored); 400 when the body is not the envelope
+//! (`{"type": "...", "data": {...}}` with an event id); 200 for a new event
+//! and for a redelivery alike (the latter changes nothing).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use secrecy::SecretString;
+use serde_json::Value;
+use sqlx::PgPool;
+use tokio::sync::Notify;
+
+use super::{events, signature};
+
+pub const PATH: &str = "/webhooks/tokportal";
+/// Deliveries are small JSON envelopes; anything larger is refused unread.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// What the route needs. `wake` is notified after each stored event.
+#[derive(Clone)]
+pub struct Receiver {
+    pub pool: PgPool,
+    pub secrets: Arc<Vec<SecretString>>,
+    pub tolerance: Duration,
+    pub wake: Arc<Notify>,
+}
+
+pub fn routes(receiver: Receiver) -> Router {
+    Router::new().route(PATH, post(receive)).layer(DefaultBodyLimit::max(MAX_BODY)).with_state(receiver)
+}
+
+async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> (StatusCode, String) {
+    let header = headers.get("tokportal-signature").and_then(|v| v.to_str().ok());
+    let now = chrono::Utc::now().timestamp();
+    if r.secrets.is_empty() {
+        tracing::warn!("a webhook delivery was refused: no TOKPORTAL_WEBHOOK_SECRET is configured");
+        crate::meter::webhook_delivery("refused");
+        return (StatusCode::UNAUTHORIZED, "no webhook secret is configured\n".into());
+    }
+    if let Err(e) = signature::verify(header, &body, &r.secrets, r.tolerance, now) {
+        tracing::warn!(reason = %e, "a webhook delivery was refused");
+        crate::meter::webhook_delivery("refused");
+        return (StatusCode::UNAUTHORIZED, format!("{e}\n"));
+    }
+    let header_id = headers.get("tokportal-event-id").and_then(|v| v.to_str().ok());
+    let event = match Event::parse(&body, header_id) {
+        Ok(event) => event,
+        Err(why) => {
+            crate::meter::webhook_delivery("invalid");
+            return (StatusCode::BAD_REQUEST, format!("{why}\n"));
+        }
+    };
+    match events::insert(&r.pool, &event.id, &event.kind, event.bundle_id.as_deref(), &event.envelope).await {
+        Ok(true) => {
+            crate::meter::webhook_delivery("accepted");
+            tracing::debug!(event.id = %event.id, event.kind = %event.kind, "webhook event stored");
+            r.wake.notify_one();
+            (StatusCode::OK, "stored\n".into())
+        }
+        Ok(false) => {
+            crate::meter::webhook_delivery("duplicate");
+            (StatusCode::OK, "already received\n".into())
+        }
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "a webhook event could not be stored");
+            // 503: the sender retries later.
+            (StatusCode::SERVICE_UNAVAILABLE, "the event could not be stored; retry\n".into())
+        }
+    }
+}
+
+/// A verified delivery, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub id: String,
+    pub kind: String,
+    pub bundle_id: Option<String>,
+    pub envelope: Value,
+}
+
+impl Event {
+    /// The envelope `{"id"?, "type", "data": {...}}`; the id is the
+    /// `TokPortal-Event-Id` header, else the envelope's `id`.
+    pub fn parse(body: &[u8], header_id: Option<&str>) -> Result<Event, &'static str> {
+        let envelope: Value = serde_json::from_slice(body).map_err(|_| "the body is not JSON")?;
+        let kind = envelope.get("type").and_then(Value::as_str).filter(|t| !t.is_empty());
+        let kind = kind.ok_or("the envelope has no string `type`")?.to_string();
+        let data =
+            envelope.get("data").filter(|d| d.is_object()).ok_or("the envelope has no object `data`")?;
+        let id = header_id
+            .filter(|h| !h.is_empty())
+            .map(str::to_string)
+            .or_else(|| envelope.get("id").and_then(Value::as_str).map(str::to_string))
+            .filter(|id| id.len() <= 255)
+            .ok_or("no TokPortal-Event-Id header and no envelope `id`")?;
+        // A bundle event names its bundle in `bundle_id` or `id` (the
+        // reference does not say which); other events' `id` is their own object.
+        let field = |name: &str| crate::api::model::item_id(&serde_json::json!({ "id": data.get(name)? }));
+        let bundle_id =
+            field("bundle_id").or_else(|| kind.starts_with("bundle.").then(|| field("id")).flatten());
+        Ok(Event { id, kind, bundle_id, envelope })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bundle_event_names_its_bundle_in_bundle_id_or_id() {
+        let e = Event::parse(br#"{"type":"bundle.published","data":{"id":"b1"}}"#, Some("evt_1")).unwrap();
+        assert_eq!((e.id.as_str(), e.bundle_id.as_deref()), ("evt_1", Some("b1")));
+        let e = Event::parse(br#"{"id":"evt_2","type":"bundle.created","data":{"bundle_id":"b2"}}"#, None)
+            .unwrap();
+        assert_eq!((e.id.as_str(), e.bundle_id.as_deref()), ("evt_2", Some("b2")));
+    }
+
+    #[test]
+    fn a_video_events_own_id_is_not_its_bundle() {
+        let e = Event::parse(br#"{"type":"video.published","data":{"id":"v9"}}"#, Some("e")).unwrap();
+        assert_eq!(e.bundle_id, None);
+    }
+
+    #[test]
+    fn what_is_not_the_envelope_is_refused() {
+        for body in
+            [&b"nope"[..], br#"{"data":{}}"#, br#"{"type":"x","data":[]}"#, br#"{"type":"x","data":{}}"#]
+        {
+            assert!(Event::parse(body, None).is_err(), "{}", String::from_utf8_lossy(body));
+        }
+    }
+}

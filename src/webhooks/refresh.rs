@@ -1,0 +1,223 @@
+//! From stored events to the mirror: each pending batch (the events of one
+//! bundle) costs the least requests that make its rows right, whatever the
+//! order and the number of its events, because each request reads the
+//! current state:
+//! - `bundle.*`: `GET /bundles/{id}`, stored as the list item (a 404 marks it deleted);
+//! - `video.*`: `GET /bundles/{id}/videos`;
+//! - `account.*` naming a bundle: `GET /bundles/{id}/account`;
+//! - anything else: stored, counted, nothing fetched.
+//!
+//! The requests go through the sync client, so through the key's one budget.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use serde_json::Value;
+use sqlx::PgPool;
+
+use super::events::{self, Batch, Pending};
+use crate::api::{ApiError, Client};
+use crate::mirror::streams::BUNDLES;
+use crate::mirror::{child_store, store};
+
+/// What one batch needs fetched.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Work {
+    pub bundle: bool,
+    pub videos: bool,
+    pub account: bool,
+    pub unknown: u32,
+}
+
+impl Work {
+    pub fn of(types: &[String]) -> Work {
+        let mut w = Work::default();
+        for t in types {
+            match t.split_once('.').map_or(t.as_str(), |(family, _)| family) {
+                "bundle" => w.bundle = true,
+                "video" => w.videos = true,
+                "account" => w.account = true,
+                _ => w.unknown += 1,
+            }
+        }
+        w
+    }
+}
+
+/// The refresh side: the pool, the sync client, and the coalescing window.
+#[derive(Clone)]
+pub struct Refresher {
+    pub pool: PgPool,
+    pub client: Client,
+    /// How long the first event of a bundle waits for others to join it.
+    pub window: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A batch was handled: its events, what was done, requests sent.
+    Refreshed {
+        events: usize,
+        what: String,
+        requests: u32,
+    },
+    /// The batch's refresh failed; its events are tried again later.
+    Failed {
+        events: usize,
+    },
+    /// The oldest pending batch is still inside its window.
+    Wait(Duration),
+    Idle,
+}
+
+/// Handles the oldest ready batch.
+pub async fn refresh_once(r: &Refresher) -> anyhow::Result<Outcome> {
+    let batch = match events::next_batch(&r.pool, r.window).await? {
+        Pending::Ready(batch) => batch,
+        Pending::Wait(d) => return Ok(Outcome::Wait(d)),
+        Pending::None => return Ok(Outcome::Idle),
+    };
+    let work = Work::of(&batch.types);
+    crate::meter::webhook_batch(batch.ids.len(), work.unknown);
+    match apply(r, &batch, work).await {
+        Ok((what, requests)) => {
+            tracing::info!(
+                bundle = batch.bundle_id.as_deref(),
+                events = batch.ids.len(),
+                requests,
+                "webhook refresh: {what}"
+            );
+            Ok(Outcome::Refreshed { events: batch.ids.len(), what, requests })
+        }
+        Err(e) => {
+            let text = format!("{e:#}");
+            tracing::warn!(bundle = batch.bundle_id.as_deref(), error = %text, "webhook refresh failed; retried later");
+            events::mark_failed(&r.pool, &batch.ids, &text).await?;
+            Ok(Outcome::Failed { events: batch.ids.len() })
+        }
+    }
+}
+
+/// Fetches and stores, then records the events as refreshed in the same
+/// transaction as the rows.
+async fn apply(r: &Refresher, batch: &Batch, work: Work) -> anyhow::Result<(String, u32)> {
+    let Some(id) = batch.bundle_id.as_deref() else {
+        let what = if work.unknown > 0 { "nothing: unknown type" } else { "nothing: no bundle named" };
+        let mut conn = r.pool.acquire().await.context("Failed to get a connection")?;
+        events::mark_refreshed(&mut conn, &batch.ids, what).await?;
+        return Ok((what.to_string(), 0));
+    };
+    let (mut done, mut requests) = (Vec::new(), 0u32);
+    let mut tx_work: Vec<Fetched> = Vec::new();
+    if work.bundle {
+        requests += 1;
+        match r.client.get(&format!("/bundles/{id}"), &[]).await {
+            Ok(found) => tx_work.push(Fetched::Bundle(list_item(found.body))),
+            Err(ApiError::NotFound { .. }) => tx_work.push(Fetched::Gone),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let gone = matches!(tx_work.last(), Some(Fetched::Gone));
+    for (wanted, suffix) in [(work.videos, "videos"), (work.account, "account")] {
+        if !wanted || gone {
+            continue;
+        }
+        requests += 1;
+        match r.client.get(&format!("/bundles/{id}/{suffix}"), &[]).await {
+            Ok(found) => {
+                let data = found.body.get("data").cloned().unwrap_or(Value::Null);
+                tx_work.push(if suffix == "videos" { Fetched::Videos(data) } else { Fetched::Account(data) });
+            }
+            Err(ApiError::NotFound { code, .. }) if code == "BUNDLE_NOT_FOUND" => {
+                tx_work.push(Fetched::Gone);
+                break;
+            }
+            Err(ApiError::NotFound { .. }) => tx_work.push(Fetched::NoChild(suffix)),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut tx = r.pool.begin().await.context("Failed to start a transaction")?;
+    for fetched in tx_work {
+        match fetched {
+            Fetched::Bundle(item) => {
+                store::upsert_page(&mut tx, &BUNDLES, std::slice::from_ref(&item)).await?;
+                store::clear_missed(&mut tx, &BUNDLES, id).await?;
+                done.push("bundle");
+            }
+            Fetched::Gone => {
+                store::mark_deleted(&mut tx, &BUNDLES, &[id.to_string()]).await?;
+                done.push("bundle deleted");
+            }
+            Fetched::Videos(data) => {
+                let slots = data.as_array().ok_or_else(|| {
+                    anyhow::anyhow!("GET /bundles/{id}/videos: `data` is not a list of slots")
+                })?;
+                child_store::upsert_videos(&mut tx, id, slots).await?;
+                child_store::mark_refreshed(&mut tx, "bundle_videos", id).await?;
+                done.push("videos");
+            }
+            Fetched::Account(data) => {
+                anyhow::ensure!(data.is_object(), "GET /bundles/{id}/account: `data` is not an account");
+                child_store::upsert_account(&mut tx, id, &data).await?;
+                child_store::mark_refreshed(&mut tx, "bundle_accounts", id).await?;
+                done.push("account");
+            }
+            Fetched::NoChild(suffix) => {
+                let (table, stream) = if suffix == "videos" {
+                    ("tokportal.bundle_videos", "bundle_videos")
+                } else {
+                    ("tokportal.bundle_accounts", "bundle_accounts")
+                };
+                child_store::mark_gone(&mut tx, table, id).await?;
+                child_store::mark_refreshed(&mut tx, stream, id).await?;
+                done.push(if suffix == "videos" { "videos gone" } else { "account gone" });
+            }
+        }
+    }
+    if work.unknown > 0 {
+        done.push("unknown types ignored");
+    }
+    let what = if done.is_empty() { "nothing".to_string() } else { done.join(", ") };
+    events::mark_refreshed(&mut tx, &batch.ids, &what).await?;
+    tx.commit().await.context("Failed to commit a webhook refresh")?;
+    Ok((what, requests))
+}
+
+enum Fetched {
+    Bundle(Value),
+    Gone,
+    Videos(Value),
+    Account(Value),
+    NoChild(&'static str),
+}
+
+/// `GET /bundles/{id}` embeds the account and the slots; the row keeps the
+/// list item's shape (as `mirror::deletes` stores it), or every refresh
+/// would rewrite a row the walk then rewrites back.
+fn list_item(body: Value) -> Value {
+    let mut item = match body {
+        Value::Object(mut map) => map.remove("data").unwrap_or(Value::Object(map)),
+        other => other,
+    };
+    if let Value::Object(map) = &mut item {
+        map.remove("account");
+        map.remove("videos");
+    }
+    item
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn types(t: &[&str]) -> Vec<String> {
+        t.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn each_family_maps_to_its_fetch_and_unknown_types_to_none() {
+        let w = Work::of(&types(&["bundle.published", "bundle.created", "video.published", "ping"]));
+        assert_eq!(w, Work { bundle: true, videos: true, account: false, unknown: 1 });
+        assert!(Work::of(&types(&["account.banned"])).account);
+    }
+}

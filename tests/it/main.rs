@@ -19,3 +19,4 @@ mod migrations;
 mod mirror;
 mod secrets;
 mod sim;
+mod webhooks;

@@ -1,0 +1,6 @@
+//! Signed webhooks: the receiver refuses what it must and stores the rest
+//! once; the refresh makes the mirror right from the stored events.
+
+mod receive;
+mod refresh;
+mod support;

@@ -1,0 +1,61 @@
+//! The receiver answers 401, 413, 400 or 200 and stores each event once.
+
+use serde_json::json;
+use sqlx::PgPool;
+
+use super::support::{SECRET, deliver, envelope, serve, stored};
+
+#[sqlx::test]
+async fn a_signed_event_is_stored_once_and_a_redelivery_changes_nothing(pool: PgPool) {
+    let (url, _) = serve(&pool, &[SECRET]).await;
+    let body = envelope("bundle.published", json!({ "id": "b1" }));
+    assert_eq!(deliver(&url, "evt_1", &body, Some(SECRET), 0).await, 200);
+    assert_eq!(deliver(&url, "evt_1", &body, Some(SECRET), 0).await, 200);
+    assert_eq!(stored(&pool).await, 1);
+    let (kind, bundle, envelope): (String, Option<String>, serde_json::Value) =
+        sqlx::query_as("SELECT type, bundle_id, envelope FROM tokportal.webhook_events WHERE id = 'evt_1'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((kind.as_str(), bundle.as_deref()), ("bundle.published", Some("b1")));
+    assert_eq!(envelope["data"]["id"], "b1");
+}
+
+#[sqlx::test]
+async fn bad_stale_future_and_unsigned_deliveries_are_refused_and_store_nothing(pool: PgPool) {
+    let (url, _) = serve(&pool, &[SECRET]).await;
+    let body = envelope("bundle.published", json!({ "id": "b1" }));
+    assert_eq!(deliver(&url, "e1", &body, Some("whsec_someone_else"), 0).await, 401);
+    assert_eq!(deliver(&url, "e2", &body, Some(SECRET), -301).await, 401);
+    assert_eq!(deliver(&url, "e3", &body, Some(SECRET), 301).await, 401);
+    assert_eq!(deliver(&url, "e4", &body, None, 0).await, 401);
+    assert_eq!(stored(&pool).await, 0);
+}
+
+#[sqlx::test]
+async fn with_two_secrets_configured_either_signs(pool: PgPool) {
+    let (url, _) = serve(&pool, &["whsec_old", "whsec_new"]).await;
+    let body = envelope("bundle.created", json!({ "bundle_id": "b2" }));
+    assert_eq!(deliver(&url, "e_old", &body, Some("whsec_old"), 0).await, 200);
+    assert_eq!(deliver(&url, "e_new", &body, Some("whsec_new"), 0).await, 200);
+    assert_eq!(deliver(&url, "e_bad", &body, Some("whsec_retired"), 0).await, 401);
+    assert_eq!(stored(&pool).await, 2);
+}
+
+#[sqlx::test]
+async fn a_body_over_one_mib_is_413_and_a_body_not_the_envelope_is_400(pool: PgPool) {
+    let (url, _) = serve(&pool, &[SECRET]).await;
+    let big = vec![b' '; 1024 * 1024 + 1];
+    assert_eq!(deliver(&url, "big", &big, Some(SECRET), 0).await, 413);
+    assert_eq!(deliver(&url, "arr", b"[1,2]", Some(SECRET), 0).await, 400);
+    assert_eq!(deliver(&url, "nodata", br#"{"type":"bundle.created"}"#, Some(SECRET), 0).await, 400);
+    assert_eq!(stored(&pool).await, 0);
+}
+
+#[sqlx::test]
+async fn with_no_secret_configured_every_delivery_is_refused(pool: PgPool) {
+    let (url, _) = serve(&pool, &[]).await;
+    let body = envelope("bundle.created", json!({ "id": "b" }));
+    assert_eq!(deliver(&url, "e", &body, Some(SECRET), 0).await, 401);
+    assert_eq!(stored(&pool).await, 0);
+}

@@ -1,0 +1,147 @@
+//! Stored events become the least requests that make the mirror right.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use tokportal_sync::webhooks::{self, Outcome, refresh_once};
+
+use super::support::{SECRET, deliver, envelope, mirrored, refresher, serve, sim};
+
+fn set(field: &str, value: Value) -> Map<String, Value> {
+    Map::from_iter([(field.to_string(), value)])
+}
+
+async fn title(pool: &PgPool, id: &str) -> Option<String> {
+    sqlx::query_scalar("SELECT title FROM tokportal.bundles WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+async fn store(pool: &PgPool, id: &str, kind: &str, data: Value) {
+    let body: Value = serde_json::from_slice(&envelope(kind, data.clone())).unwrap();
+    let event = webhooks::receiver::Event::parse(body.to_string().as_bytes(), Some(id)).unwrap();
+    webhooks::events::insert(pool, &event.id, &event.kind, event.bundle_id.as_deref(), &event.envelope)
+        .await
+        .unwrap();
+}
+
+#[sqlx::test]
+async fn a_change_is_in_the_mirror_within_two_seconds_of_its_event_at_one_request(pool: PgPool) {
+    let sim = sim(5).await;
+    mirrored(&pool, &sim).await;
+    let id = sim.bundle_ids()[0].clone();
+    let (url, wake) = serve(&pool, &[SECRET]).await;
+    let r = refresher(&pool, &sim, Duration::from_millis(100));
+    let client = r.client.clone();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(webhooks::run(r, wake, stop.clone()));
+
+    assert!(sim.change_bundle(&id, set("title", json!("fresh from a webhook"))));
+    let sent = Instant::now();
+    assert_eq!(
+        deliver(&url, "evt_a", &envelope("bundle.published", json!({ "id": id })), Some(SECRET), 0).await,
+        200
+    );
+    while title(&pool, &id).await.as_deref() != Some("fresh from a webhook") {
+        assert!(sent.elapsed() < Duration::from_secs(2), "the row was not updated within 2 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(client.counters().requests, 1, "one GET /bundles/{{id}}");
+    stop.cancel();
+    task.await.unwrap();
+}
+
+#[sqlx::test]
+async fn a_burst_for_one_bundle_in_any_order_costs_one_refresh(pool: PgPool) {
+    let sim = sim(5).await;
+    mirrored(&pool, &sim).await;
+    let id = sim
+        .bundle_ids()
+        .into_iter()
+        .find(|id| sim.bundle_videos(id).and_then(|v| v.as_array().map(|a| !a.is_empty())) == Some(true))
+        .expect("a bundle with slots");
+    assert!(sim.change_bundle(&id, set("title", json!("after the burst"))));
+    sim.change_video(&id, 1, set("status", json!("published")));
+    // Out of order and duplicated: the refresh reads the current state anyway.
+    for (n, kind) in
+        ["video.published", "bundle.published", "bundle.created", "video.published"].iter().enumerate()
+    {
+        store(&pool, &format!("e{n}"), kind, json!({ "bundle_id": id })).await;
+    }
+    let r = refresher(&pool, &sim, Duration::ZERO);
+    match refresh_once(&r).await.unwrap() {
+        Outcome::Refreshed { events, requests, what } => {
+            assert_eq!((events, requests), (4, 2), "{what}");
+        }
+        other => panic!("expected a refresh, got {other:?}"),
+    }
+    assert_eq!(refresh_once(&r).await.unwrap(), Outcome::Idle);
+    assert_eq!(title(&pool, &id).await.as_deref(), Some("after the burst"));
+    let expected = sim.bundle_videos(&id).unwrap();
+    let slots: Vec<Value> = sqlx::query_scalar(
+        "SELECT data FROM tokportal.bundle_videos WHERE bundle_id = $1 AND deleted_at IS NULL ORDER BY position",
+    )
+    .bind(&id)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(json!(slots), expected, "the slots match the simulator's");
+}
+
+#[sqlx::test]
+async fn a_young_batch_waits_for_its_window_before_costing_anything(pool: PgPool) {
+    let sim = sim(1).await;
+    store(&pool, "e1", "bundle.published", json!({ "id": "b1" })).await;
+    let r = refresher(&pool, &sim, Duration::from_secs(30));
+    assert!(matches!(refresh_once(&r).await.unwrap(), Outcome::Wait(d) if d > Duration::from_secs(20)));
+    assert_eq!(r.client.counters().requests, 0);
+}
+
+#[sqlx::test]
+async fn a_bundle_the_api_no_longer_has_is_marked_deleted(pool: PgPool) {
+    let sim = sim(3).await;
+    mirrored(&pool, &sim).await;
+    let id = sim.bundle_ids()[0].clone();
+    sim.delete_bundles(std::slice::from_ref(&id));
+    store(&pool, "gone", "bundle.cancelled", json!({ "id": id })).await;
+    let r = refresher(&pool, &sim, Duration::ZERO);
+    assert!(matches!(refresh_once(&r).await.unwrap(), Outcome::Refreshed { requests: 1, .. }));
+    let deleted: bool =
+        sqlx::query_scalar("SELECT deleted_at IS NOT NULL FROM tokportal.bundles WHERE id = $1")
+            .bind(&id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(deleted);
+}
+
+#[sqlx::test]
+async fn an_unknown_type_is_stored_and_recorded_at_no_request(pool: PgPool) {
+    let sim = sim(1).await;
+    store(&pool, "odd", "comment.created", json!({ "id": "c1" })).await;
+    let r = refresher(&pool, &sim, Duration::ZERO);
+    assert!(matches!(refresh_once(&r).await.unwrap(), Outcome::Refreshed { requests: 0, .. }));
+    let what: Option<String> =
+        sqlx::query_scalar("SELECT refreshed FROM tokportal.webhook_events WHERE id = 'odd'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(what.as_deref(), Some("nothing: unknown type"));
+}
+
+#[sqlx::test]
+async fn an_event_stored_before_a_restart_is_refreshed_by_the_next_process(pool: PgPool) {
+    // The receiver only stores; whatever process runs next refreshes from the table.
+    let sim = sim(3).await;
+    mirrored(&pool, &sim).await;
+    let id = sim.bundle_ids()[2].clone();
+    assert!(sim.change_bundle(&id, set("title", json!("after the restart"))));
+    store(&pool, "before_crash", "bundle.published", json!({ "id": id })).await;
+    let r = refresher(&pool, &sim, Duration::ZERO);
+    assert!(matches!(refresh_once(&r).await.unwrap(), Outcome::Refreshed { .. }));
+    assert_eq!(title(&pool, &id).await.as_deref(), Some("after the restart"));
+}

@@ -1,0 +1,87 @@
+//! A receiver served on 127.0.0.1:0 over a test database, deliveries signed
+//! like TokPortal's, and a refresher on the simulator.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokportal_sync::mirror::{self, Mirror};
+use tokportal_sync::sim::SimServer;
+use tokportal_sync::webhooks::{Receiver, Refresher, receiver, signature};
+
+use crate::api_support::demo_client;
+
+pub const SECRET: &str = "whsec_test_current";
+
+/// Serves the receiver with `secrets`; returns its URL and the wake-up.
+pub async fn serve(pool: &PgPool, secrets: &[&str]) -> (String, Arc<Notify>) {
+    let wake = Arc::new(Notify::new());
+    let r = Receiver {
+        pool: pool.clone(),
+        secrets: Arc::new(secrets.iter().map(|s| SecretString::from(*s)).collect()),
+        tolerance: Duration::from_secs(300),
+        wake: wake.clone(),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, receiver::routes(r)).await.unwrap() });
+    (format!("http://{addr}{}", receiver::PATH), wake)
+}
+
+pub fn envelope(kind: &str, data: Value) -> Vec<u8> {
+    json!({ "type": kind, "created_at": "2026-11-29T00:00:00Z", "data": data }).to_string().into_bytes()
+}
+
+/// POSTs `body` as event `id`, signed with `secret` at now + `skew` seconds.
+pub async fn deliver(url: &str, id: &str, body: &[u8], secret: Option<&str>, skew: i64) -> u16 {
+    let mut request = reqwest::Client::new().post(url).header("TokPortal-Event-Id", id).body(body.to_vec());
+    if let Some(secret) = secret {
+        let t = chrono::Utc::now().timestamp() + skew;
+        request =
+            request.header("TokPortal-Signature", signature::sign(&SecretString::from(secret), t, body));
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+pub async fn stored(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM tokportal.webhook_events").fetch_one(pool).await.unwrap()
+}
+
+pub fn refresher(pool: &PgPool, sim: &SimServer, window: Duration) -> Refresher {
+    Refresher { pool: pool.clone(), client: demo_client(sim, 10_000.0, 10_000), window }
+}
+
+/// A simulator without rate limiting, seeded with `bundles`.
+pub async fn sim(bundles: usize) -> SimServer {
+    tokportal_sync::sim::start(tokportal_sync::sim::SimConfig {
+        bundles,
+        rate_limit: false,
+        ..Default::default()
+    })
+    .await
+    .expect("the simulator starts")
+}
+
+/// Walks bundles, slots and accounts once, so the mirror starts right.
+pub async fn mirrored(pool: &PgPool, sim: &SimServer) {
+    let settings = mirror::Settings {
+        per_page: 25,
+        rate_per_second: 2.0,
+        full_walk_every: Duration::from_secs(86_400),
+        children_full_refresh: Duration::from_secs(86_400),
+        children_active_refresh: Duration::from_secs(3600),
+        run_period: Duration::from_secs(900),
+        max_requests_per_run: 10_000,
+        max_delete_checks: 50,
+        max_delete_fraction: 0.2,
+    };
+    let m = Mirror { pool: pool.clone(), client: demo_client(sim, 10_000.0, 10_000), settings };
+    for stream in ["bundles", "bundle_videos", "bundle_accounts"] {
+        let outcome = mirror::sync_stream_once(&m, stream, &CancellationToken::new()).await.unwrap();
+        assert!(matches!(outcome, mirror::Outcome::Ran(_)), "{stream} ran");
+    }
+}

@@ -67,6 +67,9 @@ pub enum Command {
     /// Inspect and manage the mutation queue.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Register a webhook endpoint with TokPortal (prints its signing secret once) or list them.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
     /// Show the recent walks of each stream (tokportal.sync_runs), newest first.
     Runs(RunsArgs),
     /// Run the built-in TokPortal simulator; the first line on stdout is its API base URL.
@@ -243,4 +246,20 @@ pub enum JobsCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// POST /webhooks, sent once and never retried (the API refuses idempotency keys there);
+    /// prints the signing secret once, with how to give it to the daemon.
+    Register {
+        /// The public URL of this daemon's POST /webhooks/tokportal.
+        #[arg(long)]
+        url: String,
+        /// An event type to subscribe to (repeat; none: what the API defaults to).
+        #[arg(long)]
+        event: Vec<String>,
+    },
+    /// GET /webhooks: the registered endpoints.
+    List,
 }

@@ -14,6 +14,7 @@ pub mod replay;
 pub mod runs;
 pub mod sim;
 pub mod sync;
+pub mod webhooks;
 
 use crate::api::ApiError;
 use crate::cli::Command;
@@ -32,6 +33,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Replay => replay::run(&config).await,
         Command::Enqueue(args) => enqueue::run(args, &config).await,
         Command::Jobs(command) => jobs::run(command, &config).await,
+        Command::Webhooks(command) => webhooks::run(command, &config).await,
     }
 }
 

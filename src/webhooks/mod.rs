@@ -7,6 +7,7 @@
 pub mod events;
 pub mod receiver;
 pub mod refresh;
+pub mod register;
 pub mod signature;
 
 use std::sync::Arc;

@@ -3,4 +3,5 @@
 
 mod receive;
 mod refresh;
+mod register;
 mod support;

@@ -17,6 +17,7 @@ const TABLES: &[&str] = &[
     "mutation_jobs",
     "sync_runs",
     "sync_seen",
+    "webhook_events",
 ];
 
 async fn tables(pool: &PgPool) -> Vec<String> {

@@ -100,8 +100,9 @@ fn refused(stream: &ListStream, would: u64, live: u64, fraction: f64) -> String 
 
 /// `GET /bundles/{id}` answers `{"data": {...}}` with the account and video
 /// slots embedded (at least in summary, says the reference); the list item
-/// is the object without them, so the row does not change shape.
-fn list_item(body: Value) -> Value {
+/// is the object without them, so the row does not change shape (a refresh
+/// storing the detail would be rewritten back by the next walk).
+pub fn list_item(body: Value) -> Value {
     let mut item = match body {
         Value::Object(mut map) => map.remove("data").unwrap_or(Value::Object(map)),
         other => other,

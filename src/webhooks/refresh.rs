@@ -17,6 +17,7 @@ use sqlx::PgPool;
 
 use super::events::{self, Batch, Pending};
 use crate::api::{ApiError, Client};
+use crate::mirror::deletes::list_item;
 use crate::mirror::streams::BUNDLES;
 use crate::mirror::{child_store, store};
 
@@ -189,21 +190,6 @@ enum Fetched {
     Videos(Value),
     Account(Value),
     NoChild(&'static str),
-}
-
-/// `GET /bundles/{id}` embeds the account and the slots; the row keeps the
-/// list item's shape (as `mirror::deletes` stores it), or every refresh
-/// would rewrite a row the walk then rewrites back.
-fn list_item(body: Value) -> Value {
-    let mut item = match body {
-        Value::Object(mut map) => map.remove("data").unwrap_or(Value::Object(map)),
-        other => other,
-    };
-    if let Value::Object(map) = &mut item {
-        map.remove("account");
-        map.remove("videos");
-    }
-    item
 }
 
 #[cfg(test)]

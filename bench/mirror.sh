@@ -26,7 +26,7 @@ PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 DB=tokportal_bench_mirror_$$
 KEY=sk_bench$(printf '%056d' $$)
 WORKER=target/release/worker
-TMP=$(mktemp -d)
+mkdir -p target && TMP=$(mktemp -d -p "$PWD/target" bench-mirror.XXXXXX)
 SIM_PID=
 
 cleanup() {

@@ -1,13 +1,14 @@
 //! `worker replay`: sends every due mutation job once and exits, then prunes
 //! old finished jobs. Exit status 3 when the API refused the key (the job it
-//! was sending is back in the queue, untouched).
+//! was sending is back in the queue, untouched). SIGTERM or SIGINT stops it
+//! after the job in flight, exit status 0.
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::jobs::{self, Replayer, queue};
-use crate::{db, startup};
+use crate::{db, shutdown, startup};
 
 /// Finished jobs deleted per statement: short transactions, no long locks.
 const PRUNE_BATCH: i64 = 500;
@@ -18,14 +19,20 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     let client = startup::write_client(&config.api, Some(&pool)).await?;
     let replayer = Replayer { pool: pool.clone(), client, settings: startup::jobs_settings(config) };
     let cancel = CancellationToken::new();
-    let on_signal = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            tracing::warn!("interrupted: stopping after the jobs in flight");
-            on_signal.cancel();
-        }
-    });
-    let report = jobs::drain(&replayer, config.jobs.concurrency, &cancel).await?;
+    // SIGTERM or SIGINT: the job in flight is sent and recorded, the rest
+    // stay queued (like the daemon), within server.shutdown_timeout_secs.
+    shutdown::cancel_on_signal(cancel.clone());
+    let drained = jobs::drain(&replayer, config.jobs.concurrency, &cancel);
+    let Some(report) = shutdown::bounded(&cancel, config.server.shutdown_timeout, drained).await else {
+        anyhow::bail!(
+            "the job in flight did not stop within server.shutdown_timeout_secs ({:.0} s); its lease expires and it is retried with the same key",
+            config.server.shutdown_timeout.as_secs_f64()
+        );
+    };
+    let report = report?;
+    if cancel.is_cancelled() {
+        eprintln!("replay: stopped by a signal; the jobs not sent stay queued for the next run");
+    }
     eprintln!(
         "replay: {} succeeded ({} replayed by the API), {} to retry later, {} failed, {} expired, {} superseded",
         report.succeeded, report.replayed, report.retrying, report.failed, report.expired, report.superseded

@@ -90,3 +90,58 @@ async fn sigterm_during_a_replay_records_the_job_in_flight_releases_the_rest_and
     assert_eq!(sim.ledger().len(), 2, "each job executed once");
     sim.shutdown().await;
 }
+
+#[sqlx::test]
+async fn sigterm_during_worker_replay_records_the_job_in_flight_releases_the_rest_and_exits_0(pool: PgPool) {
+    let sim = sim(5).await;
+    // Every mutation is held 1.5 s before it executes: SIGTERM lands mid-send.
+    sim.update_faults(|f| {
+        f.target = FaultTarget::Writes;
+        f.slow_ms = 1500;
+    })
+    .unwrap();
+    let url = database_url(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), &["bundles"], "0 0 0 1 1 *");
+    let env = env(&url, sim.base_url().as_str(), "1000");
+    let out = run(dir.path(), &["migrate"], &env).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    enqueue(&pool).await;
+    enqueue(&pool).await;
+    let mut replay = Worker::spawn(dir.path(), &["replay"], &env);
+    until(
+        &pool,
+        "SELECT count(*) FROM tokportal.mutation_jobs WHERE status = 'running'",
+        Duration::from_secs(10),
+        |n| n >= 1,
+    )
+    .await;
+    replay.sigterm();
+    let status = replay.exit_within(STOP_WITHIN).await;
+    assert_eq!(status.code(), Some(0), "{}", replay.log());
+    assert!(replay.log().contains("stopped by a signal"), "{}", replay.log());
+    assert_eq!(
+        scalar(&pool, "SELECT count(*) FROM tokportal.mutation_jobs WHERE status = 'running'").await,
+        0
+    );
+    let states: Vec<String> = sqlx::query_scalar("SELECT status FROM tokportal.mutation_jobs ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        states,
+        ["succeeded", "queued"],
+        "the send in flight was recorded; the next job was not claimed"
+    );
+    assert_eq!(sim.ledger().len(), 1);
+
+    sim.update_faults(|f| f.slow_ms = 0).unwrap();
+    let out = run(dir.path(), &["replay"], &env).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        scalar(&pool, "SELECT count(*) FROM tokportal.mutation_jobs WHERE status = 'succeeded'").await,
+        2
+    );
+    assert_eq!(sim.ledger().len(), 2, "each job executed once, none twice");
+    sim.shutdown().await;
+}

@@ -71,22 +71,45 @@ pub async fn run(command: JobsCommand, config: &Config) -> anyhow::Result<()> {
 }
 
 /// Whether retrying `job` this way is allowed, and what a person should know.
+///
+/// With `--new-key` it always says whether a new key is safe for this job:
+/// safe when the API answered with an error (a 4xx: nothing executed under the
+/// old key), unsafe for an expired job (its outcome is unknown and the API may
+/// have forgotten its key, so a new key can execute and charge a second time),
+/// which therefore needs `--yes`.
 fn retry_check(job: &Job, new_key: bool, yes: bool) -> anyhow::Result<String> {
     let id = job.id;
     match job.status.as_str() {
-        "expired" if !yes => Err(usage(format!(
-            "job {id} expired: its outcome is unknown and the API may have forgotten its key, so sending it again \
-             (with the same key or a new one) may execute it a second time and charge twice. Check whether it \
-             ran, then repeat with --yes"
-        ))),
-        "expired" => Ok("confirmed with --yes: it may execute a second time".into()),
+        "expired" if !yes => Err(usage(if new_key {
+            format!(
+                "job {id} expired: a new key is NOT safe for it: its outcome is unknown and the API may have \
+                 executed it under the old key, so sending it under a new key may execute it a second time and \
+                 charge twice. Check whether it ran, then repeat with --yes"
+            )
+        } else {
+            format!(
+                "job {id} expired: its outcome is unknown and the API may have forgotten its key, so sending it \
+                 again (with the same key or a new one) may execute it a second time and charge twice. Check \
+                 whether it ran, then repeat with --yes"
+            )
+        })),
+        "expired" if new_key => {
+            Ok("not safe, confirmed with --yes: the job expired with its outcome unknown, so \
+             under a new key it may execute a second time and charge twice"
+                .into())
+        }
+        "expired" => {
+            Ok("confirmed with --yes: the API may have forgotten the key, so it may execute a second time"
+                .into())
+        }
         "failed" => {
             let executed = job.response_status.is_some_and(|s| (200..300).contains(&s));
             if executed && !yes {
                 return Err(usage(format!(
-                    "job {id} got a {} answer (it ran) whose body could not be read: retrying may execute it \
-                     again; repeat with --yes if that is what you want",
-                    job.response_status.unwrap_or_default()
+                    "job {id} got a {} answer (it ran) whose body could not be read: retrying{} may execute it \
+                     again and charge twice; repeat with --yes if that is what you want",
+                    job.response_status.unwrap_or_default(),
+                    if new_key { " under a new key is NOT safe: it" } else { "" }
                 )));
             }
             let answered = job
@@ -97,15 +120,18 @@ fn retry_check(job: &Job, new_key: bool, yes: bool) -> anyhow::Result<String> {
                         .to_string()
                 })
                 .unwrap_or_else(|| "it was never executed".into());
-            Ok(if new_key {
-                format!(
-                    "safe: {answered}, so nothing ran under the old key and a new key cannot charge twice"
-                )
-            } else {
-                format!(
+            Ok(match (new_key, executed) {
+                (true, true) => format!(
+                    "not safe, confirmed with --yes: {answered} (it ran), so under a new key it executes again"
+                ),
+                (true, false) => format!(
+                    "a new key is safe for this job: {answered}, so nothing ran under the old key and a new key \
+                     cannot charge twice"
+                ),
+                (false, _) => format!(
                     "same key: the API keeps the answer to a key for 24 h, errors included, so within 24 h of the \
                      first send it replays that answer ({answered}); use --new-key to have it executed again"
-                )
+                ),
             })
         }
         other => Err(usage(format!("job {id} is {other}: only failed or expired jobs can be retried"))),

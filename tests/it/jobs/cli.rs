@@ -173,3 +173,77 @@ async fn old_finished_jobs_are_pruned_with_their_attempts_in_batches(pool: PgPoo
     assert_eq!(attempts, 0);
     sim.shutdown().await;
 }
+
+/// `worker jobs retry ID --new-key`: says a new key is safe after a 4xx
+/// (nothing ran), and for an expired job (it may have run) refuses without
+/// `--yes`, then says it is not safe.
+#[sqlx::test]
+async fn retry_with_a_new_key_says_whether_it_is_safe_and_an_expired_job_needs_yes(pool: PgPool) {
+    let sim = sim_with_keys(vec![tokportal_sync::sim::SimKey::full("sk_poor", 5)]).await;
+    let url = database_url(&pool).await;
+    let base = sim.base_url().to_string();
+    let poor = replayer_with(&pool, &sim, "sk_poor", std::time::Duration::from_secs(5));
+    let refused = enqueue(&pool, "POST", "/bundles", Some(ACCOUNT_ONLY)).await;
+    step(&poor).await;
+    assert_eq!(job(&pool, refused.id).await.response_status, Some(402));
+    let expired = enqueue(&pool, "POST", "/bundles", Some(ACCOUNT_ONLY)).await;
+    sqlx::query("UPDATE tokportal.mutation_jobs SET first_sent_at = now() - interval '23 hours 1 minute', attempts = 3 WHERE id = $1")
+        .bind(expired.id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    step(&replayer(&pool, &sim)).await;
+    assert_eq!(job(&pool, expired.id).await.status, "expired");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let run = move |args: Vec<String>| {
+        let (path, url, base) = (path.clone(), url.clone(), base.clone());
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            worker(
+                &path,
+                &args,
+                &[
+                    ("DATABASE_URL", url.as_str()),
+                    ("TOKPORTAL_API_KEY", DEMO_KEY),
+                    ("TOKPORTAL__API__BASE_URL", base.as_str()),
+                ],
+            )
+        })
+    };
+    let retry = |id: i64, extra: &[&str]| {
+        let mut args = vec!["jobs".to_string(), "retry".into(), id.to_string(), "--json".into()];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        run(args)
+    };
+
+    let out = retry(refused.id, &["--new-key"]).await.unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("a new key is safe for this job"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("402"), "it says what the API answered: {}", text(&out.stderr));
+    let again = job(&pool, refused.id).await;
+    assert_eq!(again.status, "queued");
+    assert_ne!(again.idempotency_key, refused.idempotency_key);
+
+    let out = retry(expired.id, &["--new-key"]).await.unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let said = text(&out.stderr);
+    assert!(said.contains("NOT safe") && said.contains("--yes") && said.contains("charge twice"), "{said}");
+    let untouched = job(&pool, expired.id).await;
+    assert_eq!(
+        (untouched.status.as_str(), untouched.idempotency_key.as_str()),
+        ("expired", expired.idempotency_key.as_str())
+    );
+
+    let out = retry(expired.id, &["--new-key", "--yes"]).await.unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("not safe, confirmed with --yes"), "{}", text(&out.stderr));
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["status"], "queued");
+    assert_ne!(printed["idempotency_key"].as_str(), Some(expired.idempotency_key.as_str()));
+    for key in [again.idempotency_key.as_str(), printed["idempotency_key"].as_str().unwrap()] {
+        assert_eq!(executions(&sim, key), 0, "retrying only queues: nothing was sent");
+    }
+    sim.shutdown().await;
+}

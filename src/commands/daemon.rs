@@ -27,6 +27,9 @@ pub const CHANNEL: &str = "tokportal_mutation_jobs";
 const POLL: Duration = Duration::from_secs(5);
 /// After the API refused the key, replay waits this long before trying again.
 const KEY_REFUSED_PAUSE: Duration = Duration::from_secs(60);
+/// Finished jobs past `jobs.retention_days` are pruned at start, this often,
+/// and after each scheduled sync.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// How often a daemon started before `worker migrate` checks again.
 const MIGRATION_POLL: Duration = Duration::from_secs(1);
 
@@ -75,6 +78,8 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
         tracker.spawn(webhooks::run(refresher, wake, stop.clone()));
         let m =
             Mirror { pool: pool.clone(), client: sync_client, settings: startup::mirror_settings(config) };
+        let prune_now = Arc::new(Notify::new());
+        tracker.spawn(prune_loop(pool.clone(), config.jobs.retention, prune_now.clone(), stop.clone()));
         let streams = schedule::streams(&config.sync.streams);
         let sched = config.sync.schedule.clone();
         let token = stop.clone();
@@ -84,6 +89,7 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
                     Ok(tick) => tracing::info!("scheduled sync {}", super::sync::tick_line(&tick)),
                     Err(e) => tracing::error!(error = format!("{e:#}"), "scheduled sync failed"),
                 }
+                prune_now.notify_one();
             })
             .await
         });
@@ -158,6 +164,23 @@ async fn replay_loop(r: Replayer, concurrency: u32, stop: CancellationToken) {
                 }
             }
             () = stop.cancelled() => {}
+        }
+    }
+}
+
+/// Prunes old finished jobs at start, every [`PRUNE_EVERY`] and when woken
+/// (after each scheduled sync), until the stop.
+async fn prune_loop(pool: PgPool, retention: Duration, wake: Arc<Notify>, stop: CancellationToken) {
+    let mut every = tokio::time::interval(PRUNE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            () = wake.notified() => {}
+            () = stop.cancelled() => return,
+        }
+        if let Err(e) = super::replay::prune(&pool, retention).await {
+            tracing::warn!(error = format!("{e:#}"), "pruning old jobs failed; trying again later");
         }
     }
 }

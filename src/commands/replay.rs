@@ -3,7 +3,10 @@
 //! was sending is back in the queue, untouched). SIGTERM or SIGINT stops it
 //! after the job in flight, exit status 0.
 
+use std::time::Duration;
+
 use anyhow::Context;
+use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
@@ -44,11 +47,16 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
             "replay stopped: the API refused the key ({which}); the job is back in the queue"
         )));
     }
+    prune(&pool, config.jobs.retention).await?;
+    Ok(())
+}
+
+/// Deletes finished jobs older than `jobs.retention_days`, in short batches;
+/// how many. Run at the end of each `worker replay` and by the daemon.
+pub async fn prune(pool: &PgPool, retention: Duration) -> anyhow::Result<u64> {
     let mut pruned = 0;
     loop {
-        let n = queue::prune(&pool, config.jobs.retention, PRUNE_BATCH)
-            .await
-            .context("Failed to prune old jobs")?;
+        let n = queue::prune(pool, retention, PRUNE_BATCH).await.context("Failed to prune old jobs")?;
         pruned += n;
         if n < PRUNE_BATCH as u64 {
             break;
@@ -57,5 +65,5 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     if pruned > 0 {
         tracing::info!(pruned, "pruned finished jobs past jobs.retention_days");
     }
-    Ok(())
+    Ok(pruned)
 }

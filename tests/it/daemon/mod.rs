@@ -2,6 +2,7 @@
 //! SIGTERM, `/metrics` and `/healthz`; the real binary as a child process.
 
 mod once;
+mod prune;
 mod serve;
 mod share;
 mod signals;

@@ -70,6 +70,9 @@ pub enum Command {
     /// Register a webhook endpoint with TokPortal (prints its signing secret once) or list them.
     #[command(subcommand)]
     Webhooks(WebhooksCommand),
+    /// Show or reset the shared request budget of each API key (tokportal.api_budgets).
+    #[command(subcommand)]
+    Budget(BudgetCommand),
     /// Show the recent walks of each stream (tokportal.sync_runs), newest first.
     Runs(RunsArgs),
     /// Run the built-in TokPortal simulator; the first line on stdout is its API base URL.
@@ -207,6 +210,19 @@ pub struct EnqueueArgs {
     /// First ask the API for the price (X-TokPortal-Dry-Run: true; creations only) and print it.
     #[arg(long)]
     pub price: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BudgetCommand {
+    /// Each key's row: fingerprint, booked until and blocked until (seconds from now).
+    Show,
+    /// Clear the block (a server's Retry-After) and the booking of one key: by default the
+    /// configured TOKPORTAL_API_KEY. Use it once the server has recovered.
+    Reset {
+        /// The key's fingerprint, as `worker budget show` and `worker check-config` print it.
+        #[arg(long, value_name = "F")]
+        key_fingerprint: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

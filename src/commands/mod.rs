@@ -2,6 +2,7 @@
 //! validated configuration and returns when its work is done; `main` maps
 //! the result to the exit status.
 
+pub mod budget;
 pub mod check_config;
 pub mod daemon;
 pub mod demo;
@@ -34,7 +35,24 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Enqueue(args) => enqueue::run(args, &config).await,
         Command::Jobs(command) => jobs::run(command, &config).await,
         Command::Webhooks(command) => webhooks::run(command, &config).await,
+        Command::Budget(command) => budget::run(command, &config).await,
     }
+    .map_err(name_budget_commands)
+}
+
+/// A request refused because the key's shared budget is booked or blocked
+/// beyond `api.max_wait_secs` says where that lives and how to clear it.
+fn name_budget_commands(error: anyhow::Error) -> anyhow::Error {
+    let limited =
+        error.chain().any(|c| matches!(c.downcast_ref::<ApiError>(), Some(ApiError::RateLimited { .. })));
+    if !limited {
+        return error;
+    }
+    error.context(
+        "the key's request budget is booked or blocked (a server's Retry-After) beyond api.max_wait_secs; \
+         with DATABASE_URL it is shared in tokportal.api_budgets: see `worker budget show`, and \
+         `worker budget reset [--key-fingerprint F]` once the server has recovered",
+    )
 }
 
 /// The exit status for a failed command: 2 for a usage or configuration error

@@ -130,3 +130,44 @@ impl BudgetStore for PgBudgetStore {
         })
     }
 }
+
+/// One key's row as `worker budget show` prints it, in seconds from now:
+/// booked until (0 when the bucket has room now), blocked until (none when
+/// no block or it has passed).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct BudgetRow {
+    pub key_fingerprint: String,
+    pub booked_for_secs: f64,
+    pub blocked_for_secs: Option<f64>,
+    pub updated_secs_ago: f64,
+}
+
+/// Every key's row, by fingerprint.
+pub async fn rows(pool: &PgPool) -> anyhow::Result<Vec<BudgetRow>> {
+    sqlx::query_as(
+        "SELECT key_fingerprint,
+                greatest(extract(epoch FROM tat - clock_timestamp()), 0)::float8 AS booked_for_secs,
+                CASE WHEN blocked_until > clock_timestamp()
+                     THEN extract(epoch FROM blocked_until - clock_timestamp())::float8 END AS blocked_for_secs,
+                extract(epoch FROM clock_timestamp() - updated_at)::float8 AS updated_secs_ago
+         FROM tokportal.api_budgets ORDER BY key_fingerprint",
+    )
+    .fetch_all(pool)
+    .await
+    .context("Failed to read tokportal.api_budgets")
+}
+
+/// Clears one key's block and booking (a full bucket from now); false when
+/// the key has no row.
+pub async fn reset(pool: &PgPool, key_fingerprint: &str) -> anyhow::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE tokportal.api_budgets
+         SET tat = clock_timestamp(), blocked_until = NULL, updated_at = clock_timestamp()
+         WHERE key_fingerprint = $1",
+    )
+    .bind(key_fingerprint)
+    .execute(pool)
+    .await
+    .context("Failed to reset the key's row in tokportal.api_budgets")?;
+    Ok(done.rows_affected() > 0)
+}

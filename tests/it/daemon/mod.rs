@@ -1,6 +1,7 @@
 //! The worker as it is deployed: the daemon, `worker --once`, clean stops on
 //! SIGTERM, `/metrics` and `/healthz`; the real binary as a child process.
 
+mod budget;
 mod once;
 mod prune;
 mod serve;

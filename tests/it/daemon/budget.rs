@@ -1,0 +1,80 @@
+//! `worker budget show` and `worker budget reset`: a stale shared block (a
+//! long `Retry-After`) is visible, named by the error a request gets, and
+//! cleared by hand.
+
+use secrecy::SecretString;
+use sqlx::PgPool;
+use tokportal_sync::secret;
+use tokportal_sync::sim::DEMO_KEY;
+
+use super::once::sim;
+use super::support::{env, run};
+use crate::helpers::{database_url, text};
+
+#[sqlx::test]
+async fn a_stale_block_is_shown_named_by_the_error_and_cleared_by_reset(pool: PgPool) {
+    let sim = sim(5).await;
+    let url = database_url(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = env(&url, sim.base_url().as_str(), "100");
+    env.push(("TOKPORTAL__API__MAX_WAIT_SECS", "1".into()));
+    let ours = secret::fingerprint(&SecretString::from(DEMO_KEY));
+    // A block left by a long Retry-After, and another client's key booked ahead.
+    sqlx::query(
+        "INSERT INTO tokportal.api_budgets (key_fingerprint, tat, blocked_until) VALUES
+         ($1, now(), now() + interval '600 seconds'),
+         ('0123456789abcdef', now() + interval '300 seconds', NULL)",
+    )
+    .bind(&ours)
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let out = run(dir.path(), &["budget", "show"], &env).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    let line = shown.lines().find(|l| l.starts_with(&ours)).unwrap_or_else(|| panic!("{shown}"));
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    let blocked: f64 = cols[2].parse().unwrap();
+    assert!((590.0..=600.0).contains(&blocked), "{line}");
+    assert!(line.ends_with("api key"), "{line}");
+    let other =
+        shown.lines().find(|l| l.starts_with("0123456789abcdef")).unwrap_or_else(|| panic!("{shown}"));
+    let booked: f64 = other.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!((290.0..=300.0).contains(&booked), "{other}");
+    assert!(!shown.contains(DEMO_KEY), "never the key itself");
+
+    let out = run(dir.path(), &["get", "/bundles"], &env).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("worker budget show") && err.contains("worker budget reset"), "{err}");
+
+    let out = run(dir.path(), &["budget", "reset"], &env).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(&ours));
+    let out = run(dir.path(), &["get", "/bundles"], &env).await;
+    assert_eq!(out.status.code(), Some(0), "the block is gone: {}", text(&out.stderr));
+
+    // The other key is untouched until named.
+    let booked: f64 = sqlx::query_scalar(
+        "SELECT extract(epoch FROM tat - now())::float8 FROM tokportal.api_budgets WHERE key_fingerprint = '0123456789abcdef'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(booked > 280.0);
+    let out = run(dir.path(), &["budget", "reset", "--key-fingerprint", "0123456789abcdef"], &env).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let booked: f64 = sqlx::query_scalar(
+        "SELECT extract(epoch FROM tat - now())::float8 FROM tokportal.api_budgets WHERE key_fingerprint = '0123456789abcdef'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(booked <= 0.0);
+
+    let out = run(dir.path(), &["budget", "reset", "--key-fingerprint", "ffffffffffffffff"], &env).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("worker budget show"), "{}", text(&out.stderr));
+    sim.shutdown().await;
+}

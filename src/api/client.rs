@@ -254,6 +254,7 @@ impl Client {
                     code: None,
                     excerpt: format!("undecodable JSON ({e}): {}", error::excerpt(&raw.body)),
                     request_id: request_id.clone(),
+                    details: None,
                 })
             })?
         };
@@ -264,11 +265,22 @@ impl Client {
     /// A server could echo request headers into an error page: make sure the
     /// key does not travel on in an error.
     fn redacted(&self, mut e: ApiError) -> ApiError {
-        if let ApiError::Fatal { excerpt, .. } = &mut e {
-            let key = self.inner.options.key.expose_secret();
-            if !key.is_empty() && excerpt.contains(key) {
-                *excerpt = excerpt.replace(key, "[redacted]");
-            }
+        let key = self.inner.options.key.expose_secret();
+        if key.is_empty() {
+            return e;
+        }
+        if let ApiError::Fatal { excerpt, .. } = &mut e
+            && excerpt.contains(key)
+        {
+            *excerpt = excerpt.replace(key, "[redacted]");
+        }
+        // The envelope's details are stored with a failed job: never with the key in them.
+        if let ApiError::Fatal { details: Some(details), .. }
+        | ApiError::NotFound { details: Some(details), .. } = &mut e
+            && details.to_string().contains(key)
+        {
+            let text = details.to_string().replace(key, "[redacted]");
+            **details = serde_json::from_str(&text).unwrap_or(Value::Null);
         }
         e
     }
@@ -282,6 +294,7 @@ impl Client {
             code: None,
             excerpt: format!("not a valid path: {e}"),
             request_id: String::new(),
+            details: None,
         })?;
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);

@@ -23,8 +23,9 @@ pub enum ApiError {
     #[error("{request}: the API refused the key ({code}, HTTP 401); check TOKPORTAL_API_KEY")]
     Unauthorized { request: String, code: String },
 
+    /// `details` is the error envelope's `details`, when it had any.
     #[error("{request}: not found ({code})")]
-    NotFound { request: String, code: String },
+    NotFound { request: String, code: String, details: Option<Box<Value>> },
 
     #[error("{request}: conflict {code}: {message}")]
     Conflict { request: String, code: String, message: String, details: Box<Value> },
@@ -41,10 +42,19 @@ pub enum ApiError {
     },
 
     /// Any other 4xx, or a body that cannot be decoded: retrying will not help.
+    /// `details` is the error envelope's `details` when it had any (for
+    /// `INSUFFICIENT_CREDITS`: `required`, `available`, `missing`).
     #[error("{request}: {}{}: {excerpt} (request id {request_id})",
         status.map(|s| format!("HTTP {s}")).unwrap_or_else(|| "no status".into()),
         code.as_deref().map(|c| format!(" {c}")).unwrap_or_default())]
-    Fatal { request: String, status: Option<u16>, code: Option<String>, excerpt: String, request_id: String },
+    Fatal {
+        request: String,
+        status: Option<u16>,
+        code: Option<String>,
+        excerpt: String,
+        request_id: String,
+        details: Option<Box<Value>>,
+    },
 
     /// The caller asked for something the client will not send; nothing was sent.
     #[error("{request}: {message}")]
@@ -69,16 +79,27 @@ impl ApiError {
             _ => None,
         }
     }
+
+    /// The error envelope's `details`, when the server sent some (not null).
+    pub fn details(&self) -> Option<&Value> {
+        match self {
+            ApiError::Conflict { details, .. } => Some(&**details),
+            ApiError::NotFound { details, .. } | ApiError::Fatal { details, .. } => details.as_deref(),
+            _ => None,
+        }
+        .filter(|d| !d.is_null())
+    }
 }
 
 /// Classifies a non-success, non-429 response.
 pub fn from_status(request: String, status: u16, body: &[u8], request_id: String) -> ApiError {
     let envelope = serde_json::from_slice::<ErrorEnvelope>(body).ok().map(|e| e.error);
     let code = envelope.as_ref().and_then(|e| e.code.clone());
+    let details = || envelope.as_ref().map(|e| &e.details).filter(|d| !d.is_null()).cloned().map(Box::new);
     let or_status = |code: Option<String>| code.unwrap_or_else(|| format!("HTTP {status}"));
     match status {
         401 => ApiError::Unauthorized { request, code: or_status(code) },
-        404 => ApiError::NotFound { request, code: or_status(code) },
+        404 => ApiError::NotFound { details: details(), request, code: or_status(code) },
         409 => {
             let (message, details) =
                 envelope.map(|e| (e.message.unwrap_or_default(), e.details)).unwrap_or_default();
@@ -91,7 +112,14 @@ pub fn from_status(request: String, status: u16, body: &[u8], request_id: String
             request_id,
             retry_after: None,
         },
-        _ => ApiError::Fatal { request, status: Some(status), code, excerpt: excerpt(body), request_id },
+        _ => ApiError::Fatal {
+            details: details(),
+            request,
+            status: Some(status),
+            code,
+            excerpt: excerpt(body),
+            request_id,
+        },
     }
 }
 
@@ -147,8 +175,15 @@ mod tests {
         assert!(matches!(conflict, ApiError::Conflict { details, .. } if details["a"] == 1));
         assert!(classify(408, "").is_retryable());
         assert!(classify(503, "<html>busy</html>").is_retryable());
-        assert!(matches!(classify(402, &envelope("INSUFFICIENT_CREDITS")),
+        let poor = classify(402, &envelope("INSUFFICIENT_CREDITS"));
+        assert_eq!(poor.details(), Some(&serde_json::json!({"a": 1})));
+        assert!(matches!(poor,
             ApiError::Fatal { status: Some(402), code: Some(c), .. } if c == "INSUFFICIENT_CREDITS"));
+        assert_eq!(
+            classify(404, &envelope("BUNDLE_NOT_FOUND")).details(),
+            Some(&serde_json::json!({"a": 1}))
+        );
+        assert_eq!(classify(400, r#"{"error":{"code":"X","message":"m"}}"#).details(), None);
     }
 
     #[test]

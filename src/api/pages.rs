@@ -129,6 +129,7 @@ impl Walk {
             code: None,
             excerpt,
             request_id,
+            details: None,
         }
     }
 }

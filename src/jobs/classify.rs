@@ -102,6 +102,7 @@ mod tests {
             code: code.map(str::to_string),
             excerpt: String::new(),
             request_id: "r".into(),
+            details: None,
         }
     }
 

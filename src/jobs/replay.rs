@@ -190,10 +190,8 @@ fn judge(
         }
         Class::Failed { message } => {
             send.outcome = "failed";
-            let details = match &e {
-                ApiError::Conflict { details, .. } if !details.is_null() => Some((**details).clone()),
-                _ => None,
-            };
+            // The envelope's `details` of any failure (409, 400, 402, 404...).
+            let details = e.details().cloned();
             let verdict = Verdict::Failed {
                 status: status.map(i32::from),
                 code: code.clone(),

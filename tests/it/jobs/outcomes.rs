@@ -168,6 +168,8 @@ async fn other_4xx_answers_fail_the_job_with_their_code_message_and_details(pool
     let bad = job(&pool, invalid.id).await;
     assert_eq!((bad.response_status, bad.error_code.as_deref()), (Some(400), Some("VALIDATION_ERROR")));
     assert!(bad.last_error.unwrap().contains("platform"), "the message says what was wrong");
+    assert_eq!(not_found.error_details.unwrap()["bundle_id"], "no-such-bundle", "a 404 keeps its details");
+    assert_eq!(bad.error_details.unwrap()["field"], "platform", "a 400 keeps its details");
 
     let poor = replayer_with(&pool, &sim, "sk_poor", Duration::from_secs(5));
     let costly = enqueue(&pool, "POST", "/bundles", Some(ACCOUNT_ONLY)).await;
@@ -177,6 +179,12 @@ async fn other_4xx_answers_fail_the_job_with_their_code_message_and_details(pool
     let refused = job(&pool, costly.id).await;
     assert_eq!((refused.response_status, refused.attempts), (Some(402), 1));
     assert!(refused.last_error.unwrap().contains("\"required\":10"), "the details are kept in the message");
+    let details = refused.error_details.expect("a 402 keeps the envelope's details");
+    assert_eq!(
+        (&details["required"], &details["available"], &details["missing"]),
+        (&serde_json::json!(10), &serde_json::json!(5), &serde_json::json!(5)),
+        "{details}"
+    );
     sim.shutdown().await;
 }
 

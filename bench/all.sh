@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Reproduces every figure in BENCHMARKS.md: runs each section's command in
+# turn and prints its output under the section's heading. Takes long (the
+# 1,000,000-bundle mirror alone takes many minutes).
+#
+# Usage: bench/all.sh [STEP...]   (no STEP: all; STEP is a number from `bench/all.sh --list`)
+# env: DATABASE_URL / PG_URL for the steps that need Postgres
+#      (default postgres://postgres@127.0.0.1:5432/postgres); the scripts'
+#      own variables (BUNDLES, RATE, …) pass through.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PG=${DATABASE_URL:-${PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}}
+SIM=(cargo run --quiet --release --example sim_throughput --)
+
+# The "before" walker of "Walking under drift" (commit 3e91082), in a scratch worktree.
+drift() {
+    local tree=target/bench-walk-before
+    local target=target/bench-walk-before-target
+    git worktree add --force "$tree" 3e91082 >/dev/null
+    (cd "$tree" && CARGO_TARGET_DIR="$PWD/../../$target" cargo build --quiet --release --bin worker)
+    local status=0
+    BEFORE="$PWD/$target/release/worker" bench/drift.sh || status=$?
+    git worktree remove --force "$tree"
+    return "$status"
+}
+
+steps=(
+    "Simulator|${SIM[*]} --secs 10 --connections 4"
+    "Simulator at scale|${SIM[*]} --bundles 100000 --secs 5 --connections 4 --probe 200 && ${SIM[*]} --bundles 1000000 --secs 5 --connections 4 --probe 200 && ${SIM[*]} --bundles 1000000 --secs 5 --probe 200 --order created_at_unstable && ${SIM[*]} --bundles 1000000 --secs 5 --probe 200 --order id && ${SIM[*]} --bundles 1000000 --secs 5 --probe 200 --filter status=published"
+    "API client and budget|bench/walk.sh"
+    "Replay|DATABASE_URL='$PG' cargo run --quiet --release --example replay_bench -- --jobs 2000 --concurrency 4"
+    "Walking under drift|drift"
+    "The mirror|BUNDLES=100000 bench/mirror.sh && BUNDLES=1000000 bench/mirror.sh"
+    "Booking the budget|cargo run --quiet --release --example booking -- --pages 6000 && cargo run --quiet --release --example booking -- --pages 6000 --rate 1000000"
+)
+
+if [ "${1:-}" = "--list" ]; then
+    for i in "${!steps[@]}"; do printf '%d  %s\n' "$((i + 1))" "${steps[$i]%%|*}"; done
+    exit 0
+fi
+chosen=("$@")
+if [ ${#chosen[@]} -eq 0 ]; then
+    for i in "${!steps[@]}"; do chosen+=("$((i + 1))"); done
+fi
+
+failed=()
+for n in "${chosen[@]}"; do
+    if ! [[ "$n" =~ ^[0-9]+$ ]] || [ "$n" -lt 1 ] || [ "$n" -gt ${#steps[@]} ]; then
+        echo "bench/all.sh: no step $n (see bench/all.sh --list)" >&2
+        exit 2
+    fi
+    step=${steps[$((n - 1))]}
+    heading=${step%%|*}
+    command=${step#*|}
+    printf '\n## %s\n\n$ %s\n\n' "$heading" "$command"
+    if ! eval "$command" 2>&1; then
+        failed+=("$heading")
+        echo "(failed)"
+    fi
+done
+if [ ${#failed[@]} -gt 0 ]; then
+    printf '\nbench/all.sh: failed: %s\n' "$(IFS=,; echo "${failed[*]}")" >&2
+    exit 1
+fi

@@ -98,7 +98,7 @@ impl Client {
             .with_max_times(self.inner.options.max_retries as usize)
             .build();
         loop {
-            match self.send(Method::GET, &url, None, None).await {
+            match self.send(Method::GET, &url, None, None, false).await {
                 Err(e) if e.is_retryable() => {
                     // A 503 or 408 may say when to come back (`Retry-After`,
                     // seconds or a date): never sooner than that. Later than
@@ -137,7 +137,33 @@ impl Client {
             MutationMethod::Delete => Method::DELETE,
         };
         let url = self.url(path, &[])?;
-        self.send(method, &url, Some(idempotency_key), body).await
+        self.send(method, &url, Some(idempotency_key), body, false).await
+    }
+
+    /// Asks the API what a creation would cost (`X-TokPortal-Dry-Run: true`):
+    /// it executes and charges nothing. Through the same budget as any request.
+    ///
+    /// Sent WITHOUT an `Idempotency-Key`, deliberately: a dry run charges
+    /// nothing, so there is nothing to deduplicate, and sending it under the
+    /// job's persisted key could make the API store the priced answer under
+    /// that key and replay it to the real send, which would then never execute.
+    /// Only the paid creations are priced; anything else is refused unsent.
+    pub async fn dry_run(
+        &self,
+        method: MutationMethod,
+        path: &str,
+        body: Option<&str>,
+    ) -> Result<ApiResponse, ApiError> {
+        if !super::mutation::is_priced_creation(method, path) {
+            return Err(ApiError::Invalid {
+                request: format!("{} {path}", method.as_str()),
+                message: "only creations (POST /bundles, /bundles/bulk, /bundles/{id}/add-video-slots, \
+                          /bundles/{id}/add-edit-slots) can be priced with a dry run"
+                    .into(),
+            });
+        }
+        let url = self.url(path, &[])?;
+        self.send(Method::POST, &url, None, body, true).await
     }
 
     /// One request through the budget, waiting out 429s until the bound.
@@ -147,6 +173,7 @@ impl Client {
         url: &Url,
         idempotency_key: Option<&IdempotencyKey>,
         body: Option<&str>,
+        dry_run: bool,
     ) -> Result<ApiResponse, ApiError> {
         let request = describe(&method, url);
         let budget = &self.inner.budget;
@@ -159,7 +186,7 @@ impl Client {
             let request_id = format!("tps_{}", uuid::Uuid::new_v4().simple());
             let span = tracing::debug_span!("api.request", request = %request, request.id = %request_id);
             let raw = self
-                .attempt(&method, url, &request_id, idempotency_key, body)
+                .attempt(&method, url, &request_id, idempotency_key, body, dry_run)
                 .instrument(span.clone())
                 .await
                 .map_err(|reason| ApiError::Retryable {
@@ -196,6 +223,7 @@ impl Client {
         request_id: &str,
         idempotency_key: Option<&IdempotencyKey>,
         body: Option<&str>,
+        dry_run: bool,
     ) -> Result<Raw, String> {
         self.inner.counters.request();
         let mut builder = self
@@ -209,6 +237,9 @@ impl Client {
             .header(ACCEPT, "application/json");
         if let Some(key) = idempotency_key {
             builder = builder.header("Idempotency-Key", key.as_str());
+        }
+        if dry_run {
+            builder = builder.header("X-TokPortal-Dry-Run", "true");
         }
         if let Some(body) = body {
             builder = builder.header(CONTENT_TYPE, "application/json").body(body.to_string());

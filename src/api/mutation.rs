@@ -70,3 +70,41 @@ mod tests {
         assert!("post".parse::<MutationMethod>().is_err());
     }
 }
+
+/// Whether the API prices this operation with `X-TokPortal-Dry-Run: true`:
+/// the paid creations, `POST /bundles`, `/bundles/bulk`,
+/// `/bundles/{id}/add-video-slots` and `/bundles/{id}/add-edit-slots`.
+pub fn is_priced_creation(method: MutationMethod, path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or_default().trim_end_matches('/');
+    if method != MutationMethod::Post {
+        return false;
+    }
+    if matches!(path, "/bundles" | "/bundles/bulk") {
+        return true;
+    }
+    let mut segments = path.strip_prefix("/bundles/").unwrap_or_default().split('/');
+    matches!(
+        (segments.next(), segments.next(), segments.next()),
+        (Some(id), Some("add-video-slots" | "add-edit-slots"), None) if !id.is_empty()
+    )
+}
+
+#[cfg(test)]
+mod priced_tests {
+    use super::*;
+
+    #[test]
+    fn only_the_paid_creations_are_priced() {
+        for path in
+            ["/bundles", "/bundles/bulk/", "/bundles/b1/add-video-slots", "/bundles/b1/add-edit-slots"]
+        {
+            assert!(is_priced_creation(MutationMethod::Post, path), "{path}");
+        }
+        for path in
+            ["/bundles/b1/publish", "/bundles//add-edit-slots", "/bundles/b1/add-edit-slots/x", "/accounts"]
+        {
+            assert!(!is_priced_creation(MutationMethod::Post, path), "{path}");
+        }
+        assert!(!is_priced_creation(MutationMethod::Patch, "/bundles"));
+    }
+}

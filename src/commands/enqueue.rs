@@ -1,8 +1,11 @@
 //! `worker enqueue METHOD PATH [--body JSON | --body-file F] [--idempotency-key K]
 //! [--ordering-key K] [--price]`: validates, inserts one job, prints it as JSON.
+//! With `--price` (creations only) it first asks the API for the price with a
+//! dry run, prints it on stderr, then enqueues.
 
 use anyhow::Context;
 
+use crate::api::MutationMethod;
 use crate::cli::EnqueueArgs;
 use crate::config::Config;
 use crate::jobs::{queue, validate};
@@ -19,11 +22,30 @@ pub async fn run(args: EnqueueArgs, config: &Config) -> anyhow::Result<()> {
     };
     let job = validate::new_job(&args.method, &args.path, body, args.idempotency_key, args.ordering_key)
         .map_err(usage)?;
-    if args.price {
-        return Err(usage(anyhow::anyhow!("--price is not available yet: enqueue without it")));
+    let method: MutationMethod = job.method.parse().map_err(usage)?;
+    if args.price && !validate::is_creation(method, &job.path) {
+        return Err(usage(anyhow::anyhow!(
+            "--price is for creations only (POST /bundles, /bundles/bulk, /bundles/ID/add-video-slots, \
+             /bundles/ID/add-edit-slots): the API prices nothing else"
+        )));
     }
     let pool = startup::require_pool(config).await?;
     db::ensure_migrated(&pool).await?;
+    if args.price {
+        // The dry run goes WITHOUT the job's Idempotency-Key (see
+        // `Client::dry_run`): it charges nothing, and under the persisted key
+        // the API could store the priced answer and replay it to the real send.
+        let client = startup::write_client(&config.api, Some(&pool)).await?;
+        let priced = client
+            .dry_run(method, &job.path, job.body.as_deref())
+            .await
+            .context("Failed to ask the API for the price (nothing was enqueued)")?;
+        let data = &priced.body["data"];
+        match data["credits_required"].as_f64() {
+            Some(credits) => eprintln!("price: {credits} credits (dry run: nothing executed or charged)"),
+            None => eprintln!("price: the dry run answered without credits_required: {data}"),
+        }
+    }
     let job = queue::insert(&pool, &job).await.map_err(|e| match &e {
         sqlx::Error::Database(d) if d.constraint() == Some("mutation_jobs_idempotency_key_key") => {
             usage(anyhow::anyhow!("another job already has this idempotency key"))

@@ -55,7 +55,7 @@ pub fn check_path(path: &str) -> anyhow::Result<()> {
 
 /// Whether the API prices this operation with `X-TokPortal-Dry-Run: true`.
 pub fn is_creation(method: MutationMethod, path: &str) -> bool {
-    method == MutationMethod::Post && matches!(path.trim_end_matches('/'), "/bundles" | "/bundles/bulk")
+    crate::api::mutation::is_priced_creation(method, path)
 }
 
 /// Checks what a person typed and builds the job to insert.

@@ -247,3 +247,61 @@ async fn retry_with_a_new_key_says_whether_it_is_safe_and_an_expired_job_needs_y
     }
     sim.shutdown().await;
 }
+
+/// `worker enqueue --price`: a dry run (no Idempotency-Key) prints the price,
+/// charges nothing, then the job is enqueued and its real send executes.
+#[sqlx::test]
+async fn enqueue_with_price_prints_the_price_charges_nothing_then_enqueues(pool: PgPool) {
+    let sim = sim().await;
+    let url = database_url(&pool).await;
+    let base = sim.base_url().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let run = move |args: &'static [&'static str]| {
+        let (path, url, base) = (path.clone(), url.clone(), base.clone());
+        tokio::task::spawn_blocking(move || {
+            worker(
+                &path,
+                args,
+                &[
+                    ("DATABASE_URL", url.as_str()),
+                    ("TOKPORTAL_API_KEY", DEMO_KEY),
+                    ("TOKPORTAL__API__BASE_URL", base.as_str()),
+                ],
+            )
+        })
+    };
+    let out = run(&["enqueue", "PATCH", "/bundles/x", "--body", "{}", "--price"]).await.unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("creations only"), "{}", text(&out.stderr));
+
+    let out = run(&[
+        "enqueue",
+        "POST",
+        "/bundles",
+        "--body",
+        ACCOUNT_ONLY,
+        "--idempotency-key",
+        "priced-1",
+        "--price",
+    ])
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("price: 10 credits"), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains(DEMO_KEY) && !text(&out.stdout).contains(DEMO_KEY));
+    assert!(sim.ledger().is_empty(), "the dry run charged nothing");
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (printed["status"].as_str(), printed["idempotency_key"].as_str()),
+        (Some("queued"), Some("priced-1"))
+    );
+
+    let r = replayer(&pool, &sim);
+    let id = printed["id"].as_i64().unwrap();
+    assert!(matches!(step(&r).await, tokportal_sync::jobs::Outcome::Succeeded { replayed: false, .. }));
+    let done = job(&pool, id).await;
+    assert_eq!((done.status.as_str(), done.replayed), ("succeeded", Some(false)), "the real send executed");
+    assert_eq!(executions(&sim, "priced-1"), 1);
+    sim.shutdown().await;
+}

@@ -25,8 +25,8 @@ pub async fn run(args: EnqueueArgs, config: &Config) -> anyhow::Result<()> {
     let method: MutationMethod = job.method.parse().map_err(usage)?;
     if args.price && !validate::is_creation(method, &job.path) {
         return Err(usage(anyhow::anyhow!(
-            "--price is for creations only (POST /bundles, /bundles/bulk, /bundles/ID/add-video-slots, \
-             /bundles/ID/add-edit-slots): the API prices nothing else"
+            "--price is for bundle creations only (POST /bundles, /bundles/bulk): the reference shows no \
+             dry run of anything else, and an API that ignored the header would execute and charge it"
         )));
     }
     let pool = startup::require_pool(config).await?;

@@ -53,7 +53,8 @@ pub fn check_path(path: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Whether the API prices this operation with `X-TokPortal-Dry-Run: true`.
+/// Whether `--price` may ask for this operation's price with a dry run
+/// (see `api::mutation::is_priced_creation`).
 pub fn is_creation(method: MutationMethod, path: &str) -> bool {
     crate::api::mutation::is_priced_creation(method, path)
 }

@@ -22,9 +22,6 @@ use crate::{db, meter, schedule, shutdown, startup, webhooks};
 
 /// The channel the jobs migration's trigger notifies on each enqueue.
 pub const CHANNEL: &str = "tokportal_mutation_jobs";
-/// Replay looks for due jobs at least this often: retries come due without
-/// a NOTIFY, and a notification can be lost while the listener reconnects.
-const POLL: Duration = Duration::from_secs(5);
 /// After the API refused the key, replay waits this long before trying again.
 const KEY_REFUSED_PAUSE: Duration = Duration::from_secs(60);
 /// Finished jobs past `jobs.retention_days` are pruned at start, this often,
@@ -95,7 +92,12 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
         });
         let replayer =
             Replayer { pool: pool.clone(), client: write_client, settings: startup::jobs_settings(config) };
-        tracker.spawn(replay_loop(replayer, config.jobs.concurrency, stop.clone()));
+        tracker.spawn(replay_loop(
+            replayer,
+            config.jobs.concurrency,
+            config.jobs.poll_interval,
+            stop.clone(),
+        ));
         tracing::info!(schedule = %config.sync.schedule, "daemon running: sync on schedule, replay on NOTIFY");
     }
     stop.cancelled().await;
@@ -129,11 +131,13 @@ async fn wait_for_migrations(pool: &PgPool, stop: &CancellationToken) -> bool {
     }
 }
 
-/// Drains the queue, then sleeps until a NOTIFY, the poll interval or the stop.
-async fn replay_loop(r: Replayer, concurrency: u32, stop: CancellationToken) {
+/// Drains the queue, then sleeps until a NOTIFY, the poll interval
+/// (`jobs.poll_interval_secs`: retries come due without a NOTIFY, and a
+/// notification can be lost while the listener reconnects) or the stop.
+async fn replay_loop(r: Replayer, concurrency: u32, poll: Duration, stop: CancellationToken) {
     let mut listener = listen(&r.pool).await;
     while !stop.is_cancelled() {
-        let mut pause = POLL;
+        let mut pause = poll;
         match jobs::drain(&r, concurrency, &stop).await {
             Ok(report) => {
                 meter::drained(&report);
@@ -149,7 +153,7 @@ async fn replay_loop(r: Replayer, concurrency: u32, stop: CancellationToken) {
         }
         let notified = async {
             match listener.as_mut() {
-                Some(l) if pause == POLL => l.recv().await.map(drop).map_err(|e| e.to_string()),
+                Some(l) if pause == poll => l.recv().await.map(drop).map_err(|e| e.to_string()),
                 _ => std::future::pending().await,
             }
         };
@@ -189,14 +193,14 @@ async fn listen(pool: &PgPool) -> Option<PgListener> {
     let mut listener = match PgListener::connect_with(pool).await {
         Ok(l) => l,
         Err(e) => {
-            tracing::warn!(error = %e, "cannot LISTEN for new jobs; polling every {} s", POLL.as_secs());
+            tracing::warn!(error = %e, "cannot LISTEN for new jobs; polling every jobs.poll_interval_secs");
             return None;
         }
     };
     match listener.listen(CHANNEL).await {
         Ok(()) => Some(listener),
         Err(e) => {
-            tracing::warn!(error = %e, "cannot LISTEN for new jobs; polling every {} s", POLL.as_secs());
+            tracing::warn!(error = %e, "cannot LISTEN for new jobs; polling every jobs.poll_interval_secs");
             None
         }
     }

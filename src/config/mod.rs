@@ -95,6 +95,7 @@ pub struct JobsConfig {
     pub backoff_min: Duration,
     pub backoff_max: Duration,
     pub in_progress_delay: Duration,
+    pub poll_interval: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -367,6 +368,7 @@ fn validate_jobs(
         return Err(invalid("jobs.backoff_max_secs", "must not be less than jobs.backoff_min_secs".into()));
     }
     let in_progress_delay = secs("jobs.in_progress_delay_secs", j.in_progress_delay_secs)?;
+    let poll_interval = secs("jobs.poll_interval_secs", j.poll_interval_secs)?;
     Ok(JobsConfig {
         key_lifetime,
         expiry_margin,
@@ -376,6 +378,7 @@ fn validate_jobs(
         backoff_min,
         backoff_max,
         in_progress_delay,
+        poll_interval,
     })
 }
 

@@ -137,6 +137,9 @@ pub struct JobsSection {
     pub backoff_max_secs: f64,
     /// Wait before resending a job the API answered `IDEMPOTENCY_KEY_IN_PROGRESS`.
     pub in_progress_delay_secs: f64,
+    /// The daemon's replay looks for due jobs at least this often (an insert
+    /// wakes it at once through NOTIFY).
+    pub poll_interval_secs: f64,
 }
 
 impl Default for JobsSection {
@@ -150,6 +153,7 @@ impl Default for JobsSection {
             backoff_min_secs: 1.0,
             backoff_max_secs: 3600.0,
             in_progress_delay_secs: 5.0,
+            poll_interval_secs: 5.0,
         }
     }
 }

@@ -7,5 +7,5 @@ mod prune;
 mod serve;
 mod share;
 mod signals;
-mod wake;
 mod support;
+mod wake;

@@ -3,8 +3,6 @@
 //! `api.base_url`, the key travels only over TLS, the simulator refuses
 //! absurd sizes.
 
-use std::time::{Duration, Instant};
-
 use sqlx::PgPool;
 use tokportal_sync::sim::{self, DEMO_KEY, SimConfig};
 
@@ -54,9 +52,8 @@ fn a_refused_connection_is_said_at_once_not_after_the_pool_timeout() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let url = format!("postgres://postgres:hunter2@127.0.0.1:{port}/postgres");
     let dir = tempfile::tempdir().unwrap();
-    let started = Instant::now();
+    // The cause, not the pool's "timed out" after database.connect_timeout_secs.
     let out = worker(dir.path(), &["migrate"], &[("DATABASE_URL", &url)]);
-    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("connection refused"), "{stderr}");

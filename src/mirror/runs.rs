@@ -139,35 +139,14 @@ pub async fn start(
     .context("Failed to record the start of a run in tokportal.sync_runs")
 }
 
-/// The checkpoint, in the transaction of the page it follows.
+/// The counters and the checkpoint, without ids (the end of a run).
 pub async fn checkpoint(
     conn: &mut PgConnection,
     run_id: i64,
     last_page: Option<u32>,
     tally: &Tally,
 ) -> anyhow::Result<()> {
-    sqlx::query(
-        "UPDATE tokportal.sync_runs SET last_page = coalesce($2, last_page), pages = $3, rereads = $4, \
-         items = $5, inserted = $6, updated = $7, unchanged = $8, deleted = $9, delete_checks = $10, \
-         requests = $11, rate_limited = $12, budget_wait_secs = $13 WHERE id = $1",
-    )
-    .bind(run_id)
-    .bind(last_page.map(|p| p as i32))
-    .bind(tally.pages as i32)
-    .bind(tally.rereads as i32)
-    .bind(tally.items as i64)
-    .bind(tally.inserted as i64)
-    .bind(tally.updated as i64)
-    .bind(tally.unchanged as i64)
-    .bind(tally.deleted as i64)
-    .bind(tally.delete_checks as i32)
-    .bind(tally.requests as i64)
-    .bind(tally.rate_limited as i64)
-    .bind(tally.budget_wait_secs)
-    .execute(conn)
-    .await
-    .context("Failed to checkpoint the run")?;
-    Ok(())
+    record(conn, run_id, &[], &[], last_page, tally).await
 }
 
 /// Closes a run with its final counters, and forgets what it saw.
@@ -227,8 +206,19 @@ pub async fn record_page(
     last_page: Option<u32>,
     tally: &Tally,
 ) -> anyhow::Result<()> {
+    record(conn, run_id, &absorbed.new_ids, &absorbed.anchors, last_page, tally).await
+}
+
+async fn record(
+    conn: &mut PgConnection,
+    run_id: i64,
+    new_ids: &[(String, bool)],
+    now_anchors: &[String],
+    last_page: Option<u32>,
+    tally: &Tally,
+) -> anyhow::Result<()> {
     let (ids, anchors): (Vec<&str>, Vec<bool>) =
-        absorbed.new_ids.iter().map(|(id, anchor)| (id.as_str(), *anchor)).unzip();
+        new_ids.iter().map(|(id, anchor)| (id.as_str(), *anchor)).unzip();
     sqlx::query(
         "WITH seen AS (
             INSERT INTO tokportal.sync_seen (run_id, id, anchor)
@@ -244,7 +234,7 @@ pub async fn record_page(
     .bind(run_id)
     .bind(ids)
     .bind(anchors)
-    .bind(&absorbed.anchors)
+    .bind(now_anchors)
     .bind(last_page.map(|p| p as i32))
     .bind(tally.pages as i32)
     .bind(tally.rereads as i32)
@@ -259,7 +249,7 @@ pub async fn record_page(
     .bind(tally.budget_wait_secs)
     .execute(conn)
     .await
-    .context("Failed to record the page's ids and checkpoint")?;
+    .context("Failed to record the run's ids and checkpoint")?;
     Ok(())
 }
 

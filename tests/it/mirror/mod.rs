@@ -7,4 +7,4 @@ mod drift;
 mod exact;
 mod kill;
 mod runs;
-mod support;
+pub mod support;

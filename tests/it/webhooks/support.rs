@@ -8,8 +8,6 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
-use tokportal_sync::mirror::{self, Mirror};
 use tokportal_sync::sim::SimServer;
 use tokportal_sync::webhooks::{Receiver, Refresher, receiver, signature};
 
@@ -55,33 +53,11 @@ pub fn refresher(pool: &PgPool, sim: &SimServer, window: Duration) -> Refresher 
     Refresher { pool: pool.clone(), client: demo_client(sim, 10_000.0, 10_000), window }
 }
 
-/// A simulator without rate limiting, seeded with `bundles`.
-pub async fn sim(bundles: usize) -> SimServer {
-    tokportal_sync::sim::start(tokportal_sync::sim::SimConfig {
-        bundles,
-        rate_limit: false,
-        ..Default::default()
-    })
-    .await
-    .expect("the simulator starts")
-}
+/// A simulator without rate limiting (the mirror tests' own).
+pub use crate::mirror::support::sim;
 
 /// Walks bundles, slots and accounts once, so the mirror starts right.
 pub async fn mirrored(pool: &PgPool, sim: &SimServer) {
-    let settings = mirror::Settings {
-        per_page: 25,
-        rate_per_second: 2.0,
-        full_walk_every: Duration::from_secs(86_400),
-        children_full_refresh: Duration::from_secs(86_400),
-        children_active_refresh: Duration::from_secs(3600),
-        run_period: Duration::from_secs(900),
-        max_requests_per_run: 10_000,
-        max_delete_checks: 50,
-        max_delete_fraction: 0.2,
-    };
-    let m = Mirror { pool: pool.clone(), client: demo_client(sim, 10_000.0, 10_000), settings };
-    for stream in ["bundles", "bundle_videos", "bundle_accounts"] {
-        let outcome = mirror::sync_stream_once(&m, stream, &CancellationToken::new()).await.unwrap();
-        assert!(matches!(outcome, mirror::Outcome::Ran(_)), "{stream} ran");
-    }
+    let m = crate::mirror::support::mirror(pool, sim, crate::mirror::support::settings());
+    crate::mirror::support::sync_all(&m).await;
 }

@@ -6,5 +6,6 @@ mod deletes;
 mod drift;
 mod exact;
 mod kill;
+mod progress;
 mod runs;
 pub mod support;

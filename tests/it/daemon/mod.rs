@@ -9,3 +9,4 @@ mod share;
 mod signals;
 mod support;
 mod wake;
+mod webhooks;

@@ -86,6 +86,12 @@ impl Worker {
         assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
     }
 
+    /// SIGKILL, to this child's PID only, and reaps it.
+    pub fn sigkill(&mut self) {
+        self.child.kill().expect("SIGKILL reaches the worker");
+        self.child.wait().expect("the killed worker is reaped");
+    }
+
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
     }

@@ -4,4 +4,4 @@
 mod receive;
 mod refresh;
 mod register;
-mod support;
+pub mod support;

@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use crate::cli::WebhooksCommand;
+use crate::api::Walk;
 use crate::config::Config;
 use crate::{startup, webhooks};
 
@@ -44,19 +45,25 @@ async fn register(config: &Config, url: &str, events: &[String]) -> anyhow::Resu
     Ok(())
 }
 
+/// Every registered endpoint: `GET /webhooks` is a paginated list, so every
+/// page is read (through the budget, like any walk). The signing secrets are
+/// not part of the list (they are shown once, at registration).
 async fn list(config: &Config) -> anyhow::Result<()> {
     let pool = startup::pool(config).await?;
     let client = startup::client(&config.api, pool.as_ref()).await?;
-    let response = client.get("/webhooks", &[]).await?;
-    let items = response.body.get("data").and_then(Value::as_array).cloned().unwrap_or_default();
-    if items.is_empty() {
-        println!("No webhook endpoint is registered.");
+    let mut walk = Walk::new(client, "/webhooks", Vec::new(), config.api.per_page)?;
+    let mut count = 0usize;
+    while let Some(page) = walk.next_page().await? {
+        for item in page.items {
+            let field = |name: &str| {
+                item.get(name).map_or_else(|| "-".into(), |v| v.as_str().map_or(v.to_string(), str::to_string))
+            };
+            println!("{}  {}  events={}", field("id"), field("url"), field("events"));
+            count += 1;
+        }
     }
-    for item in items {
-        let field = |name: &str| {
-            item.get(name).map_or_else(|| "-".into(), |v| v.as_str().map_or(v.to_string(), str::to_string))
-        };
-        println!("{}  {}  events={}", field("id"), field("url"), field("events"));
+    if count == 0 {
+        println!("No webhook endpoint is registered.");
     }
     Ok(())
 }

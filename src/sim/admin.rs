@@ -31,6 +31,8 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/data/account", post(change_account))
         .route("/keys/{fingerprint}/drain", post(drain))
         .route("/keys/{fingerprint}/revoke", post(revoke))
+        .route("/webhooks/endpoints", get(webhook_endpoints))
+        .route("/webhooks/events", get(webhook_events))
         .route("/reset", post(reset))
 }
 
@@ -237,6 +239,16 @@ async fn revoke(State(shared): State<Arc<Shared>>, Path(fingerprint): Path<Strin
         )
             .into_response(),
     }
+}
+
+/// Every key's endpoints (fingerprint of the key, no secret), in registration order.
+async fn webhook_endpoints(State(shared): State<Arc<Shared>>) -> Response {
+    Json(json!({ "data": shared.webhooks.endpoints(&shared.fingerprints()) })).into_response()
+}
+
+/// Every event kept, oldest first, with its deliveries and attempts.
+async fn webhook_events(State(shared): State<Arc<Shared>>) -> Response {
+    Json(json!({ "data": shared.webhooks.events() })).into_response()
 }
 
 async fn reset(State(shared): State<Arc<Shared>>) -> StatusCode {

@@ -110,6 +110,11 @@ impl Bundle {
         self.children.get(self.id).account
     }
 
+    /// Slots and account together (generated once, where the two getters generate twice).
+    pub fn children(&self) -> Owned {
+        self.children.get(self.id)
+    }
+
     /// The children, stored from now on so they can be changed.
     pub fn children_mut(&mut self) -> &mut Owned {
         self.children.get_mut(self.id)

@@ -1,5 +1,6 @@
 //! What a simulator is started with: dataset size and seed, the keys it
-//! accepts, the rate limit, the idempotency lifetime and the initial faults.
+//! accepts, the rate limit, the idempotency lifetime, the initial faults and
+//! the webhook delivery schedule.
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -38,6 +39,40 @@ pub struct SimConfig {
     pub idempotency_ttl: Duration,
     /// Fault settings at start (and after a reset).
     pub faults: Faults,
+    /// How webhook deliveries are timed out and retried.
+    pub webhooks: WebhookConfig,
+}
+
+/// The webhook delivery schedule (the reference documents none; see
+/// [`super::webhooks`]): attempt `n` failed, the next waits
+/// `min(retry_base × 2^(n-1), retry_cap)`, until `max_attempts` were made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookConfig {
+    /// How long one delivery waits for an answer before it counts as failed.
+    pub timeout: Duration,
+    pub retry_base: Duration,
+    pub retry_cap: Duration,
+    /// Attempts of one delivery, the first included (at least 1).
+    pub max_attempts: u32,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            timeout: Duration::from_secs(5),
+            retry_base: Duration::from_secs(1),
+            retry_cap: Duration::from_secs(60),
+            max_attempts: 8,
+        }
+    }
+}
+
+impl WebhookConfig {
+    /// The wait after the `failed`th failed attempt (1-based).
+    pub fn backoff(&self, failed: u32) -> Duration {
+        let factor = 1u32.checked_shl(failed.saturating_sub(1)).unwrap_or(u32::MAX);
+        self.retry_base.saturating_mul(factor).min(self.retry_cap)
+    }
 }
 
 impl Default for SimConfig {
@@ -52,6 +87,7 @@ impl Default for SimConfig {
             keys: vec![SimKey::full(DEMO_KEY, DEMO_CREDITS)],
             idempotency_ttl: Duration::from_secs(24 * 60 * 60),
             faults: Faults::default(),
+            webhooks: WebhookConfig::default(),
         }
     }
 }
@@ -75,6 +111,8 @@ impl SimConfig {
             anyhow::ensure!(!key.key.is_empty(), "an API key must not be empty");
             anyhow::ensure!(seen.insert(&key.key), "API key {} is listed twice", key.fingerprint());
         }
+        anyhow::ensure!(self.webhooks.max_attempts >= 1, "webhooks.max_attempts must be at least 1");
+        anyhow::ensure!(!self.webhooks.timeout.is_zero(), "webhooks.timeout must not be zero");
         self.faults.validate().map_err(anyhow::Error::msg)
     }
 }

@@ -1,10 +1,12 @@
 //! The bundles the simulator serves: stored by insertion (slot) and found by id
 //! through a hash map, with one sorted index per list order, kept up to date on
 //! every insert, delete and change, so a page never sorts or scans everything.
+//! Inserts and changes emit their webhook events (see [`super::webhooks`]).
 
 use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -13,6 +15,8 @@ use uuid::Uuid;
 use super::bundle::{Bundle, Draft, FILTER_FIELDS, NO_SYMBOL};
 use super::listing::Filtered;
 use super::sorted::Sorted;
+use super::webhooks::Webhooks;
+use super::webhooks::changes::{self, Before};
 
 /// The documented statuses (the seeded dataset also holds one undocumented value).
 pub const STATUSES: [&str; 10] = [
@@ -84,6 +88,8 @@ pub struct Dataset {
     by_id: HashMap<Uuid, u32>,
     pub index: Index,
     pub(super) filtered: Filtered,
+    /// Told of every insert and change, whoever makes it (none while seeding).
+    pub webhooks: Option<Arc<Webhooks>>,
 }
 
 impl Dataset {
@@ -125,12 +131,15 @@ impl Dataset {
         self.slot(self.slot_of(id)?)
     }
 
-    /// A bundle to change; the indexes follow when the guard is dropped.
+    /// A bundle to change; the indexes follow, and its webhook events are
+    /// emitted, when the guard is dropped.
     pub fn find_mut(&mut self, id: &str) -> Option<BundleMut<'_>> {
         let slot = self.slot_of(id)?;
         let bundle = self.slots.get_mut(slot as usize)?.as_mut()?;
         let created_before = bundle.created_at();
-        Some(BundleMut { bundle, index: &mut self.index, slot, created_before })
+        let webhooks = self.webhooks.as_deref().filter(|w| w.active());
+        let before = webhooks.map(|_| Before::of(bundle));
+        Some(BundleMut { bundle, index: &mut self.index, slot, created_before, webhooks, before })
     }
 
     /// Adds a bundle, the newest of the insertion order; returns its id.
@@ -146,6 +155,9 @@ impl Dataset {
         self.index.created.insert((Reverse(bundle.created_at()), Reverse(slot)));
         self.index.ids.insert((bundle.id, slot));
         let id = bundle.id.to_string();
+        if let Some(webhooks) = self.webhooks.as_deref().filter(|w| w.active()) {
+            webhooks.emit(changes::created(&bundle));
+        }
         self.slots.push(Some(bundle));
         id
     }
@@ -189,6 +201,9 @@ pub struct BundleMut<'a> {
     index: &'a mut Index,
     slot: u32,
     created_before: i64,
+    webhooks: Option<&'a Webhooks>,
+    /// The bundle before the change, when an endpoint may want its events.
+    before: Option<Before>,
 }
 
 impl Deref for BundleMut<'_> {
@@ -214,5 +229,10 @@ impl Drop for BundleMut<'_> {
             self.index.created.insert((Reverse(created), Reverse(self.slot)));
         }
         self.bundle.keys = self.index.symbols.keys_of(&self.bundle.fields());
+        if let (Some(webhooks), Some(before)) = (self.webhooks, self.before.take()) {
+            for change in changes::changed(&before, self.bundle) {
+                webhooks.emit(change);
+            }
+        }
     }
 }

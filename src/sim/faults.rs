@@ -95,6 +95,27 @@ pub struct Faults {
     pub stall_rate: f64,
     /// The next N writes answer 409 `BUNDLE_PRICING_CHANGED` before executing.
     pub pricing_changed_next: u32,
+    /// The next N webhook deliveries are sent twice (same event id, same body).
+    pub webhook_duplicate_next: u32,
+    /// The next N webhook deliveries are held until the endpoint's next delivery was sent.
+    pub webhook_out_of_order_next: u32,
+    /// The next N webhook attempts are signed with a secret that is not the endpoint's.
+    pub webhook_bad_signature_next: u32,
+    /// The next N webhook attempts are signed with a `t` [`WEBHOOK_LATE_BY_SECS`] in the past.
+    pub webhook_late_next: u32,
+    /// The next N webhook deliveries are never sent (nor retried).
+    pub webhook_drop_next: u32,
+}
+
+/// How far in the past `webhook_late_next` stamps a signature: twice the
+/// SDKs' 300 s tolerance, so no receiver's clock skew lets it through.
+pub const WEBHOOK_LATE_BY_SECS: i64 = 600;
+
+/// Consumes one of a counted knob; whether it fired.
+pub fn take(knob: &mut u32) -> bool {
+    let fire = *knob > 0;
+    *knob = knob.saturating_sub(1);
+    fire
 }
 
 impl Default for Faults {
@@ -119,6 +140,11 @@ impl Default for Faults {
             drop_rate: 0.0,
             stall_rate: 0.0,
             pricing_changed_next: 0,
+            webhook_duplicate_next: 0,
+            webhook_out_of_order_next: 0,
+            webhook_bad_signature_next: 0,
+            webhook_late_next: 0,
+            webhook_drop_next: 0,
         }
     }
 }
@@ -216,4 +242,15 @@ pub struct FaultsFired {
     pub stalled: u64,
     pub malformed: u64,
     pub drifted: u64,
+    /// Webhook deliveries sent twice, held back, signed wrongly, signed late, never sent.
+    #[serde(default)]
+    pub webhook_duplicated: u64,
+    #[serde(default)]
+    pub webhook_reordered: u64,
+    #[serde(default)]
+    pub webhook_bad_signature: u64,
+    #[serde(default)]
+    pub webhook_late: u64,
+    #[serde(default)]
+    pub webhook_dropped: u64,
 }

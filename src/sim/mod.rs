@@ -8,8 +8,9 @@
 //! the endpoints; [`admin`] the `/__sim` endpoints; [`control`] what both admin
 //! and the handle can do; [`dataset`] the bundles and their order indexes
 //! ([`bundle`], [`children`], [`sorted`]), [`listing`] the list pages;
-//! [`bucket`], [`idempotency`], [`faults`], [`ledger`], [`seed`], [`drift`],
-//! [`pricing`] the other parts.
+//! [`webhooks`] the endpoints, the events every change emits and their signed
+//! deliveries; [`bucket`], [`idempotency`], [`faults`], [`ledger`], [`seed`],
+//! [`drift`], [`pricing`] the other parts.
 
 pub mod admin;
 pub mod bucket;
@@ -35,11 +36,15 @@ pub mod seed;
 pub mod server;
 pub mod sorted;
 pub mod state;
+pub mod webhooks;
 
-pub use config::{DEMO_CREDITS, DEMO_KEY, MAX_BUNDLES, SimConfig, SimKey};
+pub use config::{DEMO_CREDITS, DEMO_KEY, MAX_BUNDLES, SimConfig, SimKey, WebhookConfig};
 pub use control::{BundleSnapshot, KeyStats, SimStats};
 pub use faults::{DriftKind, FaultTarget, Faults, FaultsFired, RetryAfterFormat};
 pub use handle::SimServer;
 pub use ledger::LedgerEntry;
 pub use listing::ListOrder;
 pub use server::start;
+pub use webhooks::{
+    DeliveryState, Registered, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent,
+};

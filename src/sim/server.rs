@@ -19,7 +19,7 @@ use super::config::SimConfig;
 use super::error::ApiError;
 pub use super::handle::SimServer;
 use super::state::Shared;
-use super::{admin, gate, handlers};
+use super::{admin, gate, handlers, webhooks};
 
 /// Put in every request's extensions: cancelling it closes that request's connection.
 #[derive(Debug, Clone)]
@@ -35,6 +35,7 @@ pub async fn start(config: SimConfig) -> anyhow::Result<SimServer> {
     let shared = Arc::new(Shared::new(config));
     let router = routes(Arc::clone(&shared));
     shared.tracker.spawn(accept_loop(listener, router, Arc::clone(&shared)));
+    shared.tracker.spawn(webhooks::deliver::run(Arc::clone(&shared)));
     Ok(SimServer::new(addr, shared))
 }
 

@@ -1,5 +1,6 @@
 //! Everything a running simulator holds: the keys with their buckets, stores
-//! and counters; the world (dataset, balances, ledger, PRNG); the fault knobs.
+//! and counters; the world (dataset, balances, ledger, PRNG); the fault knobs;
+//! the webhook endpoints and events.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -21,6 +22,7 @@ use super::idempotency::IdempotencyStore;
 use super::ledger::LedgerEntry;
 use super::rng::Rng;
 use super::seed;
+use super::webhooks::Webhooks;
 
 /// Locks ignoring poison: a panicked handler must not wedge the whole simulator.
 pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -91,6 +93,13 @@ pub struct World {
 }
 
 impl World {
+    /// The world at start; its dataset emits webhook events to `webhooks`.
+    pub fn connected(config: &SimConfig, webhooks: &Arc<Webhooks>) -> Self {
+        let mut world = World::seeded(config);
+        world.data.webhooks = Some(Arc::clone(webhooks));
+        world
+    }
+
     pub fn seeded(config: &SimConfig) -> Self {
         let accounts = config
             .keys
@@ -125,6 +134,8 @@ pub struct Shared {
     pub release: watch::Sender<u64>,
     pub list_requests: AtomicU64,
     pub request_ids: AtomicU64,
+    /// Registered endpoints and emitted events (the dataset holds it too, to emit).
+    pub webhooks: Arc<Webhooks>,
     pub shutdown: CancellationToken,
     pub tracker: TaskTracker,
 }
@@ -149,8 +160,10 @@ impl Shared {
                 (key.key.clone(), Arc::new(state))
             })
             .collect();
+        let webhooks = Arc::new(Webhooks::default());
         Shared {
-            world: Mutex::new(World::seeded(&config)),
+            world: Mutex::new(World::connected(&config, &webhooks)),
+            webhooks,
             faults: Mutex::new(config.faults.clone()),
             fired: Mutex::new(FaultsFired::default()),
             fault_rng: Mutex::new(Rng::new(config.seed ^ 0xFA_17)),
@@ -176,9 +189,10 @@ impl Shared {
     }
 
     /// Back to the state right after start: dataset, balances, ledger, buckets,
-    /// idempotency stores, counters and faults.
+    /// idempotency stores, counters, faults, webhook endpoints and events.
     pub fn reset(&self) {
-        *lock(&self.world) = World::seeded(&self.config);
+        *lock(&self.world) = World::connected(&self.config, &self.webhooks);
+        self.webhooks.reset();
         *lock(&self.faults) = self.config.faults.clone();
         *lock(&self.fired) = FaultsFired::default();
         *lock(&self.fault_rng) = Rng::new(self.config.seed ^ 0xFA_17);

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 
 use super::error::ApiError;
 use super::gate::Unrouted;
@@ -33,7 +33,9 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/bundles/{id}/add-edit-slots", post(lifecycle::add_edit_slots))
         .route("/credits/balance", get(credits::balance))
         .route("/credits/history", get(credits::history))
-        .route("/webhooks", post(webhooks::create))
+        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/webhooks/{id}", delete(webhooks::delete))
+        .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }

@@ -1,24 +1,88 @@
-//! `POST /webhooks`, simulated as one of the six operations whose answer holds a
-//! secret (so the gate refuses an `Idempotency-Key` on it).
+//! `POST /webhooks` (one of the six operations whose answer holds a secret,
+//! so the gate refuses an `Idempotency-Key` on it), `GET /webhooks` and
+//! `GET /webhooks/{id}/deliveries` (paginated like every list), and
+//! `DELETE /webhooks/{id}`. A key sees only its own endpoints.
+
+use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
 use super::body::object;
+use super::query::{json_bytes, page_body, pagination, params};
 use crate::sim::error::{ApiError, ApiResult};
+use crate::sim::listing::paginate;
+use crate::sim::state::{KeyState, Shared};
 
-pub async fn create(body: Bytes) -> ApiResult {
+/// The longest endpoint URL accepted.
+const MAX_URL: usize = 2048;
+
+pub async fn create(
+    State(shared): State<Arc<Shared>>,
+    Extension(key): Extension<Arc<KeyState>>,
+    body: Bytes,
+) -> ApiResult {
     let body = object(&body)?;
     let url = body.get("url").and_then(Value::as_str).unwrap_or_default();
-    if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(ApiError::validation("url", "must be an http(s) URL"));
+    let parsed = url::Url::parse(url).ok().filter(|u| matches!(u.scheme(), "http" | "https"));
+    if parsed.is_none() || url.len() > MAX_URL {
+        return Err(ApiError::validation(
+            "url",
+            format!("must be an http(s) URL of at most {MAX_URL} bytes"),
+        ));
     }
-    let events = body.get("events").cloned().unwrap_or_else(|| json!([]));
-    let id = uuid::Uuid::new_v4();
-    let secret = format!("whsec_{}", uuid::Uuid::new_v4().simple());
-    let data = json!({ "id": id.to_string(), "url": url, "events": events, "secret": secret });
+    let events = match body.get("events") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|e| e.as_str().filter(|s| !s.is_empty()).map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| ApiError::validation("events", "must be an array of event type names"))?,
+        Some(_) => return Err(ApiError::validation("events", "must be an array of event type names")),
+    };
+    let (_, data) = shared.webhooks.register(key.index, url, events);
     Ok((StatusCode::CREATED, Json(json!({ "data": data }))).into_response())
+}
+
+pub async fn list(
+    State(shared): State<Arc<Shared>>,
+    Extension(key): Extension<Arc<KeyState>>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult {
+    let (page, per_page) = pagination(&params(raw.as_deref()))?;
+    let (items, total) = paginate(shared.webhooks.items(key.index).iter(), page, per_page, Value::to_string);
+    Ok(json_bytes(StatusCode::OK, page_body(&items, page, per_page, total)))
+}
+
+pub async fn deliveries(
+    State(shared): State<Arc<Shared>>,
+    Extension(key): Extension<Arc<KeyState>>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult {
+    let (page, per_page) = pagination(&params(raw.as_deref()))?;
+    let all = shared.webhooks.delivery_items(key.index, &id).ok_or_else(|| not_found(&id))?;
+    let (items, total) = paginate(all.iter(), page, per_page, Value::to_string);
+    Ok(json_bytes(StatusCode::OK, page_body(&items, page, per_page, total)))
+}
+
+pub async fn delete(
+    State(shared): State<Arc<Shared>>,
+    Extension(key): Extension<Arc<KeyState>>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    if !shared.webhooks.delete(key.index, &id) {
+        return Err(not_found(&id));
+    }
+    Ok(Json(json!({ "data": { "id": id, "deleted": true } })).into_response())
+}
+
+/// Another key's endpoint is not found either: it is not visible at all.
+fn not_found(id: &str) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "WEBHOOK_NOT_FOUND", "Webhook endpoint not found.")
+        .with_details(json!({ "webhook_id": id }))
 }

@@ -14,4 +14,5 @@ mod reads;
 mod retry_after;
 mod snapshot;
 mod support;
+mod webhooks;
 mod writes;

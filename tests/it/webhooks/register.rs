@@ -1,4 +1,5 @@
-//! `worker webhooks register` prints the secret once, with how to store it.
+//! `worker webhooks register` prints the secret once, with how to store it;
+//! `worker webhooks list` shows every registered endpoint, never a secret.
 
 use tokportal_sync::sim::DEMO_KEY;
 
@@ -29,4 +30,50 @@ async fn register_sends_post_webhooks_once_and_prints_the_secret_with_how_to_sto
     assert!(stdout.contains("TOKPORTAL_WEBHOOK_SECRET"), "{stdout}");
     assert!(stderr.contains("never retried"), "{stderr}");
     assert!(!stderr.contains("whsec_"), "the secret never reaches the log: {stderr}");
+    let registered = sim.webhook_endpoints();
+    assert_eq!(registered.len(), 1, "sent once");
+    assert_eq!(registered[0].events, ["bundle.published"]);
+    sim.shutdown().await;
+}
+
+async fn list(sim: &tokportal_sync::sim::SimServer) -> (std::process::Output, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, base) = (dir.path().to_path_buf(), sim.base_url().to_string());
+    let out = tokio::task::spawn_blocking(move || {
+        let env = [
+            ("TOKPORTAL_API_KEY", DEMO_KEY),
+            ("TOKPORTAL__API__BASE_URL", &base),
+            ("TOKPORTAL__API__PER_PAGE", "5"),
+        ];
+        worker(&path, &["webhooks", "list"], &env)
+    })
+    .await
+    .unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    (out, stdout, stderr)
+}
+
+#[tokio::test]
+async fn list_shows_every_page_of_endpoints_and_no_secret() {
+    let sim = sim(1).await;
+    let (out, stdout, stderr) = list(&sim).await;
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout.trim(), "No webhook endpoint is registered.");
+
+    let mut secrets = Vec::new();
+    for n in 0..12 {
+        let url = format!("https://example.test/hook/{n}");
+        secrets.push(sim.register_webhook(DEMO_KEY, &url, &["bundle.created"]).unwrap().secret);
+    }
+    let (out, stdout, stderr) = list(&sim).await;
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout.lines().count(), 12, "three pages of five: {stdout}");
+    for n in 0..12 {
+        assert!(stdout.contains(&format!("https://example.test/hook/{n} ")), "endpoint {n}: {stdout}");
+    }
+    assert!(stdout.contains("bundle.created"), "{stdout}");
+    for secret in &secrets {
+        assert!(!stdout.contains(secret.as_str()) && !stderr.contains(secret.as_str()), "a secret was shown");
+    }
+    sim.shutdown().await;
 }

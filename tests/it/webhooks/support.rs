@@ -8,7 +8,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio::sync::Notify;
-use tokportal_sync::sim::SimServer;
+use tokportal_sync::sim::{DEMO_KEY, SimServer};
 use tokportal_sync::webhooks::{Receiver, Refresher, receiver, signature};
 
 use crate::api_support::demo_client;
@@ -17,17 +17,31 @@ pub const SECRET: &str = "whsec_test_current";
 
 /// Serves the receiver with `secrets`; returns its URL and the wake-up.
 pub async fn serve(pool: &PgPool, secrets: &[&str]) -> (String, Arc<Notify>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}{}", listener.local_addr().unwrap(), receiver::PATH);
+    let secrets = secrets.iter().map(|s| SecretString::from(*s)).collect();
+    (url, serve_on(listener, pool, secrets))
+}
+
+/// Serves the receiver registered with `sim` (the demo key, every type),
+/// with the secret the registration answered; returns the wake-up.
+pub async fn serve_registered(pool: &PgPool, sim: &SimServer) -> Arc<Notify> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}{}", listener.local_addr().unwrap(), receiver::PATH);
+    let registered = sim.register_webhook(DEMO_KEY, &url, &[]).expect("the demo key is known");
+    serve_on(listener, pool, vec![SecretString::from(registered.secret)])
+}
+
+fn serve_on(listener: tokio::net::TcpListener, pool: &PgPool, secrets: Vec<SecretString>) -> Arc<Notify> {
     let wake = Arc::new(Notify::new());
     let r = Receiver {
         pool: pool.clone(),
-        secrets: Arc::new(secrets.iter().map(|s| SecretString::from(*s)).collect()),
+        secrets: Arc::new(secrets),
         tolerance: Duration::from_secs(300),
         wake: wake.clone(),
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, receiver::routes(r)).await.unwrap() });
-    (format!("http://{addr}{}", receiver::PATH), wake)
+    wake
 }
 
 pub fn envelope(kind: &str, data: Value) -> Vec<u8> {

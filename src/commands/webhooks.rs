@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 
-use crate::cli::WebhooksCommand;
 use crate::api::Walk;
+use crate::cli::WebhooksCommand;
 use crate::config::Config;
 use crate::{startup, webhooks};
 
@@ -56,7 +56,8 @@ async fn list(config: &Config) -> anyhow::Result<()> {
     while let Some(page) = walk.next_page().await? {
         for item in page.items {
             let field = |name: &str| {
-                item.get(name).map_or_else(|| "-".into(), |v| v.as_str().map_or(v.to_string(), str::to_string))
+                item.get(name)
+                    .map_or_else(|| "-".into(), |v| v.as_str().map_or(v.to_string(), str::to_string))
             };
             println!("{}  {}  events={}", field("id"), field("url"), field("events"));
             count += 1;

@@ -63,6 +63,8 @@ pub struct ApiConfig {
     pub timeout: Duration,
     pub max_wait: Duration,
     pub max_retries: u32,
+    /// How often a long 429 block is probed (`api.probe_interval_secs`).
+    pub probe_interval: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -214,6 +216,14 @@ fn validate(s: Settings, layers: &Layers, env: &HashMap<String, String>) -> Resu
     let max_retries = u32::try_from(a.max_retries).ok().filter(|r| *r <= 100).ok_or_else(|| {
         invalid("api.max_retries", format!("must be between 0 and 100, got {}", a.max_retries))
     })?;
+    // Under a second, a blocked key would be probed about as fast as it is paced.
+    let probe_interval =
+        positive_secs(a.probe_interval_secs).filter(|d| *d >= Duration::from_secs(1)).ok_or_else(|| {
+            invalid(
+                "api.probe_interval_secs",
+                format!("must be a number of seconds of at least 1, got {}", a.probe_interval_secs),
+            )
+        })?;
 
     let schedule = cron::Schedule::from_str(&s.sync.schedule).map_err(|e| {
         invalid(
@@ -297,6 +307,7 @@ fn validate(s: Settings, layers: &Layers, env: &HashMap<String, String>) -> Resu
             timeout,
             max_wait,
             max_retries,
+            probe_interval,
         },
         sync: SyncConfig {
             schedule,

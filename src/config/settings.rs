@@ -33,6 +33,9 @@ pub struct ApiSection {
     pub max_wait_secs: f64,
     /// Retries of a GET that failed in a retryable way (5xx, 408, timeout).
     pub max_retries: i64,
+    /// While a 429 block has more than this left, one request of every
+    /// process of the key probes the server this often (seconds, ≥ 1).
+    pub probe_interval_secs: f64,
     /// Allow an `http://` base URL on a host other than loopback (the key
     /// would travel in clear text).
     pub allow_insecure: bool,
@@ -49,6 +52,7 @@ impl Default for ApiSection {
             timeout_secs: 30.0,
             max_wait_secs: 300.0,
             max_retries: 5,
+            probe_interval_secs: 30.0,
             allow_insecure: false,
         }
     }

@@ -18,11 +18,14 @@ pub struct WebhooksSection {
     /// How long a bundle's first event waits for others, in seconds, so a
     /// burst of events for one bundle costs one refresh.
     pub coalesce_secs: f64,
+    /// Share of the daemon's sends kept for the walk while refreshes wait
+    /// too (0 < x ≤ 1); refreshes go first within the rest.
+    pub walk_share: f64,
 }
 
 impl Default for WebhooksSection {
     fn default() -> Self {
-        Self { tolerance_secs: 300.0, coalesce_secs: 0.5 }
+        Self { tolerance_secs: 300.0, coalesce_secs: 0.5, walk_share: 0.5 }
     }
 }
 
@@ -33,6 +36,8 @@ pub struct WebhooksConfig {
     pub secrets: Vec<SecretString>,
     pub tolerance: Duration,
     pub coalesce: Duration,
+    /// Share of the sends kept for the walk while refreshes wait (0 < x ≤ 1).
+    pub walk_share: f64,
 }
 
 pub(super) fn validate(
@@ -58,7 +63,14 @@ pub(super) fn validate(
                 format!("must be between 0 and 60 seconds, got {}", s.coalesce_secs),
             )
         })?;
-    Ok(WebhooksConfig { secrets: secrets_from_env(env)?, tolerance, coalesce })
+    // 0 would let refreshes starve the walk: the point of the share is that they cannot.
+    if !(s.walk_share > 0.0 && s.walk_share <= 1.0) {
+        return Err(invalid(
+            "webhooks.walk_share",
+            format!("must be more than 0 and at most 1, got {}", s.walk_share),
+        ));
+    }
+    Ok(WebhooksConfig { secrets: secrets_from_env(env)?, tolerance, coalesce, walk_share: s.walk_share })
 }
 
 /// `TOKPORTAL_WEBHOOK_SECRET`, or the file `TOKPORTAL_WEBHOOK_SECRET_FILE`

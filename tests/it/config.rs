@@ -130,6 +130,8 @@ fn each_validation_rule_names_its_key() {
         ("TOKPORTAL__DATABASE__MAX_CONNECTIONS", "0", "database.max_connections"),
         ("TOKPORTAL__LOG__FORMAT", "xml", "log.format"),
         ("TOKPORTAL__LOG__LEVEL", "[[[", "log.level"),
+        ("TOKPORTAL__API__PROBE_INTERVAL_SECS", "0.5", "api.probe_interval_secs"),
+        ("TOKPORTAL__WEBHOOKS__WALK_SHARE", "0", "webhooks.walk_share"),
     ];
     for (var, value, key) in cases {
         let err = Config::load_from(None, &env(&[(var, value)])).unwrap_err();
@@ -188,4 +190,49 @@ fn per_page_accepts_100_and_refuses_101() {
     assert_eq!(cfg.api.per_page, 1);
     let err = Config::load_from(None, &env(&[("TOKPORTAL__API__PER_PAGE", "101")])).unwrap_err();
     assert!(err.to_string().contains("api.per_page"), "{err}");
+}
+
+#[test]
+fn walk_share_accepts_more_than_0_up_to_1_and_refuses_the_rest_exiting_2() {
+    for ok in ["0.01", "0.5", "1"] {
+        let cfg = Config::load_from(None, &env(&[("TOKPORTAL__WEBHOOKS__WALK_SHARE", ok)])).unwrap();
+        assert_eq!(cfg.webhooks.walk_share, ok.parse::<f64>().unwrap());
+    }
+    assert_eq!(Config::load_from(None, &env(&[])).unwrap().webhooks.walk_share, 0.5);
+    for bad in ["0", "-0.5", "1.01", "NaN"] {
+        let err = Config::load_from(None, &env(&[("TOKPORTAL__WEBHOOKS__WALK_SHARE", bad)])).unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::Invalid { key, .. } if key == "webhooks.walk_share"),
+            "{bad}: {err}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out =
+        crate::helpers::worker(dir.path(), &["check-config"], &[("TOKPORTAL__WEBHOOKS__WALK_SHARE", "0")]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = crate::helpers::text(&out.stderr);
+    assert!(stderr.contains("webhooks.walk_share") && stderr.contains("more than 0"), "{stderr}");
+}
+
+#[test]
+fn probe_interval_accepts_a_second_or_more_and_refuses_the_rest_exiting_2() {
+    let cfg = Config::load_from(None, &env(&[])).unwrap();
+    assert_eq!(cfg.api.probe_interval, std::time::Duration::from_secs(30));
+    let cfg = Config::load_from(None, &env(&[("TOKPORTAL__API__PROBE_INTERVAL_SECS", "1")])).unwrap();
+    assert_eq!(cfg.api.probe_interval, std::time::Duration::from_secs(1));
+    for bad in ["0", "0.99", "-30", "1e30"] {
+        let err = Config::load_from(None, &env(&[("TOKPORTAL__API__PROBE_INTERVAL_SECS", bad)])).unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::Invalid { key, .. } if key == "api.probe_interval_secs"),
+            "{bad}: {err}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::helpers::worker(
+        dir.path(),
+        &["check-config"],
+        &[("TOKPORTAL__API__PROBE_INTERVAL_SECS", "0")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(crate::helpers::text(&out.stderr).contains("api.probe_interval_secs"));
 }

@@ -9,18 +9,25 @@
 //! Booking ahead: while the bucket holds plenty of tokens, one call to the
 //! store books a small batch of sends, handed out here without asking the
 //! store again (one Postgres round trip per batch instead of per request).
+//!
+//! Within the process, the sends booked go to waiting requests by priority
+//! (see [`super::turns`]): a webhook refresh goes ahead of walk pages, within
+//! its share. A long 429 block is probed once per probe interval across every
+//! process of the key instead of being waited out (see [`super::gcra`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::error::ApiError;
 use super::gcra::{Correction, Rule};
 use super::headers::{RateLimitHeaders, seconds, seconds_until_unix};
 use super::store::BudgetStore;
+use super::turns::{Priority, Turns};
 
 /// Bookings further ahead than this are clamped, so adding them to an
 /// `Instant` cannot overflow (no sane bucket is booked a year ahead).
@@ -30,6 +37,9 @@ const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
 /// the key's row: a session holding that lock would otherwise stall every
 /// request of every process using the key, without a word.
 pub const STORE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often a long 429 block is probed by default (`api.probe_interval_secs`).
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Most sends one booking may take at once. Sends booked but never made are
 /// lost to every other client of the key until the bucket refills, so the
@@ -58,6 +68,9 @@ pub struct BudgetOptions {
 pub struct Permit {
     pub sent_at: Instant,
     pub waited: Duration,
+    /// This send probes a long 429 block: report its answer with
+    /// [`Budget::lift`] (anything but a 429) or [`Budget::block`] (a 429).
+    pub probe: bool,
 }
 
 /// Consecutive 429s of one request; see [`Budget::streak`].
@@ -82,6 +95,13 @@ pub struct Budget {
     told_server_burst: AtomicBool,
     /// Longest one call to the store may take; see [`STORE_TIMEOUT`].
     store_timeout: Duration,
+    /// How often a long block is probed; see [`PROBE_INTERVAL`].
+    probe_every: Duration,
+    /// Bumped when sends are handed out, to wake the requests given one.
+    handed_out: watch::Sender<u64>,
+    /// Bumped when a probe of this process lifts a block, so the requests
+    /// waiting for it here go at once (other processes see it in the store).
+    lifted: watch::Sender<u64>,
 }
 
 /// The bucket as this process plans for it: sized by `api.burst` until the
@@ -131,6 +151,19 @@ struct State {
     /// A batch is being booked: concurrent bookings take one send each, so
     /// no more than one batch is ever held.
     batch_in_flight: bool,
+    /// Sends booked and the requests waiting for them, by priority.
+    turns: Turns,
+}
+
+impl State {
+    /// Hands out the sends whose time has come; those nobody waits for (their
+    /// request was dropped) are held, so they are not lost. Whether anyone was
+    /// given a send.
+    fn hand_out(&mut self, now: Instant) -> bool {
+        let (handed, unclaimed) = self.turns.dispatch(now);
+        self.held += unclaimed;
+        handed
+    }
 }
 
 /// Marks a batch as being booked while it lives: dropped when the booking
@@ -143,10 +176,35 @@ impl Drop for BatchInFlight<'_> {
     }
 }
 
+/// A request waiting for its turn; leaving the queue if dropped.
+struct Seat<'a> {
+    budget: &'a Budget,
+    id: u64,
+    served: bool,
+}
+
+impl Drop for Seat<'_> {
+    fn drop(&mut self) {
+        if self.served {
+            return;
+        }
+        let handed = {
+            let mut state = self.budget.state();
+            state.turns.leave(self.id);
+            state.hand_out(Instant::now())
+        };
+        if handed {
+            self.budget.handed_out.send_modify(|n| *n += 1);
+        }
+    }
+}
+
 /// What `acquire` does next.
 enum Plan {
     /// A send held from a batch was handed out.
     Held,
+    /// Waits for a send booked by a request that was dropped (ticket).
+    Joined(u64),
     Book {
         rule: Rule,
         count: u32,
@@ -163,6 +221,7 @@ impl Budget {
             held: 0,
             next_batch: 1,
             batch_in_flight: false,
+            turns: Turns::new(),
         };
         Budget {
             store,
@@ -171,7 +230,16 @@ impl Budget {
             state: Mutex::new(state),
             told_server_burst: AtomicBool::new(false),
             store_timeout: STORE_TIMEOUT,
+            probe_every: PROBE_INTERVAL,
+            handed_out: watch::Sender::new(0),
+            lifted: watch::Sender::new(0),
         }
+    }
+
+    /// Probes a long block every `every` instead of [`PROBE_INTERVAL`].
+    pub fn with_probe_interval(mut self, every: Duration) -> Budget {
+        self.probe_every = every.max(Duration::from_millis(1));
+        self
     }
 
     /// Bounds every call to the store by `timeout` instead of [`STORE_TIMEOUT`].
@@ -187,30 +255,101 @@ impl Budget {
     /// Waits for this process's turn to send one request. Fails, without
     /// booking anything, when the turn is more than `limit` away.
     pub async fn acquire(&self, request: &str, limit: Duration) -> Result<Permit, ApiError> {
+        self.acquire_as(Priority::Normal, request, limit).await
+    }
+
+    /// [`Budget::acquire`] for a request of the given priority.
+    pub async fn acquire_as(
+        &self,
+        priority: Priority,
+        request: &str,
+        limit: Duration,
+    ) -> Result<Permit, ApiError> {
         let asked = Instant::now();
-        let (rule, count) = match self.plan(asked) {
-            Plan::Held => return Ok(Permit { sent_at: Instant::now(), waited: asked.elapsed() }),
-            Plan::Book { rule, count } => (rule, count),
-        };
-        let in_flight = (count > 1).then_some(BatchInFlight(self));
-        let reserved = self.bounded(self.store.reserve(&self.key, rule, limit.as_secs_f64(), count)).await;
-        drop(in_flight);
-        let reservation =
-            reserved.map_err(|source| ApiError::Budget { request: request.to_string(), source })?;
-        let wait = seconds(reservation.wait);
-        if !reservation.granted {
-            return Err(ApiError::RateLimited {
-                request: request.to_string(),
-                wait: wait.saturating_add(self.options.max_wait.saturating_sub(limit)),
-                max_wait: self.options.max_wait,
-            });
+        loop {
+            // Subscribed before asking the store, so a lift in between is seen.
+            let mut lifted = self.lifted.subscribe();
+            let (rule, count) = match self.plan(Instant::now(), priority) {
+                Plan::Held => {
+                    return Ok(Permit { sent_at: Instant::now(), waited: asked.elapsed(), probe: false });
+                }
+                Plan::Joined(id) => return Ok(self.turn(id, asked).await),
+                Plan::Book { rule, count } => (rule, count),
+            };
+            let left = limit.saturating_sub(asked.elapsed());
+            let at = Instant::now();
+            let in_flight = (count > 1).then_some(BatchInFlight(self));
+            let reserved = self
+                .bounded(self.store.reserve(
+                    &self.key,
+                    rule,
+                    left.as_secs_f64(),
+                    count,
+                    self.probe_every.as_secs_f64(),
+                ))
+                .await;
+            drop(in_flight);
+            let reservation =
+                reserved.map_err(|source| ApiError::Budget { request: request.to_string(), source })?;
+            let wait = seconds(reservation.wait);
+            if !reservation.granted {
+                return Err(ApiError::RateLimited {
+                    request: request.to_string(),
+                    wait: wait.saturating_add(self.options.max_wait.saturating_sub(left)),
+                    max_wait: self.options.max_wait,
+                });
+            }
+            if reservation.recheck {
+                tracing::trace!(
+                    budget.wait_ms = wait.as_millis() as u64,
+                    "the key is blocked; waiting for its probe"
+                );
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    _ = lifted.changed() => {}
+                }
+                continue;
+            }
+            self.booked(at + seconds(reservation.booked_ahead).min(FAR), reservation.slots, count);
+            if reservation.probe {
+                tracing::info!(request, "the key is blocked by a 429: probing the server with this request");
+                return Ok(Permit { sent_at: Instant::now(), waited: asked.elapsed(), probe: true });
+            }
+            if !wait.is_zero() {
+                tracing::trace!(budget.wait_ms = wait.as_millis() as u64, "waiting for the key's budget");
+            }
+            let id = self.state().turns.join(priority, Some(at + wait.min(FAR)));
+            return Ok(self.turn(id, asked).await);
         }
-        self.booked(asked + seconds(reservation.booked_ahead).min(FAR), reservation.slots, count);
-        if !wait.is_zero() {
-            tracing::trace!(budget.wait_ms = wait.as_millis() as u64, "waiting for the key's budget");
-            tokio::time::sleep(wait).await;
+    }
+
+    /// Waits until a send is handed to ticket `id` (see [`super::turns`]).
+    /// Every waiter wakes at the earliest send time and hands it out, so no
+    /// task of its own is needed; the one given it is woken by `handed_out`.
+    async fn turn(&self, id: u64, asked: Instant) -> Permit {
+        let mut seat = Seat { budget: self, id, served: false };
+        loop {
+            let mut handed_out = self.handed_out.subscribe();
+            let (served, handed, next) = {
+                let mut state = self.state();
+                let handed = state.hand_out(Instant::now());
+                (state.turns.take(id), handed, state.turns.next_at())
+            };
+            if handed {
+                self.handed_out.send_modify(|n| *n += 1);
+            }
+            if served {
+                seat.served = true;
+                return Permit { sent_at: Instant::now(), waited: asked.elapsed(), probe: false };
+            }
+            // Never empty while this request waits unserved (each waiter
+            // brought a send time); one interval is only a safe fallback.
+            let next = next.unwrap_or_else(|| Instant::now() + seconds(self.state().shape.rule.interval));
+            tokio::select! {
+                () = tokio::time::sleep_until(next) => {}
+                _ = handed_out.changed() => {}
+            }
         }
-        Ok(Permit { sent_at: Instant::now(), waited: asked.elapsed() })
     }
 
     /// Hands out a send held from a batch, if one is still safe to make;
@@ -229,8 +368,11 @@ impl Budget {
     /// A 429 block that another process writes after a batch was booked is
     /// not seen by the sends held from it, as it is not by a booking already
     /// sleeping toward its send time: at most a batch goes out into it.
-    fn plan(&self, now: Instant) -> Plan {
+    fn plan(&self, now: Instant, priority: Priority) -> Plan {
         let mut state = self.state();
+        if state.hand_out(now) {
+            self.handed_out.send_modify(|n| *n += 1);
+        }
         if state.held > 0 {
             let interval = seconds(state.shape.rule.interval);
             let safe = interval
@@ -245,6 +387,9 @@ impl Budget {
             tracing::debug!(budget.expired = state.held, "sends booked ahead expired unused");
             state.held = 0;
             state.next_batch = 1;
+        }
+        if state.turns.has_unclaimed() {
+            return Plan::Joined(state.turns.join(priority, None));
         }
         let count = if state.batch_in_flight { 1 } else { state.next_batch.clamp(1, state.shape.max_batch) };
         state.batch_in_flight |= count > 1;
@@ -296,8 +441,11 @@ impl Budget {
         if server_booked <= now {
             return;
         }
-        let correction =
-            Correction { tat_at_least: Some((server_booked - now).as_secs_f64()), block_for: None };
+        let correction = Correction {
+            tat_at_least: Some((server_booked - now).as_secs_f64()),
+            block_for: None,
+            probe_in: None,
+        };
         tracing::debug!(
             budget.behind_ms = (server_booked - now).as_millis() as u64,
             "another client is spending the key; slowing down"
@@ -344,6 +492,8 @@ impl Budget {
     /// `max_wait`: the block is shared by every process through the store and
     /// only moves forward, so one absurd server value (a `Retry-After` of
     /// `1e300`) must not stop the key for longer than any request may wait.
+    /// A block longer than the probe interval is probed: the first probe
+    /// goes one interval from now.
     pub async fn block(&self, wait: Duration) {
         let wait = wait.min(self.options.max_wait).min(FAR);
         {
@@ -352,7 +502,27 @@ impl Budget {
             state.held = 0;
             state.next_batch = 1;
         }
-        self.write(Correction { tat_at_least: None, block_for: Some(wait.as_secs_f64()) }).await;
+        let probe_in = Some(self.probe_every.as_secs_f64());
+        self.write(Correction { tat_at_least: None, block_for: Some(wait.as_secs_f64()), probe_in }).await;
+    }
+
+    /// A probe got an answer other than 429: the key's block ends for every
+    /// process. The server's bucket is taken as empty (it let one request
+    /// through, nothing more is known), so the key is paced from one interval
+    /// on, and never booked less far ahead than it was.
+    pub async fn lift(&self) {
+        let rule = self.state().shape.rule;
+        let ahead = rule.tolerance + rule.interval;
+        if let Err(e) = self.bounded(self.store.lift(&self.key, ahead)).await {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "Failed to lift the key's block after a probe got through"
+            );
+            return;
+        }
+        tracing::info!("a probe got through: the key's 429 block is lifted for every process");
+        self.note_booked(Instant::now() + seconds(ahead).min(FAR));
+        self.lifted.send_modify(|n| *n += 1);
     }
 
     /// The 429s of one request: each wait is the server's, plus an extra
@@ -434,3 +604,11 @@ impl Budget {
 #[cfg(test)]
 #[path = "budget_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "budget_priority_tests.rs"]
+mod priority_tests;
+
+#[cfg(test)]
+#[path = "budget_probe_tests.rs"]
+mod probe_tests;

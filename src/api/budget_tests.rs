@@ -168,7 +168,10 @@ async fn a_reset_far_in_the_future_slows_the_budget_by_at_most_a_full_bucket() {
 #[tokio::test(start_paused = true)]
 async fn an_absurd_429_wait_blocks_the_key_no_longer_than_max_wait() {
     let store = Arc::new(MemoryStore::new());
-    let (a, b) = (budget(&store, 10.0, 20, 0.0, 60.0), budget(&store, 10.0, 20, 0.0, 60.0));
+    // Probes every 120 s: none falls inside the block, which is waited out.
+    let unprobed = |b: Budget| b.with_probe_interval(Duration::from_secs(120));
+    let (a, b) =
+        (unprobed(budget(&store, 10.0, 20, 0.0, 60.0)), unprobed(budget(&store, 10.0, 20, 0.0, 60.0)));
     // `Retry-After: 1e300` parses to Duration::MAX.
     a.block(Duration::MAX).await;
     assert_eq!(send_times(&b, 1).await, [60_000]);
@@ -207,14 +210,14 @@ async fn with_a_reserved_share_others_spending_the_reserve_does_not_slow_the_bud
 /// A memory store that counts the bookings asked of it, and can be made to
 /// never answer them.
 #[derive(Default)]
-struct CountingStore {
-    inner: MemoryStore,
+pub(super) struct CountingStore {
+    pub(super) inner: MemoryStore,
     calls: std::sync::atomic::AtomicU32,
     hang: std::sync::atomic::AtomicBool,
 }
 
 impl CountingStore {
-    fn calls(&self) -> u32 {
+    pub(super) fn calls(&self) -> u32 {
         self.calls.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
@@ -226,12 +229,13 @@ impl BudgetStore for CountingStore {
         rule: crate::api::gcra::Rule,
         limit: f64,
         count: u32,
+        probe_every: f64,
     ) -> crate::api::store::BoxFuture<'a, anyhow::Result<crate::api::gcra::Reservation>> {
         self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if self.hang.load(std::sync::atomic::Ordering::Relaxed) {
             return Box::pin(std::future::pending());
         }
-        self.inner.reserve(key, rule, limit, count)
+        self.inner.reserve(key, rule, limit, count, probe_every)
     }
 
     fn correct<'a>(
@@ -240,6 +244,14 @@ impl BudgetStore for CountingStore {
         correction: Correction,
     ) -> crate::api::store::BoxFuture<'a, anyhow::Result<()>> {
         self.inner.correct(key, correction)
+    }
+
+    fn lift<'a>(
+        &'a self,
+        key: &'a str,
+        tat_at_least: f64,
+    ) -> crate::api::store::BoxFuture<'a, anyhow::Result<()>> {
+        self.inner.lift(key, tat_at_least)
     }
 }
 
@@ -335,7 +347,7 @@ async fn when_another_client_spends_the_key_the_correction_keeps_the_sends_held_
     b.observe(&permits[3], &spent).await;
     // The store is booked past those 10 s by the three sends still held.
     let rule = crate::api::gcra::Rule::new(10.0, 999);
-    let next = store.inner.reserve("fp", rule, 1000.0, 1).await.unwrap();
+    let next = store.inner.reserve("fp", rule, 1000.0, 1, 30.0).await.unwrap();
     assert!((next.booked_ahead - 10.4).abs() < 1e-6, "{next:?}");
 }
 

@@ -19,6 +19,7 @@ use super::counters::{CounterSnapshot, Counters};
 use super::error::{self, ApiError};
 use super::headers::{RateLimitHeaders, server_wait};
 use super::mutation::{IdempotencyKey, MutationMethod};
+use super::turns::Priority;
 
 const CLIENT_ID: &str = concat!("tokportal-sync/", env!("CARGO_PKG_VERSION"));
 
@@ -49,6 +50,8 @@ pub struct ApiResponse {
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    /// The class of every request of this clone; see [`Client::with_priority`].
+    priority: Priority,
 }
 
 struct Inner {
@@ -79,7 +82,15 @@ impl Client {
             .connect_timeout(options.timeout)
             .build()
             .map_err(|e| anyhow::anyhow!("Failed to build the HTTP client: {e}"))?;
-        Ok(Client { inner: Arc::new(Inner { http, options, budget, counters: Counters::default() }) })
+        let inner = Arc::new(Inner { http, options, budget, counters: Counters::default() });
+        Ok(Client { inner, priority: Priority::Normal })
+    }
+
+    /// A clone whose requests have `priority` within this process (the same
+    /// budget, counters and connections): [`Priority::Refresh`] for the
+    /// webhook refresher, whose requests someone is waiting for.
+    pub fn with_priority(&self, priority: Priority) -> Client {
+        Client { inner: self.inner.clone(), priority }
     }
 
     pub fn counters(&self) -> CounterSnapshot {
@@ -180,7 +191,8 @@ impl Client {
         let mut streak = budget.streak();
         let mut waited = Duration::ZERO;
         loop {
-            let permit = budget.acquire(&request, budget.max_wait().saturating_sub(waited)).await?;
+            let permit =
+                budget.acquire_as(self.priority, &request, budget.max_wait().saturating_sub(waited)).await?;
             waited += permit.waited;
             self.inner.counters.waited(permit.waited);
             let request_id = format!("tps_{}", uuid::Uuid::new_v4().simple());
@@ -197,6 +209,9 @@ impl Client {
                     retry_after: None,
                 })?;
             let limits = RateLimitHeaders::parse(&raw.headers);
+            if permit.probe && raw.status != StatusCode::TOO_MANY_REQUESTS {
+                budget.lift().await;
+            }
             budget.observe(&permit, &limits).await;
             span.in_scope(|| tracing::debug!(api.status = raw.status.as_u16(), "response"));
             crate::meter::response(raw.status.as_u16());

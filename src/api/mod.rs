@@ -16,6 +16,7 @@ pub mod model;
 pub mod mutation;
 pub mod pages;
 pub mod store;
+pub mod turns;
 
 pub use budget::{Budget, BudgetOptions, Permit};
 pub use client::{ApiResponse, Client, ClientOptions};
@@ -25,3 +26,4 @@ pub use error::ApiError;
 pub use mutation::{IdempotencyKey, MutationMethod};
 pub use pages::Walk;
 pub use store::{BudgetStore, MemoryStore};
+pub use turns::Priority;

@@ -19,17 +19,22 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait BudgetStore: Send + Sync {
     /// Books the earliest send time for one request of `key`, unless it is more
     /// than `limit` seconds away; or `count` requests at once when all of them
-    /// may go now (see [`gcra::reserve`]).
+    /// may go now; or, while a block has more than `probe_every` seconds left,
+    /// the block's one probe or nothing (see [`gcra::reserve`]).
     fn reserve<'a>(
         &'a self,
         key: &'a str,
         rule: Rule,
         limit: f64,
         count: u32,
+        probe_every: f64,
     ) -> BoxFuture<'a, anyhow::Result<Reservation>>;
 
     /// Moves the bucket of `key` forward (never back).
     fn correct<'a>(&'a self, key: &'a str, correction: Correction) -> BoxFuture<'a, anyhow::Result<()>>;
+
+    /// Ends the block of `key` after a probe got through (see [`gcra::lift`]).
+    fn lift<'a>(&'a self, key: &'a str, tat_at_least: f64) -> BoxFuture<'a, anyhow::Result<()>>;
 }
 
 /// A store for one process: the buckets live in a map. Its clock is tokio's,
@@ -65,11 +70,18 @@ impl BudgetStore for MemoryStore {
         rule: Rule,
         limit: f64,
         count: u32,
+        probe_every: f64,
     ) -> BoxFuture<'a, anyhow::Result<Reservation>> {
-        Box::pin(async move { self.with_slot(key, |slot, now| gcra::reserve(slot, now, rule, limit, count)) })
+        Box::pin(async move {
+            self.with_slot(key, |slot, now| gcra::reserve(slot, now, rule, limit, count, probe_every))
+        })
     }
 
     fn correct<'a>(&'a self, key: &'a str, correction: Correction) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move { self.with_slot(key, |slot, now| gcra::correct(slot, now, correction)) })
+    }
+
+    fn lift<'a>(&'a self, key: &'a str, tat_at_least: f64) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move { self.with_slot(key, |slot, now| gcra::lift(slot, now, tat_at_least)) })
     }
 }

@@ -1,7 +1,8 @@
 //! `worker budget show` and `worker budget reset [--key-fingerprint F]`: the
-//! shared request budget of each key (`tokportal.api_budgets`), seen and
+//! shared request budget of each key (`tokportal.api_budgets`), seen, and
 //! cleared by hand when a stale block (a long `Retry-After`) outlives the
-//! server's trouble. Keys appear only as fingerprints.
+//! server's trouble sooner than its next probe would find out. Keys appear
+//! only as fingerprints.
 
 use std::io::Write;
 
@@ -47,19 +48,26 @@ async fn show(pool: &sqlx::PgPool, config: &Config) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "{:<18} {:>14} {:>15} {:>12}  configured as",
-        "key_fingerprint", "booked_for_s", "blocked_for_s", "updated_s_ago"
+        "{:<18} {:>14} {:>15} {:>13} {:>12}  configured as",
+        "key_fingerprint", "booked_for_s", "blocked_for_s", "next_probe_s", "updated_s_ago"
     )?;
+    let probe_every = config.api.probe_interval.as_secs_f64();
     for row in budgets::rows(pool).await? {
         let blocked = row.blocked_for_secs.map_or_else(|| "-".to_string(), |s| format!("{s:.1}"));
+        // A block with no more than one probe interval left is waited out, not probed.
+        let probe = row
+            .probe_in_secs
+            .filter(|_| row.blocked_for_secs.is_some_and(|b| b > probe_every))
+            .map_or_else(|| "-".to_string(), |s| format!("{s:.1}"));
         let names: Vec<&str> =
             ours.iter().filter(|(f, _)| *f == row.key_fingerprint).map(|(_, n)| *n).collect();
         writeln!(
             out,
-            "{:<18} {:>14.1} {:>15} {:>12.1}  {}",
+            "{:<18} {:>14.1} {:>15} {:>13} {:>12.1}  {}",
             row.key_fingerprint,
             row.booked_for_secs,
             blocked,
+            probe,
             row.updated_secs_ago,
             if names.is_empty() { "-".to_string() } else { names.join(", ") }
         )?;

@@ -12,6 +12,9 @@ use tokportal_sync::db::budgets::PgBudgetStore;
 
 use crate::helpers::database_url;
 
+/// A probe interval no block reaches: these tests wait blocks out.
+const NEVER: f64 = f64::INFINITY;
+
 #[sqlx::test]
 async fn the_postgres_budget_lets_the_burst_through_then_books_one_interval_apart(pool: PgPool) {
     let store = PgBudgetStore::new(pool).await.unwrap();
@@ -20,7 +23,7 @@ async fn the_postgres_budget_lets_the_burst_through_then_books_one_interval_apar
     let rule = Rule::new(0.1, 3);
     let mut waits = Vec::new();
     for _ in 0..5 {
-        waits.push(store.reserve("fp", rule, 60.0, 1).await.unwrap().wait);
+        waits.push(store.reserve("fp", rule, 60.0, 1, NEVER).await.unwrap().wait);
     }
     assert!(waits[..3].iter().all(|w| *w == 0.0), "{waits:?}");
     // Waits shrink only by the time the bookings themselves took.
@@ -36,10 +39,10 @@ fn near(wait: f64, expected: f64) -> bool {
 async fn a_reservation_beyond_the_limit_is_refused_and_books_nothing(pool: PgPool) {
     let store = PgBudgetStore::new(pool).await.unwrap();
     let rule = Rule::new(1.0, 1);
-    store.reserve("fp", rule, 0.0, 1).await.unwrap();
-    let refused = store.reserve("fp", rule, 0.5, 1).await.unwrap();
+    store.reserve("fp", rule, 0.0, 1, NEVER).await.unwrap();
+    let refused = store.reserve("fp", rule, 0.5, 1, NEVER).await.unwrap();
     assert!(!refused.granted && refused.wait > 0.5);
-    let again = store.reserve("fp", rule, 60.0, 1).await.unwrap();
+    let again = store.reserve("fp", rule, 60.0, 1, NEVER).await.unwrap();
     assert!(again.granted && again.wait <= 1.0, "{again:?}");
 }
 
@@ -47,17 +50,26 @@ async fn a_reservation_beyond_the_limit_is_refused_and_books_nothing(pool: PgPoo
 async fn a_block_and_a_correction_delay_the_next_booking(pool: PgPool) {
     let store = PgBudgetStore::new(pool).await.unwrap();
     let rule = Rule::new(10.0, 10);
-    store.reserve("fp", rule, 60.0, 1).await.unwrap();
-    store.correct("fp", Correction { tat_at_least: None, block_for: Some(3.0) }).await.unwrap();
-    let r = store.reserve("fp", rule, 60.0, 1).await.unwrap();
+    store.reserve("fp", rule, 60.0, 1, NEVER).await.unwrap();
+    store
+        .correct("fp", Correction { tat_at_least: None, block_for: Some(3.0), probe_in: None })
+        .await
+        .unwrap();
+    let r = store.reserve("fp", rule, 60.0, 1, NEVER).await.unwrap();
     assert!(near(r.wait, 3.0), "{r:?}");
-    store.correct("fp", Correction { tat_at_least: Some(20.0), block_for: None }).await.unwrap();
+    store
+        .correct("fp", Correction { tat_at_least: Some(20.0), block_for: None, probe_in: None })
+        .await
+        .unwrap();
     // Booked 20 s ahead with 0.9 s of tolerance.
-    let r = store.reserve("fp", rule, 60.0, 1).await.unwrap();
+    let r = store.reserve("fp", rule, 60.0, 1, NEVER).await.unwrap();
     assert!(near(r.wait, 19.1), "{r:?}");
     // Corrections never move the bucket back.
-    store.correct("fp", Correction { tat_at_least: Some(0.0), block_for: Some(0.0) }).await.unwrap();
-    assert!(store.reserve("fp", rule, 60.0, 1).await.unwrap().wait > 19.0);
+    store
+        .correct("fp", Correction { tat_at_least: Some(0.0), block_for: Some(0.0), probe_in: None })
+        .await
+        .unwrap();
+    assert!(store.reserve("fp", rule, 60.0, 1, NEVER).await.unwrap().wait > 19.0);
 }
 
 #[sqlx::test]
@@ -92,14 +104,14 @@ async fn a_batch_is_booked_whole_only_when_every_send_of_it_may_go_now(pool: PgP
     let store = PgBudgetStore::new(pool).await.unwrap();
     // Ten seconds an interval, a bucket of nine.
     let rule = Rule::new(0.1, 9);
-    let batch = store.reserve("fp", rule, 60.0, 8).await.unwrap();
+    let batch = store.reserve("fp", rule, 60.0, 8, NEVER).await.unwrap();
     assert_eq!((batch.wait, batch.slots), (0.0, 8));
     assert!(near(batch.booked_ahead, 80.0), "{batch:?}");
     // One token left: a batch does not fit, one send is booked, as alone.
-    let single = store.reserve("fp", rule, 60.0, 8).await.unwrap();
+    let single = store.reserve("fp", rule, 60.0, 8, NEVER).await.unwrap();
     assert_eq!((single.wait, single.slots), (0.0, 1));
     // None left: one send, paced, however many were asked for.
-    let paced = store.reserve("fp", rule, 60.0, 8).await.unwrap();
+    let paced = store.reserve("fp", rule, 60.0, 8, NEVER).await.unwrap();
     assert!(paced.slots == 1 && near(paced.wait, 10.0), "{paced:?}");
 }
 
@@ -146,7 +158,7 @@ async fn a_booking_waits_for_another_sessions_lock_and_then_reads_its_committed_
     .await
     .unwrap();
     let rule = Rule::new(10.0, 5);
-    let booking = tokio::spawn(async move { store.reserve("fp", rule, 1000.0, 1).await });
+    let booking = tokio::spawn(async move { store.reserve("fp", rule, 1000.0, 1, NEVER).await });
     // Commit only once the booking is seen queued behind the lock, so the
     // test does not depend on which of the two reaches the row first.
     wait_until_a_session_waits_for_a_lock(&pool).await;
@@ -181,7 +193,7 @@ async fn wait_until_a_session_waits_for_a_lock(pool: &PgPool) {
 async fn book_batches(store: &PgBudgetStore, rule: Rule, n: usize) -> u32 {
     let mut slots = 0;
     for _ in 0..n {
-        slots += store.reserve("fp", rule, 0.0, 4).await.unwrap().slots;
+        slots += store.reserve("fp", rule, 0.0, 4, NEVER).await.unwrap().slots;
     }
     slots
 }
@@ -190,7 +202,7 @@ async fn book_batches(store: &PgBudgetStore, rule: Rule, n: usize) -> u32 {
 async fn book(store: &PgBudgetStore, rule: Rule, n: usize) -> Vec<bool> {
     let mut granted = Vec::new();
     for _ in 0..n {
-        granted.push(store.reserve("fp", rule, 1000.0, 1).await.unwrap().granted);
+        granted.push(store.reserve("fp", rule, 1000.0, 1, NEVER).await.unwrap().granted);
     }
     granted
 }
@@ -234,4 +246,127 @@ async fn a_session_holding_the_keys_row_makes_a_request_fail_instead_of_waiting_
         .await
         .expect("a correction must not wait for the lock forever");
     holder.rollback().await.unwrap();
+}
+
+#[sqlx::test]
+async fn a_due_probe_goes_to_exactly_one_of_many_bookings_from_two_pools(pool: PgPool) {
+    let url = database_url(&pool).await;
+    let other = PgPoolOptions::new().max_connections(5).connect(&url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO tokportal.api_budgets (key_fingerprint, blocked_until, probe_at)
+         VALUES ('fp', clock_timestamp() + interval '600 seconds', clock_timestamp())",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let (a, b) = (
+        std::sync::Arc::new(PgBudgetStore::new(pool.clone()).await.unwrap()),
+        std::sync::Arc::new(PgBudgetStore::new(other).await.unwrap()),
+    );
+    let rule = Rule::new(2.0, 120);
+    let ask = |store: &std::sync::Arc<PgBudgetStore>| {
+        let store = store.clone();
+        tokio::spawn(async move { store.reserve("fp", rule, 600.0, 8, 60.0).await.unwrap() })
+    };
+    let asked: Vec<_> = (0..10).flat_map(|_| [ask(&a), ask(&b)]).collect();
+    let mut probes = 0;
+    for r in asked {
+        let r = r.await.unwrap();
+        if r.probe {
+            probes += 1;
+            assert!(r.granted && r.wait == 0.0 && r.slots == 1, "{r:?}");
+        } else {
+            // The others book nothing and come back for the probe's answer.
+            assert!(r.recheck && r.slots == 0 && r.wait > 0.0 && r.wait <= 1.0, "{r:?}");
+        }
+    }
+    assert_eq!(probes, 1, "one probe between twenty bookings of two pools");
+    let (probe_in, booked): (f64, f64) = sqlx::query_as(
+        "SELECT extract(epoch FROM probe_at - clock_timestamp())::float8,
+                extract(epoch FROM tat - clock_timestamp())::float8
+         FROM tokportal.api_budgets WHERE key_fingerprint = 'fp'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(near(probe_in, 60.0), "the next probe one interval on: {probe_in}");
+    assert!(booked <= 0.5, "only the probe was booked: {booked}");
+}
+
+/// Two budgets (two processes) on two pools, probing a 600 s block every
+/// 500 ms of the database's clock, against a server that refuses the first
+/// three probes and serves the fourth. Ends when every request is served.
+#[sqlx::test]
+async fn two_budgets_sharing_the_store_send_one_probe_per_interval_between_them(pool: PgPool) {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+    use tokportal_sync::api::{Budget, BudgetOptions};
+
+    const EVERY: Duration = Duration::from_millis(500);
+    let url = database_url(&pool).await;
+    let other = PgPoolOptions::new().max_connections(5).connect(&url).await.unwrap();
+    let options = BudgetOptions {
+        rate_per_second: 20.0,
+        burst: 120,
+        reserved_share: 0.0,
+        max_wait: Duration::from_secs(900),
+    };
+    let budget = |pool: PgPool| async move {
+        let store = Arc::new(PgBudgetStore::new(pool).await.unwrap());
+        Arc::new(Budget::new(store, "fp".into(), options).with_probe_interval(EVERY))
+    };
+    let (a, b) = (budget(pool.clone()).await, budget(other).await);
+    // The key's row exists once it has sent; the 429 then blocks it.
+    sqlx::query("INSERT INTO tokportal.api_budgets (key_fingerprint) VALUES ('fp')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    a.block(Duration::from_secs(600)).await;
+    let blocked_at = Instant::now();
+    // (sent at, probe) of every request the server saw, and the probes it refused.
+    let sends = Arc::new(Mutex::new(Vec::<(Instant, bool)>::new()));
+    let refused = Arc::new(AtomicU32::new(0));
+    let request = |b: &Arc<Budget>| {
+        let (b, sends, refused) = (b.clone(), sends.clone(), refused.clone());
+        tokio::spawn(async move {
+            loop {
+                let permit = b.acquire("GET /x", b.max_wait()).await.unwrap();
+                sends.lock().unwrap().push((permit.sent_at.into_std(), permit.probe));
+                if permit.probe && refused.fetch_add(1, Ordering::SeqCst) < 3 {
+                    b.block(Duration::from_secs(600)).await;
+                    continue;
+                }
+                if permit.probe {
+                    b.lift().await;
+                }
+                return;
+            }
+        })
+    };
+    let tasks: Vec<_> = (0..3).flat_map(|_| [request(&a), request(&b)]).collect();
+    for t in tasks {
+        tokio::time::timeout(Duration::from_secs(30), t)
+            .await
+            .expect("served once the block is lifted")
+            .unwrap();
+    }
+    let mut sends = sends.lock().unwrap().clone();
+    sends.sort_by_key(|(at, _)| *at);
+    let probes: Vec<Instant> = sends.iter().filter(|(_, probe)| *probe).map(|(at, _)| *at).collect();
+    assert_eq!(probes.len(), 4, "three refused, the fourth served: {sends:?}");
+    // The store's clock spaces them; ours sees its round trips' jitter on top.
+    assert!(probes[0] - blocked_at >= EVERY - Duration::from_millis(50), "{:?}", probes[0] - blocked_at);
+    for pair in probes.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= EVERY - Duration::from_millis(50),
+            "probes {:?} apart",
+            pair[1] - pair[0]
+        );
+    }
+    assert!(
+        sends.iter().all(|(at, probe)| *probe || *at > probes[3]),
+        "nothing but probes went out before the block was lifted"
+    );
+    assert_eq!(sends.len(), 4 + 5);
 }

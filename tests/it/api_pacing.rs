@@ -1,6 +1,7 @@
 //! The budget against the simulator's token bucket: burst then rate with no
-//! 429, 429s waited out as the server asks, the bounded wait, and slowing
-//! down when another client spends the same key.
+//! 429, 429s waited out as the server asks, the bounded wait, slowing down
+//! when another client spends the same key, refreshes ahead of a walk, and a
+//! long block probed.
 
 use std::time::{Duration, Instant};
 
@@ -189,4 +190,91 @@ async fn a_client_configured_for_a_bigger_bucket_than_the_servers_follows_the_se
     // other 21 one interval (50 ms) apart. A bucket of 120 would send all 30 at once.
     assert!(start.elapsed() >= Duration::from_millis(1050), "{:?}", start.elapsed());
     sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_refresh_clone_goes_ahead_of_the_walk_requests_waiting_without_a_429() {
+    use tokportal_sync::api::Priority;
+
+    // 20 requests/s: nine at once, then one every 50 ms.
+    let sim = sim_with(10, 20.0, 10).await;
+    let walk = demo_client(&sim, 20.0, 10);
+    let refresh = walk.with_priority(Priority::Refresh { walk_share: 0.5 });
+    // Forty pages in flight: after the burst, a queue of about 1.5 s.
+    let pages: Vec<_> = (0..40)
+        .map(|_| {
+            let c = walk.clone();
+            tokio::spawn(async move { c.get("/bundles", &[]).await.unwrap() })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let asked = Instant::now();
+    refresh.get("/bundles/b1", &[]).await.ok();
+    let waited = asked.elapsed();
+    let queued = pages.iter().filter(|p| !p.is_finished()).count();
+    for p in pages {
+        p.await.unwrap();
+    }
+    // Behind the queue it would wait over a second.
+    assert!(waited < Duration::from_millis(500), "the refresh waited {waited:?}");
+    assert!(queued >= 10, "the refresh went ahead of {queued} pages still waiting");
+    assert_eq!(sim.key_stats(DEMO_KEY).unwrap().rate_limited, 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_long_429_block_is_lifted_by_a_probe_for_every_client_of_the_key() {
+    use std::sync::{Arc, Mutex};
+
+    use axum::http::{HeaderMap, StatusCode};
+    use tokportal_sync::api::MemoryStore;
+
+    use crate::api_support::client_probing;
+
+    // A server asking for ten minutes after the first request, then serving
+    // again at once (its trouble was shorter than it said).
+    let arrivals = Arc::new(Mutex::new(Vec::<Instant>::new()));
+    let seen = arrivals.clone();
+    let app = axum::Router::new().route(
+        "/bundles",
+        axum::routing::get(move || {
+            let seen = seen.clone();
+            async move {
+                let n = {
+                    let mut seen = seen.lock().unwrap();
+                    seen.push(Instant::now());
+                    seen.len()
+                };
+                let mut headers = HeaderMap::new();
+                if n == 1 {
+                    headers.insert("retry-after", "600".parse().unwrap());
+                    return (StatusCode::TOO_MANY_REQUESTS, headers, "slow down");
+                }
+                (StatusCode::OK, headers, r#"{"data":[]}"#)
+            }
+        }),
+    );
+    let (options, server) = scripted(app).await;
+    let mut budget = budget_options(5.0, 5);
+    budget.max_wait = Duration::from_secs(900);
+    // Two processes of the key: one store, two clients probing every second.
+    let store = Arc::new(MemoryStore::new());
+    let every = Duration::from_secs(1);
+    let first = client_probing(store.clone(), options.clone(), budget, every);
+    let second = client_probing(store, options, budget, every);
+    let start = Instant::now();
+    let watch = first.clone();
+    let blocked = tokio::spawn(async move { first.get("/bundles", &[]).await.map(|r| r.status) });
+    // The 429 is counted then the block written, with no wait between them.
+    while watch.counters().rate_limited == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let other = second.get("/bundles", &[]).await.unwrap();
+    assert_eq!((blocked.await.unwrap().unwrap(), other.status), (200, 200));
+    // Served after one probe interval, not ten minutes.
+    assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
+    let at = arrivals.lock().unwrap().clone();
+    assert_eq!(at.len(), 3, "the 429, the probe, then the other request");
+    assert!(at[1] - at[0] >= Duration::from_millis(950), "the probe went {:?} after the 429", at[1] - at[0]);
+    server.abort();
 }

@@ -46,6 +46,18 @@ pub fn client_on(store: Arc<dyn BudgetStore>, options: ClientOptions, budget: Bu
     Client::new(options, Arc::new(Budget::new(store, fingerprint, budget))).expect("the client builds")
 }
 
+/// A client probing a long 429 block every `every` (`api.probe_interval_secs`).
+pub fn client_probing(
+    store: Arc<dyn BudgetStore>,
+    options: ClientOptions,
+    budget: BudgetOptions,
+    every: Duration,
+) -> Client {
+    let fingerprint = tokportal_sync::secret::fingerprint(&options.key);
+    let budget = Budget::new(store, fingerprint, budget).with_probe_interval(every);
+    Client::new(options, Arc::new(budget)).expect("the client builds")
+}
+
 /// A client as the worker builds it, for a simulator that rate-limits like `sim_with(_, rate, burst)`.
 pub fn demo_client(sim: &SimServer, rate: f64, burst: u32) -> Client {
     client(client_options(sim, sim::DEMO_KEY), budget_options(rate, burst))

@@ -1,6 +1,6 @@
 //! `worker budget show` and `worker budget reset`: a stale shared block (a
-//! long `Retry-After`) is visible, named by the error a request gets, and
-//! cleared by hand.
+//! long `Retry-After`) is visible with its next probe, named by the error a
+//! request gets, and cleared by hand; a probe that gets through lifts it.
 
 use secrecy::SecretString;
 use sqlx::PgPool;
@@ -19,11 +19,12 @@ async fn a_stale_block_is_shown_named_by_the_error_and_cleared_by_reset(pool: Pg
     let mut env = env(&url, sim.base_url().as_str(), "100");
     env.push(("TOKPORTAL__API__MAX_WAIT_SECS", "1".into()));
     let ours = secret::fingerprint(&SecretString::from(DEMO_KEY));
-    // A block left by a long Retry-After, and another client's key booked ahead.
+    // A block left by a long Retry-After, its next probe five minutes away,
+    // and another client's key booked ahead.
     sqlx::query(
-        "INSERT INTO tokportal.api_budgets (key_fingerprint, tat, blocked_until) VALUES
-         ($1, now(), now() + interval '600 seconds'),
-         ('0123456789abcdef', now() + interval '300 seconds', NULL)",
+        "INSERT INTO tokportal.api_budgets (key_fingerprint, tat, blocked_until, probe_at) VALUES
+         ($1, now(), now() + interval '600 seconds', now() + interval '300 seconds'),
+         ('0123456789abcdef', now() + interval '300 seconds', NULL, NULL)",
     )
     .bind(&ours)
     .execute(&pool)
@@ -37,11 +38,14 @@ async fn a_stale_block_is_shown_named_by_the_error_and_cleared_by_reset(pool: Pg
     let cols: Vec<&str> = line.split_whitespace().collect();
     let blocked: f64 = cols[2].parse().unwrap();
     assert!((590.0..=600.0).contains(&blocked), "{line}");
+    let probe: f64 = cols[3].parse().unwrap();
+    assert!((290.0..=300.0).contains(&probe), "{line}");
     assert!(line.ends_with("api key"), "{line}");
     let other =
         shown.lines().find(|l| l.starts_with("0123456789abcdef")).unwrap_or_else(|| panic!("{shown}"));
     let booked: f64 = other.split_whitespace().nth(1).unwrap().parse().unwrap();
     assert!((290.0..=300.0).contains(&booked), "{other}");
+    assert_eq!(other.split_whitespace().nth(3), Some("-"), "no block, no probe: {other}");
     assert!(!shown.contains(DEMO_KEY), "never the key itself");
 
     let out = run(dir.path(), &["get", "/bundles"], &env).await;
@@ -76,5 +80,36 @@ async fn a_stale_block_is_shown_named_by_the_error_and_cleared_by_reset(pool: Pg
     let out = run(dir.path(), &["budget", "reset", "--key-fingerprint", "ffffffffffffffff"], &env).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("worker budget show"), "{}", text(&out.stderr));
+    sim.shutdown().await;
+}
+
+#[sqlx::test]
+async fn a_stale_block_whose_probe_is_due_is_lifted_by_the_next_request(pool: PgPool) {
+    let sim = sim(5).await;
+    let url = database_url(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = env(&url, sim.base_url().as_str(), "100");
+    env.push(("TOKPORTAL__API__MAX_WAIT_SECS", "1".into()));
+    let ours = secret::fingerprint(&SecretString::from(DEMO_KEY));
+    // Blocked for ten minutes by a server that has long recovered; the probe is due.
+    sqlx::query(
+        "INSERT INTO tokportal.api_budgets (key_fingerprint, tat, blocked_until, probe_at)
+         VALUES ($1, now(), now() + interval '600 seconds', now())",
+    )
+    .bind(&ours)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let out = run(dir.path(), &["get", "/bundles"], &env).await;
+    assert_eq!(out.status.code(), Some(0), "the probe got through: {}", text(&out.stderr));
+    let (blocked, probe): (Option<f64>, Option<f64>) = sqlx::query_as(
+        "SELECT extract(epoch FROM blocked_until - now())::float8, extract(epoch FROM probe_at - now())::float8
+         FROM tokportal.api_budgets WHERE key_fingerprint = $1",
+    )
+    .bind(&ours)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((blocked, probe), (None, None), "the block is lifted for every process");
     sim.shutdown().await;
 }

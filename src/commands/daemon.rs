@@ -67,9 +67,12 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
         let sync_client = startup::client(&config.api, Some(&pool)).await?;
         let write_client = startup::write_client(&config.api, Some(&pool)).await?;
         let _ = clients.set(vec![("sync", sync_client.clone()), ("replay", write_client.clone())]);
+        // Someone waits for a refresh: its requests go ahead of the walk's
+        // pages, within the share `webhooks.walk_share` leaves them.
+        let walk_share = config.webhooks.walk_share;
         let refresher = webhooks::Refresher {
             pool: pool.clone(),
-            client: sync_client.clone(),
+            client: sync_client.with_priority(crate::api::Priority::Refresh { walk_share }),
             window: config.webhooks.coalesce,
         };
         tracker.spawn(webhooks::run(refresher, wake, stop.clone()));

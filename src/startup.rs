@@ -46,7 +46,8 @@ pub fn client_with_store(api: &ApiConfig, store: Arc<dyn BudgetStore>) -> anyhow
         .key
         .clone()
         .context("no API key: set TOKPORTAL_API_KEY (or TOKPORTAL_API_KEY_FILE) to the key to use")?;
-    let budget = Budget::new(store, secret::fingerprint(&key), budget_options(api));
+    let budget = Budget::new(store, secret::fingerprint(&key), budget_options(api))
+        .with_probe_interval(api.probe_interval);
     let options = ClientOptions {
         base_url: api.base_url.clone(),
         key,

@@ -113,3 +113,40 @@ async fn a_stale_block_whose_probe_is_due_is_lifted_by_the_next_request(pool: Pg
     assert_eq!((blocked, probe), (None, None), "the block is lifted for every process");
     sim.shutdown().await;
 }
+
+#[sqlx::test]
+async fn api_probe_interval_secs_decides_which_blocks_are_probed(pool: PgPool) {
+    let sim = sim(5).await;
+    let url = database_url(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = env(&url, sim.base_url().as_str(), "100");
+    env.push(("TOKPORTAL__API__MAX_WAIT_SECS", "1".into()));
+    let ours = secret::fingerprint(&SecretString::from(DEMO_KEY));
+    // 100 s of block left, never probed yet.
+    sqlx::query(
+        "INSERT INTO tokportal.api_budgets (key_fingerprint, tat, blocked_until)
+         VALUES ($1, now(), now() + interval '100 seconds')",
+    )
+    .bind(&ours)
+    .execute(&pool)
+    .await
+    .unwrap();
+    // Probed every 200 s, a block with 100 s left is waited out: longer than max_wait.
+    let mut rare = env.clone();
+    rare.push(("TOKPORTAL__API__PROBE_INTERVAL_SECS", "200".into()));
+    let out = run(dir.path(), &["get", "/bundles"], &rare).await;
+    assert_ne!(out.status.code(), Some(0), "no probe under a 200 s interval");
+    assert!(text(&out.stderr).contains("worker budget"), "{}", text(&out.stderr));
+    // Probed every 30 s (the default), it is probed now, and lifted.
+    let out = run(dir.path(), &["get", "/bundles"], &env).await;
+    assert_eq!(out.status.code(), Some(0), "the probe got through: {}", text(&out.stderr));
+    let blocked: Option<f64> = sqlx::query_scalar(
+        "SELECT extract(epoch FROM blocked_until - now())::float8 FROM tokportal.api_budgets WHERE key_fingerprint = $1",
+    )
+    .bind(&ours)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(blocked, None);
+    sim.shutdown().await;
+}

@@ -177,6 +177,18 @@ impl Client {
         self.send(Method::POST, &url, None, body, true).await
     }
 
+    /// `POST /webhooks` with `body`: one of the operations the API refuses an
+    /// `Idempotency-Key` for (its answer holds the endpoint's signing secret),
+    /// so the one mutation this client sends without a key. It goes through
+    /// the key's budget like any request; a 429 is waited out (the server
+    /// executed nothing), and any other failure, a lost answer included, is
+    /// returned and never retried: a second send could register the endpoint
+    /// twice. The caller says so and lets a person check `GET /webhooks`.
+    pub async fn create_webhook(&self, body: &str) -> Result<ApiResponse, ApiError> {
+        let url = self.url("/webhooks", &[])?;
+        self.send(Method::POST, &url, None, Some(body), false).await
+    }
+
     /// One request through the budget, waiting out 429s until the bound.
     async fn send(
         &self,

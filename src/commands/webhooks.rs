@@ -27,8 +27,10 @@ async fn register(config: &Config, url: &str, events: &[String]) -> anyhow::Resu
     eprintln!(
         "Registering {url} (POST /webhooks is sent once and never retried: it refuses idempotency keys)."
     );
-    let data =
-        webhooks::register::register(&config.api.base_url, key, config.api.timeout, url, events).await?;
+    let config_api = crate::config::ApiConfig { key: Some(key.clone()), ..config.api.clone() };
+    let pool = startup::pool(config).await?;
+    let client = startup::client(&config_api, pool.as_ref()).await?;
+    let data = webhooks::register::register(&client, url, events).await?;
     let id = data.get("id").and_then(Value::as_str).unwrap_or("?");
     let listed = data.get("events").map_or_else(String::new, Value::to_string);
     println!("Registered webhook endpoint {id} for {url} {listed}");

@@ -77,3 +77,28 @@ async fn list_shows_every_page_of_endpoints_and_no_secret() {
     }
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_registration_whose_answer_is_lost_is_not_sent_again() {
+    let sim = sim(1).await;
+    sim.update_faults(|f| {
+        f.target = tokportal_sync::sim::FaultTarget::Writes;
+        f.drop_next = 1;
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (path, base) = (dir.path().to_path_buf(), sim.base_url().to_string());
+    let out = tokio::task::spawn_blocking(move || {
+        let args = ["webhooks", "register", "--url", "https://example.test/lost"];
+        worker(&path, &args, &[("TOKPORTAL_API_KEY", DEMO_KEY), ("TOKPORTAL__API__BASE_URL", &base)])
+    })
+    .await
+    .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not retried") && stderr.contains("worker webhooks list"), "{stderr}");
+    // Executed once by the server, sent once by the worker.
+    assert_eq!(sim.webhook_endpoints().len(), 1);
+    assert_eq!(sim.key_stats(DEMO_KEY).map(|k| k.requests), Some(1), "sent once");
+    sim.shutdown().await;
+}

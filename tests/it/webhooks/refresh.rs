@@ -147,3 +147,42 @@ async fn an_event_stored_before_a_restart_is_refreshed_by_the_next_process(pool:
     assert!(matches!(refresh_once(&r).await.unwrap(), Outcome::Refreshed { .. }));
     assert_eq!(title(&pool, &id).await.as_deref(), Some("after the restart"));
 }
+
+#[sqlx::test]
+async fn a_refreshed_row_that_did_not_change_is_not_rewritten(pool: PgPool) {
+    let sim = sim(4).await;
+    mirrored(&pool, &sim).await;
+    let id = sim
+        .bundle_ids()
+        .into_iter()
+        .find(|id| sim.bundle_videos(id).and_then(|v| v.as_array().map(|a| !a.is_empty())) == Some(true))
+        .expect("a bundle with slots");
+    let versions = |table: &'static str| {
+        let pool = pool.clone();
+        let id = id.clone();
+        async move {
+            let sql = format!(
+                "SELECT string_agg(xmin::text || ctid::text || changed_at::text, ',' ORDER BY ctid) \
+                 FROM tokportal.{table} WHERE {} = $1",
+                if table == "bundles" { "id" } else { "bundle_id" }
+            );
+            sqlx::query_scalar::<_, Option<String>>(sqlx::AssertSqlSafe(sql))
+                .bind(&id)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+                .expect("mirrored rows")
+        }
+    };
+    let before =
+        (versions("bundles").await, versions("bundle_videos").await, versions("bundle_accounts").await);
+    // Events for all three, nothing changed at the API.
+    for (n, kind) in ["bundle.published", "video.updated", "account.updated"].iter().enumerate() {
+        store(&pool, &format!("same{n}"), kind, json!({ "bundle_id": id })).await;
+    }
+    let r = refresher(&pool, &sim, Duration::ZERO);
+    assert!(matches!(refresh_once(&r).await.unwrap(), Outcome::Refreshed { events: 3, requests: 3, .. }));
+    let after =
+        (versions("bundles").await, versions("bundle_videos").await, versions("bundle_accounts").await);
+    assert_eq!(before, after, "no row version, place or changed_at moved");
+}

@@ -174,6 +174,17 @@ mod tests {
     /// No block is ever long enough to be probed.
     const NEVER: f64 = f64::INFINITY;
 
+    /// A slot blocked at 0 for `secs` by a 429, probed every 30 s.
+    fn blocked(secs: f64) -> Slot {
+        let mut slot = Slot::default();
+        correct(
+            &mut slot,
+            0.0,
+            Correction { tat_at_least: None, block_for: Some(secs), probe_in: Some(30.0) },
+        );
+        slot
+    }
+
     fn approx(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-9
     }
@@ -298,12 +309,7 @@ mod tests {
     #[test]
     fn a_request_that_cannot_wait_for_the_next_probe_is_refused() {
         let rule = Rule::new(2.0, 10);
-        let mut slot = Slot::default();
-        correct(
-            &mut slot,
-            0.0,
-            Correction { tat_at_least: None, block_for: Some(600.0), probe_in: Some(30.0) },
-        );
+        let mut slot = blocked(600.0);
         let r = reserve(&mut slot, 2.0, rule, 5.0, 1, 30.0);
         assert!(!r.granted && r.recheck && approx(r.wait, 28.0), "{r:?}");
         let before = slot;
@@ -314,21 +320,11 @@ mod tests {
     #[test]
     fn a_block_shorter_than_the_probe_interval_is_waited_out_as_before() {
         let rule = Rule::new(2.0, 10);
-        let mut slot = Slot::default();
-        correct(
-            &mut slot,
-            0.0,
-            Correction { tat_at_least: None, block_for: Some(20.0), probe_in: Some(30.0) },
-        );
+        let mut slot = blocked(20.0);
         let r = reserve(&mut slot, 0.0, rule, 60.0, 1, 30.0);
         assert!(!r.probe && !r.recheck && r.slots == 1 && approx(r.wait, 20.0), "{r:?}");
         // A long block whose end comes before its next probe: booked at the end.
-        let mut slot = Slot::default();
-        correct(
-            &mut slot,
-            0.0,
-            Correction { tat_at_least: None, block_for: Some(100.0), probe_in: Some(30.0) },
-        );
+        let mut slot = blocked(100.0);
         let r = reserve(&mut slot, 75.0, rule, 60.0, 1, 30.0);
         assert!(!r.recheck && approx(r.wait, 25.0), "{r:?}");
     }
@@ -336,12 +332,7 @@ mod tests {
     #[test]
     fn a_429_to_the_probe_renews_the_block_and_the_next_probe_waits_a_whole_interval() {
         let rule = Rule::new(2.0, 10);
-        let mut slot = Slot::default();
-        correct(
-            &mut slot,
-            0.0,
-            Correction { tat_at_least: None, block_for: Some(600.0), probe_in: Some(30.0) },
-        );
+        let mut slot = blocked(600.0);
         assert!(reserve(&mut slot, 30.0, rule, 600.0, 1, 30.0).probe);
         correct(
             &mut slot,
@@ -356,12 +347,7 @@ mod tests {
     #[test]
     fn a_lifted_block_paces_from_an_empty_bucket_and_never_moves_tat_back() {
         let rule = Rule::new(2.0, 10);
-        let mut slot = Slot::default();
-        correct(
-            &mut slot,
-            0.0,
-            Correction { tat_at_least: None, block_for: Some(600.0), probe_in: Some(30.0) },
-        );
+        let mut slot = blocked(600.0);
         assert!(reserve(&mut slot, 30.0, rule, 600.0, 1, 30.0).probe);
         lift(&mut slot, 30.2, rule.tolerance + rule.interval);
         assert_eq!((slot.blocked_until, slot.probe_at), (None, None));

@@ -13,6 +13,14 @@ fn set(field: &str, value: Value) -> Map<String, Value> {
     Map::from_iter([(field.to_string(), value)])
 }
 
+/// A bundle of `sim` that has video slots.
+fn with_slots(sim: &tokportal_sync::sim::SimServer) -> String {
+    sim.bundle_ids()
+        .into_iter()
+        .find(|id| sim.bundle_videos(id).and_then(|v| v.as_array().map(|a| !a.is_empty())) == Some(true))
+        .expect("a bundle with slots")
+}
+
 async fn title(pool: &PgPool, id: &str) -> Option<String> {
     sqlx::query_scalar("SELECT title FROM tokportal.bundles WHERE id = $1")
         .bind(id)
@@ -61,11 +69,7 @@ async fn a_change_reaches_the_mirror_after_its_event_at_one_request(pool: PgPool
 async fn a_burst_for_one_bundle_in_any_order_costs_one_refresh(pool: PgPool) {
     let sim = sim(5).await;
     mirrored(&pool, &sim).await;
-    let id = sim
-        .bundle_ids()
-        .into_iter()
-        .find(|id| sim.bundle_videos(id).and_then(|v| v.as_array().map(|a| !a.is_empty())) == Some(true))
-        .expect("a bundle with slots");
+    let id = with_slots(&sim);
     assert!(sim.change_bundle(&id, set("title", json!("after the burst"))));
     sim.change_video(&id, 1, set("status", json!("published")));
     // Out of order and duplicated: the refresh reads the current state anyway.
@@ -152,11 +156,7 @@ async fn an_event_stored_before_a_restart_is_refreshed_by_the_next_process(pool:
 async fn a_refreshed_row_that_did_not_change_is_not_rewritten(pool: PgPool) {
     let sim = sim(4).await;
     mirrored(&pool, &sim).await;
-    let id = sim
-        .bundle_ids()
-        .into_iter()
-        .find(|id| sim.bundle_videos(id).and_then(|v| v.as_array().map(|a| !a.is_empty())) == Some(true))
-        .expect("a bundle with slots");
+    let id = with_slots(&sim);
     let versions = |table: &'static str| {
         let pool = pool.clone();
         let id = id.clone();

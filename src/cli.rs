@@ -39,7 +39,7 @@ pub const EXIT_STATUS: &str = "Exit status:\n  \
        boundary; jobs that failed for business reasons are reported, not counted)\n  \
     1  the work could not be completed: a stream was not walked completely, or the database failed\n  \
     2  configuration or usage error\n  \
-    3  the API refused the key (401/403)";
+    3  the API refused the key (401, or 403 on the key's scope)";
 
 fn duration(s: &str) -> Result<std::time::Duration, String> {
     crate::config::parse_duration(s)

@@ -24,6 +24,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    telemetry::set_summary_format(config.log.format);
     // Log lines go above the progress bars of a sync on a terminal.
     let _ = tracing::subscriber::set_global_default(telemetry::subscriber(
         config.log.format,
@@ -40,8 +41,10 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Some(command) => commands::run(command, config).await,
-            None if cli.once => commands::once::run(cli.max_duration, &config).await,
-            None => commands::daemon::run(&config).await,
+            None if cli.once => {
+                commands::once::run(cli.max_duration, &config).await.map_err(commands::name_budget_commands)
+            }
+            None => commands::daemon::run(&config).await.map_err(commands::name_budget_commands),
         }
     });
     match result {

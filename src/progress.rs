@@ -1,6 +1,6 @@
 //! Progress of a sync as a person watches it: on a terminal, one bar per
 //! stream (indicatif) with an ETA at the key's budget; off a terminal,
-//! nothing here (the mirror logs a progress line every 10 s). The mirror
+//! nothing here (the mirror logs a progress line every `log.progress_secs`). The mirror
 //! reports through [`advance`], a no-op unless [`Bars::start`] installed bars.
 //! Log lines go through [`StderrWriter`], which lifts the bars while a line is written.
 

@@ -101,6 +101,7 @@ pub fn mirror_settings(config: &Config) -> mirror::Settings {
         max_requests_per_run: s.max_requests_per_run,
         max_delete_checks: s.max_delete_checks,
         max_delete_fraction: s.max_delete_fraction,
+        progress_every: config.log.progress_every,
     }
 }
 

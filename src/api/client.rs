@@ -11,6 +11,7 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use url::Url;
 
@@ -52,6 +53,8 @@ pub struct Client {
     inner: Arc<Inner>,
     /// The class of every request of this clone; see [`Client::with_priority`].
     priority: Priority,
+    /// Ends this clone's waits; see [`Client::with_cancel`].
+    cancel: Option<CancellationToken>,
 }
 
 struct Inner {
@@ -83,14 +86,37 @@ impl Client {
             .build()
             .map_err(|e| anyhow::anyhow!("Failed to build the HTTP client: {e}"))?;
         let inner = Arc::new(Inner { http, options, budget, counters: Counters::default() });
-        Ok(Client { inner, priority: Priority::Normal })
+        Ok(Client { inner, priority: Priority::Normal, cancel: None })
     }
 
     /// A clone whose requests have `priority` within this process (the same
     /// budget, counters and connections): [`Priority::Refresh`] for the
     /// webhook refresher, whose requests someone is waiting for.
     pub fn with_priority(&self, priority: Priority) -> Client {
-        Client { inner: self.inner.clone(), priority }
+        Client { inner: self.inner.clone(), priority, cancel: self.cancel.clone() }
+    }
+
+    /// A clone whose waits end when `cancel` fires: a request still waiting
+    /// for the key's budget (its turn, a 429 block, a GET's retry delay) is
+    /// then not sent and fails with [`ApiError::Cancelled`]. A request already
+    /// sent is never cut short: its answer is awaited (up to the timeout), so
+    /// a mutation's outcome is always known to the caller that sent it.
+    pub fn with_cancel(&self, cancel: CancellationToken) -> Client {
+        Client { inner: self.inner.clone(), priority: self.priority, cancel: Some(cancel) }
+    }
+
+    /// `wait`, unless this clone is cancelled first (then nothing was sent).
+    async fn unless_cancelled<T>(
+        &self,
+        request: &str,
+        wait: impl std::future::Future<Output = Result<T, ApiError>>,
+    ) -> Result<T, ApiError> {
+        let Some(cancel) = &self.cancel else { return wait.await };
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => Err(ApiError::Cancelled { request: request.to_string() }),
+            out = wait => out,
+        }
     }
 
     pub fn counters(&self) -> CounterSnapshot {
@@ -125,7 +151,12 @@ impl Client {
                     let delay = delay.max(asked);
                     tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "retrying GET");
                     self.inner.counters.retry();
-                    tokio::time::sleep(delay).await;
+                    let request = describe(&Method::GET, &url);
+                    self.unless_cancelled(&request, async {
+                        tokio::time::sleep(delay).await;
+                        Ok(())
+                    })
+                    .await?;
                 }
                 other => return other,
             }
@@ -203,8 +234,11 @@ impl Client {
         let mut streak = budget.streak();
         let mut waited = Duration::ZERO;
         loop {
+            // Dropping a waiting acquire is safe: a send it booked is held
+            // for the next request of the process, never lost or doubled.
+            let limit = budget.max_wait().saturating_sub(waited);
             let permit =
-                budget.acquire_as(self.priority, &request, budget.max_wait().saturating_sub(waited)).await?;
+                self.unless_cancelled(&request, budget.acquire_as(self.priority, &request, limit)).await?;
             waited += permit.waited;
             self.inner.counters.waited(permit.waited);
             let request_id = format!("tps_{}", uuid::Uuid::new_v4().simple());

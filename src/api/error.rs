@@ -60,6 +60,11 @@ pub enum ApiError {
     #[error("{request}: {message}")]
     Invalid { request: String, message: String },
 
+    /// The caller is stopping (a signal, `--max-duration`) and this request
+    /// was still waiting for the key's budget: nothing was sent.
+    #[error("{request}: not sent: stopping while it waited for the key's budget")]
+    Cancelled { request: String },
+
     /// The budget store (Postgres) failed; nothing was sent.
     #[error("{request}: the request budget is unavailable: {source:#}")]
     Budget { request: String, source: anyhow::Error },
@@ -68,6 +73,16 @@ pub enum ApiError {
 impl ApiError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, ApiError::Retryable { .. })
+    }
+
+    /// The caller stopped while this request waited: nothing was sent.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, ApiError::Cancelled { .. })
+    }
+
+    /// Whether `e` is, or wraps, an [`ApiError::Cancelled`].
+    pub fn cancelled_in(e: &anyhow::Error) -> bool {
+        e.chain().any(|cause| cause.downcast_ref::<ApiError>().is_some_and(ApiError::is_cancelled))
     }
 
     /// The API's error code, when the server sent one.

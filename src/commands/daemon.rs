@@ -36,7 +36,9 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     let metrics = meter::install()?;
     let listener = server::bind(config.server.listen).await?;
     let addr = listener.local_addr()?;
-    let pool = startup::require_pool(config).await?;
+    // Connected lazily: the daemon serves /healthz (503) while Postgres is
+    // down or not migrated yet, and starts its work once it is both.
+    let pool = db::connect_lazy(&config.database)?;
     let tracker = TaskTracker::new();
     let clients = Arc::new(OnceLock::new());
     let state = AppState { pool: pool.clone(), metrics, clients: clients.clone() };
@@ -63,7 +65,7 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
         );
     }
 
-    if wait_for_migrations(&pool, &stop).await {
+    if wait_for_database(config, &pool, &stop).await {
         let sync_client = startup::client(&config.api, Some(&pool)).await?;
         let write_client = startup::write_client(&config.api, Some(&pool)).await?;
         let _ = clients.set(vec![("sync", sync_client.clone()), ("replay", write_client.clone())]);
@@ -76,8 +78,13 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
             window: config.webhooks.coalesce,
         };
         tracker.spawn(webhooks::run(refresher, wake, stop.clone()));
-        let m =
-            Mirror { pool: pool.clone(), client: sync_client, settings: startup::mirror_settings(config) };
+        // On SIGTERM a page or job still waiting for the budget is left (the
+        // next run reads it, the job stays queued) instead of holding the stop.
+        let m = Mirror {
+            pool: pool.clone(),
+            client: sync_client.with_cancel(stop.clone()),
+            settings: startup::mirror_settings(config),
+        };
         let prune_now = Arc::new(Notify::new());
         tracker.spawn(prune_loop(pool.clone(), config.jobs.retention, prune_now.clone(), stop.clone()));
         let streams = schedule::streams(&config.sync.streams);
@@ -93,8 +100,11 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
             })
             .await
         });
-        let replayer =
-            Replayer { pool: pool.clone(), client: write_client, settings: startup::jobs_settings(config) };
+        let replayer = Replayer {
+            pool: pool.clone(),
+            client: write_client.with_cancel(stop.clone()),
+            settings: startup::jobs_settings(config),
+        };
         tracker.spawn(replay_loop(
             replayer,
             config.jobs.concurrency,
@@ -114,18 +124,23 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Waits until every migration is applied (`/healthz` says 503 meanwhile);
-/// false when stopped first.
-async fn wait_for_migrations(pool: &PgPool, stop: &CancellationToken) -> bool {
-    let mut said = false;
+/// Waits until Postgres answers and every migration is applied (`/healthz`
+/// says 503 meanwhile), saying once what it waits for; false when stopped first.
+async fn wait_for_database(config: &Config, pool: &PgPool, stop: &CancellationToken) -> bool {
+    let mut said = None;
     loop {
-        match db::ensure_migrated(pool).await {
-            Ok(()) => return true,
-            Err(e) if !said => {
-                tracing::warn!(error = format!("{e:#}"), "waiting for the migrations (worker migrate)");
-                said = true;
-            }
-            Err(_) => {}
+        let waiting = match db::reachable(&config.database).await {
+            Err(e) => Some(("postgres", e, "waiting for Postgres; /healthz answers 503 until it is up")),
+            Ok(()) => match db::ensure_migrated(pool).await {
+                Ok(()) => return true,
+                Err(e) => Some(("migrations", e, "waiting for the migrations (worker migrate)")),
+            },
+        };
+        if let Some((what, e, message)) = waiting
+            && said != Some(what)
+        {
+            tracing::warn!(error = format!("{e:#}"), "{message}");
+            said = Some(what);
         }
         tokio::select! {
             () = tokio::time::sleep(MIGRATION_POLL) => {}

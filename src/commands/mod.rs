@@ -42,7 +42,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 
 /// A request refused because the key's shared budget is booked or blocked
 /// beyond `api.max_wait_secs` says where that lives and how to clear it.
-fn name_budget_commands(error: anyhow::Error) -> anyhow::Error {
+pub fn name_budget_commands(error: anyhow::Error) -> anyhow::Error {
     let limited =
         error.chain().any(|c| matches!(c.downcast_ref::<ApiError>(), Some(ApiError::RateLimited { .. })));
     if !limited {
@@ -65,8 +65,50 @@ pub fn exit_status(error: &anyhow::Error) -> u8 {
     let api = error.chain().find_map(|cause| cause.downcast_ref::<ApiError>());
     match api {
         Some(ApiError::Invalid { .. }) => 2,
-        Some(ApiError::Unauthorized { .. }) => 3,
-        Some(ApiError::Fatal { status: Some(403), .. }) => 3,
+        // 401, or a 403 on the key's scope: the same test replay applies (a
+        // 403 such as BUNDLE_NOT_OWNED is about the request, not the key).
+        Some(e) if crate::jobs::classify::classify(e) == crate::jobs::classify::Class::KeyRefused => 3,
         _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forbidden(code: Option<&str>) -> anyhow::Error {
+        anyhow::Error::new(ApiError::Fatal {
+            request: "GET /bundles/b1".into(),
+            status: Some(403),
+            code: code.map(str::to_string),
+            excerpt: String::new(),
+            request_id: String::new(),
+            details: None,
+        })
+        .context("stream bundles failed")
+    }
+
+    #[test]
+    fn a_403_is_exit_3_only_when_it_is_about_the_key() {
+        assert_eq!(exit_status(&forbidden(Some("AUTH_INSUFFICIENT_SCOPE"))), 3);
+        assert_eq!(exit_status(&forbidden(None)), 3);
+        assert_eq!(exit_status(&forbidden(Some("BUNDLE_NOT_OWNED"))), 1);
+        let refused =
+            ApiError::Unauthorized { request: "GET /bundles".into(), code: "AUTH_INVALID_KEY".into() };
+        assert_eq!(exit_status(&anyhow::Error::new(refused)), 3);
+    }
+
+    #[test]
+    fn a_rate_limited_failure_names_the_budget_commands_and_others_are_left_as_they_are() {
+        let limited = anyhow::Error::new(ApiError::RateLimited {
+            request: "GET /bundles".into(),
+            wait: std::time::Duration::from_secs(600),
+            max_wait: std::time::Duration::from_secs(300),
+        })
+        .context("stream bundles failed");
+        let named = format!("{:#}", name_budget_commands(limited));
+        assert!(named.contains("worker budget show") && named.contains("worker budget reset"), "{named}");
+        let other = format!("{:#}", name_budget_commands(forbidden(Some("BUNDLE_NOT_OWNED"))));
+        assert!(!other.contains("worker budget"), "{other}");
     }
 }

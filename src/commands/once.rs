@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::jobs::{self, DrainReport, Replayer};
 use crate::mirror::{Mirror, Status};
 use crate::schedule::{self, Tick};
-use crate::{db, progress, shutdown, startup};
+use crate::{db, progress, shutdown, startup, telemetry};
 
 /// What one cycle did.
 struct Cycle {
@@ -54,7 +54,7 @@ pub async fn run(max_duration: Option<Duration>, config: &Config) -> anyhow::Res
     };
     let c = done?;
     for run in &c.tick.runs {
-        eprintln!("{}", super::sync::summary(run));
+        telemetry::summary(&super::sync::summary(run));
     }
     let stopped_early =
         c.tick.not_started.len() + c.tick.runs.iter().filter(|r| r.status == Status::Interrupted).count() > 0;
@@ -70,11 +70,11 @@ pub async fn run(max_duration: Option<Duration>, config: &Config) -> anyhow::Res
         (Some(why), true) => format!("{why} at a page boundary, every page committed; resumes next run"),
         _ => "completed".into(),
     };
-    eprintln!(
+    telemetry::summary(&format!(
         "cycle {ended} in {elapsed:.1} s: {}; {}",
         replay_line(&c.replay),
         super::sync::tick_line(&c.tick)
-    );
+    ));
     if let Some(e) = c.replay.key_refused {
         return Err(anyhow::Error::new(e)
             .context("replay stopped: the API refused the key; the job is back in the queue"));
@@ -88,11 +88,13 @@ async fn one_cycle(
     pool: &sqlx::PgPool,
     cancel: &CancellationToken,
 ) -> anyhow::Result<Cycle> {
-    let write = startup::write_client(&config.api, Some(pool)).await?;
+    // Waits for the budget end at `cancel` (a signal, --max-duration): a job
+    // still waiting is released unsent, a page not yet fetched is left.
+    let write = startup::write_client(&config.api, Some(pool)).await?.with_cancel(cancel.clone());
     let replayer = Replayer { pool: pool.clone(), client: write, settings: startup::jobs_settings(config) };
     let replay = jobs::drain(&replayer, config.jobs.concurrency, cancel).await?;
     crate::meter::drained(&replay);
-    let client = startup::client(&config.api, Some(pool)).await?;
+    let client = startup::client(&config.api, Some(pool)).await?.with_cancel(cancel.clone());
     let m = Mirror { pool: pool.clone(), client, settings: startup::mirror_settings(config) };
     let tick = schedule::tick_once(&m, &schedule::streams(&config.sync.streams), cancel).await?;
     Ok(Cycle { replay, tick })
@@ -100,7 +102,16 @@ async fn one_cycle(
 
 pub fn replay_line(r: &DrainReport) -> String {
     format!(
-        "replay {} succeeded ({} replayed by the API), {} failed, {} expired, {} to retry later",
-        r.succeeded, r.replayed, r.failed, r.expired, r.retrying
+        "replay {} succeeded ({} replayed by the API), {} failed, {} expired, {} to retry later{}",
+        r.succeeded,
+        r.replayed,
+        r.failed,
+        r.expired,
+        r.retrying,
+        if r.released > 0 {
+            format!(", {} not sent (stopping; still queued)", r.released)
+        } else {
+            String::new()
+        }
     )
 }

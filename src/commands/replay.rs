@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::jobs::{self, Replayer, queue};
-use crate::{db, shutdown, startup};
+use crate::{db, shutdown, startup, telemetry};
 
 /// Finished jobs deleted per statement: short transactions, no long locks.
 const PRUNE_BATCH: i64 = 500;
@@ -19,9 +19,9 @@ const PRUNE_BATCH: i64 = 500;
 pub async fn run(config: &Config) -> anyhow::Result<()> {
     let pool = startup::require_pool(config).await?;
     db::ensure_migrated(&pool).await?;
-    let client = startup::write_client(&config.api, Some(&pool)).await?;
-    let replayer = Replayer { pool: pool.clone(), client, settings: startup::jobs_settings(config) };
     let cancel = CancellationToken::new();
+    let client = startup::write_client(&config.api, Some(&pool)).await?.with_cancel(cancel.clone());
+    let replayer = Replayer { pool: pool.clone(), client, settings: startup::jobs_settings(config) };
     // SIGTERM or SIGINT: the job in flight is sent and recorded, the rest
     // stay queued (like the daemon), within server.shutdown_timeout_secs.
     shutdown::cancel_on_signal(cancel.clone());
@@ -34,12 +34,18 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     };
     let report = report?;
     if cancel.is_cancelled() {
-        eprintln!("replay: stopped by a signal; the jobs not sent stay queued for the next run");
+        telemetry::summary("replay: stopped by a signal; the jobs not sent stay queued for the next run");
     }
-    eprintln!(
-        "replay: {} succeeded ({} replayed by the API), {} to retry later, {} failed, {} expired, {} superseded",
-        report.succeeded, report.replayed, report.retrying, report.failed, report.expired, report.superseded
-    );
+    telemetry::summary(&format!(
+        "replay: {} succeeded ({} replayed by the API), {} to retry later, {} failed, {} expired, {} superseded, {} not sent (stopping; still queued)",
+        report.succeeded,
+        report.replayed,
+        report.retrying,
+        report.failed,
+        report.expired,
+        report.superseded,
+        report.released
+    ));
     if let Some(e) = report.key_refused {
         let which =
             if config.api.write_key.is_some() { "TOKPORTAL_WRITE_API_KEY" } else { "TOKPORTAL_API_KEY" };

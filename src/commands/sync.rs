@@ -9,19 +9,19 @@ use crate::cli::SyncArgs;
 use crate::config::Config;
 use crate::mirror::{self, RunSummary, Status};
 use crate::schedule::{self, Tick};
-use crate::{db, progress, shutdown, startup};
+use crate::{db, progress, shutdown, startup, telemetry};
 
 pub async fn run(args: SyncArgs, config: &Config) -> anyhow::Result<()> {
     let pool = startup::require_pool(config).await?;
     db::ensure_migrated(&pool).await?;
-    let client = startup::client(&config.api, Some(&pool)).await?;
+    let stop = CancellationToken::new();
+    shutdown::cancel_on_signal(stop.clone());
+    let client = startup::client(&config.api, Some(&pool)).await?.with_cancel(stop.clone());
     let m = mirror::Mirror { pool, client, settings: startup::mirror_settings(config) };
     let streams: Vec<&'static str> = match &args.stream {
         Some(name) => mirror::ORDER.iter().copied().filter(|s| s == name).collect(),
         None => schedule::streams(&config.sync.streams),
     };
-    let stop = CancellationToken::new();
-    shutdown::cancel_on_signal(stop.clone());
     let bars = progress::Bars::start(config.api.rate_per_second);
     let tick =
         shutdown::bounded(&stop, config.server.shutdown_timeout, schedule::tick_once(&m, &streams, &stop))
@@ -32,9 +32,9 @@ pub async fn run(args: SyncArgs, config: &Config) -> anyhow::Result<()> {
     };
     let tick = tick?;
     for run in &tick.runs {
-        eprintln!("{}", summary(run));
+        telemetry::summary(&summary(run));
     }
-    eprintln!("sync {}", tick_line(&tick));
+    telemetry::summary(&format!("sync {}", tick_line(&tick)));
     tick_result(tick)
 }
 

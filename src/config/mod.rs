@@ -104,6 +104,8 @@ pub struct JobsConfig {
 pub struct LogConfig {
     pub format: LogFormat,
     pub level: String,
+    /// Time between two progress lines of a walk (`log.progress_secs`).
+    pub progress_every: Duration,
 }
 
 /// The validated, typed configuration the rest of the program runs on.
@@ -290,6 +292,12 @@ fn validate(s: Settings, layers: &Layers, env: &HashMap<String, String>) -> Resu
     };
     tracing_subscriber::EnvFilter::try_new(&s.log.level)
         .map_err(|e| invalid("log.level", format!("not a tracing filter: {:?}: {e}", s.log.level)))?;
+    let progress_every = positive_secs(s.log.progress_secs).ok_or_else(|| {
+        invalid(
+            "log.progress_secs",
+            format!("must be a positive number of seconds, got {}", s.log.progress_secs),
+        )
+    })?;
 
     let jobs = validate_jobs(&s.jobs, timeout + max_wait, &invalid)?;
     let server = server::validate(&s.server, &invalid)?;
@@ -320,7 +328,7 @@ fn validate(s: Settings, layers: &Layers, env: &HashMap<String, String>) -> Resu
             max_delete_fraction: y.max_delete_fraction,
         },
         database: DatabaseConfig { url: database_url(env)?, max_connections, connect_timeout },
-        log: LogConfig { format, level: s.log.level.clone() },
+        log: LogConfig { format, level: s.log.level.clone(), progress_every },
         jobs,
         server,
         webhooks,

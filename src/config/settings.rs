@@ -112,11 +112,17 @@ pub struct LogSection {
     pub format: String,
     /// A tracing filter; `RUST_LOG` overrides it.
     pub level: String,
+    /// Seconds between two progress lines of a walk.
+    pub progress_secs: f64,
 }
 
 impl Default for LogSection {
     fn default() -> Self {
-        Self { format: "pretty".into(), level: "info,sqlx=warn,sqlx::query=error".into() }
+        Self {
+            format: "pretty".into(),
+            level: "info,sqlx=warn,sqlx::query=error".into(),
+            progress_secs: 10.0,
+        }
     }
 }
 

@@ -23,6 +23,34 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// connection until `connect_timeout`, which turns "nothing listens there"
 /// into a 10 s "pool timed out". The first connection says what is wrong at once.
 pub async fn connect(cfg: &DatabaseConfig) -> anyhow::Result<PgPool> {
+    let (options, shown) = connect_options(cfg)?;
+    first_connection(cfg, &options, &shown).await?;
+    pool_options(cfg)
+        .connect_with(options)
+        .await
+        .map_err(|e| anyhow::anyhow!("Failed to connect to Postgres at {shown}: {}", cause(&e)))
+}
+
+/// A pool that connects when first used, for the daemon, which starts (and
+/// answers `/healthz` with 503) before Postgres does. Only `DATABASE_URL`
+/// itself is checked here; [`reachable`] says whether Postgres answers.
+pub fn connect_lazy(cfg: &DatabaseConfig) -> anyhow::Result<PgPool> {
+    let (options, _) = connect_options(cfg)?;
+    Ok(pool_options(cfg).connect_lazy_with(options))
+}
+
+/// Whether Postgres answers at `DATABASE_URL`, with the cause when it does not.
+pub async fn reachable(cfg: &DatabaseConfig) -> anyhow::Result<()> {
+    let (options, shown) = connect_options(cfg)?;
+    first_connection(cfg, &options, &shown).await
+}
+
+fn pool_options(cfg: &DatabaseConfig) -> PgPoolOptions {
+    PgPoolOptions::new().max_connections(cfg.max_connections).acquire_timeout(cfg.connect_timeout)
+}
+
+/// The parsed `DATABASE_URL` and how errors show it (password masked).
+fn connect_options(cfg: &DatabaseConfig) -> anyhow::Result<(PgConnectOptions, String)> {
     let url = cfg.url.as_ref().ok_or_else(|| ConfigError::Missing {
         key: "DATABASE_URL".into(),
         hint: "this command needs Postgres; set it to the database to use, such as \
@@ -35,23 +63,27 @@ pub async fn connect(cfg: &DatabaseConfig) -> anyhow::Result<PgPool> {
         origin: crate::config::Origin::Env("DATABASE_URL".into()),
         message: "not a valid Postgres URL (the value is not shown: it may hold a password)".into(),
     })?;
-    let first = tokio::time::timeout(cfg.connect_timeout, PgConnection::connect_with(&options)).await;
+    Ok((options, shown))
+}
+
+/// One connection on its own, closed at once: says why Postgres cannot be reached.
+async fn first_connection(
+    cfg: &DatabaseConfig,
+    options: &PgConnectOptions,
+    shown: &str,
+) -> anyhow::Result<()> {
+    let first = tokio::time::timeout(cfg.connect_timeout, PgConnection::connect_with(options)).await;
     match first {
         Err(_) => anyhow::bail!(
             "Failed to connect to Postgres at {shown}: no answer within {:.0} s (database.connect_timeout_secs)",
             cfg.connect_timeout.as_secs_f64()
         ),
-        Ok(Err(e)) => return Err(anyhow::anyhow!("Failed to connect to Postgres at {shown}: {}", cause(&e))),
+        Ok(Err(e)) => Err(anyhow::anyhow!("Failed to connect to Postgres at {shown}: {}", cause(&e))),
         Ok(Ok(conn)) => {
             let _ = conn.close().await;
+            Ok(())
         }
     }
-    PgPoolOptions::new()
-        .max_connections(cfg.max_connections)
-        .acquire_timeout(cfg.connect_timeout)
-        .connect_with(options)
-        .await
-        .map_err(|e| anyhow::anyhow!("Failed to connect to Postgres at {shown}: {}", cause(&e)))
 }
 
 /// One sentence for a failed connection: what happened and what to do, without

@@ -20,6 +20,9 @@ pub enum Class {
     Failed { message: String },
     /// 401, or 403 on the key's scope: the key is wrong, not the job.
     KeyRefused,
+    /// The worker is stopping and the request was still waiting for the
+    /// key's budget: it was not sent, so the job goes back as it was.
+    NotSent,
 }
 
 /// The API's advice for `BUNDLE_PRICING_CHANGED`, kept with the failure.
@@ -45,6 +48,7 @@ pub fn classify(e: &ApiError) -> Class {
             ),
         },
         ApiError::Unauthorized { .. } => Class::KeyRefused,
+        ApiError::Cancelled { .. } => Class::NotSent,
         // A 403 about the key's scope (AUTH_INSUFFICIENT_SCOPE, or no code at
         // all) is the key's fault; BUNDLE_NOT_OWNED and the like are the job's.
         ApiError::Fatal { status: Some(403), code, .. }
@@ -64,7 +68,7 @@ pub fn status_of(e: &ApiError) -> Option<u16> {
         ApiError::Conflict { .. } => Some(409),
         ApiError::RateLimited { .. } => Some(429),
         ApiError::Retryable { status, .. } | ApiError::Fatal { status, .. } => *status,
-        ApiError::Invalid { .. } | ApiError::Budget { .. } => None,
+        ApiError::Invalid { .. } | ApiError::Budget { .. } | ApiError::Cancelled { .. } => None,
     }
 }
 

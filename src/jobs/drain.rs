@@ -16,6 +16,8 @@ pub struct DrainReport {
     pub failed: u64,
     pub expired: u64,
     pub superseded: u64,
+    /// Claimed but not sent because the worker was stopping: back in the queue.
+    pub released: u64,
     /// Set when the API refused the key: replay stopped there.
     pub key_refused: Option<ApiError>,
 }
@@ -31,6 +33,7 @@ impl DrainReport {
             Outcome::Failed { .. } => self.failed += 1,
             Outcome::Expired { jobs } => self.expired += jobs.len() as u64,
             Outcome::Superseded { .. } => self.superseded += 1,
+            Outcome::Released { .. } => self.released += 1,
             Outcome::KeyRefused { error, .. } => self.key_refused = Some(error),
         }
     }
@@ -42,6 +45,7 @@ impl DrainReport {
         self.failed += other.failed;
         self.expired += other.expired;
         self.superseded += other.superseded;
+        self.released += other.released;
         self.key_refused = self.key_refused.take().or(other.key_refused);
     }
 }

@@ -57,6 +57,11 @@ pub enum Outcome {
     Superseded {
         job: i64,
     },
+    /// The worker is stopping and the job was still waiting for the key's
+    /// budget: not sent, back in the queue as it was before the claim.
+    Released {
+        job: i64,
+    },
 }
 
 /// Claims the next due job and sends it; `None` when no job is due.
@@ -109,6 +114,7 @@ async fn send_and_record(r: &Replayer, job: Claimed) -> anyhow::Result<Outcome> 
             )
         }
         Outcome::Failed { .. } => tracing::warn!(error = send.error.as_deref(), "job failed"),
+        Outcome::Released { .. } => tracing::info!("stopping: the job was not sent and is back in the queue"),
         _ => {}
     }
     Ok(outcome)
@@ -204,6 +210,11 @@ fn judge(
             send.outcome = "key_refused";
             let verdict = Verdict::Release { first_sent_at: job.previous_first_sent_at };
             (send, verdict, Outcome::KeyRefused { job: id, error: e })
+        }
+        Class::NotSent => {
+            send.outcome = "not_sent";
+            let verdict = Verdict::Release { first_sent_at: job.previous_first_sent_at };
+            (send, verdict, Outcome::Released { job: id })
         }
     }
 }

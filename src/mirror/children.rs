@@ -106,7 +106,8 @@ pub async fn run(
     let ids = plan.changed.iter().chain(&plan.active).chain(&plan.rotation);
     let mut outcome = Ok(true);
     let (started, total) = (std::time::Instant::now(), plan.requests());
-    let mut next_progress = super::walk::PROGRESS_EVERY_SECS;
+    let every = m.settings.progress_every.as_secs_f64();
+    let mut next_progress = every;
     for (done, id) in ids.enumerate() {
         let elapsed = started.elapsed().as_secs_f64();
         if elapsed >= next_progress {
@@ -118,14 +119,15 @@ pub async fn run(
                 eta_secs = left.round() as u64,
                 "fetching children"
             );
-            next_progress = elapsed + super::walk::PROGRESS_EVERY_SECS;
+            next_progress = elapsed + every;
         }
         if cancel.is_cancelled() {
             outcome = Ok(false);
             break;
         }
         if let Err(e) = refresh(m, stream, id, &mut tally).await {
-            outcome = Err(e);
+            // Stopping while the request waited for the budget: not a failure.
+            outcome = if ApiError::cancelled_in(&e) { Ok(false) } else { Err(e) };
             break;
         }
         tally.spent(&m.client.counters(), &before);

@@ -53,8 +53,8 @@ pub async fn settle(
     };
     let ids = store::unseen_ids(&mut conn, stream, run_id, started, m.settings.max_delete_checks).await?;
     drop(conn);
-    let (mut gone, mut unsure) = (Vec::new(), 0u64);
-    for id in ids {
+    let (mut gone, mut unsure, total) = (Vec::new(), 0u64, ids.len());
+    for (checked, id) in ids.into_iter().enumerate() {
         tally.delete_checks += 1;
         match m.client.get(&format!("{detail}{id}"), &[]).await {
             Err(ApiError::NotFound { .. }) => gone.push(id),
@@ -71,6 +71,11 @@ pub async fn settle(
                 e @ (ApiError::Unauthorized { .. } | ApiError::Budget { .. } | ApiError::RateLimited { .. }),
             ) => {
                 return Err(e.into());
+            }
+            // Stopping: the rows not checked yet stay live (checked next walk).
+            Err(ApiError::Cancelled { .. }) => {
+                unsure += (total - checked) as u64;
+                break;
             }
             Err(e) => {
                 tracing::warn!(stream = stream.name, id, error = %e, "could not confirm a missing row; it stays");

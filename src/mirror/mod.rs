@@ -44,6 +44,8 @@ pub struct Settings {
     pub max_requests_per_run: u32,
     pub max_delete_checks: u32,
     pub max_delete_fraction: f64,
+    /// How often a walk logs a progress line (`log.progress_secs`).
+    pub progress_every: Duration,
 }
 
 /// What the mirror runs on: the pool of the process and the key's client.

@@ -17,9 +17,6 @@ use crate::api::cursor::{Absorbed, Read};
 use crate::api::model::ListPage;
 use crate::api::{ApiError, CounterSnapshot, Walk};
 
-/// Seconds between two progress lines of a long walk.
-pub(crate) const PROGRESS_EVERY_SECS: f64 = 10.0;
-
 /// How a walk's page loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum End {
@@ -152,7 +149,8 @@ async fn pages(
 ) -> anyhow::Result<End> {
     let mut walk =
         Walk::new(m.client.clone(), stream.path, Vec::new(), m.settings.per_page)?.starting_at(start_page);
-    let (started, mut next_progress) = (Instant::now(), PROGRESS_EVERY_SECS);
+    let every = m.settings.progress_every.as_secs_f64();
+    let (started, mut next_progress) = (Instant::now(), every);
     let mut forward = None;
     // The next page's GET, sent while this page is written: the request and
     // the transaction overlap instead of taking turns. A routine ledger run
@@ -169,9 +167,15 @@ async fn pages(
                 tally.pages
             );
         }
-        let list = match prefetched.take() {
-            Some((ahead, fetched)) if ahead == read => fetched?,
-            _ => walk.fetch(read).await?,
+        let fetched = match prefetched.take() {
+            Some((ahead, fetched)) if ahead == read => fetched,
+            _ => walk.fetch(read).await,
+        };
+        // Stopping while the page waited for the budget: nothing was sent,
+        // every page before it is committed.
+        let list = match fetched {
+            Err(e) if e.is_cancelled() => return Ok(End::Cancelled),
+            other => other?,
         };
         let received = list.data.len();
         if let Some((index, item)) =
@@ -224,7 +228,7 @@ async fn pages(
                 elapsed_secs = elapsed as u64,
                 "walking"
             );
-            next_progress = elapsed + PROGRESS_EVERY_SECS;
+            next_progress = elapsed + every;
         }
         if routine && received > 0 && up.inserted == 0 {
             return Ok(End::Head);

@@ -3,12 +3,19 @@
 //! when another client spends the same key, refreshes ahead of a walk, and a
 //! long block probed.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokportal_sync::api::ApiError;
+use tokio_util::sync::CancellationToken;
+use tokportal_sync::api::gcra::Correction;
+use tokportal_sync::api::{ApiError, BudgetStore, IdempotencyKey, MemoryStore, MutationMethod};
 use tokportal_sync::sim::DEMO_KEY;
 
-use crate::api_support::{budget_options, client, client_options, demo_client, scripted, sim_with};
+use crate::api_support::{
+    budget_options, client, client_on, client_options, demo_client, scripted, sim_with,
+};
+
+const CREATE: &str = r#"{"bundle_type":"account_only","platform":"tiktok","country":"US"}"#;
 
 #[tokio::test]
 async fn a_client_spends_the_burst_then_keeps_to_the_rate_without_a_429() {
@@ -277,4 +284,65 @@ async fn a_long_429_block_is_lifted_by_a_probe_for_every_client_of_the_key() {
     assert_eq!(at.len(), 3, "the 429, the probe, then the other request");
     assert!(at[1] - at[0] >= Duration::from_millis(950), "the probe went {:?} after the 429", at[1] - at[0]);
     server.abort();
+}
+
+/// A clone made `with_cancel` sends nothing once cancelled while it waits for
+/// the budget: the request ends at once with `Cancelled` instead of waiting.
+#[tokio::test]
+async fn a_request_waiting_for_the_budget_is_not_sent_once_its_client_is_cancelled() {
+    let sim = sim_with(10, 10.0, 5).await;
+    let store = Arc::new(MemoryStore::new());
+    let options = client_options(&sim, DEMO_KEY);
+    let key = tokportal_sync::secret::fingerprint(&options.key);
+    // Another process has booked the key 200 s ahead: the next send waits that long.
+    let ahead = Correction { tat_at_least: Some(200.0), block_for: None, probe_in: None };
+    store.correct(&key, ahead).await.unwrap();
+    let mut budget = budget_options(10.0, 5);
+    budget.max_wait = Duration::from_secs(600);
+    let cancel = CancellationToken::new();
+    let c = client_on(store, options, budget).with_cancel(cancel.clone());
+    let mut waiting = tokio::spawn({
+        let c = c.clone();
+        async move { c.get("/bundles", &[]).await }
+    });
+    // It cannot be sent for 200 s: after a moment it is still waiting.
+    assert!(tokio::time::timeout(Duration::from_millis(300), &mut waiting).await.is_err());
+    cancel.cancel();
+    let ended = tokio::time::timeout(Duration::from_secs(30), waiting).await.expect("ends once cancelled");
+    let err = ended.unwrap().unwrap_err();
+    assert!(err.is_cancelled(), "{err:?}");
+    assert!(err.to_string().contains("not sent"), "{err}");
+    assert_eq!(sim.key_stats(DEMO_KEY).unwrap().requests, 0, "nothing reached the server");
+    assert_eq!(c.counters().requests, 0);
+    sim.shutdown().await;
+}
+
+/// A mutation that met a 429 and waits out the block is not sent again once
+/// cancelled: the server saw the one refused request and executed nothing.
+#[tokio::test]
+async fn a_mutation_waiting_out_a_429_is_not_sent_once_its_client_is_cancelled() {
+    let sim = sim_with(10, 10.0, 5).await;
+    // The next request is refused with a Retry-After of 100 s.
+    assert!(sim.drain(DEMO_KEY, Duration::from_secs(100)));
+    let mut budget = budget_options(10.0, 5);
+    budget.max_wait = Duration::from_secs(600);
+    let cancel = CancellationToken::new();
+    let c = client(client_options(&sim, DEMO_KEY), budget).with_cancel(cancel.clone());
+    let key = IdempotencyKey::new("cancelled-while-blocked").unwrap();
+    let mut waiting = tokio::spawn({
+        let c = c.clone();
+        async move { c.mutate(MutationMethod::Post, "/bundles", &key, Some(CREATE)).await }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while c.counters().rate_limited == 0 {
+        assert!(Instant::now() < deadline, "the first send never met its 429");
+        assert!(tokio::time::timeout(Duration::from_millis(20), &mut waiting).await.is_err());
+    }
+    cancel.cancel();
+    let ended = tokio::time::timeout(Duration::from_secs(30), waiting).await.expect("ends once cancelled");
+    let err = ended.unwrap().unwrap_err();
+    assert!(err.is_cancelled(), "{err:?}");
+    let stats = sim.key_stats(DEMO_KEY).unwrap();
+    assert_eq!((stats.requests, stats.rate_limited, stats.executions), (1, 1, 0));
+    sim.shutdown().await;
 }

@@ -71,3 +71,19 @@ fn check_config_never_prints_the_api_key() {
     assert!(!all.contains("sk_secret"), "{all}");
     assert!(all.contains("fingerprint"), "{all}");
 }
+
+#[test]
+fn help_states_every_exit_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = worker(dir.path(), &["--help"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let help = text(&out.stdout);
+    for status in [
+        "0  done",
+        "1  the work could not be completed",
+        "2  configuration or usage error",
+        "3  the API refused the key",
+    ] {
+        assert!(help.contains(status), "{status:?} in {help}");
+    }
+}

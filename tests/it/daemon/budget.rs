@@ -150,3 +150,21 @@ async fn api_probe_interval_secs_decides_which_blocks_are_probed(pool: PgPool) {
     assert_eq!(blocked, None);
     sim.shutdown().await;
 }
+
+#[sqlx::test]
+async fn a_once_cycle_stopped_by_a_blocked_key_names_the_budget_commands(pool: PgPool) {
+    let sim = sim(5).await;
+    let url = database_url(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    super::support::config(dir.path(), &["bundles"], "0 */15 * * * *");
+    let mut env = env(&url, sim.base_url().as_str(), "100");
+    env.push(("TOKPORTAL__API__MAX_WAIT_SECS", "1".into()));
+    super::signals::block_the_key(&pool).await;
+    let out = run(dir.path(), &["--once"], &env).await;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("rate limited"), "{err}");
+    assert!(err.contains("worker budget show") && err.contains("worker budget reset"), "{err}");
+    assert_eq!(sim.key_stats(DEMO_KEY).unwrap().requests, 0);
+    sim.shutdown().await;
+}

@@ -3,6 +3,7 @@
 
 mod budget;
 mod once;
+mod postgres_down;
 mod prune;
 mod serve;
 mod share;

@@ -5,8 +5,10 @@
 
 use std::time::Duration;
 
+use secrecy::SecretString;
 use sqlx::PgPool;
-use tokportal_sync::sim::FaultTarget;
+use tokportal_sync::secret;
+use tokportal_sync::sim::{DEMO_KEY, FaultTarget};
 
 use super::once::{enqueue, paced_sim, sim};
 use super::support::{Worker, config, env, run, scalar, until};
@@ -143,5 +145,87 @@ async fn sigterm_during_worker_replay_records_the_job_in_flight_releases_the_res
         2
     );
     assert_eq!(sim.ledger().len(), 2, "each job executed once, none twice");
+    sim.shutdown().await;
+}
+
+/// The key blocked by another process's long 429 (the store says 200 s).
+pub async fn block_the_key(pool: &PgPool) {
+    let ours = secret::fingerprint(&SecretString::from(DEMO_KEY));
+    sqlx::query(
+        "INSERT INTO tokportal.api_budgets (key_fingerprint, tat, blocked_until, probe_at)
+         VALUES ($1, now(), now() + interval '200 seconds', now() + interval '200 seconds')",
+    )
+    .bind(&ours)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+#[sqlx::test]
+async fn sigterm_while_a_job_waits_out_a_long_block_exits_0_in_time_and_leaves_it_unsent(pool: PgPool) {
+    let sim = sim(5).await;
+    let url = database_url(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), &["bundles"], "0 */15 * * * *");
+    let env = env(&url, sim.base_url().as_str(), "1000");
+    block_the_key(&pool).await;
+    enqueue(&pool).await;
+    let mut worker = Worker::spawn(dir.path(), &["--once"], &env);
+    // Claimed, then waiting for the key's budget (200 s away).
+    until(
+        &pool,
+        "SELECT count(*) FROM tokportal.mutation_jobs WHERE status = 'running'",
+        Duration::from_secs(30),
+        |n| n == 1,
+    )
+    .await;
+    worker.sigterm();
+    let status = worker.exit_within(STOP_WITHIN).await;
+    let log = worker.log();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains("1 not sent (stopping; still queued)"), "{log}");
+    assert!(log.contains("resumes next run"), "{log}");
+    let (state, attempts, first_sent): (String, i32, Option<chrono::DateTime<chrono::Utc>>) =
+        sqlx::query_as("SELECT status, attempts, first_sent_at FROM tokportal.mutation_jobs")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((state.as_str(), attempts, first_sent), ("queued", 0, None), "back as it was");
+    assert_eq!(sim.key_stats(DEMO_KEY).unwrap().requests, 0, "nothing was sent");
+    assert!(sim.ledger().is_empty());
+
+    // Once the block is gone, the next run sends it, once.
+    sqlx::query("DELETE FROM tokportal.api_budgets").execute(&pool).await.unwrap();
+    let out = run(dir.path(), &["--once"], &env).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        scalar(&pool, "SELECT count(*) FROM tokportal.mutation_jobs WHERE status = 'succeeded'").await,
+        1
+    );
+    assert_eq!(sim.ledger().len(), 1, "executed once");
+    sim.shutdown().await;
+}
+
+#[sqlx::test]
+async fn max_duration_ends_a_walk_waiting_for_a_blocked_key_with_exit_0(pool: PgPool) {
+    let sim = sim(30).await;
+    let url = database_url(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), &["bundles"], "0 */15 * * * *");
+    let env = env(&url, sim.base_url().as_str(), "1000");
+    block_the_key(&pool).await;
+    let mut worker = Worker::spawn(dir.path(), &["--once", "--max-duration", "5s"], &env);
+    // The walk starts; its first page would wait 200 s; the deadline ends the wait instead.
+    until(&pool, "SELECT count(*) FROM tokportal.sync_runs", Duration::from_secs(30), |n| n == 1).await;
+    let status = worker.exit_within(Duration::from_secs(60)).await;
+    let log = worker.log();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains("stopped at --max-duration 5s at a page boundary"), "{log}");
+    assert!(log.contains("resumes next run"), "{log}");
+    let state: String =
+        sqlx::query_scalar("SELECT status FROM tokportal.sync_runs").fetch_one(&pool).await.unwrap();
+    assert_eq!(state, "interrupted");
+    assert_eq!(scalar(&pool, "SELECT count(*) FROM tokportal.bundles").await, 0);
+    assert_eq!(sim.key_stats(DEMO_KEY).unwrap().requests, 0, "nothing was sent");
     sim.shutdown().await;
 }

@@ -84,11 +84,13 @@ async fn on_a_terminal_worker_sync_draws_a_bar_per_stream_with_an_eta_at_the_bud
 }
 
 #[sqlx::test]
-async fn off_a_terminal_worker_sync_writes_log_lines_and_no_bar(pool: PgPool) {
+async fn off_a_terminal_worker_sync_writes_progress_lines_at_log_progress_secs_and_no_bar(pool: PgPool) {
     let sim = sim(60).await;
     let url = database_url(&pool).await;
     let dir = tempfile::tempdir().unwrap();
-    let env = env(&url, sim.base_url().as_str());
+    let mut env = env(&url, sim.base_url().as_str());
+    // A line at every page (each takes longer than a millisecond).
+    env.push(("TOKPORTAL__LOG__PROGRESS_SECS", "0.001".into()));
     let out = tokio::task::spawn_blocking(move || {
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         worker(dir.path(), &["sync"], &env)
@@ -100,5 +102,42 @@ async fn off_a_terminal_worker_sync_writes_log_lines_and_no_bar(pool: PgPool) {
     assert!(err.contains("bundles: succeeded (full)"), "{err}");
     assert!(!err.contains("bundles ["), "no bar off a terminal: {err}");
     assert!(!err.contains('\u{1b}'), "no escape codes in a log file: {err:?}");
+    let walking: Vec<&str> = err.lines().filter(|l| l.contains(" walking ")).collect();
+    assert!(walking.len() >= 2, "progress lines off a terminal: {err}");
+    let last = walking.last().unwrap();
+    for field in ["stream=\"bundles\"", "total_pages=6", "eta_secs=", "items="] {
+        assert!(last.contains(field), "{field} in {last}");
+    }
+    sim.shutdown().await;
+}
+
+#[sqlx::test]
+async fn with_log_format_json_every_line_of_stderr_is_json_the_summary_too(pool: PgPool) {
+    let sim = sim(30).await;
+    let url = database_url(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = env(&url, sim.base_url().as_str());
+    env.push(("TOKPORTAL__LOG__FORMAT", "json".into()));
+    env.push(("TOKPORTAL__LOG__PROGRESS_SECS", "0.001".into()));
+    let out = tokio::task::spawn_blocking(move || {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        worker(dir.path(), &["sync"], &env)
+    })
+    .await
+    .unwrap();
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let lines: Vec<serde_json::Value> = err
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(lines.iter().any(|v| v["fields"]["message"] == "walking"), "{err}");
+    let summaries: Vec<&str> = lines
+        .iter()
+        .filter(|v| v["fields"]["summary"] == true)
+        .filter_map(|v| v["fields"]["message"].as_str())
+        .collect();
+    assert!(summaries.iter().any(|m| m.starts_with("bundles: succeeded (full)")), "{summaries:?}");
+    assert!(summaries.last().is_some_and(|m| m.starts_with("sync ")), "{summaries:?}");
     sim.shutdown().await;
 }

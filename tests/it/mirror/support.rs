@@ -23,6 +23,7 @@ pub fn settings() -> Settings {
         max_requests_per_run: 10_000,
         max_delete_checks: 50,
         max_delete_fraction: 0.2,
+        progress_every: Duration::from_secs(10),
     }
 }
 

@@ -5,6 +5,7 @@ mod budget;
 mod once;
 mod postgres_down;
 mod prune;
+mod schedule;
 mod serve;
 mod share;
 mod signals;

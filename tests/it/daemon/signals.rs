@@ -229,3 +229,32 @@ async fn max_duration_ends_a_walk_waiting_for_a_blocked_key_with_exit_0(pool: Pg
     assert_eq!(sim.key_stats(DEMO_KEY).unwrap().requests, 0, "nothing was sent");
     sim.shutdown().await;
 }
+
+#[sqlx::test]
+async fn sigint_during_worker_sync_exits_0_at_a_page_boundary_and_the_next_sync_finishes(pool: PgPool) {
+    let sim = paced_sim(200, 20.0).await;
+    let url = database_url(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), &["bundles"], "0 */15 * * * *");
+    let env = env(&url, sim.base_url().as_str(), "10");
+    let out = run(dir.path(), &["migrate"], &env).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut worker = Worker::spawn(dir.path(), &["sync"], &env);
+    until(&pool, "SELECT max(last_page)::int8 FROM tokportal.sync_runs", Duration::from_secs(30), |p| p >= 3)
+        .await;
+    worker.sigint();
+    let status = worker.exit_within(STOP_WITHIN).await;
+    let log = worker.log();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains("SIGINT"), "{log}");
+    assert!(log.contains("bundles: interrupted"), "{log}");
+    let last_page: i32 =
+        sqlx::query_scalar("SELECT last_page FROM tokportal.sync_runs").fetch_one(&pool).await.unwrap();
+    assert!(last_page < 20, "stopped before the end");
+    assert_eq!(scalar(&pool, "SELECT count(*) FROM tokportal.bundles").await, i64::from(last_page) * 10);
+
+    let out = run(dir.path(), &["sync"], &env).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(scalar(&pool, "SELECT count(*) FROM tokportal.bundles WHERE deleted_at IS NULL").await, 200);
+    sim.shutdown().await;
+}

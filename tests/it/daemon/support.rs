@@ -81,9 +81,18 @@ impl Worker {
 
     /// SIGTERM, to this child's PID only.
     pub fn sigterm(&self) {
+        self.signal(libc::SIGTERM);
+    }
+
+    /// SIGINT (a Ctrl-C), to this child's PID only.
+    pub fn sigint(&self) {
+        self.signal(libc::SIGINT);
+    }
+
+    fn signal(&self, signal: libc::c_int) {
         let pid = libc::pid_t::try_from(self.child.id()).unwrap();
         // SAFETY: kill(2) with a PID this test spawned and has not reaped.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
     }
 
     /// SIGKILL, to this child's PID only, and reaps it.

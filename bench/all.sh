@@ -13,22 +13,43 @@ cd "$(dirname "$0")/.."
 PG=${DATABASE_URL:-${PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}}
 SIM=(cargo run --quiet --release --example sim_throughput --)
 
-# The "before" walker of "Walking under drift" (commit 3e91082), in a scratch worktree.
-drift() {
-    local tree=target/bench-walk-before
-    local target=target/bench-walk-before-target
-    git worktree add --force "$tree" 3e91082 >/dev/null
-    (cd "$tree" && CARGO_TARGET_DIR="$PWD/../../$target" cargo build --quiet --release --bin worker)
-    local status=0
-    BEFORE="$PWD/$target/release/worker" bench/drift.sh || status=$?
+# Builds `what` (cargo build arguments) at `commit` in a scratch worktree and
+# prints the target directory; the worktree is removed, the build kept.
+build_at() {
+    local commit=$1 name=$2
+    shift 2
+    local tree=target/bench-$name
+    local target=target/bench-$name-target
+    git worktree add --force "$tree" "$commit" >/dev/null
+    (cd "$tree" && CARGO_TARGET_DIR="$PWD/../../$target" cargo build --quiet --release "$@") >&2 || {
+        git worktree remove --force "$tree"
+        return 1
+    }
     git worktree remove --force "$tree"
-    return "$status"
+    echo "$PWD/$target"
+}
+
+# The "before" walker of "Walking under drift" (commit 3e91082).
+drift() {
+    local target
+    target=$(build_at 3e91082 walk-before --bin worker)
+    BEFORE="$target/release/worker" bench/drift.sh
+}
+
+# The "before" simulator of "Simulator at scale" (commit 5f81eea): the same
+# two sizes, the only order it had.
+scale_before() {
+    local target
+    target=$(build_at 5f81eea sim-before --example sim_throughput)
+    echo "# before (5f81eea)"
+    "$target/release/examples/sim_throughput" --bundles 100000 --secs 5 --connections 4 --probe 200 &&
+        "$target/release/examples/sim_throughput" --bundles 1000000 --secs 5 --connections 4 --probe 200
 }
 
 steps=(
     "Simulator|${SIM[*]} --secs 10 --connections 4"
-    "Simulator at scale|${SIM[*]} --bundles 100000 --secs 5 --connections 4 --probe 200 && ${SIM[*]} --bundles 1000000 --secs 5 --connections 4 --probe 200 && ${SIM[*]} --bundles 1000000 --secs 5 --probe 200 --order created_at_unstable && ${SIM[*]} --bundles 1000000 --secs 5 --probe 200 --order id && ${SIM[*]} --bundles 1000000 --secs 5 --probe 200 --filter status=published"
-    "API client and budget|bench/walk.sh"
+    "Simulator at scale|${SIM[*]} --bundles 100000 --secs 5 --connections 4 --probe 200 && ${SIM[*]} --bundles 1000000 --secs 5 --connections 4 --probe 200 && ${SIM[*]} --bundles 1000000 --secs 5 --probe 200 --order created_at_unstable && ${SIM[*]} --bundles 1000000 --secs 5 --probe 200 --order id && ${SIM[*]} --bundles 1000000 --secs 5 --probe 200 --filter status=published && scale_before"
+    "API client and budget|bench/walk.sh && cargo run --quiet --release -- demo --walk-only"
     "Replay|DATABASE_URL='$PG' cargo run --quiet --release --example replay_bench -- --jobs 2000 --concurrency 4"
     "Walking under drift|drift"
     "The mirror|BUNDLES=100000 bench/mirror.sh && BUNDLES=1000000 bench/mirror.sh"

@@ -151,3 +151,37 @@ async fn max_duration_stops_at_a_page_boundary_exits_0_and_the_next_run_resumes(
     assert_eq!(scalar(&pool, "SELECT count(*) FROM tokportal.bundles WHERE deleted_at IS NULL").await, 200);
     sim.shutdown().await;
 }
+
+#[sqlx::test]
+async fn a_job_refused_for_want_of_credits_402_is_reported_and_does_not_fail_the_cycle(pool: PgPool) {
+    // A key with no credits: every creation is answered 402 INSUFFICIENT_CREDITS.
+    let sim = sim::start(SimConfig {
+        bundles: 5,
+        rate_limit: false,
+        keys: vec![sim::SimKey::full(sim::DEMO_KEY, 0)],
+        ..SimConfig::default()
+    })
+    .await
+    .expect("the simulator starts");
+    let url = database_url(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), &["bundles"], "0 */15 * * * *");
+    let env = env(&url, sim.base_url().as_str(), "1000");
+    let out = run(dir.path(), &["migrate"], &env).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    enqueue(&pool).await;
+    let out = run(dir.path(), &["--once"], &env).await;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let last = err.lines().last().unwrap();
+    assert!(last.starts_with("cycle completed in"), "{err}");
+    assert!(last.contains("replay 0 succeeded") && last.contains("1 failed"), "{last}");
+    let (status, code, http): (String, Option<String>, Option<i32>) =
+        sqlx::query_as("SELECT status, error_code, response_status FROM tokportal.mutation_jobs")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), code.as_deref(), http), ("failed", Some("INSUFFICIENT_CREDITS"), Some(402)));
+    assert_eq!(sim.key_stats(sim::DEMO_KEY).unwrap().credits_debited, 0, "nothing charged");
+    sim.shutdown().await;
+}

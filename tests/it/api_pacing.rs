@@ -28,7 +28,10 @@ async fn a_client_spends_the_burst_then_keeps_to_the_rate_without_a_429() {
     // Nine go at once (one token stays as a margin), the other 31 one interval apart.
     let elapsed = start.elapsed();
     assert!(elapsed >= Duration::from_millis(610), "{elapsed:?}");
-    assert!(elapsed < Duration::from_millis(620 + 1000), "{elapsed:?}");
+    // Not slower than the rate: the client's own count of time spent waiting
+    // for budget (a slow machine makes round trips longer, never this).
+    let waited = c.counters().budget_wait;
+    assert!(waited < Duration::from_millis(620 + 500), "waited {waited:?} for budget");
     assert_eq!(sim.key_stats(DEMO_KEY).unwrap().rate_limited, 0);
     assert_eq!(c.counters().requests, 40);
     sim.shutdown().await;
@@ -215,15 +218,12 @@ async fn a_refresh_clone_goes_ahead_of_the_walk_requests_waiting_without_a_429()
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let asked = Instant::now();
     refresh.get("/bundles/b1", &[]).await.ok();
-    let waited = asked.elapsed();
     let queued = pages.iter().filter(|p| !p.is_finished()).count();
     for p in pages {
         p.await.unwrap();
     }
-    // Behind the queue it would wait over a second.
-    assert!(waited < Duration::from_millis(500), "the refresh waited {waited:?}");
+    // Behind the queue it would have come back after every page.
     assert!(queued >= 10, "the refresh went ahead of {queued} pages still waiting");
     assert_eq!(sim.key_stats(DEMO_KEY).unwrap().rate_limited, 0);
     sim.shutdown().await;
@@ -278,8 +278,8 @@ async fn a_long_429_block_is_lifted_by_a_probe_for_every_client_of_the_key() {
     }
     let other = second.get("/bundles", &[]).await.unwrap();
     assert_eq!((blocked.await.unwrap().unwrap(), other.status), (200, 200));
-    // Served after one probe interval, not ten minutes.
-    assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
+    // Served after one probe interval, not ten minutes (a bound far from both).
+    assert!(start.elapsed() < Duration::from_secs(120), "{:?}", start.elapsed());
     let at = arrivals.lock().unwrap().clone();
     assert_eq!(at.len(), 3, "the 429, the probe, then the other request");
     assert!(at[1] - at[0] >= Duration::from_millis(950), "the probe went {:?} after the 429", at[1] - at[0]);

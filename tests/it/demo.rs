@@ -1,8 +1,14 @@
 //! `worker demo`: the quick start, end to end through the binary: the full
 //! demo against a given database and against a throwaway cluster, the
-//! walk-only demo, and its usage errors.
+//! walk-only demo, its usage errors, and the verdict checking the jobs
+//! against the simulator's ledger.
+
+use std::time::Duration;
 
 use sqlx::PgPool;
+use tokportal_sync::demo::report::{Phase, Replay, Summary};
+use tokportal_sync::jobs::queue::Job;
+use tokportal_sync::sim::{FaultsFired, LedgerEntry};
 
 use crate::helpers::{database_url, text, worker};
 
@@ -31,6 +37,13 @@ async fn the_demo_mirrors_and_replays_every_job_exactly_once_into_database_url(p
     assert!(stdout.contains("jobs succeeded: 6 of 6"), "{stdout}");
     assert!(stdout.contains("executed exactly once (simulator's ledger): 6 of 6"), "{stdout}");
     assert!(stdout.contains("failed 2 sends (503) and dropped 2 answers"), "{stdout}");
+    let (debited, charged) = credits(&stdout);
+    assert!(debited > 0, "the creations cost credits: {stdout}");
+    assert_eq!(debited as f64, charged, "the ledger and the jobs agree: {stdout}");
+    assert!(stdout.contains(&format!("({debited} credits, as the simulator's ledger says)")), "{stdout}");
+    let (requests, streams, ratio) = budget(&stdout);
+    assert_eq!(requests, streams, "the simulator counted the requests the walks made: {stdout}");
+    assert_eq!(ratio, None, "a burst of 500 holds the whole pass: {stdout}");
     assert!(stdout.contains("-- live bundles by status"), "{stdout}");
     let succeeded: i64 =
         sqlx::query_scalar("SELECT count(*) FROM tokportal.mutation_jobs WHERE status = 'succeeded'")
@@ -43,6 +56,42 @@ async fn the_demo_mirrors_and_replays_every_job_exactly_once_into_database_url(p
         .await
         .unwrap();
     assert!(bundles > 200, "the created bundles were mirrored too: {bundles}");
+}
+
+/// The summary's `credits debited by the simulator: D; charged according to the jobs: C`.
+fn credits(stdout: &str) -> (i64, f64) {
+    let line = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("credits debited by the simulator: "))
+        .unwrap_or_else(|| panic!("a credits line in {stdout}"));
+    let (debited, charged) = line.split_once("; charged according to the jobs: ").expect("both figures");
+    (debited.parse().unwrap(), charged.parse().unwrap())
+}
+
+/// The first pass's `budget: N requests in …` line: N, the requests the
+/// per-stream lines above it add up to, and the ratio of the wall time to
+/// the token bucket's optimum (`None`: the pass fit in the burst).
+fn budget(stdout: &str) -> (u64, u64, Option<f64>) {
+    let mut lines = stdout.lines().skip_while(|l| !l.starts_with("mirrored (first pass"));
+    lines.next().expect("a first-pass section");
+    let mut streams = 0;
+    for line in lines {
+        if let Some(rest) = line.trim().strip_prefix("budget: ") {
+            let requests = rest.split_whitespace().next().unwrap().parse().unwrap();
+            let ratio = match rest.split_once("(ratio ") {
+                Some((_, r)) => Some(r.trim_end_matches(')').parse().unwrap()),
+                None => {
+                    assert!(rest.contains("the bucket did not limit this pass"), "{line}");
+                    None
+                }
+            };
+            return (requests, streams, ratio);
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(words.last(), Some(&"requests"), "a stream's line: {line}");
+        streams += words[words.len() - 2].parse::<u64>().unwrap();
+    }
+    panic!("no budget line in {stdout}");
 }
 
 #[sqlx::test]
@@ -60,11 +109,20 @@ async fn the_demo_refuses_a_database_that_mirrors_another_account(pool: PgPool) 
 
 #[tokio::test]
 async fn the_demo_starts_a_throwaway_cluster_and_removes_it_afterwards() {
+    // A bucket of 20 at 100/s: the bucket, not the burst, paces the first pass.
     let out =
-        demo(&["demo", "--throwaway", "--bundles", "100", "--rate", "500", "--burst", "500"], vec![]).await;
+        demo(&["demo", "--throwaway", "--bundles", "100", "--rate", "100", "--burst", "20"], vec![]).await;
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{stderr}\n{stdout}");
     assert!(stdout.contains("executed exactly once (simulator's ledger): 6 of 6"), "{stdout}");
+    let (debited, charged) = credits(&stdout);
+    assert!(debited > 0 && debited as f64 == charged, "{stdout}");
+    let (requests, streams, ratio) = budget(&stdout);
+    assert_eq!(requests, streams, "{stdout}");
+    // Nothing beats the token bucket: the pass took at least its optimum
+    // (a floor on the time taken, to the summary's two decimals).
+    let ratio = ratio.expect("the bucket limited the pass");
+    assert!(ratio >= 0.99, "ratio {ratio} under the optimum: {stdout}");
     let dir = stderr
         .lines()
         .find_map(|l| l.strip_prefix("database: a throwaway cluster in "))
@@ -117,4 +175,74 @@ fn the_demo_walks_every_bundle_within_the_budget_even_while_the_account_changes(
         .and_then(|n| n.parse().ok())
         .expect("a `pages read` line");
     assert!(reread > 0, "the drifting account made the walk read pages again: {stdout}");
+}
+
+/// A job that succeeded under `key`, charged `credits_charged` by its answer.
+fn succeeded(id: i64, key: &str, credits_charged: Option<f64>) -> Job {
+    let now = chrono::Utc::now();
+    Job {
+        id,
+        status: "succeeded".into(),
+        method: "POST".into(),
+        path: "/bundles".into(),
+        body: Some("{}".into()),
+        idempotency_key: key.into(),
+        ordering_key: None,
+        attempts: 1,
+        claims: 1,
+        run_after: now,
+        locked_until: None,
+        first_sent_at: Some(now),
+        response_status: Some(201),
+        response_body: None,
+        replayed: Some(false),
+        credits_charged,
+        error_code: None,
+        last_error: None,
+        error_details: None,
+        created_at: now,
+        finished_at: Some(now),
+    }
+}
+
+/// One execution in the simulator's ledger, under `key`, debiting `credits`.
+fn executed(key: &str, credits: i64) -> LedgerEntry {
+    LedgerEntry {
+        key_fingerprint: "fp".into(),
+        idempotency_key: Some(key.into()),
+        method: "POST".into(),
+        path: "/bundles".into(),
+        body_sha256: String::new(),
+        status: 201,
+        credits_debited: credits,
+        at: chrono::Utc::now(),
+    }
+}
+
+fn verdict(jobs: &[Job], ledger: &[LedgerEntry]) -> anyhow::Result<()> {
+    let phase = || Phase { runs: Vec::new(), requests: 0, wall: Duration::ZERO };
+    let summary = Summary {
+        mirrored: phase(),
+        again: phase(),
+        replay: Replay::default(),
+        jobs,
+        finished: jobs,
+        ledger,
+        fired: FaultsFired::default(),
+        burst: 1,
+        rate: 1.0,
+    };
+    summary.verdict()
+}
+
+#[test]
+fn the_demos_verdict_fails_when_the_ledger_debited_other_credits_than_the_jobs_recorded() {
+    let jobs = [succeeded(1, "k1", Some(10.0)), succeeded(2, "k2", None)];
+    verdict(&jobs, &[executed("k1", 10), executed("k2", 0)]).expect("the ledger and the jobs agree");
+
+    let error = verdict(&jobs, &[executed("k1", 20), executed("k2", 0)]).unwrap_err().to_string();
+    assert!(error.contains("ledger debited 20 credits but the jobs recorded 10"), "{error}");
+    // Debited for a job whose answer named no charge.
+    let error = verdict(&jobs, &[executed("k1", 10), executed("k2", 5)]).unwrap_err().to_string();
+    assert!(error.contains("ledger debited 15 credits but the jobs recorded 10"), "{error}");
 }

@@ -1,9 +1,12 @@
 //! `worker demo`: the quick start, end to end through the binary: the full
-//! demo against a given database and against a throwaway cluster, the
-//! walk-only demo, its usage errors, and the verdict checking the jobs
-//! against the simulator's ledger.
+//! demo against a given database and against a throwaway cluster (removed
+//! at the end, and on SIGTERM), the walk-only demo, its usage errors, and
+//! the verdict checking the jobs against the simulator's ledger.
 
-use std::time::Duration;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 use tokportal_sync::demo::report::{Phase, Replay, Summary};
@@ -130,6 +133,70 @@ async fn the_demo_starts_a_throwaway_cluster_and_removes_it_afterwards() {
         .expect("the cluster's directory is named");
     assert!(!std::path::Path::new(dir).exists(), "{dir} was removed");
     assert!(stdout.contains("the throwaway cluster is gone"), "{stdout}");
+}
+
+#[test]
+fn a_sigtermed_demo_stops_its_throwaway_cluster_and_removes_its_directory() {
+    // At 2 requests a second with a bucket of 2, mirroring 2,000 bundles
+    // takes over a minute: the demo is still walking when SIGTERM comes.
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_worker"));
+    command
+        .args(["demo", "--throwaway", "--bundles", "2000", "--rate", "2", "--burst", "2"])
+        .current_dir(dir.path())
+        .env_clear()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if let Ok(path) = std::env::var("PATH") {
+        command.env("PATH", path);
+    }
+    let mut demo = Reaped(command.spawn().expect("the worker starts"));
+    let stderr = demo.0.stderr.take().unwrap();
+    let (lines, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let mut log = String::new();
+    let cluster = loop {
+        let line = received
+            .recv_timeout(Duration::from_secs(120))
+            .unwrap_or_else(|e| panic!("no throwaway cluster named ({e}):\n{log}"));
+        log.push_str(&line);
+        log.push('\n');
+        if let Some(rest) = line.strip_prefix("database: a throwaway cluster in ") {
+            break std::path::PathBuf::from(rest.split(' ').next().unwrap());
+        }
+    };
+    assert!(cluster.exists(), "{} exists while the demo runs", cluster.display());
+
+    let pid = libc::pid_t::try_from(demo.0.id()).unwrap();
+    // SAFETY: kill(2) with the PID of the child this test spawned and has not reaped.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        if let Some(status) = demo.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the demo did not stop within 90 s of SIGTERM:\n{log}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // The pipe closed with the process: the rest of its log is all there.
+    log.extend(received.iter().map(|line| line + "\n"));
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(log.contains("interrupted by SIGTERM"), "{log}");
+    assert!(!cluster.exists(), "{} was removed:\n{log}", cluster.display());
+}
+
+/// A child killed and reaped when the test ends, whatever happened.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 #[test]

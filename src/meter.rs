@@ -47,7 +47,11 @@ fn describe() {
     describe_counter!(API_RESPONSES, "HTTP answers of the TokPortal API, by status");
     describe_counter!(API_REQUESTS, "HTTP requests sent to the TokPortal API, by client (sync, replay)");
     describe_counter!(API_RATE_LIMITED, "429 answers received, by client");
-    describe_gauge!(API_BUDGET_WAIT, Unit::Seconds, "time requests waited for the key's budget, by client");
+    describe_counter!(
+        API_BUDGET_WAIT,
+        Unit::Seconds,
+        "time requests waited for the key's budget (whole seconds), by client"
+    );
     describe_gauge!(API_BOOKED_AHEAD, "sends the budget booked ahead in a batch and has not made yet");
     describe_counter!(SYNC_PAGES, "pages (or child requests) committed, by stream");
     describe_counter!(SYNC_ROWS, "mirrored rows inserted, updated or deleted, by stream and change");
@@ -73,8 +77,11 @@ pub fn response(status: u16) {
 pub fn api_counters(client: &'static str, c: &CounterSnapshot) {
     counter!(API_REQUESTS, "client" => client).absolute(c.requests);
     counter!(API_RATE_LIMITED, "client" => client).absolute(c.rate_limited);
-    // A gauge only because `metrics` counters are integers: it only grows.
-    gauge!(API_BUDGET_WAIT, "client" => client).set(c.budget_wait.as_secs_f64());
+    // A counter, as its `_total` says (rate() over it is the share of time
+    // spent waiting); `metrics` counters are integers, so whole seconds: the
+    // floor of the running total is under a second behind, which a rate over
+    // minutes does not see.
+    counter!(API_BUDGET_WAIT, "client" => client).absolute(c.budget_wait.as_secs());
     gauge!(API_BOOKED_AHEAD, "client" => client).set(f64::from(c.booked_ahead));
 }
 
@@ -124,4 +131,31 @@ pub fn webhook_batch(events: usize, unknown: u32) {
     let unknown = u64::from(unknown);
     counter!(WEBHOOK_EVENTS, "kind" => "known").increment((events as u64).saturating_sub(unknown));
     counter!(WEBHOOK_EVENTS, "kind" => "unknown").increment(unknown);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use metrics_exporter_prometheus::PrometheusBuilder;
+
+    use super::*;
+
+    #[test]
+    fn the_budget_wait_is_a_counter_of_whole_seconds_as_its_total_suffix_says() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let waited =
+            |ms| CounterSnapshot { budget_wait: Duration::from_millis(ms), ..CounterSnapshot::default() };
+        metrics::with_local_recorder(&recorder, || {
+            describe();
+            api_counters("sync", &waited(2_700));
+            api_counters("sync", &waited(3_100));
+            api_counters("replay", &waited(400));
+        });
+        let text = handle.render();
+        assert!(text.contains(&format!("# TYPE {API_BUDGET_WAIT} counter")), "{text}");
+        assert!(text.contains(&format!("{API_BUDGET_WAIT}{{client=\"sync\"}} 3\n")), "{text}");
+        assert!(text.contains(&format!("{API_BUDGET_WAIT}{{client=\"replay\"}} 0\n")), "{text}");
+    }
 }

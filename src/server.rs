@@ -20,8 +20,10 @@ use crate::jobs::queue;
 use crate::{db, meter};
 
 /// Longest a probe or a scrape waits for Postgres: a probe must answer
-/// before the orchestrator's own timeout (1 s by default in Kubernetes is
-/// tight; 2 s suits the manifests' `timeoutSeconds: 3`).
+/// before the orchestrator's own timeout, so every probe in
+/// `deploy/kubernetes` sets `timeoutSeconds` above it (readiness 3, liveness
+/// 5; Kubernetes' default of 1 s would be shorter). `deploy/check` reads the
+/// number from this line: keep it `from_secs(N)`.
 const DB_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What the routes read: the pool, the recorder, and the API clients whose

@@ -10,6 +10,8 @@ use anyhow::Context;
 use crate::cli::SimArgs;
 use crate::sim::{Faults, SimConfig, SimKey, start};
 
+/// The simulator's configuration from the flags; a bad flag is a usage
+/// error (exit 2) naming it.
 pub fn config_from(args: &SimArgs) -> anyhow::Result<SimConfig> {
     let mut config = SimConfig {
         bind: SocketAddr::new(args.bind, args.port),
@@ -25,25 +27,25 @@ pub fn config_from(args: &SimArgs) -> anyhow::Result<SimConfig> {
         config.keys = args
             .keys
             .iter()
-            .map(|k| k.parse::<SimKey>().map_err(anyhow::Error::msg))
-            .collect::<anyhow::Result<_>>()
-            .context("Invalid --keys")?;
+            .map(|k| k.parse::<SimKey>())
+            .collect::<Result<_, _>>()
+            .map_err(|e| usage(format!("invalid --keys: {e}")))?;
     }
     if let Some(faults) = &args.faults {
-        config.faults = serde_json::from_str::<Faults>(faults).context("Invalid --faults JSON")?;
+        config.faults = serde_json::from_str::<Faults>(faults)
+            .map_err(|e| usage(format!("invalid --faults JSON: {e}")))?;
     }
+    config.validate().map_err(|e| usage(format!("{e:#}")))?;
     Ok(config)
+}
+
+/// What `exit_status` maps to 2: the flags, not the simulator, are wrong.
+fn usage(message: String) -> anyhow::Error {
+    anyhow::Error::new(crate::api::ApiError::Invalid { request: "worker sim".into(), message })
 }
 
 pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     let config = config_from(&args)?;
-    // A bad flag is a usage error (exit 2), not a failure to run.
-    config.validate().map_err(|e| {
-        anyhow::Error::new(crate::api::ApiError::Invalid {
-            request: "worker sim".into(),
-            message: format!("{e:#}"),
-        })
-    })?;
     let server = start(config).await?;
     {
         let mut out = std::io::stdout().lock();

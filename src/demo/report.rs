@@ -79,6 +79,14 @@ impl Summary<'_> {
         by_key
     }
 
+    /// Credits the simulator debited (its whole ledger: nothing but the
+    /// demo's jobs spends) and the sum of the jobs' recorded `credits_charged`.
+    fn credits(&self) -> (i64, f64) {
+        let debited = self.ledger.iter().map(|e| e.credits_debited).sum();
+        let recorded = self.ours().filter_map(|j| j.credits_charged).sum();
+        (debited, recorded)
+    }
+
     /// The demo's jobs as they finished, in enqueue order.
     fn ours(&self) -> impl Iterator<Item = &Job> {
         self.jobs.iter().filter_map(|o| self.finished.iter().find(|j| j.id == o.id))
@@ -145,9 +153,7 @@ impl Summary<'_> {
             .ours()
             .filter(|j| executions.get(j.idempotency_key.as_str()).map(|e| e.0) == Some(1))
             .count();
-        let debited: i64 =
-            self.ours().filter_map(|j| executions.get(j.idempotency_key.as_str())).map(|e| e.1).sum();
-        let recorded: f64 = self.ours().filter_map(|j| j.credits_charged).sum();
+        let (debited, recorded) = self.credits();
         println!("  jobs succeeded: {succeeded} of {}", self.jobs.len());
         println!("  executed exactly once (simulator's ledger): {once} of {}", self.jobs.len());
         println!("  credits debited by the simulator: {debited}; charged according to the jobs: {recorded}");
@@ -162,7 +168,8 @@ impl Summary<'_> {
         }
     }
 
-    /// Fails unless every job succeeded and ran exactly once.
+    /// Fails unless every job succeeded and ran exactly once, and the credits
+    /// the simulator debited are the credits the jobs recorded as charged.
     pub fn verdict(&self) -> anyhow::Result<()> {
         let executions = self.executions();
         for job in self.ours() {
@@ -170,7 +177,17 @@ impl Summary<'_> {
             let runs = executions.get(job.idempotency_key.as_str()).map(|e| e.0).unwrap_or(0);
             anyhow::ensure!(runs == 1, "job {} was executed {runs} times by the simulator", job.id);
         }
-        println!("\nevery job succeeded and was executed, and charged, exactly once");
+        let (debited, recorded) = self.credits();
+        // Both are whole credits today; credits_charged is numeric, so compare to the cent.
+        anyhow::ensure!(
+            (debited as f64 - recorded).abs() < 0.005,
+            "the simulator's ledger debited {debited} credits but the jobs recorded {recorded} \
+             (the sum of their credits_charged): a charge was missed, or made without its job knowing"
+        );
+        println!(
+            "\nevery job succeeded and was executed, and charged, exactly once \
+             ({debited} credits, as the simulator's ledger says)"
+        );
         Ok(())
     }
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use secrecy::SecretString;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
 use super::postgres::{self, Database};
@@ -27,18 +28,46 @@ const DEMO_CHILD_REQUESTS: u32 = 150;
 const REPLAY_DEADLINE: Duration = Duration::from_secs(60);
 
 pub async fn run(args: &DemoArgs, bundles: usize, config: &Config) -> anyhow::Result<()> {
+    // Listening before the database opens: a signal that comes while a
+    // throwaway cluster starts is held (not the default action, which would
+    // kill the process and leave the cluster behind) and stops the demo below.
+    let mut interrupt = Interrupt::listen()?;
     let database = postgres::open(config, args.throwaway, args.pg_bin.as_deref()).await?;
     eprintln!("database: {}", database.described);
-    // Ctrl-C must not leave a throwaway server running: stop, clean up, then fail.
+    // Ctrl-C or SIGTERM (a container stopping, a timeout) must not leave a
+    // throwaway server running: stop, clean up, then fail.
     let outcome = tokio::select! {
         outcome = with_database(args, bundles, config, &database) => outcome,
-        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+        signal = interrupt.recv() => Err(anyhow::anyhow!("interrupted by {signal}")),
     };
     let kept_at = database.kept_at.clone();
     database.close().await?;
     outcome?;
     report::try_next(kept_at.as_deref());
     Ok(())
+}
+
+/// SIGINT and SIGTERM, registered at once (not on first poll).
+struct Interrupt {
+    int: Signal,
+    term: Signal,
+}
+
+impl Interrupt {
+    fn listen() -> anyhow::Result<Interrupt> {
+        Ok(Interrupt {
+            int: signal(SignalKind::interrupt()).context("Failed to listen for SIGINT")?,
+            term: signal(SignalKind::terminate()).context("Failed to listen for SIGTERM")?,
+        })
+    }
+
+    /// The first of the two to arrive.
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.int.recv() => "SIGINT",
+            _ = self.term.recv() => "SIGTERM",
+        }
+    }
 }
 
 async fn with_database(

@@ -1,7 +1,7 @@
 //! Edges a new user meets first (issue 9): configuration and usage errors
 //! exit 2, Postgres failures say their cause at once, paths stay inside
 //! `api.base_url`, the key travels only over TLS, the simulator refuses
-//! absurd sizes.
+//! absurd sizes and bad flags.
 
 use sqlx::PgPool;
 use tokportal_sync::sim::{self, DEMO_KEY, SimConfig};
@@ -189,6 +189,24 @@ fn the_simulator_refuses_an_absurd_number_of_bundles_with_exit_2() {
     let out = worker(dir.path(), &["sim", "--port", "0", "--bundles", "1000000000000"], &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("at most 2000000"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn bad_simulator_keys_or_faults_are_usage_errors_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, named) in [
+        (&["sim", "--port", "0", "--keys", "sk_a:lots"][..], "--keys"),
+        (&["sim", "--port", "0", "--keys", "sk_a:10:admin"], "--keys"),
+        (&["sim", "--port", "0", "--keys", ":10"], "--keys"),
+        (&["sim", "--port", "0", "--faults", "{bad"], "--faults"),
+        (&["sim", "--port", "0", "--faults", r#"{"no_such_fault":1}"#], "--faults"),
+    ] {
+        let out = worker(dir.path(), args, &[]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(named), "{args:?}: {stderr}");
+        assert!(text(&out.stdout).is_empty(), "{args:?}: no simulator started");
+    }
 }
 
 #[tokio::test]

@@ -70,6 +70,13 @@ async fn healthz_turns_ready_once_migrated_and_metrics_serves_every_series(pool:
     ] {
         assert!(metrics.contains(series), "{series} in\n{metrics}");
     }
+    // Prometheus naming: `_total` is a counter's suffix, and only a counter's.
+    let types: Vec<(&str, &str)> =
+        metrics.lines().filter_map(|l| l.strip_prefix("# TYPE ")?.split_once(' ')).collect();
+    assert!(types.contains(&("tokportal_api_budget_wait_seconds_total", "counter")), "{metrics}");
+    for (name, kind) in types {
+        assert_eq!(name.ends_with("_total"), kind == "counter", "{name} is a {kind}");
+    }
     daemon.sigterm();
     assert_eq!(daemon.exit_within(Duration::from_secs(10)).await.code(), Some(0), "{}", daemon.log());
     sim.shutdown().await;

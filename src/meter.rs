@@ -108,6 +108,7 @@ pub fn drained(r: &DrainReport) {
         ("failed", r.failed),
         ("expired", r.expired),
         ("superseded", r.superseded),
+        ("released", r.released),
         ("key_refused", u64::from(r.key_refused.is_some())),
     ] {
         counter!(JOBS, "outcome" => outcome).increment(n);

@@ -25,7 +25,7 @@ ROUTINE_CHANGED=${ROUTINE_CHANGED:-100}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 DB=tokportal_bench_mirror_$$
 KEY=sk_bench$(printf '%056d' $$)
-WORKER=target/release/worker
+WORKER=${CARGO_TARGET_DIR:-$PWD/target}/release/worker
 mkdir -p target && TMP=$(mktemp -d -p "$PWD/target" bench-mirror.XXXXXX)
 SIM_PID=
 

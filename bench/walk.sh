@@ -26,8 +26,8 @@ DB=tokportal_bench_$$
 # The simulator's key for this run: made up here, accepted only by it.
 KEY=sk_bench$(printf '%056d' $$)
 
-WORKER=target/release/worker
-BASELINE=target/release/examples/fixed_sleep_walk
+WORKER=${CARGO_TARGET_DIR:-$PWD/target}/release/worker
+BASELINE=${CARGO_TARGET_DIR:-$PWD/target}/release/examples/fixed_sleep_walk
 TMP=$(mktemp -d)
 SIM_PID=
 STARTED=()

@@ -1,8 +1,10 @@
 //! Signed TokPortal webhooks: deliveries verified ([`signature`]), stored
 //! once ([`events`], all SQL of `webhook_events`) by the route
 //! ([`receiver`]), then turned into targeted refreshes of the mirror
-//! ([`refresh`]) by [`run`], a loop woken after each stored event. The
-//! periodic walk stays the safety net: not every change emits an event.
+//! ([`refresh`]) by [`run`], a loop woken after each stored event. Each
+//! batch is claimed with a lease first, so processes sharing the database
+//! never refresh the same events. The periodic walk stays the safety net:
+//! not every change emits an event.
 
 pub mod events;
 pub mod receiver;
@@ -21,7 +23,7 @@ pub use refresh::{Outcome, Refresher, refresh_once};
 
 /// Pending events are looked for at least this often: a failed refresh
 /// comes due again without a wake-up, and so do events stored by another
-/// process or before a restart.
+/// process or before a restart, and batches whose claimant died.
 const POLL: Duration = Duration::from_secs(5);
 
 /// Refreshes batches until none is ready, then sleeps until woken, the

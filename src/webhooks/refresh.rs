@@ -45,6 +45,14 @@ impl Work {
     }
 }
 
+/// How long a claimed batch is this process's. A refresh is at most three
+/// requests, each bounded by `api.max_wait_secs` and `api.timeout_secs`
+/// (330 s at the defaults, and seconds in practice); a refresh that outlives
+/// its lease may be sent again by another process, but is recorded once (the
+/// claim decides). Short enough that a dead process's batch is picked up by
+/// another within minutes.
+pub const LEASE: Duration = Duration::from_secs(600);
+
 /// The refresh side: the pool, the sync client, and the coalescing window.
 #[derive(Clone)]
 pub struct Refresher {
@@ -73,7 +81,7 @@ pub enum Outcome {
 
 /// Handles the oldest ready batch.
 pub async fn refresh_once(r: &Refresher) -> anyhow::Result<Outcome> {
-    let batch = match events::next_batch(&r.pool, r.window).await? {
+    let batch = match events::claim(&r.pool, r.window, LEASE).await? {
         Pending::Ready(batch) => batch,
         Pending::Wait(d) => return Ok(Outcome::Wait(d)),
         Pending::None => return Ok(Outcome::Idle),
@@ -93,7 +101,7 @@ pub async fn refresh_once(r: &Refresher) -> anyhow::Result<Outcome> {
         Err(e) => {
             let text = format!("{e:#}");
             tracing::warn!(bundle = batch.bundle_id.as_deref(), error = %text, "webhook refresh failed; retried later");
-            events::mark_failed(&r.pool, &batch.ids, &text).await?;
+            events::mark_failed(&r.pool, &batch, &text).await?;
             Ok(Outcome::Failed { events: batch.ids.len() })
         }
     }
@@ -105,7 +113,7 @@ async fn apply(r: &Refresher, batch: &Batch, work: Work) -> anyhow::Result<(Stri
     let Some(id) = batch.bundle_id.as_deref() else {
         let what = if work.unknown > 0 { "nothing: unknown type" } else { "nothing: no bundle named" };
         let mut conn = r.pool.acquire().await.context("Failed to get a connection")?;
-        events::mark_refreshed(&mut conn, &batch.ids, what).await?;
+        events::mark_refreshed(&mut conn, batch, what).await?;
         return Ok((what.to_string(), 0));
     };
     let (mut done, mut requests) = (Vec::new(), 0u32);
@@ -179,7 +187,7 @@ async fn apply(r: &Refresher, batch: &Batch, work: Work) -> anyhow::Result<(Stri
         done.push("unknown types ignored");
     }
     let what = if done.is_empty() { "nothing".to_string() } else { done.join(", ") };
-    events::mark_refreshed(&mut tx, &batch.ids, &what).await?;
+    events::mark_refreshed(&mut tx, batch, &what).await?;
     tx.commit().await.context("Failed to commit a webhook refresh")?;
     Ok((what, requests))
 }

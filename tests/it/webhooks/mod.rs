@@ -1,6 +1,7 @@
 //! Signed webhooks: the receiver refuses what it must and stores the rest
 //! once; the refresh makes the mirror right from the stored events.
 
+mod claims;
 mod delivered;
 mod receive;
 mod refresh;

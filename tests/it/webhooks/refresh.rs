@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tokportal_sync::webhooks::{self, Outcome, refresh_once};
 
-use super::support::{SECRET, deliver, envelope, mirrored, refresher, serve, sim};
+use super::support::{SECRET, deliver, envelope, mirrored, refresher, serve, sim, store};
 
 fn set(field: &str, value: Value) -> Map<String, Value> {
     Map::from_iter([(field.to_string(), value)])
@@ -27,14 +27,6 @@ async fn title(pool: &PgPool, id: &str) -> Option<String> {
         .fetch_one(pool)
         .await
         .unwrap()
-}
-
-async fn store(pool: &PgPool, id: &str, kind: &str, data: Value) {
-    let body: Value = serde_json::from_slice(&envelope(kind, data.clone())).unwrap();
-    let event = webhooks::receiver::Event::parse(body.to_string().as_bytes(), Some(id)).unwrap();
-    webhooks::events::insert(pool, &event.id, &event.kind, event.bundle_id.as_deref(), &event.envelope)
-        .await
-        .unwrap();
 }
 
 #[sqlx::test]

@@ -59,6 +59,20 @@ pub async fn deliver(url: &str, id: &str, body: &[u8], secret: Option<&str>, ske
     request.send().await.unwrap().status().as_u16()
 }
 
+/// Stores an event as the receiver would, without a delivery.
+pub async fn store(pool: &PgPool, id: &str, kind: &str, data: Value) {
+    let event = tokportal_sync::webhooks::receiver::Event::parse(&envelope(kind, data), Some(id)).unwrap();
+    tokportal_sync::webhooks::events::insert(
+        pool,
+        &event.id,
+        &event.kind,
+        event.bundle_id.as_deref(),
+        &event.envelope,
+    )
+    .await
+    .unwrap();
+}
+
 pub async fn stored(pool: &PgPool) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM tokportal.webhook_events").fetch_one(pool).await.unwrap()
 }

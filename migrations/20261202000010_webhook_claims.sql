@@ -1,0 +1,13 @@
+-- Several workers may share one database (replicas, a CronJob beside a
+-- daemon): a refresher claims a batch of pending events with FOR UPDATE
+-- SKIP LOCKED and holds it until claimed_until, so no two processes send the
+-- same GETs for it. `claim` names the claim: only the process holding the
+-- current one records the outcome, and a crashed process's batch is claimed
+-- again once its lease ends.
+ALTER TABLE tokportal.webhook_events
+    ADD COLUMN claimed_until timestamptz,
+    ADD COLUMN claim         uuid;
+
+-- The claim gathers a bundle's pending events.
+CREATE INDEX webhook_events_pending_bundle ON tokportal.webhook_events (bundle_id)
+    WHERE refreshed_at IS NULL;

@@ -11,3 +11,12 @@ ALTER TABLE tokportal.webhook_events
 -- The claim gathers a bundle's pending events.
 CREATE INDEX webhook_events_pending_bundle ON tokportal.webhook_events (bundle_id)
     WHERE refreshed_at IS NULL;
+
+-- A refresh that failed webhooks.max_attempts times is given up: failed_at
+-- set, last_error kept, never claimed again (a 403 or a malformed answer
+-- would otherwise cost budget every few minutes forever).
+ALTER TABLE tokportal.webhook_events ADD COLUMN failed_at timestamptz;
+
+DROP INDEX tokportal.webhook_events_pending;
+CREATE INDEX webhook_events_pending ON tokportal.webhook_events (received_at)
+    WHERE refreshed_at IS NULL AND failed_at IS NULL;

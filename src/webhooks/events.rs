@@ -1,6 +1,6 @@
 //! All SQL of `tokportal.webhook_events`: storing an accepted delivery once,
 //! claiming the pending events of one bundle, and recording what their
-//! refresh did. A claim takes its rows with `FOR UPDATE SKIP LOCKED` and holds
+//! refresh did or giving them up. A claim takes its rows with `FOR UPDATE SKIP LOCKED` and holds
 //! them for a lease (`claimed_until`), like the mutation queue, so processes
 //! sharing the database never refresh the same batch; an outcome is recorded
 //! only under the claim that is still current.
@@ -60,7 +60,7 @@ pub enum Pending {
 const CLAIM: &str = "
 WITH head AS (
     SELECT id, bundle_id FROM tokportal.webhook_events
-    WHERE refreshed_at IS NULL AND run_after <= now()
+    WHERE refreshed_at IS NULL AND failed_at IS NULL AND run_after <= now()
       AND (claimed_until IS NULL OR claimed_until <= now())
       AND (bundle_id IS NULL OR received_at <= now() - make_interval(secs => $1))
     ORDER BY received_at, id
@@ -69,7 +69,7 @@ WITH head AS (
 ), batch AS (
     SELECT e.id FROM tokportal.webhook_events AS e
     JOIN head ON e.id = head.id OR e.bundle_id = head.bundle_id
-    WHERE e.refreshed_at IS NULL AND e.run_after <= now()
+    WHERE e.refreshed_at IS NULL AND e.failed_at IS NULL AND e.run_after <= now()
       AND (e.claimed_until IS NULL OR e.claimed_until <= now())
     FOR UPDATE OF e SKIP LOCKED
 )
@@ -102,7 +102,7 @@ async fn young(pool: &PgPool, window: Duration) -> anyhow::Result<Pending> {
     let left: Option<f64> = sqlx::query_scalar(
         "SELECT extract(epoch FROM (min(received_at) + make_interval(secs => $1) - now()))::float8 \
          FROM tokportal.webhook_events \
-         WHERE refreshed_at IS NULL AND run_after <= now() AND bundle_id IS NOT NULL \
+         WHERE refreshed_at IS NULL AND failed_at IS NULL AND run_after <= now() AND bundle_id IS NOT NULL \
            AND (claimed_until IS NULL OR claimed_until <= now()) \
            AND received_at > now() - make_interval(secs => $1)",
     )
@@ -131,19 +131,23 @@ pub async fn mark_refreshed(conn: &mut PgConnection, batch: &Batch, what: &str) 
     Ok(done.rows_affected() > 0)
 }
 
-/// Records a failed refresh and ends the claim; the events stay pending and
-/// are tried again after a backoff kept in the row.
-pub async fn mark_failed(pool: &PgPool, batch: &Batch, error: &str) -> anyhow::Result<()> {
-    sqlx::query(
+/// Records a failed refresh and ends the claim: each event is tried again
+/// after a backoff kept in the row, or, once it has failed `max_attempts`
+/// times, given up (`failed_at`, never claimed again). Returns how many were given up.
+pub async fn mark_failed(pool: &PgPool, batch: &Batch, error: &str, max_attempts: u32) -> anyhow::Result<u64> {
+    let given_up: Vec<bool> = sqlx::query_scalar(
         "UPDATE tokportal.webhook_events SET attempts = attempts + 1, last_error = $2, claimed_until = NULL, \
+         failed_at = CASE WHEN attempts + 1 >= $4 THEN now() END, \
          run_after = now() + make_interval(secs => least(300, 2 ^ least(attempts, 10))) \
-         WHERE id = ANY($1) AND claim = $3",
+         WHERE id = ANY($1) AND claim = $3 \
+         RETURNING failed_at IS NOT NULL",
     )
     .bind(&batch.ids)
     .bind(error)
     .bind(batch.claim)
-    .execute(pool)
+    .bind(i64::from(max_attempts))
+    .fetch_all(pool)
     .await
     .context("Failed to record a failed webhook refresh")?;
-    Ok(())
+    Ok(given_up.into_iter().filter(|g| *g).count() as u64)
 }

@@ -19,18 +19,23 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 pub use receiver::Receiver;
-pub use refresh::{Outcome, Refresher, refresh_once};
+pub use refresh::{Limits, Outcome, Refresher, refresh_once, refresh_once_with};
 
 /// Pending events are looked for at least this often: a failed refresh
 /// comes due again without a wake-up, and so do events stored by another
 /// process or before a restart, and batches whose claimant died.
 const POLL: Duration = Duration::from_secs(5);
 
+/// [`run_with`] the default [`Limits`].
+pub async fn run(r: Refresher, wake: Arc<Notify>, stop: CancellationToken) {
+    run_with(r, Limits::default(), wake, stop).await;
+}
+
 /// Refreshes batches until none is ready, then sleeps until woken, the
 /// next batch's window ends, the poll interval or the stop.
-pub async fn run(r: Refresher, wake: Arc<Notify>, stop: CancellationToken) {
+pub async fn run_with(r: Refresher, limits: Limits, wake: Arc<Notify>, stop: CancellationToken) {
     while !stop.is_cancelled() {
-        let pause = match refresh_once(&r).await {
+        let pause = match refresh_once_with(&r, &limits).await {
             Ok(Outcome::Refreshed { .. }) => continue,
             Ok(Outcome::Failed { .. }) => Duration::ZERO,
             Ok(Outcome::Wait(d)) => d.min(POLL),

@@ -17,6 +17,7 @@ use sqlx::PgPool;
 
 use super::events::{self, Batch, Pending};
 use crate::api::{ApiError, Client};
+use crate::config::WebhooksConfig;
 use crate::mirror::deletes::list_item;
 use crate::mirror::streams::BUNDLES;
 use crate::mirror::{child_store, store};
@@ -53,6 +54,26 @@ impl Work {
 /// another within minutes.
 pub const LEASE: Duration = Duration::from_secs(600);
 
+/// What the configuration decides beyond the [`Refresher`]: how many times
+/// an event is refreshed before it is given up (`webhooks.max_attempts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_attempts: u32,
+}
+
+/// The defaults of the `[webhooks]` keys (a test holds the two together).
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_attempts: 8 }
+    }
+}
+
+impl From<&WebhooksConfig> for Limits {
+    fn from(c: &WebhooksConfig) -> Self {
+        Limits { max_attempts: c.max_attempts }
+    }
+}
+
 /// The refresh side: the pool, the sync client, and the coalescing window.
 #[derive(Clone)]
 pub struct Refresher {
@@ -70,17 +91,25 @@ pub enum Outcome {
         what: String,
         requests: u32,
     },
-    /// The batch's refresh failed; its events are tried again later.
+    /// The batch's refresh failed; its events are tried again later, but
+    /// `given_up` of them had failed `webhooks.max_attempts` times and are
+    /// marked failed for good.
     Failed {
         events: usize,
+        given_up: u64,
     },
     /// The oldest pending batch is still inside its window.
     Wait(Duration),
     Idle,
 }
 
-/// Handles the oldest ready batch.
+/// Handles the oldest ready batch, with the default [`Limits`].
 pub async fn refresh_once(r: &Refresher) -> anyhow::Result<Outcome> {
+    refresh_once_with(r, &Limits::default()).await
+}
+
+/// Handles the oldest ready batch.
+pub async fn refresh_once_with(r: &Refresher, limits: &Limits) -> anyhow::Result<Outcome> {
     let batch = match events::claim(&r.pool, r.window, LEASE).await? {
         Pending::Ready(batch) => batch,
         Pending::Wait(d) => return Ok(Outcome::Wait(d)),
@@ -100,11 +129,27 @@ pub async fn refresh_once(r: &Refresher) -> anyhow::Result<Outcome> {
         }
         Err(e) => {
             let text = format!("{e:#}");
-            tracing::warn!(bundle = batch.bundle_id.as_deref(), error = %text, "webhook refresh failed; retried later");
-            events::mark_failed(&r.pool, &batch, &text).await?;
-            Ok(Outcome::Failed { events: batch.ids.len() })
+            let given_up = events::mark_failed(&r.pool, &batch, &text, limits.max_attempts).await?;
+            if given_up > 0 {
+                tracing::error!(
+                    bundle = batch.bundle_id.as_deref(),
+                    error = %text,
+                    given_up,
+                    "webhook refresh failed webhooks.max_attempts times; the events are marked failed \
+                     (tokportal.webhook_events.failed_at) and left to the walk"
+                );
+                given_up_metric(given_up);
+            } else {
+                tracing::warn!(bundle = batch.bundle_id.as_deref(), error = %text, "webhook refresh failed; retried later");
+            }
+            Ok(Outcome::Failed { events: batch.ids.len(), given_up })
         }
     }
+}
+
+/// Events given up, in the series of handled events (`kind="failed"`).
+fn given_up_metric(n: u64) {
+    metrics::counter!(crate::meter::WEBHOOK_EVENTS, "kind" => "failed").increment(n);
 }
 
 /// Fetches and stores, then records the events as refreshed in the same

@@ -2,7 +2,9 @@
 //! once; the refresh makes the mirror right from the stored events.
 
 mod claims;
+mod config;
 mod delivered;
+mod failures;
 mod receive;
 mod refresh;
 mod register;

@@ -1,0 +1,37 @@
+//! Refreshes that fail: retried with a backoff, given up after
+//! `webhooks.max_attempts` (marked failed, the error kept, counted).
+
+use std::sync::atomic::Ordering;
+
+use serde_json::json;
+use sqlx::PgPool;
+use tokportal_sync::webhooks::{Limits, Outcome, refresh_once_with};
+
+use super::support::{due_now, local_metrics, scripted_refresher, store};
+
+#[sqlx::test]
+async fn a_refresh_that_keeps_failing_is_given_up_after_max_attempts_with_its_error_kept(pool: PgPool) {
+    let not_owned = json!({ "error": { "code": "BUNDLE_NOT_OWNED", "message": "Not yours." } });
+    let (r, hits) = scripted_refresher(&pool, vec![(403, not_owned)]).await;
+    store(&pool, "evt_403", "bundle.published", json!({ "id": "b1" })).await;
+    let limits = Limits { max_attempts: 3, ..Limits::default() };
+    let (recorder, metrics) = local_metrics();
+    let _recording = metrics::set_default_local_recorder(&recorder);
+    for attempt in 1..=3 {
+        let outcome = refresh_once_with(&r, &limits).await.unwrap();
+        assert_eq!(outcome, Outcome::Failed { events: 1, given_up: u64::from(attempt == 3) }, "attempt {attempt}");
+        due_now(&pool).await;
+    }
+    assert_eq!(refresh_once_with(&r, &limits).await.unwrap(), Outcome::Idle, "never claimed again");
+    assert_eq!(hits.load(Ordering::SeqCst), 3, "three requests, then none");
+    let (attempts, failed, error): (i32, bool, Option<String>) = sqlx::query_as(
+        "SELECT attempts, failed_at IS NOT NULL, last_error FROM tokportal.webhook_events WHERE id = 'evt_403'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((attempts, failed), (3, true));
+    assert!(error.as_deref().unwrap_or_default().contains("BUNDLE_NOT_OWNED"), "{error:?}");
+    let rendered = metrics.render();
+    assert!(rendered.contains(r#"tokportal_webhook_events_refreshed_total{kind="failed"} 1"#), "{rendered}");
+}

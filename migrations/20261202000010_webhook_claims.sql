@@ -20,3 +20,14 @@ ALTER TABLE tokportal.webhook_events ADD COLUMN failed_at timestamptz;
 DROP INDEX tokportal.webhook_events_pending;
 CREATE INDEX webhook_events_pending ON tokportal.webhook_events (received_at)
     WHERE refreshed_at IS NULL AND failed_at IS NULL;
+
+-- Handled events are pruned after webhooks.retention_days (by the daemon's
+-- refresher), like finished jobs after jobs.retention_days; this index finds them.
+CREATE INDEX webhook_events_handled ON tokportal.webhook_events ((coalesce(refreshed_at, failed_at)))
+    WHERE refreshed_at IS NOT NULL OR failed_at IS NOT NULL;
+
+COMMENT ON TABLE tokportal.webhook_events IS
+    'Every accepted webhook delivery, once (the event id is the key, so a redelivery inserts nothing). '
+    'Pending until refreshed (refreshed_at) or given up after webhooks.max_attempts (failed_at); '
+    'kept webhooks.retention_days after that, then pruned by the daemon''s refresher. '
+    'The refresh reads pending events from here, so an event stored just before a crash is still refreshed.';

@@ -24,11 +24,13 @@ pub struct WebhooksSection {
     /// Refreshes of one event before it is given up (marked failed, its
     /// error kept): a 403 or a malformed answer does not cost budget forever.
     pub max_attempts: i64,
+    /// Refreshed or given-up events older than this many days are pruned.
+    pub retention_days: i64,
 }
 
 impl Default for WebhooksSection {
     fn default() -> Self {
-        Self { tolerance_secs: 300.0, coalesce_secs: 0.5, walk_share: 0.5, max_attempts: 8 }
+        Self { tolerance_secs: 300.0, coalesce_secs: 0.5, walk_share: 0.5, max_attempts: 8, retention_days: 14 }
     }
 }
 
@@ -43,6 +45,8 @@ pub struct WebhooksConfig {
     pub walk_share: f64,
     /// Refreshes of one event before it is marked failed (1..=100).
     pub max_attempts: u32,
+    /// How long a refreshed or given-up event is kept.
+    pub retention: Duration,
 }
 
 pub(super) fn validate(
@@ -78,12 +82,23 @@ pub(super) fn validate(
     let max_attempts = u32::try_from(s.max_attempts).ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| {
         invalid("webhooks.max_attempts", format!("must be between 1 and 100, got {}", s.max_attempts))
     })?;
+    let retention = u32::try_from(s.retention_days)
+        .ok()
+        .filter(|d| *d >= 1)
+        .map(|d| Duration::from_secs(u64::from(d) * 86_400))
+        .ok_or_else(|| {
+            invalid(
+                "webhooks.retention_days",
+                format!("must be a positive number of days, got {}", s.retention_days),
+            )
+        })?;
     Ok(WebhooksConfig {
         secrets: secrets_from_env(env)?,
         tolerance,
         coalesce,
         walk_share: s.walk_share,
         max_attempts,
+        retention,
     })
 }
 

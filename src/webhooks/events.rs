@@ -1,6 +1,7 @@
 //! All SQL of `tokportal.webhook_events`: storing an accepted delivery once,
 //! claiming the pending events of one bundle, and recording what their
-//! refresh did or giving them up. A claim takes its rows with `FOR UPDATE SKIP LOCKED` and holds
+//! refresh did or giving them up, and pruning them after
+//! `webhooks.retention_days`. A claim takes its rows with `FOR UPDATE SKIP LOCKED` and holds
 //! them for a lease (`claimed_until`), like the mutation queue, so processes
 //! sharing the database never refresh the same batch; an outcome is recorded
 //! only under the claim that is still current.
@@ -150,4 +151,23 @@ pub async fn mark_failed(pool: &PgPool, batch: &Batch, error: &str, max_attempts
     .await
     .context("Failed to record a failed webhook refresh")?;
     Ok(given_up.into_iter().filter(|g| *g).count() as u64)
+}
+
+/// Deletes up to `batch` events refreshed or given up more than `retention`
+/// ago; pending ones are never pruned. Returns how many; call again while it
+/// returns `batch`.
+pub async fn prune(pool: &PgPool, retention: Duration, batch: i64) -> anyhow::Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM tokportal.webhook_events WHERE id IN (
+            SELECT id FROM tokportal.webhook_events
+            WHERE coalesce(refreshed_at, failed_at) < now() - make_interval(secs => $1)
+            LIMIT $2
+            FOR UPDATE SKIP LOCKED)",
+    )
+    .bind(retention.as_secs_f64())
+    .bind(batch)
+    .execute(pool)
+    .await
+    .context("Failed to prune old webhook events")?;
+    Ok(done.rows_affected())
 }

@@ -26,15 +26,27 @@ pub use refresh::{Limits, Outcome, Refresher, refresh_once, refresh_once_with};
 /// process or before a restart, and batches whose claimant died.
 const POLL: Duration = Duration::from_secs(5);
 
+/// Handled events past `webhooks.retention_days` are pruned at start and
+/// this often.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// Rows one prune statement deletes, so a large backlog never holds long locks.
+const PRUNE_BATCH: i64 = 1000;
+
 /// [`run_with`] the default [`Limits`].
 pub async fn run(r: Refresher, wake: Arc<Notify>, stop: CancellationToken) {
     run_with(r, Limits::default(), wake, stop).await;
 }
 
 /// Refreshes batches until none is ready, then sleeps until woken, the
-/// next batch's window ends, the poll interval or the stop.
+/// next batch's window ends, the poll interval or the stop; prunes old
+/// events at start and every [`PRUNE_EVERY`].
 pub async fn run_with(r: Refresher, limits: Limits, wake: Arc<Notify>, stop: CancellationToken) {
+    let mut prune_at = tokio::time::Instant::now();
     while !stop.is_cancelled() {
+        if tokio::time::Instant::now() >= prune_at {
+            prune(&r, limits.retention).await;
+            prune_at = tokio::time::Instant::now() + PRUNE_EVERY;
+        }
         let pause = match refresh_once_with(&r, &limits).await {
             Ok(Outcome::Refreshed { .. }) => continue,
             Ok(Outcome::Failed { .. }) => Duration::ZERO,
@@ -53,5 +65,26 @@ pub async fn run_with(r: Refresher, limits: Limits, wake: Arc<Notify>, stop: Can
             () = tokio::time::sleep(pause) => {}
             () = stop.cancelled() => {}
         }
+    }
+}
+
+async fn prune(r: &Refresher, retention: Duration) {
+    let mut pruned = 0;
+    loop {
+        match events::prune(&r.pool, retention, PRUNE_BATCH).await {
+            Ok(n) => {
+                pruned += n;
+                if n < PRUNE_BATCH as u64 {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = format!("{e:#}"), "pruning old webhook events failed; trying again later");
+                break;
+            }
+        }
+    }
+    if pruned > 0 {
+        tracing::info!(pruned, "pruned webhook events older than webhooks.retention_days");
     }
 }

@@ -55,22 +55,24 @@ impl Work {
 pub const LEASE: Duration = Duration::from_secs(600);
 
 /// What the configuration decides beyond the [`Refresher`]: how many times
-/// an event is refreshed before it is given up (`webhooks.max_attempts`).
+/// an event is refreshed before it is given up (`webhooks.max_attempts`),
+/// and how long a handled event is kept (`webhooks.retention_days`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub max_attempts: u32,
+    pub retention: Duration,
 }
 
 /// The defaults of the `[webhooks]` keys (a test holds the two together).
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_attempts: 8 }
+        Limits { max_attempts: 8, retention: Duration::from_secs(14 * 86_400) }
     }
 }
 
 impl From<&WebhooksConfig> for Limits {
     fn from(c: &WebhooksConfig) -> Self {
-        Limits { max_attempts: c.max_attempts }
+        Limits { max_attempts: c.max_attempts, retention: c.retention }
     }
 }
 

@@ -25,6 +25,15 @@ fn max_attempts_outside_1_to_100_exits_2_naming_the_key() {
 }
 
 #[test]
+fn retention_days_below_1_exits_2_naming_the_key() {
+    for bad in ["0", "-1"] {
+        let (code, _, stderr) = check_config(&[("TOKPORTAL__WEBHOOKS__RETENTION_DAYS", bad)]);
+        assert_eq!(code, Some(2), "{bad}: {stderr}");
+        assert!(stderr.contains("webhooks.retention_days"), "{stderr}");
+    }
+}
+
+#[test]
 fn the_refresher_s_default_limits_are_the_keys_defaults() {
     let config = Config::load_from(None, &env(&[])).unwrap();
     assert_eq!(Limits::from(&config.webhooks), Limits::default());

@@ -8,4 +8,5 @@ mod failures;
 mod receive;
 mod refresh;
 mod register;
+mod retention;
 pub mod support;

@@ -118,9 +118,10 @@ pub async fn refresh_once_with(r: &Refresher, limits: &Limits) -> anyhow::Result
         Pending::None => return Ok(Outcome::Idle),
     };
     let work = Work::of(&batch.types);
-    crate::meter::webhook_batch(batch.ids.len(), work.unknown);
     match apply(r, &batch, work).await {
         Ok((what, requests)) => {
+            // Counted once handled: a batch that fails and is retried counts once, when it succeeds.
+            crate::meter::webhook_batch(batch.ids.len(), work.unknown);
             tracing::info!(
                 bundle = batch.bundle_id.as_deref(),
                 events = batch.ids.len(),

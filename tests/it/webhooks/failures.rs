@@ -35,3 +35,21 @@ async fn a_refresh_that_keeps_failing_is_given_up_after_max_attempts_with_its_er
     let rendered = metrics.render();
     assert!(rendered.contains(r#"tokportal_webhook_events_refreshed_total{kind="failed"} 1"#), "{rendered}");
 }
+
+#[sqlx::test]
+async fn a_batch_that_failed_then_succeeded_counts_one_refresh_of_its_events(pool: PgPool) {
+    let unavailable = json!({ "error": { "code": "BUNDLE_NOT_OWNED", "message": "Not yet." } });
+    let bundle = json!({ "data": { "id": "b1", "status": "published", "title": "t" } });
+    let (r, _) = scripted_refresher(&pool, vec![(403, unavailable), (200, bundle)]).await;
+    store(&pool, "evt_1", "bundle.published", json!({ "id": "b1" })).await;
+    store(&pool, "evt_2", "bundle.cancelled", json!({ "id": "b1" })).await;
+    let (recorder, metrics) = local_metrics();
+    let _recording = metrics::set_default_local_recorder(&recorder);
+    let limits = Limits::default();
+    assert_eq!(refresh_once_with(&r, &limits).await.unwrap(), Outcome::Failed { events: 2, given_up: 0 });
+    due_now(&pool).await;
+    assert!(matches!(refresh_once_with(&r, &limits).await.unwrap(), Outcome::Refreshed { events: 2, .. }));
+    let rendered = metrics.render();
+    assert!(rendered.contains("tokportal_webhook_refreshes_total 1\n"), "{rendered}");
+    assert!(rendered.contains(r#"tokportal_webhook_events_refreshed_total{kind="known"} 2"#), "{rendered}");
+}

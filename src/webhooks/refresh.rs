@@ -2,7 +2,8 @@
 //! bundle) costs the least requests that make its rows right, whatever the
 //! order and the number of its events, because each request reads the
 //! current state:
-//! - `bundle.*`: `GET /bundles/{id}`, stored as the list item (a 404 marks it deleted);
+//! - `bundle.*`: `GET /bundles/{id}`, stored as the list item (a 404
+//!   `BUNDLE_NOT_FOUND` marks it deleted; any other 404 is a failure);
 //! - `video.*`: `GET /bundles/{id}/videos`;
 //! - `account.*` naming a bundle: `GET /bundles/{id}/account`;
 //! - anything else: stored, counted, nothing fetched.
@@ -45,6 +46,12 @@ impl Work {
         w
     }
 }
+
+/// The documented 404 code of a bundle that does not exist (any other 404,
+/// such as a route's, is a failure, not a delete).
+const BUNDLE_NOT_FOUND: &str = "BUNDLE_NOT_FOUND";
+/// The documented 404 codes of a slot or an account that does not exist.
+const CHILD_NOT_FOUND: &[&str] = &["VIDEO_NOT_FOUND", "ACCOUNT_NOT_FOUND"];
 
 /// How long a claimed batch is this process's. A refresh is at most three
 /// requests, each bounded by `api.max_wait_secs` and `api.timeout_secs`
@@ -170,7 +177,9 @@ async fn apply(r: &Refresher, batch: &Batch, work: Work) -> anyhow::Result<(Stri
         requests += 1;
         match r.client.get(&format!("/bundles/{id}"), &[]).await {
             Ok(found) => tx_work.push(Fetched::Bundle(list_item(found.body))),
-            Err(ApiError::NotFound { .. }) => tx_work.push(Fetched::Gone),
+            // Only the documented code proves the bundle gone: a 404 of a
+            // route (a wrong api.base_url) must not delete what events name.
+            Err(ApiError::NotFound { code, .. }) if code == BUNDLE_NOT_FOUND => tx_work.push(Fetched::Gone),
             Err(e) => return Err(e.into()),
         }
     }
@@ -185,11 +194,13 @@ async fn apply(r: &Refresher, batch: &Batch, work: Work) -> anyhow::Result<(Stri
                 let data = found.body.get("data").cloned().unwrap_or(Value::Null);
                 tx_work.push(if suffix == "videos" { Fetched::Videos(data) } else { Fetched::Account(data) });
             }
-            Err(ApiError::NotFound { code, .. }) if code == "BUNDLE_NOT_FOUND" => {
+            Err(ApiError::NotFound { code, .. }) if code == BUNDLE_NOT_FOUND => {
                 tx_work.push(Fetched::Gone);
                 break;
             }
-            Err(ApiError::NotFound { .. }) => tx_work.push(Fetched::NoChild(suffix)),
+            Err(ApiError::NotFound { code, .. }) if CHILD_NOT_FOUND.contains(&code.as_str()) => {
+                tx_work.push(Fetched::NoChild(suffix));
+            }
             Err(e) => return Err(e.into()),
         }
     }

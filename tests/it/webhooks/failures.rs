@@ -53,3 +53,45 @@ async fn a_batch_that_failed_then_succeeded_counts_one_refresh_of_its_events(poo
     assert!(rendered.contains("tokportal_webhook_refreshes_total 1\n"), "{rendered}");
     assert!(rendered.contains(r#"tokportal_webhook_events_refreshed_total{kind="known"} 2"#), "{rendered}");
 }
+
+async fn deleted(pool: &PgPool, id: &str) -> Option<bool> {
+    sqlx::query_scalar("SELECT deleted_at IS NOT NULL FROM tokportal.bundles WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test]
+async fn only_bundle_not_found_deletes_a_bundle_and_a_route_s_404_is_a_failure(pool: PgPool) {
+    let bundle = json!({ "data": { "id": "b1", "status": "published" } });
+    let route = json!({ "error": { "code": "NOT_FOUND", "message": "No such endpoint." } });
+    let gone = json!({ "error": { "code": "BUNDLE_NOT_FOUND", "message": "Bundle not found." } });
+    let answers = vec![(200, bundle), (404, route.clone()), (404, route), (404, gone)];
+    let (r, hits) = scripted_refresher(&pool, answers).await;
+    let limits = Limits::default();
+    store(&pool, "evt_seen", "bundle.published", json!({ "id": "b1" })).await;
+    assert!(matches!(refresh_once_with(&r, &limits).await.unwrap(), Outcome::Refreshed { .. }));
+    assert_eq!(deleted(&pool, "b1").await, Some(false));
+
+    // A wrong base path answers 404 without the documented code, for the bundle and for its slots.
+    store(&pool, "evt_route", "bundle.cancelled", json!({ "id": "b1" })).await;
+    assert!(matches!(refresh_once_with(&r, &limits).await.unwrap(), Outcome::Failed { .. }));
+    assert_eq!(deleted(&pool, "b1").await, Some(false), "a route's 404 deletes nothing");
+    store(&pool, "evt_slots", "video.updated", json!({ "bundle_id": "b1", "position": 1 })).await;
+    due_now(&pool).await;
+    sqlx::query("UPDATE tokportal.webhook_events SET refreshed_at = now() WHERE id = 'evt_route'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(matches!(refresh_once_with(&r, &limits).await.unwrap(), Outcome::Failed { .. }));
+
+    store(&pool, "evt_gone", "bundle.cancelled", json!({ "id": "b1" })).await;
+    sqlx::query("UPDATE tokportal.webhook_events SET refreshed_at = now() WHERE id = 'evt_slots'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(matches!(refresh_once_with(&r, &limits).await.unwrap(), Outcome::Refreshed { .. }));
+    assert_eq!(deleted(&pool, "b1").await, Some(true), "BUNDLE_NOT_FOUND is proof");
+    assert_eq!(hits.load(Ordering::SeqCst), 4);
+}

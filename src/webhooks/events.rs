@@ -153,6 +153,22 @@ pub async fn mark_failed(pool: &PgPool, batch: &Batch, error: &str, max_attempts
     Ok(given_up.into_iter().filter(|g| *g).count() as u64)
 }
 
+/// Gives the batch's events up at once (no retry will do better), the
+/// reason kept, and ends the claim. Returns how many.
+pub async fn give_up(pool: &PgPool, batch: &Batch, error: &str) -> anyhow::Result<u64> {
+    let done = sqlx::query(
+        "UPDATE tokportal.webhook_events SET failed_at = now(), last_error = $2, claimed_until = NULL \
+         WHERE id = ANY($1) AND claim = $3",
+    )
+    .bind(&batch.ids)
+    .bind(error)
+    .bind(batch.claim)
+    .execute(pool)
+    .await
+    .context("Failed to give up webhook events")?;
+    Ok(done.rows_affected())
+}
+
 /// Deletes up to `batch` events refreshed or given up more than `retention`
 /// ago; pending ones are never pruned. Returns how many; call again while it
 /// returns `batch`.

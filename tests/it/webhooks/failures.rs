@@ -95,3 +95,26 @@ async fn only_bundle_not_found_deletes_a_bundle_and_a_route_s_404_is_a_failure(p
     assert_eq!(deleted(&pool, "b1").await, Some(true), "BUNDLE_NOT_FOUND is proof");
     assert_eq!(hits.load(Ordering::SeqCst), 4);
 }
+
+#[sqlx::test]
+async fn a_bundle_id_that_is_not_one_path_segment_is_given_up_without_a_request(pool: PgPool) {
+    let (r, hits) = scripted_refresher(&pool, vec![(200, json!({ "data": { "balance": 1 } }))]).await;
+    store(&pool, "evt_escape", "bundle.published", json!({ "id": "../credits/balance" })).await;
+    store(&pool, "evt_encoded", "video.updated", json!({ "bundle_id": "%2e%2e" })).await;
+    let limits = Limits::default();
+    for _ in 0..2 {
+        let outcome = refresh_once_with(&r, &limits).await.unwrap();
+        assert_eq!(outcome, Outcome::Failed { events: 1, given_up: 1 });
+    }
+    assert_eq!(refresh_once_with(&r, &limits).await.unwrap(), Outcome::Idle);
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing requested");
+    let errors: Vec<(bool, Option<String>)> =
+        sqlx::query_as("SELECT failed_at IS NOT NULL, last_error FROM tokportal.webhook_events ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    for (failed, error) in errors {
+        assert!(failed);
+        assert!(error.unwrap_or_default().contains("not a single safe path segment"));
+    }
+}

@@ -1,7 +1,7 @@
 //! Signed TokPortal webhooks: deliveries verified ([`signature`]), stored
 //! once ([`events`], all SQL of `webhook_events`) by the route
 //! ([`receiver`]), then turned into targeted refreshes of the mirror
-//! ([`refresh`]) by [`run`], a loop woken after each stored event. Each
+//! ([`refresh`], fetching what [`work`] maps each type to) by [`run`], a loop woken after each stored event. Each
 //! batch is claimed with a lease first, so processes sharing the database
 //! never refresh the same events. The periodic walk stays the safety net:
 //! not every change emits an event.
@@ -11,6 +11,7 @@ pub mod receiver;
 pub mod refresh;
 pub mod register;
 pub mod signature;
+pub mod work;
 
 use std::sync::Arc;
 use std::time::Duration;

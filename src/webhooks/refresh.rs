@@ -1,12 +1,10 @@
 //! From stored events to the mirror: each pending batch (the events of one
 //! bundle) costs the least requests that make its rows right, whatever the
 //! order and the number of its events, because each request reads the
-//! current state:
-//! - `bundle.*`: `GET /bundles/{id}`, stored as the list item (a 404
-//!   `BUNDLE_NOT_FOUND` marks it deleted; any other 404 is a failure);
-//! - `video.*`: `GET /bundles/{id}/videos`;
-//! - `account.*` naming a bundle: `GET /bundles/{id}/account`;
-//! - anything else: stored, counted, nothing fetched.
+//! current state. What each type fetches is [`super::work::TABLE`]: a
+//! created bundle its row, slots and account; another bundle event its row
+//! (a 404 `BUNDLE_NOT_FOUND` marks it deleted; any other 404 is a failure);
+//! `video.*` the slots; `account.*` the account; an unknown type nothing.
 //!
 //! The requests go through the sync client, so through the key's one budget.
 
@@ -17,35 +15,12 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 use super::events::{self, Batch, Pending};
+use super::work::{Slots, Work};
 use crate::api::{ApiError, Client};
 use crate::config::WebhooksConfig;
 use crate::mirror::deletes::list_item;
 use crate::mirror::streams::BUNDLES;
 use crate::mirror::{child_store, store};
-
-/// What one batch needs fetched.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Work {
-    pub bundle: bool,
-    pub videos: bool,
-    pub account: bool,
-    pub unknown: u32,
-}
-
-impl Work {
-    pub fn of(types: &[String]) -> Work {
-        let mut w = Work::default();
-        for t in types {
-            match t.split_once('.').map_or(t.as_str(), |(family, _)| family) {
-                "bundle" => w.bundle = true,
-                "video" => w.videos = true,
-                "account" => w.account = true,
-                _ => w.unknown += 1,
-            }
-        }
-        w
-    }
-}
 
 /// The documented 404 code of a bundle that does not exist (any other 404,
 /// such as a route's, is a failure, not a delete).
@@ -201,10 +176,17 @@ async fn apply(r: &Refresher, batch: &Batch, work: Work) -> anyhow::Result<(Stri
     };
     let (mut done, mut requests) = (Vec::new(), 0u32);
     let mut tx_work: Vec<Fetched> = Vec::new();
-    if work.bundle {
+    let mut slots = work.fetch.slots;
+    if work.fetch.bundle {
         requests += 1;
         match r.client.get(&format!("/bundles/{id}"), &[]).await {
-            Ok(found) => tx_work.push(Fetched::Bundle(list_item(found.body))),
+            Ok(found) => {
+                let item = list_item(found.body);
+                if slots == Slots::IfAny && item.get("videos_quantity").and_then(Value::as_i64) == Some(0) {
+                    slots = Slots::No;
+                }
+                tx_work.push(Fetched::Bundle(item));
+            }
             // Only the documented code proves the bundle gone: a 404 of a
             // route (a wrong api.base_url) must not delete what events name.
             Err(ApiError::NotFound { code, .. }) if code == BUNDLE_NOT_FOUND => tx_work.push(Fetched::Gone),
@@ -212,7 +194,7 @@ async fn apply(r: &Refresher, batch: &Batch, work: Work) -> anyhow::Result<(Stri
         }
     }
     let gone = matches!(tx_work.last(), Some(Fetched::Gone));
-    for (wanted, suffix) in [(work.videos, "videos"), (work.account, "account")] {
+    for (wanted, suffix) in [(slots != Slots::No, "videos"), (work.fetch.account, "account")] {
         if !wanted || gone {
             continue;
         }
@@ -291,10 +273,6 @@ enum Fetched {
 mod tests {
     use super::*;
 
-    fn types(t: &[&str]) -> Vec<String> {
-        t.iter().map(|s| s.to_string()).collect()
-    }
-
     #[test]
     fn only_a_single_plain_segment_is_a_safe_bundle_id() {
         for good in ["3f2b8c1e-9a4d-4c7e-8f00-123456789abc", "bnd_abc123", "a.b", "x~1"] {
@@ -306,10 +284,4 @@ mod tests {
         }
     }
 
-    #[test]
-    fn each_family_maps_to_its_fetch_and_unknown_types_to_none() {
-        let w = Work::of(&types(&["bundle.published", "bundle.created", "video.published", "ping"]));
-        assert_eq!(w, Work { bundle: true, videos: true, account: false, unknown: 1 });
-        assert!(Work::of(&types(&["account.banned"])).account);
-    }
 }

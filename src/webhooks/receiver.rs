@@ -4,8 +4,8 @@
 //!
 //! Answers: 413 over [`MAX_BODY`]; 401 for a missing, bad or stale
 //! signature (nothing stored); 400 when the body is not the envelope
-//! (`{"type": "...", "data": {...}}` with an event id); 200 for a new event
-//! and for a redelivery alike (the latter changes nothing).
+//! (`{"type": "...", "data": {...}}` with an event id of at most 255
+//! characters); 200 for a new event and for a redelivery alike (the latter changes nothing).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +25,8 @@ use super::{events, signature};
 pub const PATH: &str = "/webhooks/tokportal";
 /// Deliveries are small JSON envelopes; anything larger is refused unread.
 pub const MAX_BODY: usize = 1024 * 1024;
+/// The longest event id stored (an assumption: the reference gives none).
+pub const MAX_EVENT_ID: usize = 255;
 
 /// What the route needs. `wake` is notified after each stored event.
 #[derive(Clone)]
@@ -99,10 +101,12 @@ impl Event {
             envelope.get("data").filter(|d| d.is_object()).ok_or("the envelope has no object `data`")?;
         let id = header_id
             .filter(|h| !h.is_empty())
-            .map(str::to_string)
-            .or_else(|| envelope.get("id").and_then(Value::as_str).map(str::to_string))
-            .filter(|id| id.len() <= 255)
+            .or_else(|| envelope.get("id").and_then(Value::as_str).filter(|id| !id.is_empty()))
             .ok_or("no TokPortal-Event-Id header and no envelope `id`")?;
+        if id.len() > MAX_EVENT_ID {
+            return Err("the event id is longer than 255 characters");
+        }
+        let id = id.to_string();
         // A bundle event names its bundle in `bundle_id` or `id` (the
         // reference does not say which); other events' `id` is their own object.
         let field = |name: &str| crate::api::model::item_id(&serde_json::json!({ "id": data.get(name)? }));
@@ -138,5 +142,16 @@ mod tests {
         {
             assert!(Event::parse(body, None).is_err(), "{}", String::from_utf8_lossy(body));
         }
+    }
+
+    #[test]
+    fn a_missing_and_a_too_long_event_id_are_told_apart() {
+        let body = br#"{"type":"bundle.created","data":{"id":"b"}}"#;
+        assert_eq!(Event::parse(body, None), Err("no TokPortal-Event-Id header and no envelope `id`"));
+        let long = "e".repeat(256);
+        assert_eq!(Event::parse(body, Some(&long)), Err("the event id is longer than 255 characters"));
+        let in_body = format!(r#"{{"id":"{long}","type":"bundle.created","data":{{"id":"b"}}}}"#);
+        assert_eq!(Event::parse(in_body.as_bytes(), None), Err("the event id is longer than 255 characters"));
+        assert!(Event::parse(body, Some(&"e".repeat(255))).is_ok());
     }
 }

@@ -35,8 +35,9 @@ pub fn verify(
 ) -> Result<(), SignatureError> {
     let header = header.ok_or(SignatureError::Missing)?;
     let (mut t, mut v1) = (None, Vec::new());
-    for part in header.split(',') {
-        match part.trim().split_once('=') {
+    // Empty parts (a trailing or doubled comma) are ignored, not malformed.
+    for part in header.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('=') {
             Some(("t", value)) => t = Some(value.parse::<i64>().map_err(|_| SignatureError::Malformed)?),
             // A signature that is not hex cannot match; others may.
             Some(("v1", value)) => v1.extend(hex::decode(value).ok()),
@@ -127,6 +128,14 @@ mod tests {
         assert_eq!(verify(Some(&future), b"x", &secrets, TOL, NOW), Err(SignatureError::Stale(-301)));
         let edge = sign(&secrets[0], NOW - 300, b"x");
         assert_eq!(verify(Some(&edge), b"x", &secrets, TOL, NOW), Ok(()));
+    }
+
+    #[test]
+    fn a_trailing_or_doubled_comma_is_not_malformed() {
+        let h = sign(&s("k"), NOW, b"x");
+        for header in [format!("{h},"), format!("{h}, "), h.replacen(',', ",,", 1)] {
+            assert_eq!(verify(Some(&header), b"x", &[s("k")], TOL, NOW), Ok(()), "{header}");
+        }
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! Answers: 413 over [`MAX_BODY`]; 401 for a missing, bad or stale
 //! signature (nothing stored); 400 when the body is not the envelope
 //! (`{"type": "...", "data": {...}}` with an event id of at most 255
-//! characters); 200 for a new event and for a redelivery alike (the latter changes nothing).
+//! characters; `data` may be anything for a type the worker does not map);
+//! 200 for a new event and for a redelivery alike (the latter changes nothing).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,14 +92,19 @@ pub struct Event {
 }
 
 impl Event {
-    /// The envelope `{"id"?, "type", "data": {...}}`; the id is the
-    /// `TokPortal-Event-Id` header, else the envelope's `id`.
+    /// The envelope `{"id"?, "type", "data"}`; the id is the
+    /// `TokPortal-Event-Id` header, else the envelope's `id`. `data` must be
+    /// an object for the types a refresh reads it for (`bundle.*`, `video.*`,
+    /// `account.*`); another type is stored whatever its `data` (a `ping`
+    /// with none), and counted, never refused: the sender would retry it.
     pub fn parse(body: &[u8], header_id: Option<&str>) -> Result<Event, &'static str> {
         let envelope: Value = serde_json::from_slice(body).map_err(|_| "the body is not JSON")?;
         let kind = envelope.get("type").and_then(Value::as_str).filter(|t| !t.is_empty());
         let kind = kind.ok_or("the envelope has no string `type`")?.to_string();
-        let data =
-            envelope.get("data").filter(|d| d.is_object()).ok_or("the envelope has no object `data`")?;
+        let data = envelope.get("data").filter(|d| d.is_object());
+        if data.is_none() && super::work::fetch_of(&kind).is_some() {
+            return Err("the envelope has no object `data`");
+        }
         let id = header_id
             .filter(|h| !h.is_empty())
             .or_else(|| envelope.get("id").and_then(Value::as_str).filter(|id| !id.is_empty()))
@@ -109,7 +115,7 @@ impl Event {
         let id = id.to_string();
         // A bundle event names its bundle in `bundle_id` or `id` (the
         // reference does not say which); other events' `id` is their own object.
-        let field = |name: &str| crate::api::model::item_id(&serde_json::json!({ "id": data.get(name)? }));
+        let field = |name: &str| crate::api::model::item_id(&serde_json::json!({ "id": data?.get(name)? }));
         let bundle_id =
             field("bundle_id").or_else(|| kind.starts_with("bundle.").then(|| field("id")).flatten());
         Ok(Event { id, kind, bundle_id, envelope })
@@ -137,10 +143,22 @@ mod tests {
 
     #[test]
     fn what_is_not_the_envelope_is_refused() {
-        for body in
-            [&b"nope"[..], br#"{"data":{}}"#, br#"{"type":"x","data":[]}"#, br#"{"type":"x","data":{}}"#]
-        {
+        for body in [
+            &b"nope"[..],
+            br#"{"data":{}}"#,
+            br#"{"type":"bundle.created","data":[]}"#,
+            br#"{"type":"video.updated"}"#,
+            br#"{"type":"x","data":{}}"#,
+        ] {
             assert!(Event::parse(body, None).is_err(), "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn an_unknown_type_is_accepted_whatever_its_data() {
+        for body in [&br#"{"type":"ping","data":null}"#[..], br#"{"type":"ping"}"#, br#"{"type":"x","data":[1]}"#] {
+            let e = Event::parse(body, Some("evt_ping")).unwrap();
+            assert_eq!((e.id.as_str(), e.bundle_id), ("evt_ping", None), "{}", String::from_utf8_lossy(body));
         }
     }
 

@@ -33,15 +33,28 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// Rows one prune statement deletes, so a large backlog never holds long locks.
 const PRUNE_BATCH: i64 = 1000;
 
+/// What a run handled until it stopped (the staleness benchmark reads it:
+/// the refreshes' own requests, apart from everything else the key sent).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Handled {
+    /// Batches refreshed, their events, and the requests they cost.
+    pub batches: u64,
+    pub events: u64,
+    pub requests: u64,
+    /// Refreshes that failed (each retried later or given up).
+    pub failed: u64,
+}
+
 /// [`run_with`] the default [`Limits`].
-pub async fn run(r: Refresher, wake: Arc<Notify>, stop: CancellationToken) {
-    run_with(r, Limits::default(), wake, stop).await;
+pub async fn run(r: Refresher, wake: Arc<Notify>, stop: CancellationToken) -> Handled {
+    run_with(r, Limits::default(), wake, stop).await
 }
 
 /// Refreshes batches until none is ready, then sleeps until woken, the
 /// next batch's window ends, the poll interval or the stop; prunes old
 /// events at start and every [`PRUNE_EVERY`].
-pub async fn run_with(r: Refresher, limits: Limits, wake: Arc<Notify>, stop: CancellationToken) {
+pub async fn run_with(r: Refresher, limits: Limits, wake: Arc<Notify>, stop: CancellationToken) -> Handled {
+    let mut handled = Handled::default();
     let mut prune_at = tokio::time::Instant::now();
     while !stop.is_cancelled() {
         if tokio::time::Instant::now() >= prune_at {
@@ -49,8 +62,16 @@ pub async fn run_with(r: Refresher, limits: Limits, wake: Arc<Notify>, stop: Can
             prune_at = tokio::time::Instant::now() + PRUNE_EVERY;
         }
         let pause = match refresh_once_with(&r, &limits).await {
-            Ok(Outcome::Refreshed { .. }) => continue,
-            Ok(Outcome::Failed { .. }) => Duration::ZERO,
+            Ok(Outcome::Refreshed { events, requests, .. }) => {
+                handled.batches += 1;
+                handled.events += events as u64;
+                handled.requests += u64::from(requests);
+                continue;
+            }
+            Ok(Outcome::Failed { .. }) => {
+                handled.failed += 1;
+                Duration::ZERO
+            }
             Ok(Outcome::Wait(d)) => d.min(POLL),
             Ok(Outcome::Idle) => POLL,
             Err(e) => {
@@ -67,6 +88,7 @@ pub async fn run_with(r: Refresher, limits: Limits, wake: Arc<Notify>, stop: Can
             () = stop.cancelled() => {}
         }
     }
+    handled
 }
 
 async fn prune(r: &Refresher, retention: Duration) {

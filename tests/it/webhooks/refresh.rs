@@ -54,7 +54,8 @@ async fn a_change_reaches_the_mirror_after_its_event_at_one_request(pool: PgPool
     }
     assert_eq!(client.counters().requests, 1, "one GET /bundles/{{id}}");
     stop.cancel();
-    task.await.unwrap();
+    let handled = task.await.unwrap();
+    assert_eq!((handled.batches, handled.events, handled.requests, handled.failed), (1, 1, 1, 0));
 }
 
 #[sqlx::test]

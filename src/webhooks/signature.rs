@@ -47,7 +47,8 @@ pub fn verify(
     }
     let t = t.ok_or(SignatureError::Malformed)?;
     let skew = now.saturating_sub(t);
-    if skew.unsigned_abs() > tolerance.as_secs() {
+    // Compared as durations: `tolerance` may be fractional (`webhooks.tolerance_secs`).
+    if Duration::from_secs(skew.unsigned_abs()) > tolerance {
         return Err(SignatureError::Stale(skew));
     }
     let stamp = t.to_string();
@@ -136,6 +137,16 @@ mod tests {
         for header in [format!("{h},"), format!("{h}, "), h.replacen(',', ",,", 1)] {
             assert_eq!(verify(Some(&header), b"x", &[s("k")], TOL, NOW), Ok(()), "{header}");
         }
+    }
+
+    #[test]
+    fn a_fractional_tolerance_admits_the_whole_seconds_within_it() {
+        let secrets = [s("k")];
+        let tol = Duration::from_secs_f64(1.5);
+        let one = sign(&secrets[0], NOW - 1, b"x");
+        assert_eq!(verify(Some(&one), b"x", &secrets, tol, NOW), Ok(()));
+        let two = sign(&secrets[0], NOW - 2, b"x");
+        assert_eq!(verify(Some(&two), b"x", &secrets, tol, NOW), Err(SignatureError::Stale(2)));
     }
 
     #[test]

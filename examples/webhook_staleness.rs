@@ -286,7 +286,10 @@ async fn main() -> anyhow::Result<()> {
     sim.shutdown().await;
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).execute(&admin).await?;
     // Sharing one budget means no 429: a run that got any is a failed run, not a figure.
-    anyhow::ensure!(limited == 0, "the key got {limited} 429s: the walk and the refreshes overran its budget");
+    anyhow::ensure!(
+        limited == 0,
+        "the key got {limited} 429s: the walk and the refreshes overran its budget"
+    );
     anyhow::ensure!(handled.failed == 0, "{} refreshes failed", handled.failed);
     Ok(())
 }

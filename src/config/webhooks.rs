@@ -30,7 +30,13 @@ pub struct WebhooksSection {
 
 impl Default for WebhooksSection {
     fn default() -> Self {
-        Self { tolerance_secs: 300.0, coalesce_secs: 0.5, walk_share: 0.5, max_attempts: 8, retention_days: 14 }
+        Self {
+            tolerance_secs: 300.0,
+            coalesce_secs: 0.5,
+            walk_share: 0.5,
+            max_attempts: 8,
+            retention_days: 14,
+        }
     }
 }
 
@@ -79,9 +85,10 @@ pub(super) fn validate(
             format!("must be more than 0 and at most 1, got {}", s.walk_share),
         ));
     }
-    let max_attempts = u32::try_from(s.max_attempts).ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| {
-        invalid("webhooks.max_attempts", format!("must be between 1 and 100, got {}", s.max_attempts))
-    })?;
+    let max_attempts =
+        u32::try_from(s.max_attempts).ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| {
+            invalid("webhooks.max_attempts", format!("must be between 1 and 100, got {}", s.max_attempts))
+        })?;
     let retention = u32::try_from(s.retention_days)
         .ok()
         .filter(|d| *d >= 1)

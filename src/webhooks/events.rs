@@ -135,7 +135,12 @@ pub async fn mark_refreshed(conn: &mut PgConnection, batch: &Batch, what: &str) 
 /// Records a failed refresh and ends the claim: each event is tried again
 /// after a backoff kept in the row, or, once it has failed `max_attempts`
 /// times, given up (`failed_at`, never claimed again). Returns how many were given up.
-pub async fn mark_failed(pool: &PgPool, batch: &Batch, error: &str, max_attempts: u32) -> anyhow::Result<u64> {
+pub async fn mark_failed(
+    pool: &PgPool,
+    batch: &Batch,
+    error: &str,
+    max_attempts: u32,
+) -> anyhow::Result<u64> {
     let given_up: Vec<bool> = sqlx::query_scalar(
         "UPDATE tokportal.webhook_events SET attempts = attempts + 1, last_error = $2, claimed_until = NULL, \
          failed_at = CASE WHEN attempts + 1 >= $4 THEN now() END, \

@@ -102,7 +102,10 @@ async fn prune(r: &Refresher, retention: Duration) {
                 }
             }
             Err(e) => {
-                tracing::warn!(error = format!("{e:#}"), "pruning old webhook events failed; trying again later");
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "pruning old webhook events failed; trying again later"
+                );
                 break;
             }
         }

@@ -156,7 +156,9 @@ mod tests {
 
     #[test]
     fn an_unknown_type_is_accepted_whatever_its_data() {
-        for body in [&br#"{"type":"ping","data":null}"#[..], br#"{"type":"ping"}"#, br#"{"type":"x","data":[1]}"#] {
+        for body in
+            [&br#"{"type":"ping","data":null}"#[..], br#"{"type":"ping"}"#, br#"{"type":"x","data":[1]}"#]
+        {
             let e = Event::parse(body, Some("evt_ping")).unwrap();
             assert_eq!((e.id.as_str(), e.bundle_id), ("evt_ping", None), "{}", String::from_utf8_lossy(body));
         }

@@ -279,9 +279,10 @@ mod tests {
             assert!(is_safe_id(good), "{good}");
         }
         let long = "a".repeat(256);
-        for bad in ["", ".", "..", "../credits/balance", "a/b", "%2e%2e", "a?b", "a#b", "a b", "é", long.as_str()] {
+        for bad in
+            ["", ".", "..", "../credits/balance", "a/b", "%2e%2e", "a?b", "a#b", "a b", "é", long.as_str()]
+        {
             assert!(!is_safe_id(bad), "{bad}");
         }
     }
-
 }

@@ -99,7 +99,11 @@ mod tests {
         let w = Work::of(&types(&["bundle.published", "video.published", "ping", "bundlex"]));
         assert_eq!(w, Work { fetch: Fetch { bundle: true, slots: Slots::Yes, account: false }, unknown: 2 });
         let w = Work::of(&types(&["bundle.created", "video.updated"]));
-        assert_eq!(w.fetch.slots, Slots::Yes, "an event about a slot reads them even if the bundle says none");
+        assert_eq!(
+            w.fetch.slots,
+            Slots::Yes,
+            "an event about a slot reads them even if the bundle says none"
+        );
         assert!(Work::of(&types(&["account.banned"])).fetch.account);
     }
 }

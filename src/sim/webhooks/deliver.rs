@@ -94,7 +94,8 @@ pub fn dispatch_once(shared: &Arc<Shared>, http: &reqwest::Client, now: Instant)
                 // Released when the endpoint's next delivery is sent, or after the
                 // longest retry wait if none follows (it must not wait forever).
                 let release = now + shared.config.webhooks.retry_cap;
-                (delivery.state, delivery.due, delivery.was_held) = (DeliveryState::Held, Some(release), true);
+                (delivery.state, delivery.due, delivery.was_held) =
+                    (DeliveryState::Held, Some(release), true);
                 next_due = Some(next_due.map_or(release, |n| n.min(release)));
                 continue;
             }

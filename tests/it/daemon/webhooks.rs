@@ -60,7 +60,10 @@ async fn the_daemon_verifies_a_delivery_with_either_secret_and_refreshes_the_bun
     config(dir.path(), &["bundles"], NEVER);
     let mut env = daemon_env(&url, sim.base_url().as_str(), "0");
     // Debug, so whatever the receiver and the refresher log is in the log the test reads.
-    env.push(("TOKPORTAL__LOG__LEVEL", "debug,sqlx=warn,hyper=info,hyper_util=info,reqwest=info,rustls=info".into()));
+    env.push((
+        "TOKPORTAL__LOG__LEVEL",
+        "debug,sqlx=warn,hyper=info,hyper_util=info,reqwest=info,rustls=info".into(),
+    ));
     let out = run(dir.path(), &["sync", "--stream", "bundles"], &env).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let mut daemon = Worker::spawn(dir.path(), &[], &env);
@@ -107,7 +110,10 @@ async fn the_daemon_verifies_a_delivery_with_either_secret_and_refreshes_the_bun
     // After refused deliveries and refreshes too, neither secret nor the API key reached the log.
     let log = daemon.log();
     assert!(log.contains("a webhook delivery was refused"), "{log}");
-    assert!(!log.contains(OLD) && !log.contains(NEW) && !log.contains(DEMO_KEY), "a secret reached the log:\n{log}");
+    assert!(
+        !log.contains(OLD) && !log.contains(NEW) && !log.contains(DEMO_KEY),
+        "a secret reached the log:\n{log}"
+    );
     daemon.sigterm();
     assert!(daemon.exit_within(Duration::from_secs(30)).await.success(), "{}", daemon.log());
     sim.shutdown().await;

@@ -49,18 +49,18 @@ fn exposed(vars: &[(&str, &str)]) -> Result<Vec<String>, String> {
 
 #[test]
 fn the_secrets_come_from_the_variable_or_the_file_comma_separated() {
-    assert_eq!(exposed(&[("TOKPORTAL_WEBHOOK_SECRET", "whsec_old, whsec_new")]), Ok(vec![
-        "whsec_old".to_string(),
-        "whsec_new".to_string()
-    ]));
+    assert_eq!(
+        exposed(&[("TOKPORTAL_WEBHOOK_SECRET", "whsec_old, whsec_new")]),
+        Ok(vec!["whsec_old".to_string(), "whsec_new".to_string()])
+    );
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("webhook-secret");
     std::fs::write(&file, "whsec_from_file,whsec_next\n").unwrap();
     let path = file.to_str().unwrap();
-    assert_eq!(exposed(&[("TOKPORTAL_WEBHOOK_SECRET_FILE", path)]), Ok(vec![
-        "whsec_from_file".to_string(),
-        "whsec_next".to_string()
-    ]));
+    assert_eq!(
+        exposed(&[("TOKPORTAL_WEBHOOK_SECRET_FILE", path)]),
+        Ok(vec!["whsec_from_file".to_string(), "whsec_next".to_string()])
+    );
     assert_eq!(exposed(&[]), Ok(vec![]), "none configured: every delivery is refused");
     std::fs::write(&file, " , \n").unwrap();
     let empty = exposed(&[("TOKPORTAL_WEBHOOK_SECRET_FILE", path)]).unwrap_err();
@@ -88,7 +88,8 @@ fn both_the_variable_and_the_file_exit_2_without_showing_either_secret() {
 
 #[test]
 fn check_config_never_shows_a_webhook_secret() {
-    let (code, stdout, stderr) = check_config(&[("TOKPORTAL_WEBHOOK_SECRET", "whsec_keep_me_hidden,whsec_other")]);
+    let (code, stdout, stderr) =
+        check_config(&[("TOKPORTAL_WEBHOOK_SECRET", "whsec_keep_me_hidden,whsec_other")]);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(!stdout.contains("whsec_") && !stderr.contains("whsec_"), "{stdout}\n{stderr}");
 }

@@ -19,7 +19,11 @@ async fn a_refresh_that_keeps_failing_is_given_up_after_max_attempts_with_its_er
     let _recording = metrics::set_default_local_recorder(&recorder);
     for attempt in 1..=3 {
         let outcome = refresh_once_with(&r, &limits).await.unwrap();
-        assert_eq!(outcome, Outcome::Failed { events: 1, given_up: u64::from(attempt == 3) }, "attempt {attempt}");
+        assert_eq!(
+            outcome,
+            Outcome::Failed { events: 1, given_up: u64::from(attempt == 3) },
+            "attempt {attempt}"
+        );
         due_now(&pool).await;
     }
     assert_eq!(refresh_once_with(&r, &limits).await.unwrap(), Outcome::Idle, "never claimed again");

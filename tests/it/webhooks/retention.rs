@@ -49,5 +49,8 @@ async fn the_refresher_prunes_events_handled_before_the_retention_and_keeps_the_
             .fetch_one(&pool)
             .await
             .unwrap();
-    assert!(comment.unwrap_or_default().contains("webhooks.retention_days"), "the table says how long rows stay");
+    assert!(
+        comment.unwrap_or_default().contains("webhooks.retention_days"),
+        "the table says how long rows stay"
+    );
 }

@@ -120,7 +120,8 @@ pub async fn due_now(pool: &PgPool) {
 }
 
 /// What the metrics recorded while the guard of [`local_metrics`] lives.
-pub fn local_metrics() -> (metrics_exporter_prometheus::PrometheusRecorder, metrics_exporter_prometheus::PrometheusHandle) {
+pub fn local_metrics()
+-> (metrics_exporter_prometheus::PrometheusRecorder, metrics_exporter_prometheus::PrometheusHandle) {
     let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
     let handle = recorder.handle();
     (recorder, handle)

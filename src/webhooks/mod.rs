@@ -1,11 +1,13 @@
 //! Signed TokPortal webhooks: deliveries verified ([`signature`]), stored
 //! once ([`events`], all SQL of `webhook_events`) by the route
 //! ([`receiver`]), then turned into targeted refreshes of the mirror
-//! ([`refresh`], fetching what [`work`] maps each type to) by [`run`], a loop woken after each stored event. Each
-//! batch is claimed with a lease first, so processes sharing the database
-//! never refresh the same events. The periodic walk stays the safety net:
-//! not every change emits an event.
+//! ([`refresh`] one batch, `apply` its requests, [`work`] what each type
+//! fetches) by [`run`], a loop woken after each stored event. Each batch is
+//! claimed with a lease first, so processes sharing the database never
+//! refresh the same events. The periodic walk stays the safety net: not
+//! every change emits an event.
 
+mod apply;
 pub mod events;
 pub mod receiver;
 pub mod refresh;

@@ -13,7 +13,7 @@ use sqlx::PgPool;
 
 use super::apply::apply;
 use super::events::{self, Batch, Pending};
-use super::work::Work;
+use super::work::{Fetch, Work};
 use crate::api::Client;
 use crate::config::WebhooksConfig;
 
@@ -88,10 +88,11 @@ pub async fn refresh_once_with(r: &Refresher, limits: &Limits) -> anyhow::Result
         Pending::Wait(d) => return Ok(Outcome::Wait(d)),
         Pending::None => return Ok(Outcome::Idle),
     };
-    if let Some(id) = batch.bundle_id.as_deref().filter(|id| !is_safe_id(id)) {
+    let work = Work::of(&batch.types);
+    let fetches = work.fetch != Fetch::default();
+    if let Some(id) = batch.bundle_id.as_deref().filter(|id| fetches && !is_safe_id(id)) {
         return refuse(r, &batch, id).await;
     }
-    let work = Work::of(&batch.types);
     match apply(r, &batch, work).await {
         Ok((what, requests)) => {
             // Counted once handled: a batch that fails and is retried counts once, when it succeeds.

@@ -21,11 +21,22 @@ pub struct WebhooksSection {
     /// Share of the daemon's sends kept for the walk while refreshes wait
     /// too (0 < x ≤ 1); refreshes go first within the rest.
     pub walk_share: f64,
+    /// Refreshes of one event before it is given up (marked failed, its
+    /// error kept): a 403 or a malformed answer does not cost budget forever.
+    pub max_attempts: i64,
+    /// Refreshed or given-up events older than this many days are pruned.
+    pub retention_days: i64,
 }
 
 impl Default for WebhooksSection {
     fn default() -> Self {
-        Self { tolerance_secs: 300.0, coalesce_secs: 0.5, walk_share: 0.5 }
+        Self {
+            tolerance_secs: 300.0,
+            coalesce_secs: 0.5,
+            walk_share: 0.5,
+            max_attempts: 8,
+            retention_days: 14,
+        }
     }
 }
 
@@ -38,6 +49,10 @@ pub struct WebhooksConfig {
     pub coalesce: Duration,
     /// Share of the sends kept for the walk while refreshes wait (0 < x ≤ 1).
     pub walk_share: f64,
+    /// Refreshes of one event before it is marked failed (1..=100).
+    pub max_attempts: u32,
+    /// How long a refreshed or given-up event is kept.
+    pub retention: Duration,
 }
 
 pub(super) fn validate(
@@ -70,7 +85,28 @@ pub(super) fn validate(
             format!("must be more than 0 and at most 1, got {}", s.walk_share),
         ));
     }
-    Ok(WebhooksConfig { secrets: secrets_from_env(env)?, tolerance, coalesce, walk_share: s.walk_share })
+    let max_attempts =
+        u32::try_from(s.max_attempts).ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| {
+            invalid("webhooks.max_attempts", format!("must be between 1 and 100, got {}", s.max_attempts))
+        })?;
+    let retention = u32::try_from(s.retention_days)
+        .ok()
+        .filter(|d| *d >= 1)
+        .map(|d| Duration::from_secs(u64::from(d) * 86_400))
+        .ok_or_else(|| {
+            invalid(
+                "webhooks.retention_days",
+                format!("must be a positive number of days, got {}", s.retention_days),
+            )
+        })?;
+    Ok(WebhooksConfig {
+        secrets: secrets_from_env(env)?,
+        tolerance,
+        coalesce,
+        walk_share: s.walk_share,
+        max_attempts,
+        retention,
+    })
 }
 
 /// `TOKPORTAL_WEBHOOK_SECRET`, or the file `TOKPORTAL_WEBHOOK_SECRET_FILE`

@@ -4,8 +4,9 @@
 //!
 //! Answers: 413 over [`MAX_BODY`]; 401 for a missing, bad or stale
 //! signature (nothing stored); 400 when the body is not the envelope
-//! (`{"type": "...", "data": {...}}` with an event id); 200 for a new event
-//! and for a redelivery alike (the latter changes nothing).
+//! (`{"type": "...", "data": {...}}` with an event id of at most 255
+//! characters; `data` may be anything for a type the worker does not map);
+//! 200 for a new event and for a redelivery alike (the latter changes nothing).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +26,8 @@ use super::{events, signature};
 pub const PATH: &str = "/webhooks/tokportal";
 /// Deliveries are small JSON envelopes; anything larger is refused unread.
 pub const MAX_BODY: usize = 1024 * 1024;
+/// The longest event id stored (an assumption: the reference gives none).
+pub const MAX_EVENT_ID: usize = 255;
 
 /// What the route needs. `wake` is notified after each stored event.
 #[derive(Clone)]
@@ -89,23 +92,30 @@ pub struct Event {
 }
 
 impl Event {
-    /// The envelope `{"id"?, "type", "data": {...}}`; the id is the
-    /// `TokPortal-Event-Id` header, else the envelope's `id`.
+    /// The envelope `{"id"?, "type", "data"}`; the id is the
+    /// `TokPortal-Event-Id` header, else the envelope's `id`. `data` must be
+    /// an object for the types a refresh reads it for (`bundle.*`, `video.*`,
+    /// `account.*`); another type is stored whatever its `data` (a `ping`
+    /// with none), and counted, never refused: the sender would retry it.
     pub fn parse(body: &[u8], header_id: Option<&str>) -> Result<Event, &'static str> {
         let envelope: Value = serde_json::from_slice(body).map_err(|_| "the body is not JSON")?;
         let kind = envelope.get("type").and_then(Value::as_str).filter(|t| !t.is_empty());
         let kind = kind.ok_or("the envelope has no string `type`")?.to_string();
-        let data =
-            envelope.get("data").filter(|d| d.is_object()).ok_or("the envelope has no object `data`")?;
+        let data = envelope.get("data").filter(|d| d.is_object());
+        if data.is_none() && super::work::fetch_of(&kind).is_some() {
+            return Err("the envelope has no object `data`");
+        }
         let id = header_id
             .filter(|h| !h.is_empty())
-            .map(str::to_string)
-            .or_else(|| envelope.get("id").and_then(Value::as_str).map(str::to_string))
-            .filter(|id| id.len() <= 255)
+            .or_else(|| envelope.get("id").and_then(Value::as_str).filter(|id| !id.is_empty()))
             .ok_or("no TokPortal-Event-Id header and no envelope `id`")?;
+        if id.len() > MAX_EVENT_ID {
+            return Err("the event id is longer than 255 characters");
+        }
+        let id = id.to_string();
         // A bundle event names its bundle in `bundle_id` or `id` (the
         // reference does not say which); other events' `id` is their own object.
-        let field = |name: &str| crate::api::model::item_id(&serde_json::json!({ "id": data.get(name)? }));
+        let field = |name: &str| crate::api::model::item_id(&serde_json::json!({ "id": data?.get(name)? }));
         let bundle_id =
             field("bundle_id").or_else(|| kind.starts_with("bundle.").then(|| field("id")).flatten());
         Ok(Event { id, kind, bundle_id, envelope })
@@ -133,10 +143,35 @@ mod tests {
 
     #[test]
     fn what_is_not_the_envelope_is_refused() {
-        for body in
-            [&b"nope"[..], br#"{"data":{}}"#, br#"{"type":"x","data":[]}"#, br#"{"type":"x","data":{}}"#]
-        {
+        for body in [
+            &b"nope"[..],
+            br#"{"data":{}}"#,
+            br#"{"type":"bundle.created","data":[]}"#,
+            br#"{"type":"video.updated"}"#,
+            br#"{"type":"x","data":{}}"#,
+        ] {
             assert!(Event::parse(body, None).is_err(), "{}", String::from_utf8_lossy(body));
         }
+    }
+
+    #[test]
+    fn an_unknown_type_is_accepted_whatever_its_data() {
+        for body in
+            [&br#"{"type":"ping","data":null}"#[..], br#"{"type":"ping"}"#, br#"{"type":"x","data":[1]}"#]
+        {
+            let e = Event::parse(body, Some("evt_ping")).unwrap();
+            assert_eq!((e.id.as_str(), e.bundle_id), ("evt_ping", None), "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn a_missing_and_a_too_long_event_id_are_told_apart() {
+        let body = br#"{"type":"bundle.created","data":{"id":"b"}}"#;
+        assert_eq!(Event::parse(body, None), Err("no TokPortal-Event-Id header and no envelope `id`"));
+        let long = "e".repeat(256);
+        assert_eq!(Event::parse(body, Some(&long)), Err("the event id is longer than 255 characters"));
+        let in_body = format!(r#"{{"id":"{long}","type":"bundle.created","data":{{"id":"b"}}}}"#);
+        assert_eq!(Event::parse(in_body.as_bytes(), None), Err("the event id is longer than 255 characters"));
+        assert!(Event::parse(body, Some(&"e".repeat(255))).is_ok());
     }
 }

@@ -1,47 +1,49 @@
-//! From stored events to the mirror: each pending batch (the events of one
-//! bundle) costs the least requests that make its rows right, whatever the
-//! order and the number of its events, because each request reads the
-//! current state:
-//! - `bundle.*`: `GET /bundles/{id}`, stored as the list item (a 404 marks it deleted);
-//! - `video.*`: `GET /bundles/{id}/videos`;
-//! - `account.*` naming a bundle: `GET /bundles/{id}/account`;
-//! - anything else: stored, counted, nothing fetched.
-//!
-//! The requests go through the sync client, so through the key's one budget.
+//! From stored events to the mirror, one batch (the events of one bundle)
+//! at a time: claim it, refuse a bundle id that cannot go into a path, fetch
+//! and store what its types map to (`apply`, [`super::work::TABLE`]), and
+//! record the outcome: refreshed, retried later, or given up after
+//! `webhooks.max_attempts`. A batch costs the least requests that make its
+//! rows right, whatever the order and the number of its events, because
+//! each request reads the current state; they go through the sync client,
+//! so through the key's one budget.
 
 use std::time::Duration;
 
-use anyhow::Context;
-use serde_json::Value;
 use sqlx::PgPool;
 
+use super::apply::apply;
 use super::events::{self, Batch, Pending};
-use crate::api::{ApiError, Client};
-use crate::mirror::deletes::list_item;
-use crate::mirror::streams::BUNDLES;
-use crate::mirror::{child_store, store};
+use super::work::{Fetch, Work};
+use crate::api::Client;
+use crate::config::WebhooksConfig;
 
-/// What one batch needs fetched.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Work {
-    pub bundle: bool,
-    pub videos: bool,
-    pub account: bool,
-    pub unknown: u32,
+/// How long a claimed batch is this process's. A refresh is at most three
+/// requests, each bounded by `api.max_wait_secs` and `api.timeout_secs`
+/// (330 s at the defaults, and seconds in practice); a refresh that outlives
+/// its lease may be sent again by another process, but is recorded once (the
+/// claim decides). Short enough that a dead process's batch is picked up by
+/// another within minutes.
+pub const LEASE: Duration = Duration::from_secs(600);
+
+/// What the configuration decides beyond the [`Refresher`]: how many times
+/// an event is refreshed before it is given up (`webhooks.max_attempts`),
+/// and how long a handled event is kept (`webhooks.retention_days`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_attempts: u32,
+    pub retention: Duration,
 }
 
-impl Work {
-    pub fn of(types: &[String]) -> Work {
-        let mut w = Work::default();
-        for t in types {
-            match t.split_once('.').map_or(t.as_str(), |(family, _)| family) {
-                "bundle" => w.bundle = true,
-                "video" => w.videos = true,
-                "account" => w.account = true,
-                _ => w.unknown += 1,
-            }
-        }
-        w
+/// The defaults of the `[webhooks]` keys (a test holds the two together).
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_attempts: 8, retention: Duration::from_secs(14 * 86_400) }
+    }
+}
+
+impl From<&WebhooksConfig> for Limits {
+    fn from(c: &WebhooksConfig) -> Self {
+        Limits { max_attempts: c.max_attempts, retention: c.retention }
     }
 }
 
@@ -62,26 +64,39 @@ pub enum Outcome {
         what: String,
         requests: u32,
     },
-    /// The batch's refresh failed; its events are tried again later.
+    /// The batch's refresh failed; its events are tried again later, but
+    /// `given_up` of them had failed `webhooks.max_attempts` times and are
+    /// marked failed for good.
     Failed {
         events: usize,
+        given_up: u64,
     },
     /// The oldest pending batch is still inside its window.
     Wait(Duration),
     Idle,
 }
 
-/// Handles the oldest ready batch.
+/// Handles the oldest ready batch, with the default [`Limits`].
 pub async fn refresh_once(r: &Refresher) -> anyhow::Result<Outcome> {
-    let batch = match events::next_batch(&r.pool, r.window).await? {
+    refresh_once_with(r, &Limits::default()).await
+}
+
+/// Handles the oldest ready batch.
+pub async fn refresh_once_with(r: &Refresher, limits: &Limits) -> anyhow::Result<Outcome> {
+    let batch = match events::claim(&r.pool, r.window, LEASE).await? {
         Pending::Ready(batch) => batch,
         Pending::Wait(d) => return Ok(Outcome::Wait(d)),
         Pending::None => return Ok(Outcome::Idle),
     };
     let work = Work::of(&batch.types);
-    crate::meter::webhook_batch(batch.ids.len(), work.unknown);
+    let fetches = work.fetch != Fetch::default();
+    if let Some(id) = batch.bundle_id.as_deref().filter(|id| fetches && !is_safe_id(id)) {
+        return refuse(r, &batch, id).await;
+    }
     match apply(r, &batch, work).await {
         Ok((what, requests)) => {
+            // Counted once handled: a batch that fails and is retried counts once, when it succeeds.
+            crate::meter::webhook_batch(batch.ids.len(), work.unknown);
             tracing::info!(
                 bundle = batch.bundle_id.as_deref(),
                 events = batch.ids.len(),
@@ -92,118 +107,68 @@ pub async fn refresh_once(r: &Refresher) -> anyhow::Result<Outcome> {
         }
         Err(e) => {
             let text = format!("{e:#}");
-            tracing::warn!(bundle = batch.bundle_id.as_deref(), error = %text, "webhook refresh failed; retried later");
-            events::mark_failed(&r.pool, &batch.ids, &text).await?;
-            Ok(Outcome::Failed { events: batch.ids.len() })
+            let given_up = events::mark_failed(&r.pool, &batch, &text, limits.max_attempts).await?;
+            if given_up > 0 {
+                tracing::error!(
+                    bundle = batch.bundle_id.as_deref(),
+                    error = %text,
+                    given_up,
+                    "webhook refresh failed webhooks.max_attempts times; the events are marked failed \
+                     (tokportal.webhook_events.failed_at) and left to the walk"
+                );
+                given_up_metric(given_up);
+            } else {
+                tracing::warn!(bundle = batch.bundle_id.as_deref(), error = %text, "webhook refresh failed; retried later");
+            }
+            Ok(Outcome::Failed { events: batch.ids.len(), given_up })
         }
     }
 }
 
-/// Fetches and stores, then records the events as refreshed in the same
-/// transaction as the rows.
-async fn apply(r: &Refresher, batch: &Batch, work: Work) -> anyhow::Result<(String, u32)> {
-    let Some(id) = batch.bundle_id.as_deref() else {
-        let what = if work.unknown > 0 { "nothing: unknown type" } else { "nothing: no bundle named" };
-        let mut conn = r.pool.acquire().await.context("Failed to get a connection")?;
-        events::mark_refreshed(&mut conn, &batch.ids, what).await?;
-        return Ok((what.to_string(), 0));
-    };
-    let (mut done, mut requests) = (Vec::new(), 0u32);
-    let mut tx_work: Vec<Fetched> = Vec::new();
-    if work.bundle {
-        requests += 1;
-        match r.client.get(&format!("/bundles/{id}"), &[]).await {
-            Ok(found) => tx_work.push(Fetched::Bundle(list_item(found.body))),
-            Err(ApiError::NotFound { .. }) => tx_work.push(Fetched::Gone),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let gone = matches!(tx_work.last(), Some(Fetched::Gone));
-    for (wanted, suffix) in [(work.videos, "videos"), (work.account, "account")] {
-        if !wanted || gone {
-            continue;
-        }
-        requests += 1;
-        match r.client.get(&format!("/bundles/{id}/{suffix}"), &[]).await {
-            Ok(found) => {
-                let data = found.body.get("data").cloned().unwrap_or(Value::Null);
-                tx_work.push(if suffix == "videos" { Fetched::Videos(data) } else { Fetched::Account(data) });
-            }
-            Err(ApiError::NotFound { code, .. }) if code == "BUNDLE_NOT_FOUND" => {
-                tx_work.push(Fetched::Gone);
-                break;
-            }
-            Err(ApiError::NotFound { .. }) => tx_work.push(Fetched::NoChild(suffix)),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let mut tx = r.pool.begin().await.context("Failed to start a transaction")?;
-    for fetched in tx_work {
-        match fetched {
-            Fetched::Bundle(item) => {
-                store::upsert_page(&mut tx, &BUNDLES, std::slice::from_ref(&item)).await?;
-                store::clear_missed(&mut tx, &BUNDLES, id).await?;
-                done.push("bundle");
-            }
-            Fetched::Gone => {
-                store::mark_deleted(&mut tx, &BUNDLES, &[id.to_string()]).await?;
-                done.push("bundle deleted");
-            }
-            Fetched::Videos(data) => {
-                let slots = data.as_array().ok_or_else(|| {
-                    anyhow::anyhow!("GET /bundles/{id}/videos: `data` is not a list of slots")
-                })?;
-                child_store::upsert_videos(&mut tx, id, slots).await?;
-                child_store::mark_refreshed(&mut tx, "bundle_videos", id).await?;
-                done.push("videos");
-            }
-            Fetched::Account(data) => {
-                anyhow::ensure!(data.is_object(), "GET /bundles/{id}/account: `data` is not an account");
-                child_store::upsert_account(&mut tx, id, &data).await?;
-                child_store::mark_refreshed(&mut tx, "bundle_accounts", id).await?;
-                done.push("account");
-            }
-            Fetched::NoChild(suffix) => {
-                let (table, stream) = if suffix == "videos" {
-                    ("tokportal.bundle_videos", "bundle_videos")
-                } else {
-                    ("tokportal.bundle_accounts", "bundle_accounts")
-                };
-                child_store::mark_gone(&mut tx, table, id).await?;
-                child_store::mark_refreshed(&mut tx, stream, id).await?;
-                done.push(if suffix == "videos" { "videos gone" } else { "account gone" });
-            }
-        }
-    }
-    if work.unknown > 0 {
-        done.push("unknown types ignored");
-    }
-    let what = if done.is_empty() { "nothing".to_string() } else { done.join(", ") };
-    events::mark_refreshed(&mut tx, &batch.ids, &what).await?;
-    tx.commit().await.context("Failed to commit a webhook refresh")?;
-    Ok((what, requests))
+/// Whether a bundle id from an event is one safe path segment: letters,
+/// digits, `-`, `_`, `.`, `~`, not only dots, at most 255 bytes. The id is
+/// put into `GET /bundles/{id}`, and a URL parser resolves `..` (also
+/// written `%2e%2e`) and `/`, so `../credits/balance` would read another
+/// endpoint with the key (as `jobs::validate::check_path` guards enqueued paths).
+pub fn is_safe_id(id: &str) -> bool {
+    (1..=255).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
+        && id.bytes().any(|b| b != b'.')
 }
 
-enum Fetched {
-    Bundle(Value),
-    Gone,
-    Videos(Value),
-    Account(Value),
-    NoChild(&'static str),
+/// An event naming a bundle id that cannot be put into a path: given up at
+/// once, with no request, the reason kept.
+async fn refuse(r: &Refresher, batch: &Batch, id: &str) -> anyhow::Result<Outcome> {
+    let excerpt: String = id.chars().take(80).collect();
+    let error = format!(
+        "the event's bundle id {excerpt:?} is not a single safe path segment (letters, digits, - _ . ~); \
+         nothing was requested"
+    );
+    let given_up = events::give_up(&r.pool, batch, &error).await?;
+    tracing::error!(events = batch.ids.len(), error = %error, "webhook events refused");
+    given_up_metric(given_up);
+    Ok(Outcome::Failed { events: batch.ids.len(), given_up })
+}
+
+/// Events given up, in the series of handled events (`kind="failed"`).
+fn given_up_metric(n: u64) {
+    metrics::counter!(crate::meter::WEBHOOK_EVENTS, "kind" => "failed").increment(n);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn types(t: &[&str]) -> Vec<String> {
-        t.iter().map(|s| s.to_string()).collect()
-    }
-
     #[test]
-    fn each_family_maps_to_its_fetch_and_unknown_types_to_none() {
-        let w = Work::of(&types(&["bundle.published", "bundle.created", "video.published", "ping"]));
-        assert_eq!(w, Work { bundle: true, videos: true, account: false, unknown: 1 });
-        assert!(Work::of(&types(&["account.banned"])).account);
+    fn only_a_single_plain_segment_is_a_safe_bundle_id() {
+        for good in ["3f2b8c1e-9a4d-4c7e-8f00-123456789abc", "bnd_abc123", "a.b", "x~1"] {
+            assert!(is_safe_id(good), "{good}");
+        }
+        let long = "a".repeat(256);
+        for bad in
+            ["", ".", "..", "../credits/balance", "a/b", "%2e%2e", "a?b", "a#b", "a b", "é", long.as_str()]
+        {
+            assert!(!is_safe_id(bad), "{bad}");
+        }
     }
 }

@@ -35,8 +35,9 @@ pub fn verify(
 ) -> Result<(), SignatureError> {
     let header = header.ok_or(SignatureError::Missing)?;
     let (mut t, mut v1) = (None, Vec::new());
-    for part in header.split(',') {
-        match part.trim().split_once('=') {
+    // Empty parts (a trailing or doubled comma) are ignored, not malformed.
+    for part in header.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('=') {
             Some(("t", value)) => t = Some(value.parse::<i64>().map_err(|_| SignatureError::Malformed)?),
             // A signature that is not hex cannot match; others may.
             Some(("v1", value)) => v1.extend(hex::decode(value).ok()),
@@ -46,7 +47,8 @@ pub fn verify(
     }
     let t = t.ok_or(SignatureError::Malformed)?;
     let skew = now.saturating_sub(t);
-    if skew.unsigned_abs() > tolerance.as_secs() {
+    // Compared as durations: `tolerance` may be fractional (`webhooks.tolerance_secs`).
+    if Duration::from_secs(skew.unsigned_abs()) > tolerance {
         return Err(SignatureError::Stale(skew));
     }
     let stamp = t.to_string();
@@ -127,6 +129,24 @@ mod tests {
         assert_eq!(verify(Some(&future), b"x", &secrets, TOL, NOW), Err(SignatureError::Stale(-301)));
         let edge = sign(&secrets[0], NOW - 300, b"x");
         assert_eq!(verify(Some(&edge), b"x", &secrets, TOL, NOW), Ok(()));
+    }
+
+    #[test]
+    fn a_trailing_or_doubled_comma_is_not_malformed() {
+        let h = sign(&s("k"), NOW, b"x");
+        for header in [format!("{h},"), format!("{h}, "), h.replacen(',', ",,", 1)] {
+            assert_eq!(verify(Some(&header), b"x", &[s("k")], TOL, NOW), Ok(()), "{header}");
+        }
+    }
+
+    #[test]
+    fn a_fractional_tolerance_admits_the_whole_seconds_within_it() {
+        let secrets = [s("k")];
+        let tol = Duration::from_secs_f64(1.5);
+        let one = sign(&secrets[0], NOW - 1, b"x");
+        assert_eq!(verify(Some(&one), b"x", &secrets, tol, NOW), Ok(()));
+        let two = sign(&secrets[0], NOW - 2, b"x");
+        assert_eq!(verify(Some(&two), b"x", &secrets, tol, NOW), Err(SignatureError::Stale(2)));
     }
 
     #[test]

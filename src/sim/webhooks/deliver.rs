@@ -91,7 +91,12 @@ pub fn dispatch_once(shared: &Arc<Shared>, http: &reqwest::Client, now: Instant)
             }
             if first && !delivery.was_held && take(&mut faults.webhook_out_of_order_next) {
                 fired.webhook_reordered += 1;
-                (delivery.state, delivery.due, delivery.was_held) = (DeliveryState::Held, None, true);
+                // Released when the endpoint's next delivery is sent, or after the
+                // longest retry wait if none follows (it must not wait forever).
+                let release = now + shared.config.webhooks.retry_cap;
+                (delivery.state, delivery.due, delivery.was_held) =
+                    (DeliveryState::Held, Some(release), true);
+                next_due = Some(next_due.map_or(release, |n| n.min(release)));
                 continue;
             }
             let duplicate = first && take(&mut faults.webhook_duplicate_next);

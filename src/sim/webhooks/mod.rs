@@ -40,6 +40,9 @@
 //!   retry is signed afresh (new `t`), with the same body and event id.
 //! - One endpoint gets one delivery at a time, oldest event first; a delivery
 //!   waiting for its retry does not hold back the endpoint's later ones.
+//! - `webhook_out_of_order_next` holds a delivery until the endpoint's next
+//!   delivery was sent, or for the longest retry wait (`retry_cap`) when none
+//!   follows: a real sender's reordering comes from its retries, which end.
 //! - Nothing is recorded while no endpoint exists; an event is delivered to the
 //!   endpoints registered when it was emitted.
 

@@ -13,7 +13,8 @@ pub enum DeliveryState {
     /// Waiting for its first attempt or its next retry.
     Pending,
     InFlight,
-    /// Held back by `webhook_out_of_order_next` until the endpoint's next delivery was sent.
+    /// Held back by `webhook_out_of_order_next` until the endpoint's next
+    /// delivery was sent, or `retry_cap` passed with none (its `next_attempt`).
     Held,
     /// A 2xx answered.
     Delivered,
@@ -51,7 +52,7 @@ pub struct WebhookDelivery {
     pub id: String,
     pub endpoint_id: String,
     pub state: DeliveryState,
-    /// When the next attempt is due (pending only).
+    /// When the next attempt is due (pending, or held: its release at the latest).
     #[serde(serialize_with = "rfc3339_opt")]
     pub next_attempt: Option<SystemTime>,
     pub attempts: Vec<WebhookAttempt>,

@@ -58,7 +58,12 @@ async fn the_daemon_verifies_a_delivery_with_either_secret_and_refreshes_the_bun
     let url = database_url(&pool).await;
     let dir = tempfile::tempdir().unwrap();
     config(dir.path(), &["bundles"], NEVER);
-    let env = daemon_env(&url, sim.base_url().as_str(), "0");
+    let mut env = daemon_env(&url, sim.base_url().as_str(), "0");
+    // Debug, so whatever the receiver and the refresher log is in the log the test reads.
+    env.push((
+        "TOKPORTAL__LOG__LEVEL",
+        "debug,sqlx=warn,hyper=info,hyper_util=info,reqwest=info,rustls=info".into(),
+    ));
     let out = run(dir.path(), &["sync", "--stream", "bundles"], &env).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let mut daemon = Worker::spawn(dir.path(), &[], &env);
@@ -102,6 +107,13 @@ async fn the_daemon_verifies_a_delivery_with_either_secret_and_refreshes_the_bun
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(scalar(&pool, "SELECT count(*) FROM tokportal.webhook_events").await, 2);
+    // After refused deliveries and refreshes too, neither secret nor the API key reached the log.
+    let log = daemon.log();
+    assert!(log.contains("a webhook delivery was refused"), "{log}");
+    assert!(
+        !log.contains(OLD) && !log.contains(NEW) && !log.contains(DEMO_KEY),
+        "a secret reached the log:\n{log}"
+    );
     daemon.sigterm();
     assert!(daemon.exit_within(Duration::from_secs(30)).await.success(), "{}", daemon.log());
     sim.shutdown().await;

@@ -209,3 +209,22 @@ async fn a_dropped_delivery_leaves_the_change_to_the_walk(pool: PgPool) {
     stop.cancel();
     sim.shutdown().await;
 }
+
+#[sqlx::test]
+async fn a_created_bundle_reaches_the_mirror_with_its_slots_and_account(pool: PgPool) {
+    let sim = quick_sim(6).await;
+    mirrored(&pool, &sim).await;
+    let (client, stop) = wired(&pool, &sim).await;
+    // Enough new bundles that some have slots and, most likely, one has none.
+    let created = sim.insert_bundles(6);
+    until_delivered(&sim, Duration::from_secs(30)).await;
+    until_mirror_equals(&pool, &sim, Duration::from_secs(30)).await;
+    let with_slots = |id: &String| sim.bundle(id).unwrap().item["videos_quantity"].as_i64() != Some(0);
+    let slotted = created.iter().filter(|id| with_slots(id)).count();
+    assert!(slotted > 0, "a new bundle with slots");
+    assert_eq!(stored(&pool).await, 6);
+    // The bundle, its account, and its slots unless it has none.
+    assert_eq!(client.counters().requests, (2 * created.len() + slotted) as u64);
+    stop.cancel();
+    sim.shutdown().await;
+}

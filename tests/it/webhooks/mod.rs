@@ -1,8 +1,12 @@
 //! Signed webhooks: the receiver refuses what it must and stores the rest
 //! once; the refresh makes the mirror right from the stored events.
 
+mod claims;
+mod config;
 mod delivered;
+mod failures;
 mod receive;
 mod refresh;
 mod register;
+mod retention;
 pub mod support;

@@ -3,7 +3,9 @@
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::support::{SECRET, deliver, envelope, serve, stored};
+use tokportal_sync::webhooks::{Outcome, refresh_once};
+
+use super::support::{SECRET, deliver, envelope, scripted_refresher, serve, stored};
 
 #[sqlx::test]
 async fn a_signed_event_is_stored_once_and_a_redelivery_changes_nothing(pool: PgPool) {
@@ -58,4 +60,32 @@ async fn with_no_secret_configured_every_delivery_is_refused(pool: PgPool) {
     let body = envelope("bundle.created", json!({ "id": "b" }));
     assert_eq!(deliver(&url, "e", &body, Some(SECRET), 0).await, 401);
     assert_eq!(stored(&pool).await, 0);
+}
+
+#[sqlx::test]
+async fn an_unknown_type_with_no_object_data_is_stored_and_refreshed_at_no_request(pool: PgPool) {
+    let (url, _) = serve(&pool, &[SECRET]).await;
+    for (id, body) in [
+        ("evt_ping_null", br#"{"type":"ping","data":null}"#.to_vec()),
+        ("evt_ping_none", br#"{"type":"ping"}"#.to_vec()),
+        ("evt_list", br#"{"type":"comment.batch","data":[1,2]}"#.to_vec()),
+    ] {
+        assert_eq!(deliver(&url, id, &body, Some(SECRET), 0).await, 200, "{id}");
+    }
+    // A type the refresh reads `data` for still needs an object.
+    let bad = br#"{"type":"bundle.created","data":null}"#;
+    assert_eq!(deliver(&url, "evt_bad", bad, Some(SECRET), 0).await, 400);
+    assert_eq!(stored(&pool).await, 3);
+    let (r, hits) = scripted_refresher(&pool, vec![(500, json!({}))]).await;
+    for _ in 0..3 {
+        assert!(matches!(refresh_once(&r).await.unwrap(), Outcome::Refreshed { requests: 0, .. }));
+    }
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+    let done: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM tokportal.webhook_events WHERE refreshed = 'nothing: unknown type'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(done, 3);
 }

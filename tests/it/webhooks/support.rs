@@ -2,7 +2,10 @@
 //! like TokPortal's, and a refresher on the simulator.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+
+use axum::http::StatusCode;
 
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -59,6 +62,20 @@ pub async fn deliver(url: &str, id: &str, body: &[u8], secret: Option<&str>, ske
     request.send().await.unwrap().status().as_u16()
 }
 
+/// Stores an event as the receiver would, without a delivery.
+pub async fn store(pool: &PgPool, id: &str, kind: &str, data: Value) {
+    let event = tokportal_sync::webhooks::receiver::Event::parse(&envelope(kind, data), Some(id)).unwrap();
+    tokportal_sync::webhooks::events::insert(
+        pool,
+        &event.id,
+        &event.kind,
+        event.bundle_id.as_deref(),
+        &event.envelope,
+    )
+    .await
+    .unwrap();
+}
+
 pub async fn stored(pool: &PgPool) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM tokportal.webhook_events").fetch_one(pool).await.unwrap()
 }
@@ -74,4 +91,38 @@ pub use crate::mirror::support::sim;
 pub async fn mirrored(pool: &PgPool, sim: &SimServer) {
     let m = crate::mirror::support::mirror(pool, sim, crate::mirror::support::settings());
     crate::mirror::support::sync_all(&m).await;
+}
+
+/// A refresher on a scripted API that answers `answers` in turn (the last
+/// one from then on), for answers the simulator never gives; returns it and
+/// the number of requests the API got.
+pub async fn scripted_refresher(pool: &PgPool, answers: Vec<(u16, Value)>) -> (Refresher, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let answers = Arc::new(answers);
+    let counted = hits.clone();
+    let app = axum::Router::new().fallback(move || {
+        let (hits, answers) = (counted.clone(), answers.clone());
+        async move {
+            let n = hits.fetch_add(1, Ordering::SeqCst);
+            let (status, body) = answers[n.min(answers.len() - 1)].clone();
+            (StatusCode::from_u16(status).unwrap(), axum::Json(body))
+        }
+    });
+    let (options, _server) = crate::api_support::scripted(app).await;
+    let budget = crate::api_support::budget_options(10_000.0, 10_000);
+    let client = crate::api_support::client(options, budget);
+    (Refresher { pool: pool.clone(), client, window: Duration::ZERO }, hits)
+}
+
+/// Makes every stored event's retry due now.
+pub async fn due_now(pool: &PgPool) {
+    sqlx::query("UPDATE tokportal.webhook_events SET run_after = now()").execute(pool).await.unwrap();
+}
+
+/// What the metrics recorded while the guard of [`local_metrics`] lives.
+pub fn local_metrics()
+-> (metrics_exporter_prometheus::PrometheusRecorder, metrics_exporter_prometheus::PrometheusHandle) {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    (recorder, handle)
 }

@@ -89,3 +89,22 @@ async fn drop_never_delivers_the_event_nor_retries_it() {
     assert_eq!(sim.stats().faults_fired.webhook_dropped, 1);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_held_delivery_with_nothing_after_it_is_sent_after_the_longest_retry_wait() {
+    let webhooks = tokportal_sync::sim::WebhookConfig {
+        retry_cap: std::time::Duration::from_millis(200),
+        ..tokportal_sync::sim::WebhookConfig::default()
+    };
+    let sim = start(tokportal_sync::sim::SimConfig { webhooks, ..unlimited() }).await;
+    let receiver = Receiver::start().await;
+    register(&Api::new(&sim), &receiver.url, json!([])).await;
+    sim.update_faults(|f| f.webhook_out_of_order_next = 1).unwrap();
+    sim.insert_bundles(1);
+    // No later event comes to release it: it goes anyway (a bound on the wait, not a speed).
+    let got = receiver.wait_for(1).await;
+    assert_eq!(got[0].event_id(), sim.webhook_events()[0].id);
+    until(|| sim.webhook_events()[0].deliveries[0].state == DeliveryState::Delivered).await;
+    assert_eq!(sim.stats().faults_fired.webhook_reordered, 1);
+    sim.shutdown().await;
+}

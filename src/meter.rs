@@ -64,7 +64,10 @@ fn describe() {
         WEBHOOK_DELIVERIES,
         "webhook deliveries received, by outcome (accepted, duplicate, refused, invalid)"
     );
-    describe_counter!(WEBHOOK_EVENTS, "stored webhook events handled by a refresh, by kind (known, unknown)");
+    describe_counter!(
+        WEBHOOK_EVENTS,
+        "stored webhook events handled, by kind (known, unknown: refreshed; failed: given up after webhooks.max_attempts)"
+    );
     describe_counter!(WEBHOOK_REFRESHES, "refreshes run for batches of webhook events");
 }
 
@@ -132,6 +135,11 @@ pub fn webhook_batch(events: usize, unknown: u32) {
     let unknown = u64::from(unknown);
     counter!(WEBHOOK_EVENTS, "kind" => "known").increment((events as u64).saturating_sub(unknown));
     counter!(WEBHOOK_EVENTS, "kind" => "unknown").increment(unknown);
+}
+
+/// `n` stored events given up (failed `webhooks.max_attempts` times, or unusable).
+pub fn webhook_given_up(n: u64) {
+    counter!(WEBHOOK_EVENTS, "kind" => "failed").increment(n);
 }
 
 #[cfg(test)]

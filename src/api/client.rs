@@ -217,7 +217,14 @@ impl Client {
     /// twice. The caller says so and lets a person check `GET /webhooks`.
     pub async fn create_webhook(&self, body: &str) -> Result<ApiResponse, ApiError> {
         let url = self.url("/webhooks", &[])?;
-        self.send(Method::POST, &url, None, Some(body), false).await
+        self.send(Method::POST, &url, None, Some(body), false).await.map_err(|mut e| {
+            // A success whose body could not be decoded may still hold the
+            // signing secret: the error keeps none of it.
+            if let ApiError::Fatal { status: Some(200..=299), excerpt, .. } = &mut e {
+                *excerpt = "undecodable answer (not shown: it may hold the endpoint's signing secret)".into();
+            }
+            e
+        })
     }
 
     /// One request through the budget, waiting out 429s until the bound.

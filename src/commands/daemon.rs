@@ -74,10 +74,19 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
         let walk_share = config.webhooks.walk_share;
         let refresher = webhooks::Refresher {
             pool: pool.clone(),
-            client: sync_client.with_priority(crate::api::Priority::Refresh { walk_share }),
+            // A refresh still waiting for the budget at a stop is not sent:
+            // its events are released for the next run.
+            client: sync_client
+                .with_priority(crate::api::Priority::Refresh { walk_share })
+                .with_cancel(stop.clone()),
             window: config.webhooks.coalesce,
         };
-        tracker.spawn(webhooks::run(refresher, wake, stop.clone()));
+        tracker.spawn(webhooks::run_with(
+            refresher,
+            webhooks::Limits::from(&config.webhooks),
+            wake,
+            stop.clone(),
+        ));
         // On SIGTERM a page or job still waiting for the budget is left (the
         // next run reads it, the job stays queued) instead of holding the stop.
         let m = Mirror {

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::runs::{self, Tally};
-use super::streams::BUNDLES;
+use super::streams::{BUNDLE_NOT_FOUND, BUNDLES, CHILD_NOT_FOUND};
 use super::{Mirror, RunSummary, Status, child_store, store};
 use crate::api::ApiError;
 
@@ -202,7 +202,7 @@ async fn refresh(m: &Mirror, stream: &ChildStream, id: &str, tally: &mut Tally) 
             child_store::mark_refreshed(&mut tx, stream.name, id).await?;
         }
         // The bundle itself is gone: a 404 from the API is proof, not a guess.
-        Err(ApiError::NotFound { code, .. }) if code == "BUNDLE_NOT_FOUND" => {
+        Err(ApiError::NotFound { code, .. }) if code == BUNDLE_NOT_FOUND => {
             tracing::info!(
                 stream = stream.name,
                 bundle = id,
@@ -210,7 +210,9 @@ async fn refresh(m: &Mirror, stream: &ChildStream, id: &str, tally: &mut Tally) 
             );
             tally.deleted += store::mark_deleted(&mut tx, &BUNDLES, &[id.to_string()]).await?;
         }
-        Err(ApiError::NotFound { .. }) => {
+        // No slot or account (yet): only the documented codes say so; any
+        // other 404 (a route's) fails the run instead of deleting children.
+        Err(ApiError::NotFound { code, .. }) if CHILD_NOT_FOUND.contains(&code.as_str()) => {
             tally.deleted += child_store::mark_gone(&mut tx, stream.table, id).await?;
             child_store::mark_refreshed(&mut tx, stream.name, id).await?;
         }

@@ -56,8 +56,8 @@ pub async fn settle(
     let (mut gone, mut unsure, total) = (Vec::new(), 0u64, ids.len());
     for (checked, id) in ids.into_iter().enumerate() {
         tally.delete_checks += 1;
-        match m.client.get(&format!("{detail}{id}"), &[]).await {
-            Err(ApiError::NotFound { .. }) => gone.push(id),
+        match m.client.get(&format!("{}{id}", detail.path), &[]).await {
+            Err(ApiError::NotFound { code, .. }) if code == detail.gone_code => gone.push(id),
             Ok(found) => {
                 let item = list_item(found.body);
                 let mut tx = m.pool.begin().await.context("Failed to start a transaction")?;

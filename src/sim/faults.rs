@@ -97,7 +97,8 @@ pub struct Faults {
     pub pricing_changed_next: u32,
     /// The next N webhook deliveries are sent twice (same event id, same body).
     pub webhook_duplicate_next: u32,
-    /// The next N webhook deliveries are held until the endpoint's next delivery was sent.
+    /// The next N webhook deliveries are held until the endpoint's next delivery
+    /// was sent, or for the retry schedule's cap when none follows.
     pub webhook_out_of_order_next: u32,
     /// The next N webhook attempts are signed with a secret that is not the endpoint's.
     pub webhook_bad_signature_next: u32,

@@ -14,11 +14,9 @@ use crate::mirror::deletes::list_item;
 use crate::mirror::streams::BUNDLES;
 use crate::mirror::{child_store, store};
 
-/// The documented 404 code of a bundle that does not exist (any other 404,
-/// such as a route's, is a failure, not a delete).
-const BUNDLE_NOT_FOUND: &str = "BUNDLE_NOT_FOUND";
-/// The documented 404 codes of a slot or an account that does not exist.
-const CHILD_NOT_FOUND: &[&str] = &["VIDEO_NOT_FOUND", "ACCOUNT_NOT_FOUND"];
+// Only the documented codes prove a bundle or a child gone (any other 404,
+// such as a route's, is a failure, not a delete).
+use crate::mirror::streams::{BUNDLE_NOT_FOUND, CHILD_NOT_FOUND};
 
 /// Fetches and stores, then records the events as refreshed in the same
 /// transaction as the rows.

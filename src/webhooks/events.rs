@@ -158,6 +158,18 @@ pub async fn mark_failed(
     Ok(given_up.into_iter().filter(|g| *g).count() as u64)
 }
 
+/// Ends the claim without counting an attempt: the refresh was not sent
+/// (the worker is stopping); the events are claimed again by the next run.
+pub async fn release(pool: &PgPool, batch: &Batch) -> anyhow::Result<()> {
+    sqlx::query("UPDATE tokportal.webhook_events SET claimed_until = NULL WHERE id = ANY($1) AND claim = $2")
+        .bind(&batch.ids)
+        .bind(batch.claim)
+        .execute(pool)
+        .await
+        .context("Failed to release webhook events")?;
+    Ok(())
+}
+
 /// Gives the batch's events up at once (no retry will do better), the
 /// reason kept, and ends the claim. Returns how many.
 pub async fn give_up(pool: &PgPool, batch: &Batch, error: &str) -> anyhow::Result<u64> {

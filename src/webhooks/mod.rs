@@ -76,6 +76,8 @@ pub async fn run_with(r: Refresher, limits: Limits, wake: Arc<Notify>, stop: Can
             }
             Ok(Outcome::Wait(d)) => d.min(POLL),
             Ok(Outcome::Idle) => POLL,
+            // Only while stopping: the loop ends.
+            Ok(Outcome::Stopped { .. }) => continue,
             Err(e) => {
                 tracing::error!(error = format!("{e:#}"), "webhook refresh failed; trying again shortly");
                 POLL

@@ -74,6 +74,12 @@ pub enum Outcome {
     /// The oldest pending batch is still inside its window.
     Wait(Duration),
     Idle,
+    /// The worker is stopping and the batch's requests were still waiting
+    /// for the key's budget: nothing was sent, the events are released for
+    /// the next run, no attempt counted.
+    Stopped {
+        events: usize,
+    },
 }
 
 /// Handles the oldest ready batch, with the default [`Limits`].
@@ -105,6 +111,14 @@ pub async fn refresh_once_with(r: &Refresher, limits: &Limits) -> anyhow::Result
             );
             Ok(Outcome::Refreshed { events: batch.ids.len(), what, requests })
         }
+        Err(e) if crate::api::ApiError::cancelled_in(&e) => {
+            events::release(&r.pool, &batch).await?;
+            tracing::info!(
+                bundle = batch.bundle_id.as_deref(),
+                "stopping: webhook refresh left for the next run"
+            );
+            Ok(Outcome::Stopped { events: batch.ids.len() })
+        }
         Err(e) => {
             let text = format!("{e:#}");
             let given_up = events::mark_failed(&r.pool, &batch, &text, limits.max_attempts).await?;
@@ -116,7 +130,7 @@ pub async fn refresh_once_with(r: &Refresher, limits: &Limits) -> anyhow::Result
                     "webhook refresh failed webhooks.max_attempts times; the events are marked failed \
                      (tokportal.webhook_events.failed_at) and left to the walk"
                 );
-                given_up_metric(given_up);
+                crate::meter::webhook_given_up(given_up);
             } else {
                 tracing::warn!(bundle = batch.bundle_id.as_deref(), error = %text, "webhook refresh failed; retried later");
             }
@@ -146,15 +160,11 @@ async fn refuse(r: &Refresher, batch: &Batch, id: &str) -> anyhow::Result<Outcom
     );
     let given_up = events::give_up(&r.pool, batch, &error).await?;
     tracing::error!(events = batch.ids.len(), error = %error, "webhook events refused");
-    given_up_metric(given_up);
+    crate::meter::webhook_given_up(given_up);
     Ok(Outcome::Failed { events: batch.ids.len(), given_up })
 }
 
 /// Events given up, in the series of handled events (`kind="failed"`).
-fn given_up_metric(n: u64) {
-    metrics::counter!(crate::meter::WEBHOOK_EVENTS, "kind" => "failed").increment(n);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,6 @@
 //! `GET /bundles`, every page, into `tokportal.bundles`.
 
-use super::{Column, Kind, ListStream, col};
+use super::{BUNDLE_NOT_FOUND, Column, Detail, Kind, ListStream, col};
 
 const COLUMNS: &[Column] = &[
     col("status", Kind::Text),
@@ -18,7 +18,7 @@ pub static BUNDLES: ListStream = ListStream {
     path: "/bundles",
     table: "tokportal.bundles",
     columns: COLUMNS,
-    detail: Some("/bundles/"),
+    detail: Some(Detail { path: "/bundles/", gone_code: BUNDLE_NOT_FOUND }),
     child_tables: &["tokportal.bundle_videos", "tokportal.bundle_accounts"],
     ledger: false,
 };

@@ -42,10 +42,10 @@ pub struct ListStream {
     /// Schema-qualified table; `id` is its primary key.
     pub table: &'static str,
     pub columns: &'static [Column],
-    /// `GET {detail}{id}` answers one row or 404: used to confirm a row a
-    /// complete walk did not see. `None`: rows are only marked deleted after
-    /// two consecutive complete walks missed them.
-    pub detail: Option<&'static str>,
+    /// `GET {path}{id}` answers one row, or 404 with `gone_code`: used to
+    /// confirm a row a complete walk did not see. `None`: rows are only
+    /// marked deleted after two consecutive complete walks missed them.
+    pub detail: Option<Detail>,
     /// Tables keyed by `bundle_id` whose rows die with a row of this stream.
     pub child_tables: &'static [&'static str],
     /// An append-only list, newest first: a routine run stops at the first
@@ -53,6 +53,20 @@ pub struct ListStream {
     /// `sync.full_walk_every`.
     pub ledger: bool,
 }
+
+/// Where one row of a list stream is read, and the 404 code that proves it gone.
+#[derive(Debug, Clone, Copy)]
+pub struct Detail {
+    pub path: &'static str,
+    /// Only this documented code proves the row gone: a 404 of a route (a
+    /// wrong `api.base_url`, a proxy) proves nothing and deletes nothing.
+    pub gone_code: &'static str,
+}
+
+/// The documented 404 code of a bundle that does not exist.
+pub const BUNDLE_NOT_FOUND: &str = "BUNDLE_NOT_FOUND";
+/// The documented 404 codes of a slot or an account that does not exist.
+pub const CHILD_NOT_FOUND: &[&str] = &["VIDEO_NOT_FOUND", "ACCOUNT_NOT_FOUND"];
 
 /// The list stream called `name`.
 pub fn list(name: &str) -> Option<&'static ListStream> {

@@ -108,3 +108,39 @@ async fn the_cap_leaves_the_rest_for_the_next_run_changed_bundles_first(pool: Pg
     assert_eq!(accounts, 40);
     sim.shutdown().await;
 }
+
+/// Only `VIDEO_NOT_FOUND`/`ACCOUNT_NOT_FOUND` say a bundle has no slots or
+/// account: a route's 404 fails the run and leaves the stored children live.
+#[sqlx::test]
+async fn a_404_without_a_documented_code_fails_the_children_run_and_deletes_nothing(pool: PgPool) {
+    let sim = sim(30).await;
+    let mut m = mirror(&pool, &sim, settings());
+    no_rotation(&mut m);
+    sync_all(&m).await;
+    let changed = status_of(&pool, false).await[0].clone();
+    let set = serde_json::json!({"title": "changed"});
+    assert!(sim.change_bundle(&changed, set.as_object().unwrap().clone()));
+    sync(&m, "bundles").await;
+    let live = |pool: PgPool| async move {
+        let n: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM tokportal.bundle_videos WHERE deleted_at IS NULL")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        n
+    };
+    let before = live(pool.clone()).await;
+    assert!(before > 0);
+    let route_404 = axum::Router::new().fallback(|| async {
+        (axum::http::StatusCode::NOT_FOUND, r#"{"error":{"code":"NOT_FOUND","message":"no such route"}}"#)
+    });
+    let (options, server) = crate::api_support::scripted(route_404).await;
+    let client = crate::api_support::client(options, crate::api_support::budget_options(1000.0, 1000));
+    let m = Mirror { client, ..m };
+    let run = sync(&m, "bundle_videos").await;
+    assert_eq!(run.status, Status::Failed, "{:?}", run.note);
+    assert!(format!("{:?}", run.error).contains("NOT_FOUND"), "{:?}", run.error);
+    assert_eq!(live(pool.clone()).await, before, "no slot marked deleted");
+    server.abort();
+    sim.shutdown().await;
+}

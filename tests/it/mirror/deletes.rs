@@ -193,3 +193,33 @@ async fn a_walk_whose_seen_set_was_lost_marks_nothing_deleted(pool: PgPool) {
     assert_eq!(sync(&mirror(&pool, &sim, settings()), "bundles").await.tally.deleted, 2);
     sim.shutdown().await;
 }
+
+/// A 404 proves a bundle gone only with its documented code: a route's 404
+/// (a wrong `api.base_url`, a proxy) leaves every row live.
+#[sqlx::test]
+async fn a_404_without_the_documented_code_deletes_nothing(pool: PgPool) {
+    let sim = sim(40).await;
+    let m = mirror(&pool, &sim, settings());
+    sync(&m, "bundles").await;
+    let skipped = sim.bundle_ids()[5].clone();
+    let (run_id, started) = runs::start(&pool, "bundles", "full", None, None).await.unwrap();
+    sqlx::query("INSERT INTO tokportal.sync_seen (run_id, id, anchor) SELECT $1, id, true FROM tokportal.bundles WHERE id <> $2")
+        .bind(run_id)
+        .bind(&skipped)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let route_404 = axum::Router::new().fallback(|| async {
+        (axum::http::StatusCode::NOT_FOUND, r#"{"error":{"code":"NOT_FOUND","message":"no such route"}}"#)
+    });
+    let (options, server) = crate::api_support::scripted(route_404).await;
+    let client = crate::api_support::client(options, crate::api_support::budget_options(1000.0, 1000));
+    let m = tokportal_sync::mirror::Mirror { client, ..m };
+    let mut tally = Tally::default();
+    let note = deletes::settle(&m, &BUNDLES, run_id, started, &mut tally).await.unwrap();
+    assert_eq!((tally.delete_checks, tally.deleted), (1, 0), "{note:?}");
+    assert!(note.is_some_and(|n| n.contains("could not be confirmed")));
+    assert_eq!(live_bundles(&pool).await.len(), 40);
+    server.abort();
+    sim.shutdown().await;
+}

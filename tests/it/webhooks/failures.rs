@@ -126,3 +126,28 @@ async fn a_bundle_id_that_is_not_one_path_segment_is_given_up_without_a_request(
         assert!(error.unwrap_or_default().contains("not a single safe path segment"));
     }
 }
+
+/// A refresh still waiting for the budget when the worker stops is not
+/// sent: the batch is released unclaimed, no attempt counted, for the next run.
+#[sqlx::test]
+async fn a_refresh_stopped_before_its_send_releases_the_events_without_an_attempt(pool: PgPool) {
+    let bundle = json!({ "data": { "id": "b1", "status": "published", "title": "t" } });
+    let (mut r, hits) = scripted_refresher(&pool, vec![(200, bundle)]).await;
+    store(&pool, "evt_stop", "bundle.published", json!({ "id": "b1" })).await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    stop.cancel();
+    let live = r.client.clone();
+    r.client = live.with_cancel(stop);
+    let limits = Limits::default();
+    assert_eq!(refresh_once_with(&r, &limits).await.unwrap(), Outcome::Stopped { events: 1 });
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing sent");
+    let (attempts, claimed, failed): (i32, bool, bool) = sqlx::query_as(
+        "SELECT attempts, claimed_until IS NOT NULL, failed_at IS NOT NULL FROM tokportal.webhook_events WHERE id = 'evt_stop'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((attempts, claimed, failed), (0, false, false), "released as it was");
+    r.client = live;
+    assert!(matches!(refresh_once_with(&r, &limits).await.unwrap(), Outcome::Refreshed { events: 1, .. }));
+}

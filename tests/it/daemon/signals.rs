@@ -43,6 +43,17 @@ async fn sigterm_during_a_walk_exits_0_with_whole_pages_committed_and_the_next_r
     sim.shutdown().await;
 }
 
+/// Waits until the simulator holds a mutation mid-execution (`slow_ms`):
+/// the request has left, so a stop must await its answer. (A job only
+/// claimed may still be waiting for the budget: a stop then releases it unsent.)
+async fn in_flight(sim: &tokportal_sync::sim::SimServer) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while sim.key_stats(DEMO_KEY).unwrap().in_flight == 0 {
+        assert!(std::time::Instant::now() < deadline, "no send reached the simulator within 10 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 #[sqlx::test]
 async fn sigterm_during_a_replay_records_the_job_in_flight_releases_the_rest_and_exits_0(pool: PgPool) {
     let sim = sim(5).await;
@@ -60,14 +71,8 @@ async fn sigterm_during_a_replay_records_the_job_in_flight_releases_the_rest_and
     daemon.line("daemon running", Duration::from_secs(30)).await;
     enqueue(&pool).await;
     enqueue(&pool).await;
-    // Woken by NOTIFY: the first job is claimed and in flight.
-    until(
-        &pool,
-        "SELECT count(*) FROM tokportal.mutation_jobs WHERE status = 'running'",
-        Duration::from_secs(10),
-        |n| n == 1,
-    )
-    .await;
+    // Woken by NOTIFY: the first job is claimed and its send in flight.
+    in_flight(&sim).await;
     daemon.sigterm();
     let status = daemon.exit_within(STOP_WITHIN).await;
     assert_eq!(status.code(), Some(0), "{}", daemon.log());
@@ -111,13 +116,7 @@ async fn sigterm_during_worker_replay_records_the_job_in_flight_releases_the_res
     enqueue(&pool).await;
     enqueue(&pool).await;
     let mut replay = Worker::spawn(dir.path(), &["replay"], &env);
-    until(
-        &pool,
-        "SELECT count(*) FROM tokportal.mutation_jobs WHERE status = 'running'",
-        Duration::from_secs(10),
-        |n| n >= 1,
-    )
-    .await;
+    in_flight(&sim).await;
     replay.sigterm();
     let status = replay.exit_within(STOP_WITHIN).await;
     assert_eq!(status.code(), Some(0), "{}", replay.log());

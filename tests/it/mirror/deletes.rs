@@ -31,6 +31,18 @@ async fn a_bundle_gone_upstream_is_confirmed_by_a_404_and_marked_deleted_with_it
     sim.shutdown().await;
 }
 
+/// A complete walk started now that saw every mirrored bundle but `skipped`.
+async fn walk_that_missed(pool: &PgPool, skipped: &str) -> (i64, chrono::DateTime<chrono::Utc>) {
+    let (run_id, started) = runs::start(pool, "bundles", "full", None, None).await.unwrap();
+    sqlx::query("INSERT INTO tokportal.sync_seen (run_id, id, anchor) SELECT $1, id, true FROM tokportal.bundles WHERE id <> $2")
+        .bind(run_id)
+        .bind(skipped)
+        .execute(pool)
+        .await
+        .unwrap();
+    (run_id, started)
+}
+
 #[sqlx::test]
 async fn a_row_a_complete_walk_missed_but_the_api_still_has_is_kept(pool: PgPool) {
     let sim = sim(40).await;
@@ -38,13 +50,7 @@ async fn a_row_a_complete_walk_missed_but_the_api_still_has_is_kept(pool: PgPool
     sync(&m, "bundles").await;
     // A walk that saw every row but one, as an offset walk over an unstable order can.
     let skipped = sim.bundle_ids()[5].clone();
-    let (run_id, started) = runs::start(&pool, "bundles", "full", None, None).await.unwrap();
-    sqlx::query("INSERT INTO tokportal.sync_seen (run_id, id, anchor) SELECT $1, id, true FROM tokportal.bundles WHERE id <> $2")
-        .bind(run_id)
-        .bind(&skipped)
-        .execute(&pool)
-        .await
-        .unwrap();
+    let (run_id, started) = walk_that_missed(&pool, &skipped).await;
     let mut tally = Tally::default();
     deletes::settle(&m, &BUNDLES, run_id, started, &mut tally).await.unwrap();
     assert_eq!((tally.delete_checks, tally.deleted), (1, 0), "GET /bundles/{{id}} found it");
@@ -202,13 +208,7 @@ async fn a_404_without_the_documented_code_deletes_nothing(pool: PgPool) {
     let m = mirror(&pool, &sim, settings());
     sync(&m, "bundles").await;
     let skipped = sim.bundle_ids()[5].clone();
-    let (run_id, started) = runs::start(&pool, "bundles", "full", None, None).await.unwrap();
-    sqlx::query("INSERT INTO tokportal.sync_seen (run_id, id, anchor) SELECT $1, id, true FROM tokportal.bundles WHERE id <> $2")
-        .bind(run_id)
-        .bind(&skipped)
-        .execute(&pool)
-        .await
-        .unwrap();
+    let (run_id, started) = walk_that_missed(&pool, &skipped).await;
     let route_404 = axum::Router::new().fallback(|| async {
         (axum::http::StatusCode::NOT_FOUND, r#"{"error":{"code":"NOT_FOUND","message":"no such route"}}"#)
     });

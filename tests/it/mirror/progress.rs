@@ -37,6 +37,24 @@ fn env(url: &str, base: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// `worker sync` with stderr captured (not a terminal), with `extra` variables.
+async fn sync_off_a_terminal(
+    pool: &PgPool,
+    sim: &tokportal_sync::sim::SimServer,
+    extra: &[(&'static str, &str)],
+) -> std::process::Output {
+    let url = database_url(pool).await;
+    let mut env = env(&url, sim.base_url().as_str());
+    env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+    tokio::task::spawn_blocking(move || {
+        let dir = tempfile::tempdir().unwrap();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        worker(dir.path(), &["sync"], &env)
+    })
+    .await
+    .unwrap()
+}
+
 #[sqlx::test]
 async fn on_a_terminal_worker_sync_draws_a_bar_per_stream_with_an_eta_at_the_budget(pool: PgPool) {
     let sim = sim(60).await;
@@ -86,17 +104,8 @@ async fn on_a_terminal_worker_sync_draws_a_bar_per_stream_with_an_eta_at_the_bud
 #[sqlx::test]
 async fn off_a_terminal_worker_sync_writes_progress_lines_at_log_progress_secs_and_no_bar(pool: PgPool) {
     let sim = sim(60).await;
-    let url = database_url(&pool).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut env = env(&url, sim.base_url().as_str());
     // A line at every page (each takes longer than a millisecond).
-    env.push(("TOKPORTAL__LOG__PROGRESS_SECS", "0.001".into()));
-    let out = tokio::task::spawn_blocking(move || {
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        worker(dir.path(), &["sync"], &env)
-    })
-    .await
-    .unwrap();
+    let out = sync_off_a_terminal(&pool, &sim, &[("TOKPORTAL__LOG__PROGRESS_SECS", "0.001")]).await;
     let err = text(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("bundles: succeeded (full)"), "{err}");
@@ -114,17 +123,8 @@ async fn off_a_terminal_worker_sync_writes_progress_lines_at_log_progress_secs_a
 #[sqlx::test]
 async fn with_log_format_json_every_line_of_stderr_is_json_the_summary_too(pool: PgPool) {
     let sim = sim(30).await;
-    let url = database_url(&pool).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut env = env(&url, sim.base_url().as_str());
-    env.push(("TOKPORTAL__LOG__FORMAT", "json".into()));
-    env.push(("TOKPORTAL__LOG__PROGRESS_SECS", "0.001".into()));
-    let out = tokio::task::spawn_blocking(move || {
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        worker(dir.path(), &["sync"], &env)
-    })
-    .await
-    .unwrap();
+    let extra = [("TOKPORTAL__LOG__FORMAT", "json"), ("TOKPORTAL__LOG__PROGRESS_SECS", "0.001")];
+    let out = sync_off_a_terminal(&pool, &sim, &extra).await;
     let err = text(&out.stderr);
     assert!(out.status.success(), "{err}");
     let lines: Vec<serde_json::Value> = err

@@ -24,8 +24,10 @@ use crate::{db, startup};
 /// the default demo well under a minute at 20 requests/s.
 const DEMO_CHILD_REQUESTS: u32 = 150;
 
-/// Longest the replay phase waits for retried jobs to come due.
-const REPLAY_DEADLINE: Duration = Duration::from_secs(60);
+/// Most drains the replay phase runs before it gives up on jobs still queued
+/// (the demo's faults are a handful: every job is done within a few drains).
+/// A count, not a deadline: a busy machine makes drains slower, not more.
+const MAX_DRAINS: u32 = 100;
 
 pub async fn run(args: &DemoArgs, bundles: usize, config: &Config) -> anyhow::Result<()> {
     // Listening before the database opens: a signal that comes while a
@@ -198,8 +200,9 @@ async fn replay_all(
         let queued = queue::list(pool, Some("queued"), 1000).await.context("Failed to list queued jobs")?;
         let Some(next) = queued.iter().map(|j| j.run_after).min() else { break };
         anyhow::ensure!(
-            started.elapsed() < REPLAY_DEADLINE,
-            "jobs were still queued after {REPLAY_DEADLINE:?}"
+            replay.drains < MAX_DRAINS,
+            "{} jobs were still queued after {MAX_DRAINS} drains",
+            queued.len()
         );
         // The next retry is due at a known time: wait for it, not for a guess.
         let wait = (next - chrono::Utc::now()).to_std().unwrap_or_default();

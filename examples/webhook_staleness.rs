@@ -200,8 +200,7 @@ async fn main() -> anyhow::Result<()> {
         window: config.webhooks.coalesce,
     };
     let refreshing = tokio::spawn(webhooks::run(refresher, wake, stop.clone()));
-    let m =
-        Mirror { pool: pool.clone(), client: client.clone(), settings: startup::mirror_settings(&config) };
+    let m = Mirror::new(pool.clone(), client.clone(), startup::mirror_settings(&config));
 
     eprintln!(
         "walking {bundles} bundles at the documented budget while {events} bundles are published, one every {every:?}"

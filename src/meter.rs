@@ -71,9 +71,16 @@ fn describe() {
     describe_counter!(WEBHOOK_REFRESHES, "refreshes run for batches of webhook events");
 }
 
-/// One HTTP answer (called by the API client).
-pub fn response(status: u16) {
-    counter!(API_RESPONSES, "status" => status.to_string()).increment(1);
+/// The HTTP answers of every client of the process as they stand, by status
+/// (each client's `(status, count)` pairs, read from its counters).
+pub fn api_responses<'a>(clients: impl IntoIterator<Item = &'a [(u16, u64)]>) {
+    let mut total = std::collections::BTreeMap::<u16, u64>::new();
+    for (status, n) in clients.into_iter().flatten() {
+        *total.entry(*status).or_default() += n;
+    }
+    for (status, n) in total {
+        counter!(API_RESPONSES, "status" => status.to_string()).absolute(n);
+    }
 }
 
 /// A client's counters as they stand (`client`: "sync" or "replay").
@@ -166,5 +173,22 @@ mod tests {
         assert!(text.contains(&format!("# TYPE {API_BUDGET_WAIT} counter")), "{text}");
         assert!(text.contains(&format!("{API_BUDGET_WAIT}{{client=\"sync\"}} 3\n")), "{text}");
         assert!(text.contains(&format!("{API_BUDGET_WAIT}{{client=\"replay\"}} 0\n")), "{text}");
+    }
+
+    #[test]
+    fn answers_by_status_are_the_sum_of_every_clients_counts() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let sync: &[(u16, u64)] = &[(200, 5), (429, 1)];
+        let replay: &[(u16, u64)] = &[(201, 2), (200, 3)];
+        metrics::with_local_recorder(&recorder, || {
+            api_responses([sync, replay]);
+            // Read again at the next scrape: the counts stand, nothing is added twice.
+            api_responses([sync, replay]);
+        });
+        let text = handle.render();
+        assert!(text.contains(&format!("{API_RESPONSES}{{status=\"200\"}} 8\n")), "{text}");
+        assert!(text.contains(&format!("{API_RESPONSES}{{status=\"201\"}} 2\n")), "{text}");
+        assert!(text.contains(&format!("{API_RESPONSES}{{status=\"429\"}} 1\n")), "{text}");
     }
 }

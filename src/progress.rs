@@ -1,7 +1,7 @@
 //! Progress of a sync as a person watches it: on a terminal, one bar per
 //! stream (indicatif) with an ETA at the key's budget; off a terminal,
 //! nothing here (the mirror logs a progress line every `log.progress_secs`). The mirror
-//! reports through [`advance`], a no-op unless [`Bars::start`] installed bars.
+//! reports to the [`Terminal`] it is given, a no-op unless [`Bars::start`] installed bars.
 //! Log lines go through [`StderrWriter`], which lifts the bars while a line is written.
 
 use std::collections::HashMap;
@@ -10,6 +10,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::mirror::{Progress, Status};
 
 struct Active {
     multi: MultiProgress,
@@ -46,9 +48,22 @@ impl Drop for Bars {
     }
 }
 
+/// The mirror's [`Progress`] on the bars [`Bars::start`] installed (nothing without them).
+pub struct Terminal;
+
+impl Progress for Terminal {
+    fn advance(&self, stream: &'static str, done: u64, total: Option<u64>) {
+        advance(stream, done, total);
+    }
+
+    fn finished(&self, stream: &'static str, status: Status) {
+        finished(stream, status.as_str());
+    }
+}
+
 /// `done` of `total` requests of `stream` are behind it (pages, or bundles
 /// for a child stream).
-pub fn advance(stream: &'static str, done: u64, total: Option<u64>) {
+fn advance(stream: &'static str, done: u64, total: Option<u64>) {
     let mut guard = active();
     let Some(a) = guard.as_mut() else { return };
     let rate = a.rate_per_second;
@@ -74,7 +89,7 @@ pub fn advance(stream: &'static str, done: u64, total: Option<u64>) {
 }
 
 /// The walk of `stream` ended with `status`.
-pub fn finished(stream: &'static str, status: &str) {
+fn finished(stream: &'static str, status: &str) {
     if let Some(a) = active().as_mut()
         && let Some(bar) = a.bars.get(stream)
     {

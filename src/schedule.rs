@@ -10,8 +10,8 @@ use std::future::Future;
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
+use crate::meter;
 use crate::mirror::{self, Mirror, Outcome, RunSummary};
-use crate::{meter, progress};
 
 /// What one tick did, stream by stream.
 #[derive(Debug, Default)]
@@ -45,7 +45,6 @@ pub async fn tick_once(
             Outcome::Skipped { stream } => tick.skipped.push(stream),
             Outcome::Ran(run) => {
                 meter::run_finished(&run);
-                progress::finished(run.stream, run.status.as_str());
                 tick.runs.push(run);
             }
         }

@@ -47,9 +47,12 @@ pub fn daemon_routes(state: AppState, receiver: crate::webhooks::Receiver) -> Ro
 }
 
 async fn metrics(State(state): State<AppState>) -> String {
-    for (name, client) in state.clients.get().into_iter().flatten() {
+    let clients = state.clients.get().map(Vec::as_slice).unwrap_or_default();
+    for (name, client) in clients {
         meter::api_counters(name, &client.counters());
     }
+    let responses: Vec<Vec<(u16, u64)>> = clients.iter().map(|(_, c)| c.responses()).collect();
+    meter::api_responses(responses.iter().map(Vec::as_slice));
     match tokio::time::timeout(DB_PROBE_TIMEOUT, queue::depth(&state.pool)).await {
         Ok(Ok((depth, oldest))) => meter::queue(depth, oldest),
         Ok(Err(e)) => tracing::debug!(error = %e, "queue gauges not refreshed"),

@@ -119,6 +119,11 @@ impl Client {
         }
     }
 
+    /// Answers received by this client and its clones, by HTTP status.
+    pub fn responses(&self) -> Vec<(u16, u64)> {
+        self.inner.counters.responses()
+    }
+
     pub fn counters(&self) -> CounterSnapshot {
         let booked_ahead = self.inner.budget.tokens_booked_ahead();
         CounterSnapshot { booked_ahead, ..self.inner.counters.snapshot() }
@@ -267,7 +272,7 @@ impl Client {
             }
             budget.observe(&permit, &limits).await;
             span.in_scope(|| tracing::debug!(api.status = raw.status.as_u16(), "response"));
-            crate::meter::response(raw.status.as_u16());
+            self.inner.counters.response(raw.status.as_u16());
             if raw.status == StatusCode::TOO_MANY_REQUESTS {
                 self.inner.counters.rate_limited();
                 let wait = streak.next_wait(server_wait(&limits, &raw.body));

@@ -1,9 +1,12 @@
 //! Counters of what a client spent: requests sent, 429s received, retries and
 //! time spent waiting for budget. A sync run stores the difference of two
 //! snapshots in its `sync_runs` row. Next to them, one gauge: the sends the
-//! budget has booked ahead and not made yet.
+//! budget has booked ahead and not made yet. Beside them, the answers by HTTP
+//! status, which the daemon's metrics read at each scrape.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 #[derive(Debug, Default)]
@@ -12,6 +15,8 @@ pub struct Counters {
     rate_limited: AtomicU64,
     retries: AtomicU64,
     budget_wait_micros: AtomicU64,
+    /// Answers received, by HTTP status.
+    responses: Mutex<BTreeMap<u16, u64>>,
 }
 
 /// The counters at one moment.
@@ -37,6 +42,16 @@ impl Counters {
 
     pub(crate) fn rate_limited(&self) {
         self.rate_limited.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn response(&self, status: u16) {
+        *self.responses.lock().unwrap_or_else(PoisonError::into_inner).entry(status).or_default() += 1;
+    }
+
+    /// Answers received so far, by HTTP status, in status order.
+    pub fn responses(&self) -> Vec<(u16, u64)> {
+        let counts = self.responses.lock().unwrap_or_else(PoisonError::into_inner);
+        counts.iter().map(|(status, n)| (*status, *n)).collect()
     }
 
     pub(crate) fn retry(&self) {

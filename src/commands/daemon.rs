@@ -89,11 +89,11 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
         ));
         // On SIGTERM a page or job still waiting for the budget is left (the
         // next run reads it, the job stays queued) instead of holding the stop.
-        let m = Mirror {
-            pool: pool.clone(),
-            client: sync_client.with_cancel(stop.clone()),
-            settings: startup::mirror_settings(config),
-        };
+        let m = Mirror::new(
+            pool.clone(),
+            sync_client.with_cancel(stop.clone()),
+            startup::mirror_settings(config),
+        );
         let prune_now = Arc::new(Notify::new());
         tracker.spawn(prune_loop(pool.clone(), config.jobs.retention, prune_now.clone(), stop.clone()));
         let streams = schedule::streams(&config.sync.streams);

@@ -54,7 +54,7 @@ pub async fn run(max_duration: Option<Duration>, config: &Config) -> anyhow::Res
     };
     let c = done?;
     for run in &c.tick.runs {
-        telemetry::summary(&super::sync::summary(run));
+        telemetry::summary(&run.to_string());
     }
     let stopped_early =
         c.tick.not_started.len() + c.tick.runs.iter().filter(|r| r.status == Status::Interrupted).count() > 0;
@@ -95,7 +95,8 @@ async fn one_cycle(
     let replay = jobs::drain(&replayer, config.jobs.concurrency, cancel).await?;
     crate::meter::drained(&replay);
     let client = startup::client(&config.api, Some(pool)).await?.with_cancel(cancel.clone());
-    let m = Mirror { pool: pool.clone(), client, settings: startup::mirror_settings(config) };
+    let m = Mirror::new(pool.clone(), client, startup::mirror_settings(config))
+        .with_progress(std::sync::Arc::new(progress::Terminal));
     let tick = schedule::tick_once(&m, &schedule::streams(&config.sync.streams), cancel).await?;
     Ok(Cycle { replay, tick })
 }

@@ -17,7 +17,8 @@ pub async fn run(args: SyncArgs, config: &Config) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
     shutdown::cancel_on_signal(stop.clone());
     let client = startup::client(&config.api, Some(&pool)).await?.with_cancel(stop.clone());
-    let m = mirror::Mirror { pool, client, settings: startup::mirror_settings(config) };
+    let m = mirror::Mirror::new(pool, client, startup::mirror_settings(config))
+        .with_progress(std::sync::Arc::new(progress::Terminal));
     let streams: Vec<&'static str> = match &args.stream {
         Some(name) => mirror::ORDER.iter().copied().filter(|s| s == name).collect(),
         None => schedule::streams(&config.sync.streams),
@@ -32,7 +33,7 @@ pub async fn run(args: SyncArgs, config: &Config) -> anyhow::Result<()> {
     };
     let tick = tick?;
     for run in &tick.runs {
-        telemetry::summary(&summary(run));
+        telemetry::summary(&run.to_string());
     }
     telemetry::summary(&format!("sync {}", tick_line(&tick)));
     tick_result(tick)
@@ -66,34 +67,4 @@ pub fn tick_line(tick: &Tick) -> String {
         sum(|r| r.tally.requests),
         sum(|r| r.tally.rate_limited),
     )
-}
-
-/// One line a person reads at the end of a run.
-pub fn summary(run: &RunSummary) -> String {
-    let t = &run.tally;
-    let mut line = format!(
-        "{}: {} ({}{}) run {}: {} pages, {} items, {} inserted, {} updated, {} unchanged, {} deleted, \
-         {} requests, {} answered 429, {:.1} s waiting for budget",
-        run.stream,
-        run.status.as_str(),
-        run.kind,
-        run.resumed_from_page.map(|p| format!(" from page {p}")).unwrap_or_default(),
-        run.run_id,
-        t.pages,
-        t.items,
-        t.inserted,
-        t.updated,
-        t.unchanged,
-        t.deleted,
-        t.requests,
-        t.rate_limited,
-        t.budget_wait_secs,
-    );
-    if let Some(note) = &run.note {
-        line.push_str(&format!("; {note}"));
-    }
-    if let Some(e) = &run.error {
-        line.push_str(&format!("; error: {e:#}"));
-    }
-    line
 }

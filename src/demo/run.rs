@@ -108,7 +108,7 @@ async fn against(
     let mut settings = startup::mirror_settings(config);
     settings.rate_per_second = args.rate;
     settings.max_requests_per_run = DEMO_CHILD_REQUESTS;
-    let m = Mirror { pool: pool.clone(), client: client.clone(), settings };
+    let m = Mirror::new(pool.clone(), client.clone(), settings);
     eprintln!(
         "simulator at {} with {} bundles, bucket of {} refilling at {}/s (the real key: 120 at 2/s)",
         server.base_url(),
@@ -162,7 +162,7 @@ async fn mirror_all(m: &Mirror, server: &SimServer) -> anyhow::Result<Phase> {
     for stream in mirror::ORDER {
         match mirror::sync_stream_once(m, stream, &cancel).await? {
             Outcome::Ran(run) => {
-                eprintln!("  {}", crate::commands::sync::summary(&run));
+                eprintln!("  {}", run);
                 if let Some(e) = run.error {
                     return Err(e.context(format!("the demo's walk of {stream} failed")));
                 }

@@ -131,7 +131,7 @@ pub async fn run(
             break;
         }
         tally.spent(&m.client.counters(), &before);
-        crate::progress::advance(stream.name, done as u64 + 1, Some(total as u64));
+        m.advance(stream.name, done as u64 + 1, Some(total as u64));
     }
     tally.spent(&m.client.counters(), &before);
     let (status, note, error) = match outcome {

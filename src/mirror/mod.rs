@@ -8,6 +8,7 @@
 //! - [`children`]: which bundles' video slots and accounts to fetch this run, and fetching them.
 //! - [`store`], [`child_store`], [`runs`]: all SQL of the mirrored tables and of `sync_runs`.
 //! - [`lock`]: one walk per stream across processes.
+//! - `summary`: a run's summary line (the `Display` of [`RunSummary`]).
 //!
 //! [`sync_stream_once`] is the unit the commands, the scheduler and the tests call.
 
@@ -18,8 +19,10 @@ pub mod lock;
 pub mod runs;
 pub mod store;
 pub mod streams;
+mod summary;
 pub mod walk;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::PgPool;
@@ -54,6 +57,36 @@ pub struct Mirror {
     pub pool: PgPool,
     pub client: Client,
     pub settings: Settings,
+    /// Told how far each walk is; `None` reports nothing.
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+impl Mirror {
+    pub fn new(pool: PgPool, client: Client, settings: Settings) -> Mirror {
+        Mirror { pool, client, settings, progress: None }
+    }
+
+    /// The same mirror, reporting each walk's progress to `progress`.
+    pub fn with_progress(self, progress: Arc<dyn Progress>) -> Mirror {
+        Mirror { progress: Some(progress), ..self }
+    }
+
+    /// `done` of `total` requests of `stream` are behind it.
+    pub(crate) fn advance(&self, stream: &'static str, done: u64, total: Option<u64>) {
+        if let Some(p) = &self.progress {
+            p.advance(stream, done, total);
+        }
+    }
+}
+
+/// Where a walk says how far it is (a terminal's bars, say): given to the
+/// mirror by whoever runs it, so the mirror calls nothing above it.
+pub trait Progress: Send + Sync {
+    /// `done` of `total` requests of `stream` are behind it (pages, or
+    /// bundles for a child stream).
+    fn advance(&self, stream: &'static str, done: u64, total: Option<u64>);
+    /// The walk of `stream` ended with `status`.
+    fn finished(&self, stream: &'static str, status: Status);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,5 +150,9 @@ pub async fn sync_stream_once(
         None => children::run(m, children::stream(name), cancel).await,
     };
     lock.release().await;
-    result.map(Outcome::Ran)
+    let run = result?;
+    if let Some(p) = &m.progress {
+        p.finished(run.stream, run.status);
+    }
+    Ok(Outcome::Ran(run))
 }

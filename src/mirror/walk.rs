@@ -211,7 +211,7 @@ async fn pages(
         };
 
         let total_pages = absorbed.page.total.map(|t| t.div_ceil(u64::from(m.settings.per_page)));
-        crate::progress::advance(stream.name, u64::from(read.page), total_pages);
+        m.advance(stream.name, u64::from(read.page), total_pages);
         let elapsed = started.elapsed().as_secs_f64();
         if elapsed >= next_progress {
             // At the key's sustained rate: what the budget allows, whatever the server's speed.

@@ -35,7 +35,7 @@ pub async fn sim(bundles: usize) -> SimServer {
 }
 
 pub fn mirror(pool: &PgPool, sim: &SimServer, settings: Settings) -> Mirror {
-    Mirror { pool: pool.clone(), client: demo_client(sim, 10_000.0, 10_000), settings }
+    Mirror::new(pool.clone(), demo_client(sim, 10_000.0, 10_000), settings)
 }
 
 /// Runs one stream; panics if another process held its lock.
@@ -149,5 +149,5 @@ where
     let (mut options, _server) = crate::api_support::scripted(app).await;
     options.key = secrecy::SecretString::from(tokportal_sync::sim::DEMO_KEY);
     let client = crate::api_support::client(options, crate::api_support::budget_options(10_000.0, 10_000));
-    Mirror { pool: pool.clone(), client, settings: settings() }
+    Mirror::new(pool.clone(), client, settings())
 }

@@ -9,11 +9,10 @@ use std::io::Write;
 use crate::cli::BudgetCommand;
 use crate::config::{Config, ConfigError};
 use crate::db::budgets;
-use crate::{db, secret, startup};
+use crate::{secret, startup};
 
 pub async fn run(command: BudgetCommand, config: &Config) -> anyhow::Result<()> {
-    let pool = startup::require_pool(config).await?;
-    db::ensure_migrated(&pool).await?;
+    let pool = startup::database(config).await?;
     match command {
         BudgetCommand::Show => show(&pool, config).await,
         BudgetCommand::Reset { key_fingerprint } => {

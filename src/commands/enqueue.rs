@@ -9,7 +9,7 @@ use crate::api::MutationMethod;
 use crate::cli::EnqueueArgs;
 use crate::config::Config;
 use crate::jobs::{queue, validate};
-use crate::{db, startup};
+use crate::startup;
 
 pub async fn run(args: EnqueueArgs, config: &Config) -> anyhow::Result<()> {
     let body = match (&args.body, &args.body_file) {
@@ -29,8 +29,7 @@ pub async fn run(args: EnqueueArgs, config: &Config) -> anyhow::Result<()> {
              dry run of anything else, and an API that ignored the header would execute and charge it"
         )));
     }
-    let pool = startup::require_pool(config).await?;
-    db::ensure_migrated(&pool).await?;
+    let pool = startup::database(config).await?;
     if args.price {
         // The dry run goes WITHOUT the job's Idempotency-Key (see
         // `Client::dry_run`): it charges nothing, and under the persisted key

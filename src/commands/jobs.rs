@@ -9,11 +9,11 @@ use crate::api::ApiError;
 use crate::cli::JobsCommand;
 use crate::config::Config;
 use crate::jobs::queue::{self, Attempt, Job};
-use crate::{db, startup};
+use crate::jobs::retry;
+use crate::startup;
 
 pub async fn run(command: JobsCommand, config: &Config) -> anyhow::Result<()> {
-    let pool = startup::require_pool(config).await?;
-    db::ensure_migrated(&pool).await?;
+    let pool = startup::database(config).await?;
     let mut out = std::io::stdout().lock();
     match command {
         JobsCommand::List { status, limit, json } => {
@@ -41,7 +41,7 @@ pub async fn run(command: JobsCommand, config: &Config) -> anyhow::Result<()> {
         }
         JobsCommand::Retry { id, new_key, yes, json } => {
             let job = find(&pool, id).await?;
-            let note = retry_check(&job, new_key, yes)?;
+            let note = retry::retry_check(&job, new_key, yes).map_err(usage)?;
             let job = queue::requeue(&pool, id, &job.status, new_key)
                 .await
                 .context("Failed to queue the job again")?
@@ -68,74 +68,6 @@ pub async fn run(command: JobsCommand, config: &Config) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Whether retrying `job` this way is allowed, and what a person should know.
-///
-/// With `--new-key` it always says whether a new key is safe for this job:
-/// safe when the API answered with an error (a 4xx: nothing executed under the
-/// old key), unsafe for an expired job (its outcome is unknown and the API may
-/// have forgotten its key, so a new key can execute and charge a second time),
-/// which therefore needs `--yes`.
-fn retry_check(job: &Job, new_key: bool, yes: bool) -> anyhow::Result<String> {
-    let id = job.id;
-    match job.status.as_str() {
-        "expired" if !yes => Err(usage(if new_key {
-            format!(
-                "job {id} expired: a new key is NOT safe for it: its outcome is unknown and the API may have \
-                 executed it under the old key, so sending it under a new key may execute it a second time and \
-                 charge twice. Check whether it ran, then repeat with --yes"
-            )
-        } else {
-            format!(
-                "job {id} expired: its outcome is unknown and the API may have forgotten its key, so sending it \
-                 again (with the same key or a new one) may execute it a second time and charge twice. Check \
-                 whether it ran, then repeat with --yes"
-            )
-        })),
-        "expired" if new_key => {
-            Ok("not safe, confirmed with --yes: the job expired with its outcome unknown, so \
-             under a new key it may execute a second time and charge twice"
-                .into())
-        }
-        "expired" => {
-            Ok("confirmed with --yes: the API may have forgotten the key, so it may execute a second time"
-                .into())
-        }
-        "failed" => {
-            let executed = job.response_status.is_some_and(|s| (200..300).contains(&s));
-            if executed && !yes {
-                return Err(usage(format!(
-                    "job {id} got a {} answer (it ran) whose body could not be read: retrying{} may execute it \
-                     again and charge twice; repeat with --yes if that is what you want",
-                    job.response_status.unwrap_or_default(),
-                    if new_key { " under a new key is NOT safe: it" } else { "" }
-                )));
-            }
-            let answered = job
-                .response_status
-                .map(|s| {
-                    format!("the API answered {s} {}", job.error_code.as_deref().unwrap_or(""))
-                        .trim_end()
-                        .to_string()
-                })
-                .unwrap_or_else(|| "it was never executed".into());
-            Ok(match (new_key, executed) {
-                (true, true) => format!(
-                    "not safe, confirmed with --yes: {answered} (it ran), so under a new key it executes again"
-                ),
-                (true, false) => format!(
-                    "a new key is safe for this job: {answered}, so nothing ran under the old key and a new key \
-                     cannot charge twice"
-                ),
-                (false, _) => format!(
-                    "same key: the API keeps the answer to a key for 24 h, errors included, so within 24 h of the \
-                     first send it replays that answer ({answered}); use --new-key to have it executed again"
-                ),
-            })
-        }
-        other => Err(usage(format!("job {id} is {other}: only failed or expired jobs can be retried"))),
-    }
 }
 
 async fn find(pool: &sqlx::PgPool, id: i64) -> anyhow::Result<Job> {

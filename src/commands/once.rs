@@ -10,16 +10,9 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::jobs::{self, DrainReport, Replayer};
-use crate::mirror::{Mirror, Status};
-use crate::schedule::{self, Tick};
-use crate::{db, progress, shutdown, startup, telemetry};
-
-/// What one cycle did.
-struct Cycle {
-    replay: DrainReport,
-    tick: Tick,
-}
+use crate::schedule::cycle;
+use crate::startup::{self, App};
+use crate::{db, progress, shutdown, telemetry};
 
 pub async fn run(max_duration: Option<Duration>, config: &Config) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -43,9 +36,13 @@ pub async fn run(max_duration: Option<Duration>, config: &Config) -> anyhow::Res
             }
         });
     }
+    let app = App::build(config, pool).await?.cancelled_by(&cycle);
     let bars = progress::Bars::start(config.api.rate_per_second);
-    let done =
-        shutdown::bounded(&stop, config.server.shutdown_timeout, one_cycle(config, &pool, &cycle)).await;
+    let work = async {
+        let (replayer, scheduler) = (app.replayer()?, app.scheduler()?);
+        cycle::cycle_once(&replayer, config.jobs.concurrency, &scheduler, &cycle).await
+    };
+    let done = shutdown::bounded(&stop, config.server.shutdown_timeout, work).await;
     let deadline_hit = cycle.is_cancelled() && !stop.is_cancelled();
     cycle.cancel();
     drop(bars);
@@ -56,8 +53,6 @@ pub async fn run(max_duration: Option<Duration>, config: &Config) -> anyhow::Res
     for run in &c.tick.runs {
         telemetry::summary(&run.to_string());
     }
-    let stopped_early =
-        c.tick.not_started.len() + c.tick.runs.iter().filter(|r| r.status == Status::Interrupted).count() > 0;
     let why = if stop.is_cancelled() {
         Some("stopped by a signal".to_string())
     } else if deadline_hit {
@@ -65,54 +60,6 @@ pub async fn run(max_duration: Option<Duration>, config: &Config) -> anyhow::Res
     } else {
         None
     };
-    let elapsed = started.elapsed().as_secs_f64();
-    let ended = match (&why, stopped_early) {
-        (Some(why), true) => format!("{why} at a page boundary, every page committed; resumes next run"),
-        _ => "completed".into(),
-    };
-    telemetry::summary(&format!(
-        "cycle {ended} in {elapsed:.1} s: {}; {}",
-        replay_line(&c.replay),
-        super::sync::tick_line(&c.tick)
-    ));
-    if let Some(e) = c.replay.key_refused {
-        return Err(anyhow::Error::new(e)
-            .context("replay stopped: the API refused the key; the job is back in the queue"));
-    }
-    super::sync::tick_result(c.tick)
-}
-
-/// Replay, then sync, each stopping at `cancel`.
-async fn one_cycle(
-    config: &Config,
-    pool: &sqlx::PgPool,
-    cancel: &CancellationToken,
-) -> anyhow::Result<Cycle> {
-    // Waits for the budget end at `cancel` (a signal, --max-duration): a job
-    // still waiting is released unsent, a page not yet fetched is left.
-    let write = startup::write_client(&config.api, Some(pool)).await?.with_cancel(cancel.clone());
-    let replayer = Replayer { pool: pool.clone(), client: write, settings: startup::jobs_settings(config) };
-    let replay = jobs::drain(&replayer, config.jobs.concurrency, cancel).await?;
-    crate::meter::drained(&replay);
-    let client = startup::client(&config.api, Some(pool)).await?.with_cancel(cancel.clone());
-    let m = Mirror::new(pool.clone(), client, startup::mirror_settings(config))
-        .with_progress(std::sync::Arc::new(progress::Terminal));
-    let tick = schedule::tick_once(&m, &schedule::streams(&config.sync.streams), cancel).await?;
-    Ok(Cycle { replay, tick })
-}
-
-pub fn replay_line(r: &DrainReport) -> String {
-    format!(
-        "replay {} succeeded ({} replayed by the API), {} failed, {} expired, {} to retry later{}",
-        r.succeeded,
-        r.replayed,
-        r.failed,
-        r.expired,
-        r.retrying,
-        if r.released > 0 {
-            format!(", {} not sent (stopping; still queued)", r.released)
-        } else {
-            String::new()
-        }
-    )
+    telemetry::summary(&c.summary(why.as_deref(), started.elapsed()));
+    c.into_result()
 }

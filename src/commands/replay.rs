@@ -3,25 +3,17 @@
 //! was sending is back in the queue, untouched). SIGTERM or SIGINT stops it
 //! after the job in flight, exit status 0.
 
-use std::time::Duration;
-
-use anyhow::Context;
-use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::jobs::{self, Replayer, queue};
-use crate::{db, shutdown, startup, telemetry};
-
-/// Finished jobs deleted per statement: short transactions, no long locks.
-const PRUNE_BATCH: i64 = 500;
+use crate::jobs::{self, prune};
+use crate::startup::App;
+use crate::{shutdown, telemetry};
 
 pub async fn run(config: &Config) -> anyhow::Result<()> {
-    let pool = startup::require_pool(config).await?;
-    db::ensure_migrated(&pool).await?;
+    let app = App::connect(config).await?;
     let cancel = CancellationToken::new();
-    let client = startup::write_client(&config.api, Some(&pool)).await?.with_cancel(cancel.clone());
-    let replayer = Replayer { pool: pool.clone(), client, settings: startup::jobs_settings(config) };
+    let replayer = app.cancelled_by(&cancel).replayer()?;
     // SIGTERM or SIGINT: the job in flight is sent and recorded, the rest
     // stay queued (like the daemon), within server.shutdown_timeout_secs.
     shutdown::cancel_on_signal(cancel.clone());
@@ -53,23 +45,6 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
             "replay stopped: the API refused the key ({which}); the job is back in the queue"
         )));
     }
-    prune(&pool, config.jobs.retention).await?;
+    prune::prune(app.pool(), config.jobs.retention).await?;
     Ok(())
-}
-
-/// Deletes finished jobs older than `jobs.retention_days`, in short batches;
-/// how many. Run at the end of each `worker replay` and by the daemon.
-pub async fn prune(pool: &PgPool, retention: Duration) -> anyhow::Result<u64> {
-    let mut pruned = 0;
-    loop {
-        let n = queue::prune(pool, retention, PRUNE_BATCH).await.context("Failed to prune old jobs")?;
-        pruned += n;
-        if n < PRUNE_BATCH as u64 {
-            break;
-        }
-    }
-    if pruned > 0 {
-        tracing::info!(pruned, "pruned finished jobs past jobs.retention_days");
-    }
-    Ok(pruned)
 }

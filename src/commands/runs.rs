@@ -8,11 +8,10 @@ use anyhow::Context;
 use crate::cli::RunsArgs;
 use crate::config::Config;
 use crate::mirror::runs::{self, RunRow};
-use crate::{db, startup};
+use crate::startup;
 
 pub async fn run(args: RunsArgs, config: &Config) -> anyhow::Result<()> {
-    let pool = startup::require_pool(config).await?;
-    db::ensure_migrated(&pool).await?;
+    let pool = startup::database(config).await?;
     let rows = runs::recent(&pool, args.stream.as_deref(), args.limit).await?;
     let mut out = std::io::stdout().lock();
     if args.json {

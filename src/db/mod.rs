@@ -1,7 +1,9 @@
-//! Postgres: the pool, the embedded migrations, and [`budgets`] (all SQL of
+//! Postgres: the pool, the embedded migrations, [`ready`] (waiting for a
+//! database that is not up or not migrated yet), and [`budgets`] (all SQL of
 //! `tokportal.api_budgets`). The mirrored tables' SQL lives in `mirror::store`.
 
 pub mod budgets;
+pub mod ready;
 
 use std::str::FromStr;
 

@@ -15,10 +15,11 @@ use super::postgres::{self, Database};
 use super::report::{self, Phase, Replay};
 use crate::cli::DemoArgs;
 use crate::config::Config;
-use crate::jobs::{self, Replayer, queue};
+use crate::db;
+use crate::jobs::{self, queue};
 use crate::mirror::{self, Mirror, Outcome};
 use crate::sim::{self, DEMO_KEY, FaultTarget, SimConfig, SimServer};
-use crate::{db, startup};
+use crate::startup::App;
 
 /// Child requests one run may spend in the demo (600 in production): keeps
 /// the default demo well under a minute at 20 requests/s.
@@ -96,7 +97,8 @@ async fn against(
     server: &SimServer,
 ) -> anyhow::Result<()> {
     super::refuse_foreign_mirror(pool, server).await?;
-    let mut api = config.api.clone();
+    let mut config = config.clone();
+    let api = &mut config.api;
     api.base_url = server.base_url();
     api.key = Some(SecretString::from(DEMO_KEY));
     api.write_key = None;
@@ -104,11 +106,9 @@ async fn against(
     api.burst = args.burst;
     api.timeout = Duration::from_secs(5);
     api.max_wait = Duration::from_secs(60);
-    let client = startup::client(&api, Some(pool)).await?;
-    let mut settings = startup::mirror_settings(config);
-    settings.rate_per_second = args.rate;
-    settings.max_requests_per_run = DEMO_CHILD_REQUESTS;
-    let m = Mirror::new(pool.clone(), client.clone(), settings);
+    config.sync.max_requests_per_run = DEMO_CHILD_REQUESTS;
+    let app = App::build(&config, pool.clone()).await?;
+    let m = app.mirror()?;
     eprintln!(
         "simulator at {} with {} bundles, bucket of {} refilling at {}/s (the real key: 120 at 2/s)",
         server.base_url(),
@@ -127,7 +127,7 @@ async fn against(
         f.fail_next = 2;
         f.drop_next = 2;
     })?;
-    let replay = replay_all(pool, client.clone(), config).await?;
+    let replay = replay_all(&app).await?;
     server.update_faults(|f| *f = sim::Faults::default())?;
 
     eprintln!("mirroring again: the new bundles arrive, the credit ledger shows the charges");
@@ -177,16 +177,12 @@ async fn mirror_all(m: &Mirror, server: &SimServer) -> anyhow::Result<Phase> {
 
 /// Drains the queue until every job is finished, waiting for retried jobs'
 /// backoff (short in the demo) between drains.
-async fn replay_all(
-    pool: &sqlx::PgPool,
-    client: crate::api::Client,
-    config: &Config,
-) -> anyhow::Result<Replay> {
-    let mut settings = startup::jobs_settings(config);
-    settings.backoff_min = Duration::from_millis(200);
-    settings.backoff_max = Duration::from_secs(1);
-    settings.lease = Duration::from_secs(120);
-    let replayer = Replayer { pool: pool.clone(), client, settings };
+async fn replay_all(app: &App) -> anyhow::Result<Replay> {
+    let pool = app.pool();
+    let mut replayer = app.replayer()?;
+    replayer.settings.backoff_min = Duration::from_millis(200);
+    replayer.settings.backoff_max = Duration::from_secs(1);
+    replayer.settings.lease = Duration::from_secs(120);
     let cancel = CancellationToken::new();
     let started = Instant::now();
     let mut replay = Replay::default();

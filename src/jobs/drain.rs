@@ -50,6 +50,21 @@ impl DrainReport {
     }
 }
 
+/// The line a cycle and the daemon log for a drain.
+impl std::fmt::Display for DrainReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "replay {} succeeded ({} replayed by the API), {} failed, {} expired, {} to retry later",
+            self.succeeded, self.replayed, self.failed, self.expired, self.retrying
+        )?;
+        if self.released > 0 {
+            write!(f, ", {} not sent (stopping; still queued)", self.released)?;
+        }
+        Ok(())
+    }
+}
+
 /// Sends every due job with `concurrency` tasks. A refused key stops all of them.
 pub async fn drain(
     r: &Replayer,

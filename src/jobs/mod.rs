@@ -1,13 +1,21 @@
 //! The mutation queue: [`queue`] (all SQL of `mutation_jobs` and
 //! `mutation_attempts`), [`replay`] (one job: claim, send, record —
 //! [`run_next_job`]), [`drain`] (every due job, several at once),
-//! [`classify`] (what an answer means for a job) and [`validate`] (what
-//! `worker enqueue` accepts).
+//! [`listen`] (the daemon's loop around it, woken by NOTIFY), [`prune`]
+//! (finished jobs past their retention), [`classify`] (what an answer means
+//! for a job), [`retry`] (when a person may send a job again, and under which
+//! key) and [`validate`] (what `worker enqueue` accepts).
+//!
+//! A new mutation type: its path in `validate` (what may be enqueued) and,
+//! when its answers mean something new, a line in `classify`.
 
 pub mod classify;
 pub mod drain;
+pub mod listen;
+pub mod prune;
 pub mod queue;
 pub mod replay;
+pub mod retry;
 pub mod validate;
 
 use std::time::Duration;

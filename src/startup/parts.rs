@@ -1,7 +1,6 @@
-//! From the configuration to the running parts: the one Postgres pool of the
-//! process, and API clients whose budget is shared through that pool. The
-//! only module that knows both `config` and `api` (which must not import the
-//! config tree).
+//! The parts an [`super::App`] is built from: the pool, API clients whose
+//! budget is shared through that pool, and each subsystem's knobs taken out
+//! of the configuration (`api` and the subsystems never import `config`).
 
 use std::sync::Arc;
 
@@ -11,8 +10,11 @@ use sqlx::PgPool;
 use crate::api::{Budget, BudgetOptions, BudgetStore, Client, ClientOptions, MemoryStore};
 use crate::config::{ApiConfig, Config};
 use crate::db::budgets::PgBudgetStore;
-use crate::{db, secret};
-use crate::{jobs, mirror};
+use crate::{db, jobs, mirror, secret};
+
+/// What a command that needs a key says without one.
+pub(super) const NO_KEY: &str =
+    "no API key: set TOKPORTAL_API_KEY (or TOKPORTAL_API_KEY_FILE) to the key to use";
 
 /// The pool of the process, built once here and handed to everything that
 /// needs Postgres. `None` when `DATABASE_URL` is not set.
@@ -26,6 +28,13 @@ pub async fn pool(config: &Config) -> anyhow::Result<Option<PgPool>> {
 /// The pool of the process for commands that cannot work without Postgres.
 pub async fn require_pool(config: &Config) -> anyhow::Result<PgPool> {
     db::connect(&config.database).await
+}
+
+/// The pool, once every migration is applied (else the error says to run `worker migrate`).
+pub async fn database(config: &Config) -> anyhow::Result<PgPool> {
+    let pool = require_pool(config).await?;
+    db::ensure_migrated(&pool).await?;
+    Ok(pool)
 }
 
 /// A client for the configured key, its budget shared through `pool` when
@@ -42,10 +51,7 @@ pub async fn client(api: &ApiConfig, pool: Option<&PgPool>) -> anyhow::Result<Cl
 }
 
 pub fn client_with_store(api: &ApiConfig, store: Arc<dyn BudgetStore>) -> anyhow::Result<Client> {
-    let key = api
-        .key
-        .clone()
-        .context("no API key: set TOKPORTAL_API_KEY (or TOKPORTAL_API_KEY_FILE) to the key to use")?;
+    let key = api.key.clone().context(NO_KEY)?;
     let budget = Budget::new(store, secret::fingerprint(&key), budget_options(api))
         .with_probe_interval(api.probe_interval);
     let options = ClientOptions {

@@ -11,8 +11,8 @@ use serde_json::{Map, Value, json};
 use super::bundle::Bundle;
 use super::drift;
 use super::faults::{Faults, FaultsFired};
+use super::filter::ListOrder;
 use super::ledger::LedgerEntry;
-use super::listing::ListOrder;
 use super::state::{Shared, lock};
 
 /// One key's numbers. Keys appear only as fingerprints.

@@ -23,6 +23,7 @@ pub mod drift;
 pub mod error;
 pub mod execute;
 pub mod faults;
+pub mod filter;
 pub mod gate;
 pub mod handle;
 mod handle_data;
@@ -36,14 +37,15 @@ pub mod seed;
 pub mod server;
 pub mod sorted;
 pub mod state;
+pub mod vocab;
 pub mod webhooks;
 
 pub use config::{DEMO_CREDITS, DEMO_KEY, MAX_BUNDLES, SimConfig, SimKey, WebhookConfig};
 pub use control::{BundleSnapshot, KeyStats, SimStats};
 pub use faults::{DriftKind, FaultTarget, Faults, FaultsFired, RetryAfterFormat};
+pub use filter::ListOrder;
 pub use handle::SimServer;
 pub use ledger::LedgerEntry;
-pub use listing::ListOrder;
 pub use server::start;
 pub use webhooks::{
     DeliveryState, Registered, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent,

@@ -13,7 +13,8 @@ use super::drift;
 use super::faults::{Faults, FaultsFired};
 use super::filter::ListOrder;
 use super::ledger::LedgerEntry;
-use super::state::{Shared, lock};
+use super::lock::lock;
+use super::state::Shared;
 
 /// One key's numbers. Keys appear only as fingerprints.
 #[derive(Debug, Clone, PartialEq, Serialize)]

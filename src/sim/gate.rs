@@ -16,9 +16,10 @@ use super::bucket::{Decision, Snapshot};
 use super::error::ApiError;
 use super::execute;
 use super::faults::{After, RetryAfterFormat};
+use super::lock::lock;
 use super::rng::Rng;
 use super::server::ConnKill;
-use super::state::{KeyState, Shared, lock};
+use super::state::{KeyState, Shared};
 
 /// `X-TokPortal-API-Version` of every answer.
 pub const API_VERSION: &str = "2026-05-25";

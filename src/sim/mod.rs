@@ -31,6 +31,7 @@ mod handlers;
 pub mod idempotency;
 pub mod ledger;
 pub mod listing;
+pub mod lock;
 pub mod pricing;
 pub mod rng;
 pub mod seed;

@@ -14,9 +14,10 @@ use super::body::{object, one_of, opt_bool, opt_int, opt_string};
 use crate::sim::error::{ApiError, ApiResult};
 use crate::sim::execute::is_dry_run;
 use crate::sim::gate::Debited;
+use crate::sim::lock::lock;
 use crate::sim::pricing::Cost;
 use crate::sim::seed::{self, BundleSpec};
-use crate::sim::state::{Account, KeyState, Shared, lock};
+use crate::sim::state::{Account, KeyState, Shared};
 use crate::sim::vocab::{BUNDLE_TYPES, PLATFORMS};
 
 /// Most bundles one bulk request may create.

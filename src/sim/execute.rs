@@ -14,8 +14,9 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::error::ApiError;
-use super::gate::{Debited, Unrouted, inject_failure};
+use super::extensions::{Debited, Unrouted};
 use super::idempotency::{Begin, MAX_KEY_LEN, Stored, Token, request_hash};
+use super::inject::inject_failure;
 use super::ledger::{LedgerEntry, body_sha256};
 use super::lock::lock;
 use super::state::{KeyState, Shared};

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use super::body::{object, one_of, opt_bool, opt_int, opt_string};
 use crate::sim::error::{ApiError, ApiResult};
 use crate::sim::execute::is_dry_run;
-use crate::sim::gate::Debited;
+use crate::sim::extensions::Debited;
 use crate::sim::lock::lock;
 use crate::sim::pricing::Cost;
 use crate::sim::seed::{self, BundleSpec};

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::body::{object, opt_bool, opt_int, opt_string};
 use super::create::ensure_credits;
 use crate::sim::error::{ApiError, ApiResult};
-use crate::sim::gate::Debited;
+use crate::sim::extensions::Debited;
 use crate::sim::lock::lock;
 use crate::sim::pricing::{Cost, EDIT_SLOT, VIDEO_SLOT};
 use crate::sim::state::{KeyState, Shared};

@@ -15,7 +15,8 @@ use serde_json::{Map, Value, json};
 
 use super::control;
 use super::faults::Faults;
-use super::state::{Shared, lock};
+use super::lock::lock;
+use super::state::Shared;
 
 pub fn router() -> Router<Arc<Shared>> {
     Router::new()

@@ -22,7 +22,7 @@ pub struct Snapshot {
     /// `X-RateLimit-Remaining`: whole tokens left after this request.
     pub remaining: u32,
     /// Exactly how long until the bucket is full again (`X-RateLimit-Reset` is
-    /// now plus this, rounded up as a whole, see [`super::gate::reset_at`]).
+    /// now plus this, rounded up as a whole, see [`super::retry_after::reset_at`]).
     pub full_in: Duration,
 }
 

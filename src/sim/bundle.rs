@@ -7,12 +7,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::children::{Children, Owned};
-
-/// The list filters, in the order of [`Bundle::keys`].
-pub const FILTER_FIELDS: [&str; 5] = ["status", "platform", "bundle_type", "external_ref", "account_status"];
-
-/// The key of a filter field that is absent, null or not a string.
-pub const NO_SYMBOL: u32 = u32::MAX;
+use super::vocab::NO_SYMBOL;
 
 /// What a new bundle is made of, before the dataset gives it its keys.
 #[derive(Debug, Clone)]
@@ -30,7 +25,7 @@ pub struct Bundle {
     /// `created_at` in microseconds since the epoch (`i64::MIN`, the oldest,
     /// when absent or not RFC 3339): the key of the `created_at` orders.
     created_at: i64,
-    /// Interned values of [`FILTER_FIELDS`] (set by the dataset).
+    /// Interned values of [`FILTER_FIELDS`](super::vocab::FILTER_FIELDS) (set by the dataset).
     pub(super) keys: [u32; 5],
     children: Children,
 }

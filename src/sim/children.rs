@@ -5,9 +5,8 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::dataset::{PLATFORMS, STATUSES};
 use super::rng::Rng;
-use super::seed::UNKNOWN_STATUS;
+use super::vocab::{PLATFORMS, STATUSES, UNKNOWN_STATUS};
 
 pub const VIDEO_STATUSES: [&str; 7] =
     ["pending", "configured", "published", "accepted", "in_review", "finalized", "pending_corrections"];

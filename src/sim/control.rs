@@ -11,9 +11,10 @@ use serde_json::{Map, Value, json};
 use super::bundle::Bundle;
 use super::drift;
 use super::faults::{Faults, FaultsFired};
+use super::filter::ListOrder;
 use super::ledger::LedgerEntry;
-use super::listing::ListOrder;
-use super::state::{Shared, lock};
+use super::lock::lock;
+use super::state::Shared;
 
 /// One key's numbers. Keys appear only as fingerprints.
 #[derive(Debug, Clone, PartialEq, Serialize)]

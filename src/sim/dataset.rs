@@ -9,54 +9,13 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::bundle::{Bundle, Draft, FILTER_FIELDS, NO_SYMBOL};
-use super::listing::Filtered;
+use super::bundle::{Bundle, Draft};
+use super::filter::{Filtered, Symbols};
 use super::sorted::Sorted;
 use super::webhooks::Webhooks;
 use super::webhooks::changes::{self, Before};
-
-/// The documented statuses (the seeded dataset also holds one undocumented value).
-pub const STATUSES: [&str; 10] = [
-    "draft",
-    "pending_setup",
-    "published",
-    "published_priority",
-    "accepted",
-    "in_review",
-    "finalized",
-    "completed",
-    "cancelled",
-    "archived",
-];
-pub const BUNDLE_TYPES: [&str; 3] = ["account_only", "account_and_videos", "videos_only"];
-pub const PLATFORMS: [&str; 2] = ["tiktok", "instagram"];
-
-/// Filter values, interned: a bundle keeps five `u32`s instead of five strings.
-#[derive(Debug, Clone, Default)]
-pub struct Symbols(HashMap<Box<str>, u32>);
-
-impl Symbols {
-    pub fn get(&self, value: &str) -> Option<u32> {
-        self.0.get(value).copied()
-    }
-
-    fn intern(&mut self, value: &str) -> u32 {
-        if let Some(symbol) = self.get(value) {
-            return symbol;
-        }
-        let symbol = u32::try_from(self.0.len()).unwrap_or(NO_SYMBOL - 1).min(NO_SYMBOL - 1);
-        self.0.insert(value.into(), symbol);
-        symbol
-    }
-
-    fn keys_of(&mut self, fields: &Map<String, Value>) -> [u32; 5] {
-        FILTER_FIELDS
-            .map(|name| fields.get(name).and_then(Value::as_str).map_or(NO_SYMBOL, |v| self.intern(v)))
-    }
-}
 
 /// The orders, each a sorted set of keys ending with the slot.
 #[derive(Debug, Clone, Default)]

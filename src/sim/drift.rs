@@ -3,10 +3,10 @@
 
 use serde_json::{Map, Value, json};
 
-use super::dataset::STATUSES;
 use super::faults::DriftKind;
 use super::seed;
 use super::state::World;
+use super::vocab::STATUSES;
 
 /// Inserts `count` new `pending_setup` bundles, each newer than every other,
 /// or all sharing one `created_at` (newer than every other) with `same_created_at`.

@@ -14,10 +14,12 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::error::ApiError;
-use super::gate::{Debited, Unrouted, inject_failure};
+use super::extensions::{Debited, Unrouted};
 use super::idempotency::{Begin, MAX_KEY_LEN, Stored, Token, request_hash};
+use super::inject::inject_failure;
 use super::ledger::{LedgerEntry, body_sha256};
-use super::state::{KeyState, Shared, lock};
+use super::lock::lock;
+use super::state::{KeyState, Shared};
 
 /// Mutation bodies are small JSON documents; anything bigger is a client bug.
 const MAX_BODY_BYTES: usize = 1 << 20;

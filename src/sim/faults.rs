@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::listing::ListOrder;
+use super::filter::ListOrder;
 use super::rng::Rng;
 
 /// The largest `retry_after_details_extra_secs` and `fail_retry_after_secs` (a day).

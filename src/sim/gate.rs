@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -15,22 +15,16 @@ use serde_json::json;
 use super::bucket::{Decision, Snapshot};
 use super::error::ApiError;
 use super::execute;
-use super::faults::{After, RetryAfterFormat};
+use super::extensions::ConnKill;
+use super::faults::After;
+use super::inject::inject_failure;
+use super::lock::lock;
+use super::retry_after::{now, reset_at, retry_after};
 use super::rng::Rng;
-use super::server::ConnKill;
-use super::state::{KeyState, Shared, lock};
+use super::state::{KeyState, Shared};
 
 /// `X-TokPortal-API-Version` of every answer.
 pub const API_VERSION: &str = "2026-05-25";
-
-/// Set by mutation handlers on their response: credits the execution debited.
-#[derive(Debug, Clone, Copy)]
-pub struct Debited(pub i64);
-
-/// Set on the router's own 404/405 (no endpoint matched): a write answered so
-/// executed nothing, so it gets no ledger entry and nothing is stored.
-#[derive(Debug, Clone, Copy)]
-pub struct Unrouted;
 
 /// The middleware: ids on every answer, then the authenticated part.
 pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
@@ -107,40 +101,10 @@ async fn authenticate(shared: &Arc<Shared>, req: Request, next: Next) -> Respons
     response
 }
 
-fn now() -> Duration {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
-}
-
 fn rate_headers(headers: &mut HeaderMap, snapshot: Snapshot) {
     headers.insert("x-ratelimit-limit", HeaderValue::from(snapshot.limit));
     headers.insert("x-ratelimit-remaining", HeaderValue::from(snapshot.remaining));
     headers.insert("x-ratelimit-reset", HeaderValue::from(reset_at(now(), snapshot.full_in)));
-}
-
-/// A `Retry-After` of `secs` seconds from `now_since_epoch`: the number, or
-/// the instant as an IMF-fixdate rounded up to the second (never early).
-pub fn retry_after(secs: u64, format: RetryAfterFormat, now_since_epoch: Duration) -> HeaderValue {
-    match format {
-        RetryAfterFormat::Seconds => HeaderValue::from(secs),
-        RetryAfterFormat::HttpDate => {
-            let at = reset_at(now_since_epoch, Duration::from_secs(secs));
-            let date = i64::try_from(at).ok().and_then(|at| chrono::DateTime::from_timestamp(at, 0));
-            match date {
-                Some(date) => HeaderValue::from_str(&date.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
-                    .unwrap_or_else(|_| HeaderValue::from(secs)),
-                None => HeaderValue::from(secs),
-            }
-        }
-    }
-}
-
-/// `X-RateLimit-Reset`: the unix second at which the bucket is full, rounded up
-/// as a whole (`ceil(now + full_in)`), never before the bucket really is full.
-/// Rounding the two parts separately (`floor(now) + ceil(full_in)`) could be a
-/// second early.
-pub fn reset_at(now_since_epoch: Duration, full_in: Duration) -> u64 {
-    let full_at = now_since_epoch.saturating_add(full_in);
-    full_at.as_secs().saturating_add(u64::from(full_at.subsec_nanos() > 0))
 }
 
 async fn authorise(shared: &Arc<Shared>, key: &Arc<KeyState>, mut req: Request, next: Next) -> Response {
@@ -193,32 +157,4 @@ async fn authorise(shared: &Arc<Shared>, key: &Arc<KeyState>, mut req: Request, 
             }
         }
     }
-}
-
-pub fn inject_failure(shared: &Shared, is_write: bool) -> Option<Response> {
-    if lock(&shared.faults).take_pricing_changed(is_write) {
-        return Some(
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "BUNDLE_PRICING_CHANGED",
-                "Pricing changed since this request was prepared; refetch and retry with a new idempotency key.",
-            )
-            .into_response(),
-        );
-    }
-    let (status, retry) = {
-        let mut rng = lock(&shared.fault_rng);
-        let mut faults = lock(&shared.faults);
-        let status = faults.take_fail(is_write, &mut rng)?;
-        (status, faults.fail_retry_after_secs.map(|secs| (secs, faults.fail_retry_after_format)))
-    };
-    lock(&shared.fired).failed += 1;
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-    let mut response = ApiError::new(status, "INTERNAL_ERROR", "Injected failure: nothing was executed.")
-        .with_details(json!({ "simulated": true }))
-        .into_response();
-    if let Some((secs, format)) = retry {
-        response.headers_mut().insert(header::RETRY_AFTER, retry_after(secs, format, now()));
-    }
-    Some(response)
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 use super::control::{self, KeyStats, SimStats};
 use super::faults::Faults;
 use super::ledger::LedgerEntry;
-use super::state::{Shared, lock};
+use super::lock::lock;
+use super::state::Shared;
 
 /// A running simulator. Stop it with [`SimServer::shutdown`]; dropping it also
 /// stops it, without waiting. `Debug` shows the address and the keys' fingerprints only.

@@ -1,74 +1,15 @@
-//! List pages of bundles: the orders `GET /bundles` can serve, its filters, and
-//! picking one page. Unfiltered, a page reads only its own items from the
+//! List pages of bundles: picking one page of an order, filtered or not (the
+//! orders and filters themselves are [`super::filter`]'s). Unfiltered, a page reads only its own items from the
 //! order's index (plus, for `created_at_unstable`, the rest of the groups it
 //! cuts through); filtered, the first page scans the order comparing interned
 //! keys and the next pages read what it found, until the data changes.
 
 use std::cmp::Reverse;
 
-use serde::{Deserialize, Serialize};
-
 use super::bundle::Bundle;
-use super::dataset::{Dataset, Symbols};
+use super::dataset::Dataset;
+use super::filter::{BundleFilter, Filtered, ListOrder, Wanted};
 use super::rng::Rng;
-
-/// The order of `GET /bundles` (the reference documents none).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ListOrder {
-    /// Insertion order, newest first: `created_at` descending, and among
-    /// bundles sharing one `created_at`, the last inserted first. Stable.
-    #[default]
-    NewestFirst,
-    /// `created_at` descending, but bundles sharing one `created_at` come in a
-    /// fresh order (seeded PRNG) on every request.
-    CreatedAtUnstable,
-    /// Id ascending, so new bundles land anywhere in the list.
-    Id,
-}
-
-/// Exact-match filters of `GET /bundles`; `status` may list several values.
-#[derive(Debug, Default, Clone)]
-pub struct BundleFilter {
-    pub status: Option<Vec<String>>,
-    pub platform: Option<String>,
-    pub bundle_type: Option<String>,
-    pub external_ref: Option<String>,
-    pub account_status: Option<String>,
-}
-
-/// A filter in interned keys: per field, the keys accepted (`None`: any).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Wanted([Option<Vec<u32>>; 5]);
-
-/// The entries of the last filtered list, kept while the filter, the order and
-/// the data stay the same: a walk of a filtered list scans the dataset once,
-/// not once a page.
-#[derive(Debug, Clone, Default)]
-pub struct Filtered {
-    key: Option<(Wanted, ListOrder, u64)>,
-    entries: Vec<(i64, u32)>,
-}
-
-impl Wanted {
-    /// `None` when nothing is filtered.
-    fn of(filter: &BundleFilter, symbols: &Symbols) -> Option<Wanted> {
-        let one = |value: &Option<String>| value.clone().map(|v| vec![v]);
-        let fields = [
-            filter.status.clone(),
-            one(&filter.platform),
-            one(&filter.bundle_type),
-            one(&filter.external_ref),
-            one(&filter.account_status),
-        ];
-        let wanted = fields.map(|values| values.map(|vs| vs.iter().filter_map(|v| symbols.get(v)).collect()));
-        wanted.iter().any(Option::is_some).then_some(Wanted(wanted))
-    }
-
-    fn matches(&self, bundle: &Bundle) -> bool {
-        self.0.iter().zip(bundle.keys).all(|(want, key)| want.as_ref().is_none_or(|w| w.contains(&key)))
-    }
-}
 
 /// Index entries as (group, slot): the group is `created_at` in the unstable
 /// order (whose equal groups are shuffled) and 0 elsewhere.

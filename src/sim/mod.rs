@@ -4,13 +4,20 @@
 //!
 //! Map: [`config`] what it starts with; [`server`] the accept loop; [`handle`]
 //! the [`SimServer`] handle; [`gate`] auth, rate limit and faults around every API
-//! request; [`execute`] idempotency and the execution of mutations; `handlers`
-//! the endpoints; [`admin`] the `/__sim` endpoints; [`control`] what both admin
+//! request, with [`inject`] the injected failures and [`retry_after`] when a
+//! client may come back; [`execute`] idempotency and the execution of mutations;
+//! `handlers` the endpoints; [`extensions`] the marks requests and answers carry
+//! between those; [`admin`] the `/__sim` endpoints; [`control`] what both admin
 //! and the handle can do; [`dataset`] the bundles and their order indexes
-//! ([`bundle`], [`children`], [`sorted`]), [`listing`] the list pages;
-//! [`webhooks`] the endpoints, the events every change emits and their signed
-//! deliveries; [`bucket`], [`idempotency`], [`faults`], [`ledger`], [`seed`],
+//! ([`bundle`], [`children`], [`sorted`]), [`filter`] the orders and filters of
+//! a list and [`listing`] its pages; [`webhooks`] the endpoints, the events every
+//! change emits and their signed deliveries; [`vocab`] the statuses, types,
+//! platforms and filter fields several parts share; [`lock`] how every mutex is
+//! taken; [`bucket`], [`idempotency`], [`faults`], [`ledger`], [`seed`],
 //! [`drift`], [`pricing`] the other parts.
+//!
+//! Files depend in one direction: what several of them share (words, marks,
+//! the lock) has a file of its own below them, so none imports one that imports it.
 
 pub mod admin;
 pub mod bucket;
@@ -22,28 +29,34 @@ pub mod dataset;
 pub mod drift;
 pub mod error;
 pub mod execute;
+pub mod extensions;
 pub mod faults;
+pub mod filter;
 pub mod gate;
 pub mod handle;
 mod handle_data;
 mod handlers;
 pub mod idempotency;
+pub mod inject;
 pub mod ledger;
 pub mod listing;
+pub mod lock;
 pub mod pricing;
+pub mod retry_after;
 pub mod rng;
 pub mod seed;
 pub mod server;
 pub mod sorted;
 pub mod state;
+pub mod vocab;
 pub mod webhooks;
 
 pub use config::{DEMO_CREDITS, DEMO_KEY, MAX_BUNDLES, SimConfig, SimKey, WebhookConfig};
 pub use control::{BundleSnapshot, KeyStats, SimStats};
 pub use faults::{DriftKind, FaultTarget, Faults, FaultsFired, RetryAfterFormat};
+pub use filter::ListOrder;
 pub use handle::SimServer;
 pub use ledger::LedgerEntry;
-pub use listing::ListOrder;
 pub use server::start;
 pub use webhooks::{
     DeliveryState, Registered, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent,

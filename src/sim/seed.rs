@@ -8,11 +8,9 @@ use serde_json::{Map, Value, json};
 
 use super::bundle::Draft;
 use super::children::{self, ChildSpec, Children};
-use super::dataset::{BUNDLE_TYPES, Dataset, PLATFORMS, STATUSES};
+use super::dataset::Dataset;
 use super::rng::Rng;
-
-/// A status no documentation lists, so clients prove they accept new enum values.
-pub const UNKNOWN_STATUS: &str = "on_hold_for_review";
+use super::vocab::{BUNDLE_TYPES, PLATFORMS, STATUSES, UNKNOWN_STATUS};
 
 const COUNTRIES: [&str; 7] = ["US", "FR", "DE", "GB", "BR", "USA", "JP"];
 const TITLES: [&str; 14] = [

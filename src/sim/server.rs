@@ -17,13 +17,10 @@ use tower_service::Service;
 
 use super::config::SimConfig;
 use super::error::ApiError;
+use super::extensions::ConnKill;
 pub use super::handle::SimServer;
 use super::state::Shared;
 use super::{admin, gate, handlers, webhooks};
-
-/// Put in every request's extensions: cancelling it closes that request's connection.
-#[derive(Debug, Clone)]
-pub struct ConnKill(pub CancellationToken);
 
 /// Starts a simulator on `config.bind` (loopback, ephemeral port by default).
 pub async fn start(config: SimConfig) -> anyhow::Result<SimServer> {

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -20,14 +20,10 @@ use super::dataset::Dataset;
 use super::faults::{Faults, FaultsFired};
 use super::idempotency::IdempotencyStore;
 use super::ledger::LedgerEntry;
+use super::lock::lock;
 use super::rng::Rng;
 use super::seed;
 use super::webhooks::Webhooks;
-
-/// Locks ignoring poison: a panicked handler must not wedge the whole simulator.
-pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct KeyCounters {

@@ -13,8 +13,9 @@ use serde_json::json;
 use super::query::{json_bytes, malformed, page_body, pagination, params};
 use crate::sim::drift;
 use crate::sim::error::{ApiError, ApiResult};
-use crate::sim::listing::BundleFilter;
-use crate::sim::state::{Shared, lock};
+use crate::sim::filter::BundleFilter;
+use crate::sim::lock::lock;
+use crate::sim::state::Shared;
 
 pub async fn list(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> ApiResult {
     let params = params(raw.as_deref());

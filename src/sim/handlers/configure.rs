@@ -12,7 +12,8 @@ use serde_json::{Map, Value, json};
 
 use super::body::{object, opt_string};
 use crate::sim::error::{ApiError, ApiResult};
-use crate::sim::state::{Shared, lock};
+use crate::sim::lock::lock;
+use crate::sim::state::Shared;
 
 /// Reads the nullable string fields present in `body`; at least one is required.
 fn fields(body: &Map<String, Value>, names: &[&str]) -> Result<Map<String, Value>, ApiError> {

@@ -11,13 +11,14 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::body::{object, one_of, opt_bool, opt_int, opt_string};
-use crate::sim::dataset::{BUNDLE_TYPES, PLATFORMS};
 use crate::sim::error::{ApiError, ApiResult};
 use crate::sim::execute::is_dry_run;
-use crate::sim::gate::Debited;
+use crate::sim::extensions::Debited;
+use crate::sim::lock::lock;
 use crate::sim::pricing::Cost;
 use crate::sim::seed::{self, BundleSpec};
-use crate::sim::state::{Account, KeyState, Shared, lock};
+use crate::sim::state::{Account, KeyState, Shared};
+use crate::sim::vocab::{BUNDLE_TYPES, PLATFORMS};
 
 /// Most bundles one bulk request may create.
 pub const MAX_BULK: i64 = 50;

@@ -14,7 +14,8 @@ use super::bundles::maybe_malformed;
 use super::query::{json_bytes, page_body, pagination, params};
 use crate::sim::error::{ApiError, ApiResult};
 use crate::sim::listing::paginate;
-use crate::sim::state::{KeyState, Shared, lock};
+use crate::sim::lock::lock;
+use crate::sim::state::{KeyState, Shared};
 
 pub async fn balance(
     State(shared): State<Arc<Shared>>,

@@ -13,9 +13,10 @@ use serde_json::{Value, json};
 use super::body::{object, opt_bool, opt_int, opt_string};
 use super::create::ensure_credits;
 use crate::sim::error::{ApiError, ApiResult};
-use crate::sim::gate::Debited;
+use crate::sim::extensions::Debited;
+use crate::sim::lock::lock;
 use crate::sim::pricing::{Cost, EDIT_SLOT, VIDEO_SLOT};
-use crate::sim::state::{KeyState, Shared, lock};
+use crate::sim::state::{KeyState, Shared};
 
 /// Statuses after which nothing can be added to a bundle.
 const CLOSED: [&str; 3] = ["completed", "cancelled", "archived"];

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 
 use super::error::ApiError;
-use super::gate::Unrouted;
+use super::extensions::Unrouted;
 use super::state::Shared;
 
 pub fn router() -> Router<Arc<Shared>> {

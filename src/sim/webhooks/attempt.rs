@@ -13,7 +13,8 @@ use tokio::time::Instant;
 use super::sign;
 use super::view::{DeliveryState, WebhookAttempt};
 use crate::sim::faults::WEBHOOK_LATE_BY_SECS;
-use crate::sim::state::{Shared, lock};
+use crate::sim::lock::lock;
+use crate::sim::state::Shared;
 
 /// One due delivery, taken out of the store to be sent.
 pub(super) struct Job {

@@ -12,7 +12,8 @@ use super::attempt::{Job, attempt};
 use super::view::DeliveryState;
 use crate::sim::config::WebhookConfig;
 use crate::sim::faults::take;
-use crate::sim::state::{Shared, lock};
+use crate::sim::lock::lock;
+use crate::sim::state::Shared;
 
 /// Runs until the simulator shuts down.
 pub async fn run(shared: Arc<Shared>) {

@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use super::store::{Delivery, Emitted, Endpoint, Webhooks};
 use super::view::{DeliveryState, WebhookDelivery, WebhookEndpoint, WebhookEvent, timestamp};
-use crate::sim::state::lock;
+use crate::sim::lock::lock;
 
 impl Endpoint {
     /// What `GET /webhooks` lists: everything but the secret.

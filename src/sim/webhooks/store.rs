@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::changes::Change;
 use super::view::timestamp;
 use super::view::{DeliveryState, Registered, WebhookAttempt};
-use crate::sim::state::lock;
+use crate::sim::lock::lock;
 
 /// Events kept for the deliveries lists and the handle; older ones are
 /// forgotten (with their deliveries, sent or not), so a long benchmark stays bounded.

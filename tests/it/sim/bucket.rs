@@ -104,7 +104,7 @@ fn time_going_backwards_changes_nothing() {
 
 #[test]
 fn reset_is_the_moment_the_bucket_is_full_rounded_up_as_a_whole() {
-    use tokportal_sync::sim::gate::reset_at;
+    use tokportal_sync::sim::retry_after::reset_at;
     let secs = Duration::from_secs_f64;
     // Full at 101.4: the header must not say 101 (floor(now) + ceil(full_in)).
     assert_eq!(reset_at(secs(100.9), secs(0.5)), 102);

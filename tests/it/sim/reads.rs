@@ -4,8 +4,7 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 use tokportal_sync::sim::SimConfig;
-use tokportal_sync::sim::dataset::{BUNDLE_TYPES, STATUSES};
-use tokportal_sync::sim::seed::UNKNOWN_STATUS;
+use tokportal_sync::sim::vocab::{BUNDLE_TYPES, STATUSES, UNKNOWN_STATUS};
 
 use super::support::{Api, code, start, unlimited};
 

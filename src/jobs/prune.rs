@@ -32,7 +32,7 @@ pub async fn prune(pool: &PgPool, retention: Duration) -> anyhow::Result<u64> {
     Ok(pruned)
 }
 
-/// Prunes old finished jobs at start, every [`PRUNE_EVERY`] and when woken
+/// Prunes old finished jobs at start, every `PRUNE_EVERY` and when woken
 /// (after each scheduled sync), until the stop.
 pub async fn prune_loop(pool: PgPool, retention: Duration, wake: Arc<Notify>, stop: CancellationToken) {
     let mut every = tokio::time::interval(PRUNE_EVERY);

@@ -15,6 +15,7 @@ mod daemon;
 mod demo;
 mod edges;
 mod jobs;
+mod layout;
 mod migrations;
 mod mirror;
 mod secrets;

@@ -11,9 +11,7 @@ use tokportal_sync::api::gcra::Correction;
 use tokportal_sync::api::{ApiError, BudgetStore, IdempotencyKey, MemoryStore, MutationMethod};
 use tokportal_sync::sim::DEMO_KEY;
 
-use crate::api_support::{
-    budget_options, client, client_on, client_options, demo_client, scripted, sim_with,
-};
+use super::support::{budget_options, client, client_on, client_options, demo_client, scripted, sim_with};
 
 const CREATE: &str = r#"{"bundle_type":"account_only","platform":"tiktok","country":"US"}"#;
 
@@ -236,7 +234,7 @@ async fn a_long_429_block_is_lifted_by_a_probe_for_every_client_of_the_key() {
     use axum::http::{HeaderMap, StatusCode};
     use tokportal_sync::api::MemoryStore;
 
-    use crate::api_support::client_probing;
+    use super::support::client_probing;
 
     // A server asking for ten minutes after the first request, then serving
     // again at once (its trouble was shorter than it said).

@@ -3,7 +3,7 @@
 //! sent, the page walker [`Walk`], and lenient [`model`] types.
 //!
 //! The budget's state lives in a [`BudgetStore`]: [`MemoryStore`] here, the
-//! Postgres store (shared by every process of a key) in `crate::db::budgets`.
+//! Postgres store (shared by every process of a key) in `db/budgets.rs`.
 
 pub mod budget;
 pub mod client;

@@ -1,5 +1,5 @@
 //! The settings tree as it is written in `config.toml`: plain values with
-//! their built-in defaults. `validate()` in `mod.rs` turns it into runtime types.
+//! their built-in defaults. `validate()` in `validate.rs` turns it into runtime types.
 
 use serde::{Deserialize, Serialize};
 

@@ -3,12 +3,10 @@
 
 mod helpers;
 
-mod api_budget_store;
-mod api_errors;
-mod api_get;
-mod api_pacing;
-mod api_support;
-mod api_walk;
+// The clients under test, as the other folders name them.
+use api::support as api_support;
+
+mod api;
 mod cli;
 mod config;
 mod daemon;

@@ -17,6 +17,9 @@
 //!
 //! Files: `shape` (options, bucket), `acquire` (plan, batches, held sends),
 //! `corrections` (headers, 429 blocks, probe lift), `streak` (429 back-off).
+//! Tests, all under paused time: `tests` (pace, bounded wait, 429 blocks),
+//! `batch_tests` (booking ahead), `correction_tests` (the server's headers),
+//! `priority_tests` (refreshes ahead of the walk), `probe_tests` (long blocks).
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -171,6 +174,12 @@ use super::{error::ApiError, gcra::Correction, headers::RateLimitHeaders, turns:
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod batch_tests;
+
+#[cfg(test)]
+mod correction_tests;
 
 #[cfg(test)]
 mod priority_tests;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::tests::CountingStore;
+use super::batch_tests::CountingStore;
 use super::*;
 use crate::api::turns::REFRESH_BURST;
 

@@ -1,9 +1,12 @@
 //! Clients of the API under test, pointed at a simulator.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use secrecy::SecretString;
+use tokportal_sync::api::gcra::{Correction, Reservation, Rule};
+use tokportal_sync::api::store::BoxFuture;
 use tokportal_sync::api::{Budget, BudgetOptions, BudgetStore, Client, ClientOptions, MemoryStore};
 use tokportal_sync::sim::{self, SimConfig, SimServer};
 
@@ -61,4 +64,56 @@ pub fn client_probing(
 /// A client as the worker builds it, for a simulator that rate-limits like `sim_with(_, rate, burst)`.
 pub fn demo_client(sim: &SimServer, rate: f64, burst: u32) -> Client {
     client(client_options(sim, sim::DEMO_KEY), budget_options(rate, burst))
+}
+
+/// An in-memory budget store that counts what the budgets on it wrote: the
+/// sends booked and the 429 blocks, so a test can wait for either.
+#[derive(Default)]
+pub struct WatchedStore {
+    inner: MemoryStore,
+    booked: AtomicU32,
+    blocks: AtomicU32,
+}
+
+impl WatchedStore {
+    /// Sends booked so far, a batch counting each of its sends.
+    pub fn booked(&self) -> u32 {
+        self.booked.load(Ordering::SeqCst)
+    }
+
+    /// 429 blocks written so far.
+    pub fn blocks(&self) -> u32 {
+        self.blocks.load(Ordering::SeqCst)
+    }
+}
+
+impl BudgetStore for WatchedStore {
+    fn reserve<'a>(
+        &'a self,
+        key: &'a str,
+        rule: Rule,
+        limit: f64,
+        count: u32,
+        probe_every: f64,
+    ) -> BoxFuture<'a, anyhow::Result<Reservation>> {
+        Box::pin(async move {
+            let reservation = self.inner.reserve(key, rule, limit, count, probe_every).await?;
+            self.booked.fetch_add(reservation.slots, Ordering::SeqCst);
+            Ok(reservation)
+        })
+    }
+
+    fn correct<'a>(&'a self, key: &'a str, correction: Correction) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            self.inner.correct(key, correction).await?;
+            if correction.block_for.is_some() {
+                self.blocks.fetch_add(1, Ordering::SeqCst);
+            }
+            Ok(())
+        })
+    }
+
+    fn lift<'a>(&'a self, key: &'a str, tat_at_least: f64) -> BoxFuture<'a, anyhow::Result<()>> {
+        self.inner.lift(key, tat_at_least)
+    }
 }

@@ -11,8 +11,8 @@ use tokportal_sync::api::gcra::Correction;
 use tokportal_sync::api::{ApiError, BudgetStore, IdempotencyKey, MemoryStore, MutationMethod};
 use tokportal_sync::sim::DEMO_KEY;
 
-use crate::api_support::{
-    budget_options, client, client_on, client_options, demo_client, scripted, sim_with,
+use super::support::{
+    WatchedStore, budget_options, client, client_on, client_options, demo_client, scripted, sim_with,
 };
 
 const CREATE: &str = r#"{"bundle_type":"account_only","platform":"tiktok","country":"US"}"#;
@@ -208,7 +208,8 @@ async fn a_refresh_clone_goes_ahead_of_the_walk_requests_waiting_without_a_429()
 
     // 20 requests/s: nine at once, then one every 50 ms.
     let sim = sim_with(10, 20.0, 10).await;
-    let walk = demo_client(&sim, 20.0, 10);
+    let store = Arc::new(WatchedStore::default());
+    let walk = client_on(store.clone(), client_options(&sim, DEMO_KEY), budget_options(20.0, 10));
     let refresh = walk.with_priority(Priority::Refresh { walk_share: 0.5 });
     // Forty pages in flight: after the burst, a queue of about 1.5 s.
     let pages: Vec<_> = (0..40)
@@ -217,7 +218,13 @@ async fn a_refresh_clone_goes_ahead_of_the_walk_requests_waiting_without_a_429()
             tokio::spawn(async move { c.get("/bundles", &[]).await.unwrap() })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The refresh comes once every page has booked its send: the burst has
+    // gone out and the other pages wait in the budget's queue.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while store.booked() < 40 {
+        assert!(Instant::now() < deadline, "{} of the 40 pages booked a send within 30 s", store.booked());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     refresh.get("/bundles/b1", &[]).await.ok();
     let queued = pages.iter().filter(|p| !p.is_finished()).count();
     for p in pages {
@@ -234,9 +241,8 @@ async fn a_long_429_block_is_lifted_by_a_probe_for_every_client_of_the_key() {
     use std::sync::{Arc, Mutex};
 
     use axum::http::{HeaderMap, StatusCode};
-    use tokportal_sync::api::MemoryStore;
 
-    use crate::api_support::client_probing;
+    use super::support::client_probing;
 
     // A server asking for ten minutes after the first request, then serving
     // again at once (its trouble was shorter than it said).
@@ -265,14 +271,16 @@ async fn a_long_429_block_is_lifted_by_a_probe_for_every_client_of_the_key() {
     let mut budget = budget_options(5.0, 5);
     budget.max_wait = Duration::from_secs(900);
     // Two processes of the key: one store, two clients probing every second.
-    let store = Arc::new(MemoryStore::new());
+    let store = Arc::new(WatchedStore::default());
     let every = Duration::from_secs(1);
     let first = client_probing(store.clone(), options.clone(), budget, every);
-    let second = client_probing(store, options, budget, every);
-    let watch = first.clone();
+    let second = client_probing(store.clone(), options, budget, every);
     let blocked = tokio::spawn(async move { first.get("/bundles", &[]).await.map(|r| r.status) });
-    // The 429 is counted then the block written, with no wait between them.
-    while watch.counters().rate_limited == 0 {
+    // The second client asks once the first one's 429 is a block in the store
+    // they share, so it waits for the block's probe.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while store.blocks() == 0 {
+        assert!(Instant::now() < deadline, "the first request's 429 was not written as a block within 30 s");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let other = second.get("/bundles", &[]).await.unwrap();

@@ -1,51 +1,20 @@
-//! All SQL of `tokportal.mutation_jobs` and `tokportal.mutation_attempts`.
-//! Claims take due jobs with `FOR UPDATE SKIP LOCKED` and a lease; an outcome
-//! is written only by the claim that is still current (`claims` = the claim's
-//! number, status `running`), so a worker whose lease ended cannot overwrite
-//! what another worker recorded since.
+//! All SQL of `tokportal.mutation_jobs`. Claims take due jobs with `FOR
+//! UPDATE SKIP LOCKED` and a lease; an outcome is written only by the claim
+//! that is still current (`claims` = the claim's number, status `running`),
+//! so a worker whose lease ended cannot overwrite what another worker
+//! recorded since. A claim and a record also write the job's attempt, in the
+//! same statement, with the SQL of `attempts.rs` (all SQL of
+//! `tokportal.mutation_attempts`); `job.rs` holds the types both read and write.
+
+mod attempts;
+mod job;
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
-use serde_json::Value;
-use sqlx::{AssertSqlSafe, FromRow, PgExecutor};
+use sqlx::{AssertSqlSafe, PgExecutor};
 
-/// A job to insert. `idempotency_key` and `ordering_key` default in the table.
-#[derive(Debug, Clone)]
-pub struct NewJob {
-    pub method: String,
-    pub path: String,
-    pub body: Option<String>,
-    pub idempotency_key: Option<String>,
-    pub ordering_key: Option<String>,
-}
-
-/// A job as `worker jobs` shows it.
-#[derive(Debug, Clone, Serialize, FromRow)]
-pub struct Job {
-    pub id: i64,
-    pub status: String,
-    pub method: String,
-    pub path: String,
-    pub body: Option<String>,
-    pub idempotency_key: String,
-    pub ordering_key: Option<String>,
-    pub attempts: i32,
-    pub claims: i32,
-    pub run_after: DateTime<Utc>,
-    pub locked_until: Option<DateTime<Utc>>,
-    pub first_sent_at: Option<DateTime<Utc>>,
-    pub response_status: Option<i32>,
-    pub response_body: Option<String>,
-    pub replayed: Option<bool>,
-    pub credits_charged: Option<f64>,
-    pub error_code: Option<String>,
-    pub last_error: Option<String>,
-    pub error_details: Option<Value>,
-    pub created_at: DateTime<Utc>,
-    pub finished_at: Option<DateTime<Utc>>,
-}
+pub use attempts::{Attempt, SendRecord, attempts};
+pub use job::{Claimed, Job, NewJob, Verdict};
 
 /// The columns of [`Job`], as a literal so queries stay `&'static str`.
 macro_rules! job_columns {
@@ -54,34 +23,6 @@ macro_rules! job_columns {
          run_after, locked_until, first_sent_at, response_status, response_body, replayed, \
          credits_charged::float8 AS credits_charged, error_code, last_error, error_details, created_at, finished_at"
     };
-}
-
-/// One send of a job.
-#[derive(Debug, Clone, Serialize, FromRow)]
-pub struct Attempt {
-    pub attempt: i32,
-    pub sent_at: DateTime<Utc>,
-    pub duration_ms: Option<i32>,
-    pub http_status: Option<i32>,
-    pub error_code: Option<String>,
-    pub replayed: Option<bool>,
-    pub request_id: Option<String>,
-    pub outcome: Option<String>,
-    pub error: Option<String>,
-}
-
-/// A job this worker holds until `lease` ends; `claim` is the attempt's number.
-#[derive(Debug, Clone, FromRow)]
-pub struct Claimed {
-    pub id: i64,
-    pub claim: i32,
-    pub attempts: i32,
-    pub method: String,
-    pub path: String,
-    pub body: Option<String>,
-    pub idempotency_key: String,
-    /// `first_sent_at` before this claim set it, restored if the key is refused.
-    pub previous_first_sent_at: Option<DateTime<Utc>>,
 }
 
 pub async fn insert(db: impl PgExecutor<'_>, job: &NewJob) -> sqlx::Result<Job> {
@@ -110,7 +51,7 @@ pub async fn claim(
     lease: Duration,
     fresh_for: Duration,
 ) -> sqlx::Result<Option<Claimed>> {
-    sqlx::query_as(
+    sqlx::query_as(concat!(
         "WITH next AS (
             SELECT j.id, j.first_sent_at
             FROM tokportal.mutation_jobs j
@@ -132,11 +73,11 @@ pub async fn claim(
             FROM next WHERE j.id = next.id
             RETURNING j.id, j.claims AS claim, j.attempts, j.method, j.path, j.body, j.idempotency_key,
                       next.first_sent_at AS previous_first_sent_at
-        ), sent AS (
-            INSERT INTO tokportal.mutation_attempts (job_id, attempt) SELECT id, claim FROM claimed
-        )
-        SELECT * FROM claimed",
-    )
+        ), sent AS (",
+        attempts::insert_sent!(),
+        ")
+        SELECT * FROM claimed"
+    ))
     .bind(lease.as_secs_f64())
     .bind(fresh_for.as_secs_f64())
     .fetch_optional(db)
@@ -166,46 +107,6 @@ minus the margin: the API may have forgotten the key, so it is never resent auto
     .bind(fresh_for.as_secs_f64())
     .fetch_all(db)
     .await
-}
-
-/// What one send brought back, for the attempts table.
-#[derive(Debug, Clone, Default)]
-pub struct SendRecord {
-    pub duration_ms: i32,
-    pub http_status: Option<i32>,
-    pub error_code: Option<String>,
-    pub replayed: Option<bool>,
-    pub request_id: Option<String>,
-    pub outcome: &'static str,
-    pub error: Option<String>,
-}
-
-/// The job's new state after a send.
-#[derive(Debug, Clone)]
-pub enum Verdict {
-    Succeeded {
-        status: i32,
-        body: Option<String>,
-        replayed: bool,
-        credits_charged: Option<String>,
-    },
-    /// Queued again after `after`; `counted` adds one to `attempts`.
-    Retry {
-        after: Duration,
-        counted: bool,
-        code: Option<String>,
-        error: String,
-    },
-    Failed {
-        status: Option<i32>,
-        code: Option<String>,
-        error: String,
-        details: Option<Value>,
-    },
-    /// The key was refused: back to the queue as it was before the claim.
-    Release {
-        first_sent_at: Option<DateTime<Utc>>,
-    },
 }
 
 /// Writes the send into the attempts table and, if `claim` is still the job's
@@ -240,23 +141,13 @@ pub async fn record(
             WHERE id = $1 AND claims = $2 AND status = 'running'
             RETURNING id
         ), sent AS (
-            UPDATE tokportal.mutation_attempts
-            SET duration_ms = $3, http_status = $4, error_code = $5, replayed = $6, request_id = $7,
-                outcome = $8, error = $9
-            WHERE job_id = $1 AND attempt = $2
+            {sent}
         )
-        SELECT count(*) FROM job"
+        SELECT count(*) FROM job",
+        sent = attempts::record_sent!()
     );
-    let query = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql))
-        .bind(job)
-        .bind(claim)
-        .bind(send.duration_ms)
-        .bind(send.http_status)
-        .bind(&send.error_code)
-        .bind(send.replayed)
-        .bind(&send.request_id)
-        .bind(send.outcome)
-        .bind(&send.error);
+    let query = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql)).bind(job).bind(claim);
+    let query = attempts::bind_sent(query, send);
     let query = match verdict {
         Verdict::Succeeded { status, body, replayed, credits_charged } => {
             query.bind(*status).bind(body).bind(*replayed).bind(credits_charged)
@@ -285,16 +176,6 @@ pub async fn list(db: impl PgExecutor<'_>, status: Option<&str>, limit: i64) -> 
 pub async fn get(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Job>> {
     let sql = concat!("SELECT ", job_columns!(), " FROM tokportal.mutation_jobs WHERE id = $1");
     sqlx::query_as(sql).bind(id).fetch_optional(db).await
-}
-
-pub async fn attempts(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Vec<Attempt>> {
-    sqlx::query_as(
-        "SELECT attempt, sent_at, duration_ms, http_status, error_code, replayed, request_id, outcome, error
-         FROM tokportal.mutation_attempts WHERE job_id = $1 ORDER BY attempt",
-    )
-    .bind(id)
-    .fetch_all(db)
-    .await
 }
 
 /// Queues a finished job again, due now, its first send forgotten; with

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokportal_sync::api::{ApiError, IdempotencyKey, MutationMethod};
 use tokportal_sync::sim::{DEMO_KEY, SimKey};
 
-use crate::api_support::{budget_options, client, client_options, demo_client, scripted, sim_with};
+use super::support::{budget_options, client, client_options, demo_client, scripted, sim_with};
 
 const CREATE: &str = r#"{"bundle_type":"account_only","platform":"tiktok","country":"US"}"#;
 

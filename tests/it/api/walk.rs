@@ -8,7 +8,7 @@ use tokportal_sync::api::cursor::{Absorbed, Known};
 use tokportal_sync::api::{ApiError, Walk, WalkStats};
 use tokportal_sync::sim::{self, DriftKind, ListOrder, SimConfig, SimServer};
 
-use crate::api_support::{budget_options, client, demo_client, scripted};
+use super::support::{budget_options, client, demo_client, scripted};
 
 async fn unlimited(bundles: usize) -> SimServer {
     sim::start(SimConfig { bundles, rate_limit: false, ..SimConfig::default() }).await.unwrap()

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use sqlx::PgPool;
 use tokportal_sync::sim::{self, DEMO_KEY, SimConfig, SimKey, SimServer};
 
-use crate::api_support::sim_with;
+use super::support::sim_with;
 use crate::helpers::{database_url, text};
 
 /// Starts `worker ARGS` against `sim` with a clean environment.

@@ -212,3 +212,21 @@ pub async fn clear_missed(conn: &mut PgConnection, stream: &ListStream, id: &str
     sqlx::query(AssertSqlSafe(sql)).bind(id).execute(conn).await.context("Failed to clear a missed row")?;
     Ok(())
 }
+
+/// Live bundles that are neither among `ids` nor created with `external_ref`
+/// (what the demo checks before it walks a database).
+pub async fn count_live_bundles_except(
+    conn: &mut PgConnection,
+    ids: &[String],
+    external_ref: &str,
+) -> anyhow::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM tokportal.bundles \
+         WHERE deleted_at IS NULL AND NOT (id = ANY($1)) AND external_ref IS DISTINCT FROM $2",
+    )
+    .bind(ids)
+    .bind(external_ref)
+    .fetch_one(conn)
+    .await
+    .context("Failed to count the live bundles")
+}

@@ -85,8 +85,12 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct SyncArgs {
-    /// Walk only this stream (bundles, bundle_videos, bundle_accounts, credit_transactions).
-    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::mirror::ORDER))]
+    // Help and values derive from the one list of streams (`mirror::streams::ALL`).
+    #[arg(
+        long,
+        help = format!("Walk only this stream ({})", crate::mirror::streams::names().join(", ")),
+        value_parser = clap::builder::PossibleValuesParser::new(crate::mirror::ORDER)
+    )]
     pub stream: Option<String>,
 }
 

@@ -12,6 +12,7 @@ pub mod walk;
 
 use sqlx::PgPool;
 
+use crate::mirror::store;
 use crate::sim::SimServer;
 
 /// Refuses a database whose mirror holds bundles the simulator never had
@@ -20,13 +21,8 @@ use crate::sim::SimServer;
 /// a scratch database (or one an earlier demo filled).
 pub async fn refuse_foreign_mirror(pool: &PgPool, server: &SimServer) -> anyhow::Result<()> {
     let ids = server.bundle_ids();
-    let foreign: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM tokportal.bundles \
-         WHERE deleted_at IS NULL AND NOT (id = ANY($1)) AND external_ref IS DISTINCT FROM 'worker-demo'",
-    )
-    .bind(&ids)
-    .fetch_one(pool)
-    .await?;
+    let mut conn = pool.acquire().await?;
+    let foreign = store::count_live_bundles_except(&mut conn, &ids, "worker-demo").await?;
     anyhow::ensure!(
         foreign == 0,
         "this database already mirrors {foreign} bundles the simulator does not have: the demo would mark \

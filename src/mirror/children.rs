@@ -19,32 +19,13 @@ use anyhow::Context;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use super::runs::{self, Tally};
-use super::streams::{BUNDLE_NOT_FOUND, BUNDLES, CHILD_NOT_FOUND};
-use super::{Mirror, RunSummary, Status, child_store, store};
+use super::context::Mirror;
+use super::refresh::{self, Answer, Part};
+use super::streams::ChildStream;
+use super::summary::{RunSummary, Status};
+use super::tally::Tally;
+use super::{child_refreshes, runs};
 use crate::api::ApiError;
-
-#[derive(Debug)]
-pub struct ChildStream {
-    pub name: &'static str,
-    /// `GET /bundles/{id}/{suffix}`.
-    pub suffix: &'static str,
-    pub table: &'static str,
-    pub videos: bool,
-}
-
-pub static VIDEOS: ChildStream =
-    ChildStream { name: "bundle_videos", suffix: "videos", table: "tokportal.bundle_videos", videos: true };
-pub static ACCOUNTS: ChildStream = ChildStream {
-    name: "bundle_accounts",
-    suffix: "account",
-    table: "tokportal.bundle_accounts",
-    videos: false,
-};
-
-pub fn stream(name: &str) -> &'static ChildStream {
-    if name == VIDEOS.name { &VIDEOS } else { &ACCOUNTS }
-}
 
 /// The bundles one run fetches children for, in order, and why.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -76,17 +57,18 @@ impl Plan {
 pub async fn plan(m: &Mirror, stream: &ChildStream) -> anyhow::Result<Plan> {
     let s = &m.settings;
     let mut left = s.max_requests_per_run;
-    let (changed, n_changed) = child_store::changed(&m.pool, stream.name, stream.videos, left).await?;
+    let (changed, n_changed) = child_refreshes::changed(&m.pool, stream.name, stream.videos, left).await?;
     left -= changed.len() as u32;
     let (active, n_active) =
-        child_store::active(&m.pool, stream.name, stream.videos, s.children_active_refresh, left).await?;
+        child_refreshes::active(&m.pool, stream.name, stream.videos, s.children_active_refresh, left).await?;
     left -= active.len() as u32;
     let (n_rest, overdue) =
-        child_store::rest_counts(&m.pool, stream.name, stream.videos, s.children_full_refresh).await?;
+        child_refreshes::rest_counts(&m.pool, stream.name, stream.videos, s.children_full_refresh).await?;
     let full = s.children_full_refresh.as_secs_f64().max(1.0);
     let slice = (n_rest as f64 * s.run_period.as_secs_f64() / full).ceil() as u64;
     let due = slice.max(overdue).min(n_rest);
-    let rotation = child_store::rotation(&m.pool, stream.name, stream.videos, left.min(due as u32)).await?;
+    let rotation =
+        child_refreshes::rotation(&m.pool, stream.name, stream.videos, left.min(due as u32)).await?;
     let deferred =
         (n_changed + n_active + due).saturating_sub((changed.len() + active.len() + rotation.len()) as u64);
     Ok(Plan { changed, active, rotation, deferred })
@@ -166,57 +148,25 @@ pub async fn run(
 
 /// Fetches and stores one bundle's children, in one transaction with the
 /// record of the refresh.
-async fn refresh(m: &Mirror, stream: &ChildStream, id: &str, tally: &mut Tally) -> anyhow::Result<()> {
-    let path = format!("/bundles/{id}/{}", stream.suffix);
-    let answer = m.client.get(&path, &[]).await;
+async fn refresh(
+    m: &Mirror,
+    stream: &'static ChildStream,
+    id: &str,
+    tally: &mut Tally,
+) -> anyhow::Result<()> {
+    let part = Part::Child(stream);
+    let answer = m.client.get(&part.path(id), &[]).await;
     let mut tx = m.pool.begin().await.context("Failed to start a transaction")?;
     tally.pages += 1;
-    match answer {
-        Ok(response) => {
-            let data = response.body.get("data").cloned().unwrap_or(Value::Null);
-            let up = if stream.videos {
-                let slots = data.as_array().ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "GET {path}: `data` is not a list of slots: {}",
-                        store::excerpt(&response.body)
-                    )
-                })?;
-                tally.items += slots.len() as u64;
-                let (up, gone) = child_store::upsert_videos(&mut tx, id, slots)
-                    .await
-                    .with_context(|| format!("GET {path}"))?;
-                tally.deleted += gone;
-                up
-            } else {
-                anyhow::ensure!(
-                    data.is_object(),
-                    "GET {path}: `data` is not an account: {}",
-                    store::excerpt(&response.body)
-                );
-                tally.items += 1;
-                child_store::upsert_account(&mut tx, id, &data).await?
-            };
-            tally.inserted += up.inserted;
-            tally.updated += up.updated + up.revived;
-            tally.unchanged += up.unchanged;
-            child_store::mark_refreshed(&mut tx, stream.name, id).await?;
-        }
-        // The bundle itself is gone: a 404 from the API is proof, not a guess.
-        Err(ApiError::NotFound { code, .. }) if code == BUNDLE_NOT_FOUND => {
-            tracing::info!(
-                stream = stream.name,
-                bundle = id,
-                "the bundle no longer exists; marking it deleted"
-            );
-            tally.deleted += store::mark_deleted(&mut tx, &BUNDLES, &[id.to_string()]).await?;
-        }
-        // No slot or account (yet): only the documented codes say so; any
-        // other 404 (a route's) fails the run instead of deleting children.
-        Err(ApiError::NotFound { code, .. }) if CHILD_NOT_FOUND.contains(&code.as_str()) => {
-            tally.deleted += child_store::mark_gone(&mut tx, stream.table, id).await?;
-            child_store::mark_refreshed(&mut tx, stream.name, id).await?;
-        }
-        Err(e) => return Err(e.into()),
+    let answer = refresh::read(part, answer)?;
+    if let Answer::BundleGone = answer {
+        tracing::info!(stream = stream.name, bundle = id, "the bundle no longer exists; marking it deleted");
     }
+    let applied = refresh::apply(&mut tx, id, &answer).await?;
+    tally.items += applied.items;
+    tally.inserted += applied.up.inserted;
+    tally.updated += applied.up.updated + applied.up.revived;
+    tally.unchanged += applied.up.unchanged;
+    tally.deleted += applied.deleted;
     tx.commit().await.context("Failed to commit a bundle's children")
 }

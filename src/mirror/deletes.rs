@@ -13,11 +13,12 @@
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
-use super::runs::Tally;
+use super::context::Mirror;
+use super::refresh::list_item;
+use super::store;
 use super::streams::ListStream;
-use super::{Mirror, store};
+use super::tally::Tally;
 use crate::api::ApiError;
 
 /// Settles the deletes of a complete walk; returns a note for the run.
@@ -101,20 +102,4 @@ fn refused(stream: &ListStream, would: u64, live: u64, fraction: f64) -> String 
     );
     tracing::warn!(stream = stream.name, would, live, "{note}");
     note
-}
-
-/// `GET /bundles/{id}` answers `{"data": {...}}` with the account and video
-/// slots embedded (at least in summary, says the reference); the list item
-/// is the object without them, so the row does not change shape (a refresh
-/// storing the detail would be rewritten back by the next walk).
-pub fn list_item(body: Value) -> Value {
-    let mut item = match body {
-        Value::Object(mut map) => map.remove("data").unwrap_or(Value::Object(map)),
-        other => other,
-    };
-    if let Value::Object(map) = &mut item {
-        map.remove("account");
-        map.remove("videos");
-    }
-    item
 }

@@ -1,135 +1,54 @@
 //! The mirror: each configured stream walked into its Postgres table.
 //!
-//! - [`streams`]: what can be walked (one small file per list).
-//! - [`walk`]: one run of a list stream, one transaction per page (rows,
-//!   the ids seen, the checkpoint), resuming where an interrupted run stopped.
+//! - [`streams`]: what can be walked, one file a stream, and [`streams::ALL`],
+//!   the one list of them (names, defaults and run order derive from it).
+//!   A new stream is one file under `streams/`, one line in `ALL` and the
+//!   migration creating its table.
+//! - [`walk`]: one run of a list stream, resuming where an interrupted run
+//!   stopped; `pages`: its page loop, one transaction per page (rows, the ids
+//!   seen, the checkpoint).
 //! - [`deletes`]: after a complete walk, the rows it did not see: confirmed,
 //!   guarded, then soft-deleted.
 //! - [`children`]: which bundles' video slots and accounts to fetch this run, and fetching them.
-//! - [`store`], [`child_store`], [`runs`]: all SQL of the mirrored tables and of `sync_runs`.
+//! - [`refresh`]: one bundle in or out (a fetched bundle, its slots, its
+//!   account, or the answer proving one gone), on the caller's transaction:
+//!   what `webhooks` calls, and what `children` does for each bundle.
+//! - All SQL, one file a table: [`store`] (the list tables), [`child_store`]
+//!   (the per-bundle child tables), [`child_refreshes`] (when children were
+//!   fetched: the planner's queries), [`runs`] (`sync_runs` and `sync_seen`).
+//! - [`rows`]: an item's id and typed values, and what an upsert did;
+//!   [`tally`]: what a run counts.
 //! - [`lock`]: one walk per stream across processes.
-//! - `summary`: a run's summary line (the `Display` of [`RunSummary`]).
+//! - `context`: the [`Mirror`] a run is given; `summary`: what a run returns
+//!   ([`Outcome`], [`RunSummary`]) and its summary line.
 //!
 //! [`sync_stream_once`] is the unit the commands, the scheduler and the tests call.
 
+pub mod child_refreshes;
 pub mod child_store;
 pub mod children;
+mod context;
 pub mod deletes;
 pub mod lock;
+mod pages;
+pub mod refresh;
+pub mod rows;
 pub mod runs;
 pub mod store;
 pub mod streams;
 mod summary;
+pub mod tally;
 pub mod walk;
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::Client;
+pub use context::{Mirror, Progress, Settings};
+use streams::Stream;
+pub use summary::{Outcome, RunSummary, Status};
 
-/// Streams in the order a sync runs them: children after the bundles they hang from.
-pub const ORDER: &[&str] = &["bundles", "credit_transactions", "bundle_videos", "bundle_accounts"];
-
-/// The knobs of the mirror (from `sync.*` and `api.*`).
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub per_page: u32,
-    /// Sustained requests per second of the key, to state what a plan costs.
-    pub rate_per_second: f64,
-    pub full_walk_every: Duration,
-    pub children_full_refresh: Duration,
-    pub children_active_refresh: Duration,
-    /// Time between two scheduled runs: sizes the rotating slice of children.
-    pub run_period: Duration,
-    pub max_requests_per_run: u32,
-    pub max_delete_checks: u32,
-    pub max_delete_fraction: f64,
-    /// How often a walk logs a progress line (`log.progress_secs`).
-    pub progress_every: Duration,
-}
-
-/// What the mirror runs on: the pool of the process and the key's client.
-#[derive(Clone)]
-pub struct Mirror {
-    pub pool: PgPool,
-    pub client: Client,
-    pub settings: Settings,
-    /// Told how far each walk is; `None` reports nothing.
-    pub progress: Option<Arc<dyn Progress>>,
-}
-
-impl Mirror {
-    pub fn new(pool: PgPool, client: Client, settings: Settings) -> Mirror {
-        Mirror { pool, client, settings, progress: None }
-    }
-
-    /// The same mirror, reporting each walk's progress to `progress`.
-    pub fn with_progress(self, progress: Arc<dyn Progress>) -> Mirror {
-        Mirror { progress: Some(progress), ..self }
-    }
-
-    /// `done` of `total` requests of `stream` are behind it.
-    pub(crate) fn advance(&self, stream: &'static str, done: u64, total: Option<u64>) {
-        if let Some(p) = &self.progress {
-            p.advance(stream, done, total);
-        }
-    }
-}
-
-/// Where a walk says how far it is (a terminal's bars, say): given to the
-/// mirror by whoever runs it, so the mirror calls nothing above it.
-pub trait Progress: Send + Sync {
-    /// `done` of `total` requests of `stream` are behind it (pages, or
-    /// bundles for a child stream).
-    fn advance(&self, stream: &'static str, done: u64, total: Option<u64>);
-    /// The walk of `stream` ended with `status`.
-    fn finished(&self, stream: &'static str, status: Status);
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Succeeded,
-    Failed,
-    /// Stopped between two pages (cancelled); the next run resumes.
-    Interrupted,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Succeeded => "succeeded",
-            Status::Failed => "failed",
-            Status::Interrupted => "interrupted",
-        }
-    }
-}
-
-/// One run of one stream.
-#[derive(Debug)]
-pub struct RunSummary {
-    pub run_id: i64,
-    pub stream: &'static str,
-    pub kind: &'static str,
-    pub status: Status,
-    pub complete: bool,
-    pub resumed_from_page: Option<u32>,
-    pub tally: runs::Tally,
-    pub note: Option<String>,
-    /// Why the run failed; the error itself for callers that branch on it.
-    pub error: Option<anyhow::Error>,
-}
-
-#[derive(Debug)]
-pub enum Outcome {
-    Ran(RunSummary),
-    /// Another process is walking this stream.
-    Skipped {
-        stream: &'static str,
-    },
-}
+/// Streams in the order a sync runs them: children after the bundles they
+/// hang from ([`streams::order`]).
+pub const ORDER: &[&str] = streams::order();
 
 /// Runs `stream` once, unless another process holds its lock.
 pub async fn sync_stream_once(
@@ -137,17 +56,16 @@ pub async fn sync_stream_once(
     stream: &str,
     cancel: &CancellationToken,
 ) -> anyhow::Result<Outcome> {
-    let name =
-        ORDER.iter().copied().find(|s| *s == stream).ok_or_else(|| {
-            anyhow::anyhow!("unknown stream {stream:?}; known streams: {}", ORDER.join(", "))
-        })?;
+    let found = streams::find(stream)
+        .ok_or_else(|| anyhow::anyhow!("unknown stream {stream:?}; known streams: {}", ORDER.join(", ")))?;
+    let name = found.name();
     let Some(lock) = lock::try_lock(&m.pool, name).await? else {
         tracing::info!(stream = name, "another process is walking this stream; skipping it");
         return Ok(Outcome::Skipped { stream: name });
     };
-    let result = match streams::list(name) {
-        Some(list) => walk::run(m, list, cancel).await,
-        None => children::run(m, children::stream(name), cancel).await,
+    let result = match found {
+        Stream::List(list) => walk::run(m, list, cancel).await,
+        Stream::Children(child) => children::run(m, child, cancel).await,
     };
     lock.release().await;
     let run = result?;

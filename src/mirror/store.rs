@@ -1,59 +1,17 @@
 //! All SQL of the mirrored list tables (`bundles`, `credit_transactions`,
 //! and whatever `streams` adds): the set-based page upsert, the rows a walk
-//! did not see, and soft deletes. Callers pass the connection, so they choose
-//! the transaction. Table and column names come from the static stream
+//! did not see, and soft deletes (a row's children through
+//! [`child_store`](super::child_store)). Callers pass the connection, so they
+//! choose the transaction. Table and column names come from the static stream
 //! definitions, never from input.
 
 use anyhow::Context;
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, PgConnection};
 
+use super::child_store;
+use super::rows::{NoId, Upserted, excerpt, id_of, typed};
 use super::streams::{Kind, ListStream};
-
-/// What one upsert did. `unchanged` rows were not written at all.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Upserted {
-    pub inserted: u64,
-    pub updated: u64,
-    /// Rows marked deleted that came back unchanged.
-    pub revived: u64,
-    pub unchanged: u64,
-}
-
-impl Upserted {
-    pub fn add(&mut self, other: Upserted) {
-        self.inserted += other.inserted;
-        self.updated += other.updated;
-        self.revived += other.revived;
-        self.unchanged += other.unchanged;
-    }
-}
-
-/// An item the mirror cannot store: no usable `id`.
-#[derive(Debug, thiserror::Error)]
-#[error("item {index} of the page has no string or number `id`: {excerpt}")]
-pub struct NoId {
-    pub index: usize,
-    pub excerpt: String,
-}
-
-/// The id of an item, as a string whatever its JSON type.
-pub fn id_of(item: &Value) -> Option<String> {
-    crate::api::model::item_id(item)
-}
-
-/// How a page's transaction begins (one round trip, simple protocol).
-/// `SET LOCAL` ends with the transaction:
-/// - No sequential scans: a first walk fills the mirrored table and
-///   `sync_seen` faster than autovacuum's ANALYZE follows, and with the
-///   statistics of an empty table the planner picks sequential scans, which
-///   make each page cost grow with the account. A page touches at most
-///   `per_page` rows, each by its key: an index probe is always the right plan.
-/// - No wait for the WAL flush at commit: the page's rows and its checkpoint
-///   still commit atomically; a Postgres crash can only lose the last pages
-///   committed, checkpoint included, and the next run reads them again.
-pub const PAGE_TRANSACTION: &str =
-    "BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL synchronous_commit = off";
 
 /// One statement for the whole page: rows that are new, differ, were
 /// deleted or were missed by a walk are written; the others are not touched
@@ -93,24 +51,6 @@ pub async fn upsert_page(
         revived: revived as u64,
         unchanged: items.len() as u64 - written,
     })
-}
-
-/// A typed column's value as text Postgres casts without failing: a
-/// timestamp that does not parse, or a number that is not one, is NULL.
-fn typed(value: Option<&Value>, kind: Kind) -> Option<String> {
-    match (kind, value?) {
-        (_, Value::Null) => None,
-        (Kind::Text, Value::String(s)) => Some(s.clone()),
-        (Kind::Text, v @ (Value::Number(_) | Value::Bool(_))) => Some(v.to_string()),
-        (Kind::Timestamp, Value::String(s)) => {
-            chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.to_rfc3339())
-        }
-        (Kind::Numeric, Value::Number(n)) => Some(n.to_string()),
-        (Kind::Numeric, Value::String(s)) => {
-            s.parse::<f64>().ok().filter(|f| f.is_finite()).map(|_| s.clone())
-        }
-        _ => None,
-    }
 }
 
 fn upsert_sql(s: &ListStream) -> String {
@@ -239,7 +179,9 @@ pub async fn delete_twice_missed(conn: &mut PgConnection, stream: &ListStream) -
         .fetch_all(&mut *conn)
         .await
         .context("Failed to mark rows deleted")?;
-    delete_children(conn, stream, &ids).await?;
+    if stream.children {
+        child_store::mark_deleted_with(conn, &ids).await?;
+    }
     Ok(ids.len() as u64)
 }
 
@@ -258,21 +200,10 @@ pub async fn mark_deleted(
         .execute(&mut *conn)
         .await
         .context("Failed to mark rows deleted")?;
-    delete_children(conn, stream, ids).await?;
-    Ok(done.rows_affected())
-}
-
-async fn delete_children(conn: &mut PgConnection, stream: &ListStream, ids: &[String]) -> anyhow::Result<()> {
-    for table in stream.child_tables {
-        let sql =
-            format!("UPDATE {table} SET deleted_at = now() WHERE bundle_id = ANY($1) AND deleted_at IS NULL");
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(ids)
-            .execute(&mut *conn)
-            .await
-            .with_context(|| format!("Failed to mark the rows of {table} deleted"))?;
+    if stream.children {
+        child_store::mark_deleted_with(conn, ids).await?;
     }
-    Ok(())
+    Ok(done.rows_affected())
 }
 
 /// A row was found again: it no longer counts as missed.
@@ -282,11 +213,20 @@ pub async fn clear_missed(conn: &mut PgConnection, stream: &ListStream, id: &str
     Ok(())
 }
 
-/// The first 200 characters of a JSON value, for error messages.
-pub fn excerpt(value: &Value) -> String {
-    let text = value.to_string();
-    match text.char_indices().nth(200) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text,
-    }
+/// Live bundles that are neither among `ids` nor created with `external_ref`
+/// (what the demo checks before it walks a database).
+pub async fn count_live_bundles_except(
+    conn: &mut PgConnection,
+    ids: &[String],
+    external_ref: &str,
+) -> anyhow::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM tokportal.bundles \
+         WHERE deleted_at IS NULL AND NOT (id = ANY($1)) AND external_ref IS DISTINCT FROM $2",
+    )
+    .bind(ids)
+    .bind(external_ref)
+    .fetch_one(conn)
+    .await
+    .context("Failed to count the live bundles")
 }

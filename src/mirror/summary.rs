@@ -1,9 +1,52 @@
-//! The line a person reads at the end of a stream's run (`worker sync`,
-//! `worker --once`, the demo): the [`Display`](std::fmt::Display) of a [`RunSummary`].
+//! What one run of a stream returns ([`Outcome`], [`RunSummary`], [`Status`]),
+//! and the line a person reads at its end (`worker sync`, `worker --once`,
+//! the demo): the [`Display`](std::fmt::Display) of a [`RunSummary`].
 
 use std::fmt;
 
-use super::RunSummary;
+use super::tally::Tally;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Succeeded,
+    Failed,
+    /// Stopped between two pages (cancelled); the next run resumes.
+    Interrupted,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
+            Status::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// One run of one stream.
+#[derive(Debug)]
+pub struct RunSummary {
+    pub run_id: i64,
+    pub stream: &'static str,
+    pub kind: &'static str,
+    pub status: Status,
+    pub complete: bool,
+    pub resumed_from_page: Option<u32>,
+    pub tally: Tally,
+    pub note: Option<String>,
+    /// Why the run failed; the error itself for callers that branch on it.
+    pub error: Option<anyhow::Error>,
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    Ran(RunSummary),
+    /// Another process is walking this stream.
+    Skipped {
+        stream: &'static str,
+    },
+}
 
 impl fmt::Display for RunSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

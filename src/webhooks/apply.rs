@@ -1,109 +1,62 @@
 //! One claimed batch, fetched and stored: the requests [`super::work`] maps
-//! its types to, each once, then the rows and the record of the refresh in
-//! one transaction (a crash between the two never records a refresh that
-//! did not reach the mirror).
+//! its types to, each once, then the mirror's refresh of each answer and the
+//! record of the refresh in one transaction (a crash between the two never
+//! records a refresh that did not reach the mirror).
 
 use anyhow::Context;
 use serde_json::Value;
+use sqlx::PgPool;
 
 use super::events::{self, Batch};
-use super::refresh::Refresher;
 use super::work::{Slots, Work};
-use crate::api::ApiError;
-use crate::mirror::deletes::list_item;
-use crate::mirror::streams::BUNDLES;
-use crate::mirror::{child_store, store};
-
-// Only the documented codes prove a bundle or a child gone (any other 404,
-// such as a route's, is a failure, not a delete).
-use crate::mirror::streams::{BUNDLE_NOT_FOUND, CHILD_NOT_FOUND};
+use crate::api::Client;
+use crate::mirror::refresh::{self, Answer, Part};
 
 /// Fetches and stores, then records the events as refreshed in the same
-/// transaction as the rows.
-pub(super) async fn apply(r: &Refresher, batch: &Batch, work: Work) -> anyhow::Result<(String, u32)> {
+/// transaction as the rows. Returns what was done and the requests sent.
+pub(super) async fn apply(
+    pool: &PgPool,
+    client: &Client,
+    batch: &Batch,
+    work: Work,
+) -> anyhow::Result<(String, u32)> {
     let Some(id) = batch.bundle_id.as_deref() else {
         let what = if work.unknown > 0 { "nothing: unknown type" } else { "nothing: no bundle named" };
-        let mut conn = r.pool.acquire().await.context("Failed to get a connection")?;
+        let mut conn = pool.acquire().await.context("Failed to get a connection")?;
         events::mark_refreshed(&mut conn, batch, what).await?;
         return Ok((what.to_string(), 0));
     };
     let (mut done, mut requests) = (Vec::new(), 0u32);
-    let mut tx_work: Vec<Fetched> = Vec::new();
+    let mut answers: Vec<Answer> = Vec::new();
     let mut slots = work.fetch.slots;
     if work.fetch.bundle {
         requests += 1;
-        match r.client.get(&format!("/bundles/{id}"), &[]).await {
-            Ok(found) => {
-                let item = list_item(found.body);
-                if slots == Slots::IfAny && item.get("videos_quantity").and_then(Value::as_i64) == Some(0) {
-                    slots = Slots::No;
-                }
-                tx_work.push(Fetched::Bundle(item));
-            }
-            // Only the documented code proves the bundle gone: a 404 of a
-            // route (a wrong api.base_url) must not delete what events name.
-            Err(ApiError::NotFound { code, .. }) if code == BUNDLE_NOT_FOUND => tx_work.push(Fetched::Gone),
-            Err(e) => return Err(e.into()),
+        let answer = refresh::read(Part::Bundle, client.get(&Part::Bundle.path(id), &[]).await)?;
+        if let Answer::Bundle(item) = &answer
+            && slots == Slots::IfAny
+            && item.get("videos_quantity").and_then(Value::as_i64) == Some(0)
+        {
+            slots = Slots::No;
         }
+        answers.push(answer);
     }
-    let gone = matches!(tx_work.last(), Some(Fetched::Gone));
-    for (wanted, suffix) in [(slots != Slots::No, "videos"), (work.fetch.account, "account")] {
+    let gone = matches!(answers.last(), Some(Answer::BundleGone));
+    for (wanted, part) in [(slots != Slots::No, Part::VIDEOS), (work.fetch.account, Part::ACCOUNT)] {
         if !wanted || gone {
             continue;
         }
         requests += 1;
-        match r.client.get(&format!("/bundles/{id}/{suffix}"), &[]).await {
-            Ok(found) => {
-                let data = found.body.get("data").cloned().unwrap_or(Value::Null);
-                tx_work.push(if suffix == "videos" { Fetched::Videos(data) } else { Fetched::Account(data) });
-            }
-            Err(ApiError::NotFound { code, .. }) if code == BUNDLE_NOT_FOUND => {
-                tx_work.push(Fetched::Gone);
-                break;
-            }
-            Err(ApiError::NotFound { code, .. }) if CHILD_NOT_FOUND.contains(&code.as_str()) => {
-                tx_work.push(Fetched::NoChild(suffix));
-            }
-            Err(e) => return Err(e.into()),
+        let answer = refresh::read(part, client.get(&part.path(id), &[]).await)?;
+        let gone = matches!(answer, Answer::BundleGone);
+        answers.push(answer);
+        if gone {
+            break;
         }
     }
-    let mut tx = r.pool.begin().await.context("Failed to start a transaction")?;
-    for fetched in tx_work {
-        match fetched {
-            Fetched::Bundle(item) => {
-                store::upsert_page(&mut tx, &BUNDLES, std::slice::from_ref(&item)).await?;
-                store::clear_missed(&mut tx, &BUNDLES, id).await?;
-                done.push("bundle");
-            }
-            Fetched::Gone => {
-                store::mark_deleted(&mut tx, &BUNDLES, &[id.to_string()]).await?;
-                done.push("bundle deleted");
-            }
-            Fetched::Videos(data) => {
-                let slots = data.as_array().ok_or_else(|| {
-                    anyhow::anyhow!("GET /bundles/{id}/videos: `data` is not a list of slots")
-                })?;
-                child_store::upsert_videos(&mut tx, id, slots).await?;
-                child_store::mark_refreshed(&mut tx, "bundle_videos", id).await?;
-                done.push("videos");
-            }
-            Fetched::Account(data) => {
-                anyhow::ensure!(data.is_object(), "GET /bundles/{id}/account: `data` is not an account");
-                child_store::upsert_account(&mut tx, id, &data).await?;
-                child_store::mark_refreshed(&mut tx, "bundle_accounts", id).await?;
-                done.push("account");
-            }
-            Fetched::NoChild(suffix) => {
-                let (table, stream) = if suffix == "videos" {
-                    ("tokportal.bundle_videos", "bundle_videos")
-                } else {
-                    ("tokportal.bundle_accounts", "bundle_accounts")
-                };
-                child_store::mark_gone(&mut tx, table, id).await?;
-                child_store::mark_refreshed(&mut tx, stream, id).await?;
-                done.push(if suffix == "videos" { "videos gone" } else { "account gone" });
-            }
-        }
+    let mut tx = pool.begin().await.context("Failed to start a transaction")?;
+    for answer in &answers {
+        refresh::apply(&mut tx, id, answer).await?;
+        done.push(said(answer));
     }
     if work.unknown > 0 {
         done.push("unknown types ignored");
@@ -114,10 +67,14 @@ pub(super) async fn apply(r: &Refresher, batch: &Batch, work: Work) -> anyhow::R
     Ok((what, requests))
 }
 
-enum Fetched {
-    Bundle(Value),
-    Gone,
-    Videos(Value),
-    Account(Value),
-    NoChild(&'static str),
+/// What the events record of one answer applied.
+fn said(answer: &Answer) -> &'static str {
+    match answer {
+        Answer::Bundle(_) => "bundle",
+        Answer::BundleGone => "bundle deleted",
+        Answer::Child(stream, _) if stream.videos => "videos",
+        Answer::Child(..) => "account",
+        Answer::ChildGone(stream) if stream.videos => "videos gone",
+        Answer::ChildGone(_) => "account gone",
+    }
 }

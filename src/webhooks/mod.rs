@@ -1,11 +1,14 @@
 //! Signed TokPortal webhooks: deliveries verified ([`signature`]), stored
 //! once ([`events`], all SQL of `webhook_events`) by the route
-//! ([`receiver`]), then turned into targeted refreshes of the mirror
-//! ([`refresh`] one batch, `apply` its requests, [`work`] what each type
-//! fetches) by [`run`], a loop woken after each stored event. Each batch is
-//! claimed with a lease first, so processes sharing the database never
-//! refresh the same events. The periodic walk stays the safety net: not
-//! every change emits an event.
+//! ([`receiver`]), then turned into targeted refreshes of the mirror by
+//! [`run`], a loop woken after each stored event: [`refresh`] claims one
+//! batch and records its outcome, `apply` sends its requests and hands each
+//! answer to the mirror's refresh call (`mirror::refresh`, the only way this
+//! module changes the mirror), [`work`] says what each type fetches, and
+//! [`register`] sends `POST /webhooks` once. Each batch is claimed with a
+//! lease first, so processes sharing the database never refresh the same
+//! events. The periodic walk stays the safety net: not every change emits an
+//! event.
 
 mod apply;
 pub mod events;

@@ -99,7 +99,7 @@ pub async fn refresh_once_with(r: &Refresher, limits: &Limits) -> anyhow::Result
     if let Some(id) = batch.bundle_id.as_deref().filter(|id| fetches && !is_safe_id(id)) {
         return refuse(r, &batch, id).await;
     }
-    match apply(r, &batch, work).await {
+    match apply(&r.pool, &r.client, &batch, work).await {
         Ok((what, requests)) => {
             // Counted once handled: a batch that fails and is retried counts once, when it succeeds.
             crate::meter::webhook_batch(batch.ids.len(), work.unknown);

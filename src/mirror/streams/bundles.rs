@@ -1,6 +1,9 @@
 //! `GET /bundles`, every page, into `tokportal.bundles`.
 
-use super::{BUNDLE_NOT_FOUND, Column, Detail, Kind, ListStream, col};
+use super::list::{Column, Detail, Kind, ListStream, col};
+
+/// The documented 404 code of a bundle that does not exist.
+pub const BUNDLE_NOT_FOUND: &str = "BUNDLE_NOT_FOUND";
 
 const COLUMNS: &[Column] = &[
     col("status", Kind::Text),
@@ -19,6 +22,6 @@ pub static BUNDLES: ListStream = ListStream {
     table: "tokportal.bundles",
     columns: COLUMNS,
     detail: Some(Detail { path: "/bundles/", gone_code: BUNDLE_NOT_FOUND }),
-    child_tables: &["tokportal.bundle_videos", "tokportal.bundle_accounts"],
+    children: true,
     ledger: false,
 };

@@ -5,7 +5,7 @@
 //! a transaction is marked deleted only after two complete walks missed it.
 //! The ledger is append-only and listed newest first.
 
-use super::{Column, Kind, ListStream, col};
+use super::list::{Column, Kind, ListStream, col};
 
 const COLUMNS: &[Column] = &[
     Column { name: "kind", field: "type", kind: Kind::Text },
@@ -21,6 +21,6 @@ pub static CREDIT_TRANSACTIONS: ListStream = ListStream {
     table: "tokportal.credit_transactions",
     columns: COLUMNS,
     detail: None,
-    child_tables: &[],
+    children: false,
     ledger: true,
 };

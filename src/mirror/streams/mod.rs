@@ -1,74 +1,164 @@
-//! What the mirror knows how to walk. A paginated list is a [`ListStream`]:
-//! its path, its table and the typed columns copied out of each item.
-//! Adding another list takes one small file here and a migration creating
-//! its table (`id text primary key`, the typed columns, `data jsonb`, and the
-//! bookkeeping columns of `tokportal.bundles`).
+//! What the mirror knows how to walk: [`ALL`], one line a stream, from which
+//! everything else is derived: the names `sync.streams` and `--stream`
+//! accept ([`names`]), the default of `sync.streams` ([`defaults`]), the order
+//! a sync runs them in ([`order`]), and the README's table of streams (a test
+//! holds the two together).
 //!
-//! The per-bundle children (`bundle_videos`, `bundle_accounts`) are not
-//! lists: they are planned per bundle by `mirror::children`.
+//! A stream is one file here and one line in [`ALL`]:
+//! - a paginated list is a [`ListStream`]: its path, its table and the typed
+//!   columns copied out of each item; its migration creates the table (`id
+//!   text primary key`, the typed columns, `data jsonb`, and the bookkeeping
+//!   columns of `tokportal.bundles`);
+//! - a per-bundle child is a [`ChildStream`], planned per bundle by
+//!   `mirror::children`; its table is keyed by `bundle_id`.
 
+mod bundle_accounts;
+mod bundle_videos;
 mod bundles;
+mod child;
 mod credit_transactions;
+mod list;
 
-pub use bundles::BUNDLES;
+pub use bundle_accounts::BUNDLE_ACCOUNTS;
+pub use bundle_videos::BUNDLE_VIDEOS;
+pub use bundles::{BUNDLE_NOT_FOUND, BUNDLES};
+pub use child::{CHILD_NOT_FOUND, ChildStream};
 pub use credit_transactions::CREDIT_TRANSACTIONS;
+pub use list::{Column, Detail, Kind, ListStream, col};
 
-/// How a typed column is read from the item's JSON. A value of the wrong
-/// shape is stored as NULL (the item itself is always kept in `data`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Text,
-    /// RFC 3339.
-    Timestamp,
-    Numeric,
-}
+/// Every stream, in the order the docs list them. `default_on`: mirrored
+/// when `sync.streams` is not set (the credit ledger is opt-in).
+pub const ALL: &[Entry] = &[
+    Entry { stream: Stream::List(&BUNDLES), default_on: true },
+    Entry { stream: Stream::Children(&BUNDLE_VIDEOS), default_on: true },
+    Entry { stream: Stream::Children(&BUNDLE_ACCOUNTS), default_on: true },
+    Entry { stream: Stream::List(&CREDIT_TRANSACTIONS), default_on: false },
+];
 
+/// One line of [`ALL`].
 #[derive(Debug, Clone, Copy)]
-pub struct Column {
-    pub name: &'static str,
-    /// Top-level field of the item.
-    pub field: &'static str,
-    pub kind: Kind,
+pub struct Entry {
+    pub stream: Stream,
+    pub default_on: bool,
 }
 
-pub const fn col(name: &'static str, kind: Kind) -> Column {
-    Column { name, field: name, kind }
-}
-
-#[derive(Debug)]
-pub struct ListStream {
-    pub name: &'static str,
-    pub path: &'static str,
-    /// Schema-qualified table; `id` is its primary key.
-    pub table: &'static str,
-    pub columns: &'static [Column],
-    /// `GET {path}{id}` answers one row, or 404 with `gone_code`: used to
-    /// confirm a row a complete walk did not see. `None`: rows are only
-    /// marked deleted after two consecutive complete walks missed them.
-    pub detail: Option<Detail>,
-    /// Tables keyed by `bundle_id` whose rows die with a row of this stream.
-    pub child_tables: &'static [&'static str],
-    /// An append-only list, newest first: a routine run stops at the first
-    /// page made only of rows already held; a full walk runs every
-    /// `sync.full_walk_every`.
-    pub ledger: bool,
-}
-
-/// Where one row of a list stream is read, and the 404 code that proves it gone.
+/// The two kinds of stream, each walked its own way.
 #[derive(Debug, Clone, Copy)]
-pub struct Detail {
-    pub path: &'static str,
-    /// Only this documented code proves the row gone: a 404 of a route (a
-    /// wrong `api.base_url`, a proxy) proves nothing and deletes nothing.
-    pub gone_code: &'static str,
+pub enum Stream {
+    /// Every page of a list (`mirror::walk`).
+    List(&'static ListStream),
+    /// One request per planned bundle (`mirror::children`).
+    Children(&'static ChildStream),
 }
 
-/// The documented 404 code of a bundle that does not exist.
-pub const BUNDLE_NOT_FOUND: &str = "BUNDLE_NOT_FOUND";
-/// The documented 404 codes of a slot or an account that does not exist.
-pub const CHILD_NOT_FOUND: &[&str] = &["VIDEO_NOT_FOUND", "ACCOUNT_NOT_FOUND"];
+impl Stream {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Stream::List(s) => s.name,
+            Stream::Children(s) => s.name,
+        }
+    }
+}
 
-/// The list stream called `name`.
-pub fn list(name: &str) -> Option<&'static ListStream> {
-    [&BUNDLES, &CREDIT_TRANSACTIONS].into_iter().find(|s| s.name == name)
+const NAMES: &[&str] = &names_of::<{ ALL.len() }>();
+const ORDER: &[&str] = &run_order::<{ ALL.len() }>();
+
+/// The name of every stream, as [`ALL`] lists them.
+pub const fn names() -> &'static [&'static str] {
+    NAMES
+}
+
+/// The streams in the order a sync runs them: the lists first, then the
+/// children, which hang from the bundles a list brought in.
+pub const fn order() -> &'static [&'static str] {
+    ORDER
+}
+
+/// The streams mirrored when `sync.streams` is not set.
+pub fn defaults() -> Vec<String> {
+    ALL.iter().filter(|e| e.default_on).map(|e| e.stream.name().to_string()).collect()
+}
+
+/// The stream called `name`.
+pub fn find(name: &str) -> Option<Stream> {
+    ALL.iter().map(|e| e.stream).find(|s| s.name() == name)
+}
+
+/// The child streams, as [`ALL`] lists them.
+pub fn children() -> impl Iterator<Item = &'static ChildStream> {
+    ALL.iter().filter_map(|e| match e.stream {
+        Stream::Children(s) => Some(s),
+        Stream::List(_) => None,
+    })
+}
+
+const fn names_of<const N: usize>() -> [&'static str; N] {
+    let mut names = [""; N];
+    let mut i = 0;
+    while i < N {
+        names[i] = ALL[i].stream.name();
+        i += 1;
+    }
+    names
+}
+
+const fn run_order<const N: usize>() -> [&'static str; N] {
+    let mut order = [""; N];
+    let (mut next, mut lists) = (0, true);
+    loop {
+        let mut i = 0;
+        while i < N {
+            if matches!(ALL[i].stream, Stream::List(_)) == lists {
+                order[next] = ALL[i].stream.name();
+                next += 1;
+            }
+            i += 1;
+        }
+        if !lists {
+            return order;
+        }
+        lists = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lists_run_first_then_the_children_each_stream_once() {
+        assert_eq!(order(), ["bundles", "credit_transactions", "bundle_videos", "bundle_accounts"]);
+        let mut sorted = order().to_vec();
+        sorted.sort_unstable();
+        let mut all = names().to_vec();
+        all.sort_unstable();
+        assert_eq!(sorted, all);
+        assert_eq!(defaults(), ["bundles", "bundle_videos", "bundle_accounts"]);
+    }
+
+    #[test]
+    fn the_readme_lists_exactly_the_streams_in_order_with_their_tables() {
+        let readme = include_str!("../../../README.md");
+        let from =
+            readme.find("walks each configured stream").expect("the README's section on `worker sync`");
+        let table = &readme[from..];
+        let table = &table[table.find("| stream | source | table |").expect("the table of streams")..];
+        let rows: Vec<(String, String)> = table
+            .lines()
+            .skip(2)
+            .take_while(|line| line.starts_with('|'))
+            .map(|line| {
+                let cells: Vec<&str> = line.split('|').map(|c| c.trim().trim_matches('`')).collect();
+                (cells[1].to_string(), format!("tokportal.{}", cells[3]))
+            })
+            .collect();
+        let all: Vec<(String, String)> = ALL
+            .iter()
+            .map(|e| match e.stream {
+                Stream::List(s) => (s.name.to_string(), s.table.to_string()),
+                Stream::Children(s) => (s.name.to_string(), s.table.to_string()),
+            })
+            .collect();
+        assert_eq!(rows, all, "README.md's table of streams and streams::ALL differ");
+    }
 }

@@ -1,7 +1,8 @@
 //! The child planner picks exactly the bundles it should, in its order, within the cap.
 
 use sqlx::PgPool;
-use tokportal_sync::mirror::children::{self, ACCOUNTS, VIDEOS};
+use tokportal_sync::mirror::children;
+use tokportal_sync::mirror::streams::{BUNDLE_ACCOUNTS as ACCOUNTS, BUNDLE_VIDEOS as VIDEOS};
 use tokportal_sync::mirror::{Mirror, Status};
 
 use super::support::{mirror, settings, sim, sync, sync_all};

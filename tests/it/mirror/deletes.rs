@@ -145,7 +145,7 @@ async fn a_deleted_bundle_that_comes_back_is_revived(pool: PgPool) {
             .unwrap();
     assert_eq!(deleted, None);
     // Its children are fetched again first: the revival counts as a change.
-    let plan = tokportal_sync::mirror::children::plan(&m, &tokportal_sync::mirror::children::ACCOUNTS)
+    let plan = tokportal_sync::mirror::children::plan(&m, &tokportal_sync::mirror::streams::BUNDLE_ACCOUNTS)
         .await
         .unwrap();
     assert!(plan.changed.contains(&id), "{plan:?}");

@@ -1,0 +1,130 @@
+//! All SQL of `tokportal.child_refreshes` (when each bundle's children were
+//! last fetched, and the bundle's `changed_at` then): recording a fetch, and
+//! the planner's queries, which read it against `tokportal.bundles`.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::{AssertSqlSafe, PgConnection, PgPool};
+
+/// Statuses after which a bundle's slots and account no longer move (the
+/// documented terminal ones). Any other status, including one the
+/// reference does not list, counts as active.
+pub const TERMINAL: &[&str] = &["completed", "cancelled", "archived"];
+
+/// Which live bundles a child stream may fetch for. A bundle whose
+/// `videos_quantity` is 0 has no slots to fetch.
+fn eligible(videos: bool) -> &'static str {
+    if videos {
+        "b.deleted_at IS NULL AND NOT (jsonb_typeof(b.data->'videos_quantity') = 'number' \
+         AND (b.data->>'videos_quantity')::numeric = 0)"
+    } else {
+        "b.deleted_at IS NULL"
+    }
+}
+
+const JOIN: &str = "FROM tokportal.bundles AS b \
+    LEFT JOIN tokportal.child_refreshes AS c ON c.stream = $1 AND c.bundle_id = b.id";
+const CHANGED: &str = "(c.bundle_id IS NULL OR b.changed_at > c.bundle_changed_at)";
+const ACTIVE: &str = "coalesce(b.status, '') <> ALL($2)";
+
+/// Bundles new or changed since their children were last fetched: up to
+/// `limit` ids, oldest change first, and how many there are in all.
+pub async fn changed(
+    pool: &PgPool,
+    stream: &str,
+    videos: bool,
+    limit: u32,
+) -> anyhow::Result<(Vec<String>, u64)> {
+    let sql = format!(
+        "SELECT b.id, count(*) OVER () {JOIN} WHERE {} AND {CHANGED} ORDER BY b.changed_at, b.id LIMIT $3",
+        eligible(videos)
+    );
+    pick(pool, sql, stream, Duration::ZERO, limit).await.context("Failed to plan the changed bundles")
+}
+
+/// Bundles in a non-terminal status whose children are older than `older_than`.
+pub async fn active(
+    pool: &PgPool,
+    stream: &str,
+    videos: bool,
+    older_than: Duration,
+    limit: u32,
+) -> anyhow::Result<(Vec<String>, u64)> {
+    let sql = format!(
+        "SELECT b.id, count(*) OVER () {JOIN} WHERE {} AND NOT {CHANGED} AND {ACTIVE} \
+         AND c.refreshed_at < now() - make_interval(secs => $4) ORDER BY c.refreshed_at, b.id LIMIT $3",
+        eligible(videos)
+    );
+    pick(pool, sql, stream, older_than, limit).await.context("Failed to plan the active bundles")
+}
+
+/// The rest (terminal bundles not changed), oldest refresh first: how many
+/// there are, and how many of them are older than `overdue_after`.
+pub async fn rest_counts(
+    pool: &PgPool,
+    stream: &str,
+    videos: bool,
+    overdue_after: Duration,
+) -> anyhow::Result<(u64, u64)> {
+    let sql = format!(
+        "SELECT count(*), count(*) FILTER (WHERE c.refreshed_at < now() - make_interval(secs => $3)) \
+         {JOIN} WHERE {} AND NOT {CHANGED} AND NOT {ACTIVE}",
+        eligible(videos)
+    );
+    let (all, overdue): (i64, i64) = sqlx::query_as(AssertSqlSafe(sql))
+        .bind(stream)
+        .bind(TERMINAL)
+        .bind(overdue_after.as_secs_f64())
+        .fetch_one(pool)
+        .await
+        .context("Failed to count the bundles to rotate through")?;
+    Ok((all as u64, overdue as u64))
+}
+
+/// The `limit` rest bundles refreshed longest ago.
+pub async fn rotation(pool: &PgPool, stream: &str, videos: bool, limit: u32) -> anyhow::Result<Vec<String>> {
+    let sql = format!(
+        "SELECT b.id, count(*) OVER () {JOIN} WHERE {} AND NOT {CHANGED} AND NOT {ACTIVE} \
+         ORDER BY c.refreshed_at, b.id LIMIT $3",
+        eligible(videos)
+    );
+    Ok(pick(pool, sql, stream, Duration::ZERO, limit).await.context("Failed to plan the rotation")?.0)
+}
+
+async fn pick(
+    pool: &PgPool,
+    sql: String,
+    stream: &str,
+    secs: Duration,
+    limit: u32,
+) -> Result<(Vec<String>, u64), sqlx::Error> {
+    let with_age = sql.contains("$4");
+    let mut query = sqlx::query_as::<_, (String, i64)>(AssertSqlSafe(sql))
+        .bind(stream)
+        .bind(TERMINAL)
+        .bind(i64::from(limit));
+    if with_age {
+        query = query.bind(secs.as_secs_f64());
+    }
+    let rows = query.fetch_all(pool).await?;
+    let total = rows.first().map_or(0, |r| r.1 as u64);
+    Ok((rows.into_iter().map(|r| r.0).collect(), total))
+}
+
+/// Records that `bundle_id`'s children were fetched, with the bundle's
+/// `changed_at` as it is now.
+pub async fn mark_refreshed(conn: &mut PgConnection, stream: &str, bundle_id: &str) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO tokportal.child_refreshes (stream, bundle_id, refreshed_at, bundle_changed_at) \
+         SELECT $1, id, now(), changed_at FROM tokportal.bundles WHERE id = $2 \
+         ON CONFLICT (stream, bundle_id) DO UPDATE \
+         SET refreshed_at = excluded.refreshed_at, bundle_changed_at = excluded.bundle_changed_at",
+    )
+    .bind(stream)
+    .bind(bundle_id)
+    .execute(conn)
+    .await
+    .context("Failed to record a refresh of a bundle's children")?;
+    Ok(())
+}

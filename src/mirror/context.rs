@@ -1,0 +1,66 @@
+//! What the mirror runs on: [`Mirror`] (the pool of the process, the key's
+//! client and the [`Settings`]), and the [`Progress`] it reports each walk to.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::PgPool;
+
+use super::summary::Status;
+use crate::api::Client;
+
+/// The knobs of the mirror (from `sync.*` and `api.*`).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub per_page: u32,
+    /// Sustained requests per second of the key, to state what a plan costs.
+    pub rate_per_second: f64,
+    pub full_walk_every: Duration,
+    pub children_full_refresh: Duration,
+    pub children_active_refresh: Duration,
+    /// Time between two scheduled runs: sizes the rotating slice of children.
+    pub run_period: Duration,
+    pub max_requests_per_run: u32,
+    pub max_delete_checks: u32,
+    pub max_delete_fraction: f64,
+    /// How often a walk logs a progress line (`log.progress_secs`).
+    pub progress_every: Duration,
+}
+
+/// What the mirror runs on: the pool of the process and the key's client.
+#[derive(Clone)]
+pub struct Mirror {
+    pub pool: PgPool,
+    pub client: Client,
+    pub settings: Settings,
+    /// Told how far each walk is; `None` reports nothing.
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+impl Mirror {
+    pub fn new(pool: PgPool, client: Client, settings: Settings) -> Mirror {
+        Mirror { pool, client, settings, progress: None }
+    }
+
+    /// The same mirror, reporting each walk's progress to `progress`.
+    pub fn with_progress(self, progress: Arc<dyn Progress>) -> Mirror {
+        Mirror { progress: Some(progress), ..self }
+    }
+
+    /// `done` of `total` requests of `stream` are behind it.
+    pub(crate) fn advance(&self, stream: &'static str, done: u64, total: Option<u64>) {
+        if let Some(p) = &self.progress {
+            p.advance(stream, done, total);
+        }
+    }
+}
+
+/// Where a walk says how far it is (a terminal's bars, say): given to the
+/// mirror by whoever runs it, so the mirror calls nothing above it.
+pub trait Progress: Send + Sync {
+    /// `done` of `total` requests of `stream` are behind it (pages, or
+    /// bundles for a child stream).
+    fn advance(&self, stream: &'static str, done: u64, total: Option<u64>);
+    /// The walk of `stream` ended with `status`.
+    fn finished(&self, stream: &'static str, status: Status);
+}

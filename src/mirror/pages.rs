@@ -1,0 +1,165 @@
+//! The page loop of a list stream's run: each page fetched (the next one
+//! read ahead while this one is written) and written in one transaction with
+//! the ids it delivered, the tally and the checkpoint.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use super::context::Mirror;
+use super::rows::{Upserted, excerpt, id_of};
+use super::streams::ListStream;
+use super::tally::Tally;
+use super::{runs, store};
+use crate::api::cursor::{Absorbed, Read};
+use crate::api::model::ListPage;
+use crate::api::{ApiError, CounterSnapshot, Walk};
+
+/// How a walk's page loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum End {
+    /// Every page was read.
+    Complete,
+    /// A routine ledger run reached rows it already holds.
+    Head,
+    Cancelled,
+}
+
+/// How a page's transaction begins (one round trip, simple protocol).
+/// `SET LOCAL` ends with the transaction:
+/// - No sequential scans: a first walk fills the mirrored table and
+///   `sync_seen` faster than autovacuum's ANALYZE follows, and with the
+///   statistics of an empty table the planner picks sequential scans, which
+///   make each page cost grow with the account. A page touches at most
+///   `per_page` rows, each by its key: an index probe is always the right plan.
+/// - No wait for the WAL flush at commit: the page's rows and its checkpoint
+///   still commit atomically; a Postgres crash can only lose the last pages
+///   committed, checkpoint included, and the next run reads them again.
+pub const PAGE_TRANSACTION: &str =
+    "BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL synchronous_commit = off";
+
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn pages(
+    m: &Mirror,
+    stream: &ListStream,
+    run_id: i64,
+    start_page: u32,
+    routine: bool,
+    tally: &mut Tally,
+    before: &CounterSnapshot,
+    cancel: &CancellationToken,
+) -> anyhow::Result<End> {
+    let mut walk =
+        Walk::new(m.client.clone(), stream.path, Vec::new(), m.settings.per_page)?.starting_at(start_page);
+    let every = m.settings.progress_every.as_secs_f64();
+    let (started, mut next_progress) = (Instant::now(), every);
+    let mut forward = None;
+    // The next page's GET, sent while this page is written: the request and
+    // the transaction overlap instead of taking turns. A routine ledger run
+    // may stop at any page, so it does not read ahead.
+    let mut prefetched: Option<(Read, Result<ListPage, ApiError>)> = None;
+    while let Some(read) = walk.next_read() {
+        if cancel.is_cancelled() {
+            return Ok(End::Cancelled);
+        }
+        if walk.cursor_mut().is_looping() {
+            anyhow::bail!(
+                "{}: the walk read {} pages without reaching the end; the list keeps changing or the server ignores `page`",
+                stream.path,
+                tally.pages
+            );
+        }
+        let fetched = match prefetched.take() {
+            Some((ahead, fetched)) if ahead == read => fetched,
+            _ => walk.fetch(read).await,
+        };
+        // Stopping while the page waited for the budget: nothing was sent,
+        // every page before it is committed.
+        let list = match fetched {
+            Err(e) if e.is_cancelled() => return Ok(End::Cancelled),
+            other => other?,
+        };
+        let received = list.data.len();
+        if let Some((index, item)) = list.data.iter().enumerate().find(|(_, item)| id_of(item).is_none()) {
+            anyhow::bail!(
+                "GET {} page {}: not a page of a list: item {index} has no string or number `id`: {}",
+                stream.path,
+                read.page,
+                excerpt(item)
+            );
+        }
+        let ids: Vec<String> = list.data.iter().filter_map(id_of).collect();
+        let mut tx =
+            m.pool.begin_with(PAGE_TRANSACTION).await.context("Failed to start the page's transaction")?;
+        let known = runs::known(&mut tx, run_id, &ids).await?;
+        let absorbed = walk.cursor_mut().absorb(read, list, &known);
+        if !read.reread {
+            forward = Some(read.page);
+        }
+        let write = write_page(m, stream, run_id, tx, &absorbed, read, forward, tally, before);
+        let ahead = walk.next_read().filter(|_| !routine && !cancel.is_cancelled());
+        let up = match ahead {
+            Some(next) => {
+                let (written, fetched) = tokio::join!(write, walk.fetch(next));
+                prefetched = Some((next, fetched));
+                written?
+            }
+            None => write.await?,
+        };
+
+        let total_pages = absorbed.page.total.map(|t| t.div_ceil(u64::from(m.settings.per_page)));
+        m.advance(stream.name, u64::from(read.page), total_pages);
+        let elapsed = started.elapsed().as_secs_f64();
+        if elapsed >= next_progress {
+            // At the key's sustained rate: what the budget allows, whatever the server's speed.
+            let eta_secs = total_pages.map(|t| {
+                (t.saturating_sub(u64::from(read.page)) as f64 / m.settings.rate_per_second).round() as u64
+            });
+            tracing::info!(
+                stream = stream.name,
+                page = read.page,
+                total_pages,
+                eta_secs,
+                items = tally.items,
+                requests = tally.requests,
+                elapsed_secs = elapsed as u64,
+                "walking"
+            );
+            next_progress = elapsed + every;
+        }
+        if routine && received > 0 && up.inserted == 0 {
+            return Ok(End::Head);
+        }
+    }
+    Ok(End::Complete)
+}
+
+/// Writes one absorbed page: its rows, the ids it delivered, the tally and
+/// the checkpoint, in the page's transaction, then commits.
+#[allow(clippy::too_many_arguments)]
+async fn write_page(
+    m: &Mirror,
+    stream: &ListStream,
+    run_id: i64,
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    absorbed: &Absorbed,
+    read: Read,
+    forward: Option<u32>,
+    tally: &mut Tally,
+    before: &CounterSnapshot,
+) -> anyhow::Result<Upserted> {
+    let up = store::upsert_page(&mut tx, stream, &absorbed.page.items)
+        .await
+        .with_context(|| format!("GET {} page {}", stream.path, read.page))?;
+    tally.pages += 1;
+    tally.rereads += u64::from(read.reread);
+    tally.items += absorbed.page.items.len() as u64;
+    tally.inserted += up.inserted;
+    tally.updated += up.updated + up.revived;
+    tally.unchanged += up.unchanged;
+    tally.spent(&m.client.counters(), before);
+    runs::record_page(&mut tx, run_id, absorbed, forward, tally).await?;
+    tx.commit().await.with_context(|| format!("Failed to commit page {}", read.page))?;
+    Ok(up)
+}

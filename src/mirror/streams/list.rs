@@ -1,0 +1,53 @@
+//! What a paginated list stream is: its path, its table and the typed
+//! columns copied out of each item ([`ListStream`]).
+
+/// How a typed column is read from the item's JSON. A value of the wrong
+/// shape is stored as NULL (the item itself is always kept in `data`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    /// RFC 3339.
+    Timestamp,
+    Numeric,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub name: &'static str,
+    /// Top-level field of the item.
+    pub field: &'static str,
+    pub kind: Kind,
+}
+
+pub const fn col(name: &'static str, kind: Kind) -> Column {
+    Column { name, field: name, kind }
+}
+
+#[derive(Debug)]
+pub struct ListStream {
+    pub name: &'static str,
+    pub path: &'static str,
+    /// Schema-qualified table; `id` is its primary key.
+    pub table: &'static str,
+    pub columns: &'static [Column],
+    /// `GET {path}{id}` answers one row, or 404 with `gone_code`: used to
+    /// confirm a row a complete walk did not see. `None`: rows are only
+    /// marked deleted after two consecutive complete walks missed them.
+    pub detail: Option<Detail>,
+    /// Its rows own the rows of the child streams (keyed by `bundle_id`),
+    /// which are marked deleted with them.
+    pub children: bool,
+    /// An append-only list, newest first: a routine run stops at the first
+    /// page made only of rows already held; a full walk runs every
+    /// `sync.full_walk_every`.
+    pub ledger: bool,
+}
+
+/// Where one row of a list stream is read, and the 404 code that proves it gone.
+#[derive(Debug, Clone, Copy)]
+pub struct Detail {
+    pub path: &'static str,
+    /// Only this documented code proves the row gone: a 404 of a route (a
+    /// wrong `api.base_url`, a proxy) proves nothing and deletes nothing.
+    pub gone_code: &'static str,
+}

@@ -81,7 +81,7 @@ impl Default for SyncSection {
     fn default() -> Self {
         Self {
             schedule: "0 */15 * * * *".into(),
-            streams: vec!["bundles".into(), "bundle_videos".into(), "bundle_accounts".into()],
+            streams: crate::mirror::streams::defaults(),
             full_walk_every: "24h".into(),
             children_full_refresh: "24h".into(),
             children_active_refresh: "1h".into(),

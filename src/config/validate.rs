@@ -13,7 +13,7 @@ use super::runtime::{ApiConfig, Config, DatabaseConfig, LogConfig, LogFormat, Sy
 use super::{ConfigError, Layers, Origin, Settings, env_secrets, jobs, server, webhooks};
 
 /// Streams the sync knows how to mirror (the `sync.streams` values).
-pub const KNOWN_STREAMS: &[&str] = &["bundles", "bundle_videos", "bundle_accounts", "credit_transactions"];
+pub const KNOWN_STREAMS: &[&str] = crate::mirror::streams::names();
 
 pub(super) fn validate(
     s: Settings,

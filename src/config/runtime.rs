@@ -1,13 +1,12 @@
 //! The typed configuration the rest of the program runs on ([`Config`] and
-//! its sections), how it is loaded, and how `check-config` prints it back.
+//! its sections) and how `check-config` prints it back.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::SecretString;
 
-use super::{ConfigError, JobsConfig, ServerConfig, Settings, WebhooksConfig, load, validate};
+use super::{JobsConfig, ServerConfig, Settings, WebhooksConfig};
 use crate::secret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,17 +76,6 @@ pub struct Config {
 }
 
 impl Config {
-    /// Loads from the process environment.
-    pub fn load(flag: Option<&Path>) -> Result<Config, ConfigError> {
-        Self::load_from(flag, &std::env::vars().collect())
-    }
-
-    /// Loads with an explicit environment, so tests need not touch the process's.
-    pub fn load_from(flag: Option<&Path>, env: &HashMap<String, String>) -> Result<Config, ConfigError> {
-        let (settings, layers) = load::load_settings(flag, env)?;
-        validate::validate(settings, &layers, env)
-    }
-
     /// The effective configuration as TOML, secrets shown only as fingerprints.
     pub fn redacted_toml(&self) -> String {
         let mut out = String::new();

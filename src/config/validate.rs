@@ -1,8 +1,10 @@
-//! Validation: the merged [`Settings`] into the typed runtime [`Config`]. Each
+//! Validation: the merged [`Settings`] into the typed runtime [`Config`]
+//! ([`Config::load`] reads the layers, then validates them). Each
 //! check names the key and where its value came from ([`ConfigError::Invalid`]);
 //! `[jobs]`, `[server]` and `[webhooks]` are checked in their own files.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -11,6 +13,20 @@ use secrecy::SecretString;
 use super::duration::{parse_duration, positive_secs};
 use super::runtime::{ApiConfig, Config, DatabaseConfig, LogConfig, LogFormat, SyncConfig};
 use super::{ConfigError, Layers, Origin, Settings, env_secrets, jobs, server, webhooks};
+
+impl Config {
+    /// Loads from the process environment.
+    pub fn load(flag: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_from(flag, &std::env::vars().collect())
+    }
+
+    /// Loads with an explicit environment, so tests need not touch the process's:
+    /// the layers (`load.rs`), then [`validate`].
+    pub fn load_from(flag: Option<&Path>, env: &HashMap<String, String>) -> Result<Config, ConfigError> {
+        let (settings, layers) = super::load::load_settings(flag, env)?;
+        validate(settings, &layers, env)
+    }
+}
 
 /// Streams the sync knows how to mirror (the `sync.streams` values).
 pub const KNOWN_STREAMS: &[&str] = crate::mirror::streams::names();

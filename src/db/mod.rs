@@ -1,6 +1,7 @@
 //! Postgres: the pool, the embedded migrations, [`ready`] (waiting for a
 //! database that is not up or not migrated yet), and [`budgets`] (all SQL of
-//! `tokportal.api_budgets`). The mirrored tables' SQL lives in `mirror::store`.
+//! `tokportal.api_budgets`). The mirrored tables' SQL lives in the mirror
+//! (`store`, `child_store`, `child_refreshes`, `runs`), the queue's in `jobs::queue`.
 
 pub mod budgets;
 pub mod ready;

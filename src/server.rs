@@ -2,6 +2,8 @@
 //! rendered by `metrics-exporter-prometheus`) and `/healthz` (200 only once
 //! Postgres answers and every migration is applied). [`routes`] is the mount
 //! point: the webhook receiver joins the same router ([`daemon_routes`]).
+//! [`serve`] runs a router with read timeouts and a cap on connections
+//! (`listen`).
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -14,6 +16,10 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+mod listen;
+
+pub use listen::{Limits, serve_with};
 
 use crate::api::Client;
 use crate::jobs::queue;
@@ -76,10 +82,9 @@ pub async fn bind(addr: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
         .map_err(|e| anyhow::anyhow!("Failed to listen on {addr} (server.listen): {e}"))
 }
 
-/// Serves `router` until `cancel` fires, then lets open requests finish.
+/// Serves `router` until `cancel` fires, then lets open requests finish,
+/// with the read timeouts and the connection cap of [`Limits::default`].
 pub async fn serve(listener: TcpListener, router: Router, cancel: CancellationToken) -> anyhow::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move { cancel.cancelled().await })
-        .await
-        .map_err(|e| anyhow::anyhow!("the metrics server failed: {e}"))
+    listen::serve_with(listener, router, cancel, Limits::default()).await;
+    Ok(())
 }

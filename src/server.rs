@@ -1,7 +1,8 @@
 //! The daemon's HTTP side on `server.listen`: `/metrics` (Prometheus text,
 //! rendered by `metrics-exporter-prometheus`) and `/healthz` (200 only once
 //! Postgres answers and every migration is applied). [`routes`] is the mount
-//! point: the webhook receiver joins the same router ([`daemon_routes`]).
+//! point: the webhook receiver joins the same router ([`daemon_routes`]), or
+//! is served alone on `server.webhook_listen` (the daemon wires that).
 //! [`serve`] runs a router with read timeouts and a cap on connections
 //! (`listen`).
 
@@ -75,11 +76,9 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, String) {
     }
 }
 
-/// Binds `addr`; the error names the setting.
-pub async fn bind(addr: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("Failed to listen on {addr} (server.listen): {e}"))
+/// Binds `addr`, the value of the setting `key`; the error names it.
+pub async fn bind(addr: std::net::SocketAddr, key: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("Failed to listen on {addr} ({key}): {e}"))
 }
 
 /// Serves `router` until `cancel` fires, then lets open requests finish,

@@ -84,6 +84,7 @@ async fn run(
         key: SecretString::from(DEMO_KEY),
         timeout: Duration::from_secs(10),
         max_retries: 0,
+        max_response_bytes: 8 * 1024 * 1024,
     };
     let budget = Arc::new(Budget::new(store, format!("booking-bench-{}", std::process::id()), options));
     let client = Client::new(client_options, budget)?;

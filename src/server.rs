@@ -1,7 +1,10 @@
 //! The daemon's HTTP side on `server.listen`: `/metrics` (Prometheus text,
 //! rendered by `metrics-exporter-prometheus`) and `/healthz` (200 only once
 //! Postgres answers and every migration is applied). [`routes`] is the mount
-//! point: the webhook receiver joins the same router ([`daemon_routes`]).
+//! point: the webhook receiver joins the same router ([`daemon_routes`]), or
+//! is served alone on `server.webhook_listen` (the daemon wires that).
+//! [`serve`] runs a router with read timeouts and a cap on connections
+//! (`listen`).
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -14,6 +17,10 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+mod listen;
+
+pub use listen::{Limits, serve_with};
 
 use crate::api::Client;
 use crate::jobs::queue;
@@ -69,17 +76,14 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, String) {
     }
 }
 
-/// Binds `addr`; the error names the setting.
-pub async fn bind(addr: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("Failed to listen on {addr} (server.listen): {e}"))
+/// Binds `addr`, the value of the setting `key`; the error names it.
+pub async fn bind(addr: std::net::SocketAddr, key: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("Failed to listen on {addr} ({key}): {e}"))
 }
 
-/// Serves `router` until `cancel` fires, then lets open requests finish.
+/// Serves `router` until `cancel` fires, then lets open requests finish,
+/// with the read timeouts and the connection cap of [`Limits::default`].
 pub async fn serve(listener: TcpListener, router: Router, cancel: CancellationToken) -> anyhow::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move { cancel.cancelled().await })
-        .await
-        .map_err(|e| anyhow::anyhow!("the metrics server failed: {e}"))
+    listen::serve_with(listener, router, cancel, Limits::default()).await;
+    Ok(())
 }

@@ -36,6 +36,9 @@ pub struct ClientOptions {
     pub timeout: Duration,
     /// Retries of a GET after a retryable failure.
     pub max_retries: u32,
+    /// Largest answer read: a larger body is an error naming the request,
+    /// read no further (never held whole in memory).
+    pub max_response_bytes: usize,
 }
 
 /// A successful response.

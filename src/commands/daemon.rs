@@ -1,8 +1,9 @@
 //! `worker` with no subcommand: the daemon. One process runs the sync on
 //! `sync.schedule`, replays jobs as they are enqueued (woken by the jobs
 //! table's NOTIFY, polling as a fallback) and serves `/metrics` and
-//! `/healthz` and the webhook receiver on `server.listen`, refreshing what
-//! stored webhook events name. SIGTERM or SIGINT stops it: each task
+//! `/healthz` on `server.listen`, and the webhook receiver there too or alone
+//! on `server.webhook_listen` (the one route the internet must reach),
+//! refreshing what stored webhook events name. SIGTERM or SIGINT stops it: each task
 //! finishes its unit and returns, within `server.shutdown_timeout_secs`.
 
 use std::sync::{Arc, OnceLock};
@@ -21,8 +22,12 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
     shutdown::cancel_on_signal(stop.clone());
     let metrics = meter::install()?;
-    let listener = server::bind(config.server.listen).await?;
+    let listener = server::bind(config.server.listen, "server.listen").await?;
     let addr = listener.local_addr()?;
+    let hook_listener = match config.server.webhook_listen {
+        Some(at) => Some(server::bind(at, "server.webhook_listen").await?),
+        None => None,
+    };
     // Connected lazily: the daemon serves /healthz (503) while Postgres is
     // down or not migrated yet, and starts its work once it is both.
     let pool = db::connect_lazy(&config.database)?;
@@ -36,8 +41,20 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
         tolerance: config.webhooks.tolerance,
         wake: wake.clone(),
     };
-    let router = server::daemon_routes(state, receiver);
-    tracker.spawn(log_errors("server", server::serve(listener, router, stop.clone())));
+    let hook_addr = match hook_listener {
+        Some(hook_listener) => {
+            let hook_addr = hook_listener.local_addr()?;
+            let hooks = webhooks::receiver::routes(receiver);
+            tracker.spawn(log_errors("webhook server", server::serve(hook_listener, hooks, stop.clone())));
+            tracker.spawn(log_errors("server", server::serve(listener, server::routes(state), stop.clone())));
+            hook_addr
+        }
+        None => {
+            let router = server::daemon_routes(state, receiver);
+            tracker.spawn(log_errors("server", server::serve(listener, router, stop.clone())));
+            addr
+        }
+    };
     tracing::info!(%addr, "serving /metrics and /healthz on http://{addr}");
     if config.webhooks.secrets.is_empty() {
         tracing::info!(
@@ -47,7 +64,7 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     } else {
         tracing::info!(
             secrets = config.webhooks.secrets.len(),
-            "receiving webhooks on http://{addr}{}",
+            "receiving webhooks on http://{hook_addr}{}",
             webhooks::receiver::PATH
         );
     }

@@ -29,6 +29,8 @@ pub struct ApiConfig {
     pub timeout: Duration,
     pub max_wait: Duration,
     pub max_retries: u32,
+    /// Largest answer read (`api.max_response_bytes`).
+    pub max_response_bytes: usize,
     /// How often a long 429 block is probed (`api.probe_interval_secs`).
     pub probe_interval: Duration,
 }

@@ -33,6 +33,8 @@ pub struct ApiSection {
     pub max_wait_secs: f64,
     /// Retries of a GET that failed in a retryable way (5xx, 408, timeout).
     pub max_retries: i64,
+    /// Largest answer read, in bytes; a larger one is an error, never held in memory.
+    pub max_response_bytes: i64,
     /// While a 429 block has more than this left, one request of every
     /// process of the key probes the server this often (seconds, ≥ 1).
     pub probe_interval_secs: f64,
@@ -52,6 +54,7 @@ impl Default for ApiSection {
             timeout_secs: 30.0,
             max_wait_secs: 300.0,
             max_retries: 5,
+            max_response_bytes: 8 * 1024 * 1024,
             probe_interval_secs: 30.0,
             allow_insecure: false,
         }

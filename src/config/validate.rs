@@ -80,6 +80,18 @@ pub(super) fn validate(
     let max_retries = u32::try_from(a.max_retries).ok().filter(|r| *r <= 100).ok_or_else(|| {
         invalid("api.max_retries", format!("must be between 0 and 100, got {}", a.max_retries))
     })?;
+    let max_response_bytes = usize::try_from(a.max_response_bytes)
+        .ok()
+        .filter(|n| (65_536..=1 << 30).contains(n))
+        .ok_or_else(|| {
+            invalid(
+                "api.max_response_bytes",
+                format!(
+                    "must be between 65536 (64 KiB) and 1073741824 (1 GiB), got {}",
+                    a.max_response_bytes
+                ),
+            )
+        })?;
     // Under a second, a blocked key would be probed about as fast as it is paced.
     let probe_interval =
         positive_secs(a.probe_interval_secs).filter(|d| *d >= Duration::from_secs(1)).ok_or_else(|| {
@@ -177,6 +189,7 @@ pub(super) fn validate(
             timeout,
             max_wait,
             max_retries,
+            max_response_bytes,
             probe_interval,
         },
         sync: SyncConfig {

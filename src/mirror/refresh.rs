@@ -40,6 +40,12 @@ impl Part {
     }
 }
 
+/// Whether the mirror holds `id` as a live bundle: a refresh that reads only
+/// a child of a bundle it does not hold reads the bundle too (its row first).
+pub async fn holds_bundle(conn: &mut PgConnection, id: &str) -> anyhow::Result<bool> {
+    store::holds_bundle(conn, id).await
+}
+
 /// What an answer means for the mirror.
 #[derive(Debug, Clone)]
 pub enum Answer {

@@ -213,6 +213,15 @@ pub async fn clear_missed(conn: &mut PgConnection, stream: &ListStream, id: &str
     Ok(())
 }
 
+/// Whether the mirror holds `id` as a live bundle (a child row can be written for it).
+pub async fn holds_bundle(conn: &mut PgConnection, id: &str) -> anyhow::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tokportal.bundles WHERE id = $1 AND deleted_at IS NULL)")
+        .bind(id)
+        .fetch_one(conn)
+        .await
+        .context("Failed to look a bundle up")
+}
+
 /// Live bundles that are neither among `ids` nor created with `external_ref`
 /// (what the demo checks before it walks a database).
 pub async fn count_live_bundles_except(

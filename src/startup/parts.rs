@@ -59,6 +59,7 @@ pub fn client_with_store(api: &ApiConfig, store: Arc<dyn BudgetStore>) -> anyhow
         key,
         timeout: api.timeout,
         max_retries: api.max_retries,
+        max_response_bytes: api.max_response_bytes,
     };
     Client::new(options, Arc::new(budget))
 }

@@ -1,7 +1,9 @@
 //! One claimed batch, fetched and stored: the requests [`super::work`] maps
 //! its types to, each once, then the mirror's refresh of each answer and the
 //! record of the refresh in one transaction (a crash between the two never
-//! records a refresh that did not reach the mirror).
+//! records a refresh that did not reach the mirror). A slot or account event
+//! about a bundle the mirror does not hold yet (created since the last walk)
+//! reads the bundle too, stored first, so its children have their parent.
 
 use anyhow::Context;
 use serde_json::Value;
@@ -29,7 +31,12 @@ pub(super) async fn apply(
     let (mut done, mut requests) = (Vec::new(), 0u32);
     let mut answers: Vec<Answer> = Vec::new();
     let mut slots = work.fetch.slots;
-    if work.fetch.bundle {
+    let mut fetch_bundle = work.fetch.bundle;
+    if !fetch_bundle && (slots != Slots::No || work.fetch.account) {
+        let mut conn = pool.acquire().await.context("Failed to get a connection")?;
+        fetch_bundle = !refresh::holds_bundle(&mut conn, id).await?;
+    }
+    if fetch_bundle {
         requests += 1;
         let answer = refresh::read(Part::Bundle, client.get(&Part::Bundle.path(id), &[]).await)?;
         if let Answer::Bundle(item) = &answer

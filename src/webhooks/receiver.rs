@@ -4,9 +4,11 @@
 //!
 //! Answers: 413 over [`MAX_BODY`]; 401 for a missing, bad or stale
 //! signature (nothing stored); 400 when the body is not the envelope
-//! (`{"type": "...", "data": {...}}` with an event id of at most 255
-//! characters; `data` may be anything for a type the worker does not map);
-//! 200 for a new event and for a redelivery alike (the latter changes nothing).
+//! (`{"id": "...", "type": "...", "data": {...}}` with an event id of at most
+//! 255 characters; `data` may be anything for a type the worker does not map)
+//! or when a `TokPortal-Event-Id` header disagrees with the body's `id`
+//! (nothing stored); 200 for a new event and for a redelivery alike (the
+//! latter changes nothing).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +20,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use secrecy::SecretString;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use tokio::sync::Notify;
 
@@ -92,11 +95,17 @@ pub struct Event {
 }
 
 impl Event {
-    /// The envelope `{"id"?, "type", "data"}`; the id is the
-    /// `TokPortal-Event-Id` header, else the envelope's `id`. `data` must be
-    /// an object for the types a refresh reads it for (`bundle.*`, `video.*`,
-    /// `account.*`); another type is stored whatever its `data` (a `ping`
-    /// with none), and counted, never refused: the sender would retry it.
+    /// The envelope `{"id", "type", "data"}`. The event id is the body's
+    /// `id`, which the signature covers; the `TokPortal-Event-Id` header is
+    /// not signed, so it may only repeat it: one that disagrees is refused,
+    /// else one signed delivery could be stored again under any number of ids.
+    /// A body without an `id` (the reference shows the header only; the
+    /// simulator and the SDK examples put it in the body too) is deduplicated
+    /// by a digest of its bytes (`sha256:<hex>`), the header unused: it could
+    /// not be checked. `data` must be an object for the types a refresh reads
+    /// it for (`bundle.*`, `video.*`, `account.*`); another type is stored
+    /// whatever its `data` (a `ping` with none), and counted, never refused:
+    /// the sender would retry it.
     pub fn parse(body: &[u8], header_id: Option<&str>) -> Result<Event, &'static str> {
         let envelope: Value = serde_json::from_slice(body).map_err(|_| "the body is not JSON")?;
         let kind = envelope.get("type").and_then(Value::as_str).filter(|t| !t.is_empty());
@@ -105,14 +114,19 @@ impl Event {
         if data.is_none() && super::work::fetch_of(&kind).is_some() {
             return Err("the envelope has no object `data`");
         }
-        let id = header_id
-            .filter(|h| !h.is_empty())
-            .or_else(|| envelope.get("id").and_then(Value::as_str).filter(|id| !id.is_empty()))
-            .ok_or("no TokPortal-Event-Id header and no envelope `id`")?;
+        let id = match envelope.get("id") {
+            None | Some(Value::Null) => format!("sha256:{}", hex::encode(Sha256::digest(body))),
+            Some(Value::String(id)) if !id.is_empty() => {
+                if header_id.is_some_and(|h| h != id) {
+                    return Err("the TokPortal-Event-Id header disagrees with the signed body's `id`");
+                }
+                id.clone()
+            }
+            Some(_) => return Err("the envelope's `id` is not a non-empty string"),
+        };
         if id.len() > MAX_EVENT_ID {
             return Err("the event id is longer than 255 characters");
         }
-        let id = id.to_string();
         // A bundle event names its bundle in `bundle_id` or `id` (the
         // reference does not say which); other events' `id` is their own object.
         let field = |name: &str| crate::api::model::item_id(&serde_json::json!({ "id": data?.get(name)? }));
@@ -128,7 +142,9 @@ mod tests {
 
     #[test]
     fn a_bundle_event_names_its_bundle_in_bundle_id_or_id() {
-        let e = Event::parse(br#"{"type":"bundle.published","data":{"id":"b1"}}"#, Some("evt_1")).unwrap();
+        let e =
+            Event::parse(br#"{"id":"evt_1","type":"bundle.published","data":{"id":"b1"}}"#, Some("evt_1"))
+                .unwrap();
         assert_eq!((e.id.as_str(), e.bundle_id.as_deref()), ("evt_1", Some("b1")));
         let e = Event::parse(br#"{"id":"evt_2","type":"bundle.created","data":{"bundle_id":"b2"}}"#, None)
             .unwrap();
@@ -137,7 +153,7 @@ mod tests {
 
     #[test]
     fn a_video_events_own_id_is_not_its_bundle() {
-        let e = Event::parse(br#"{"type":"video.published","data":{"id":"v9"}}"#, Some("e")).unwrap();
+        let e = Event::parse(br#"{"id":"e","type":"video.published","data":{"id":"v9"}}"#, None).unwrap();
         assert_eq!(e.bundle_id, None);
     }
 
@@ -148,7 +164,8 @@ mod tests {
             br#"{"data":{}}"#,
             br#"{"type":"bundle.created","data":[]}"#,
             br#"{"type":"video.updated"}"#,
-            br#"{"type":"x","data":{}}"#,
+            br#"{"id":7,"type":"ping"}"#,
+            br#"{"id":"","type":"ping"}"#,
         ] {
             assert!(Event::parse(body, None).is_err(), "{}", String::from_utf8_lossy(body));
         }
@@ -156,22 +173,43 @@ mod tests {
 
     #[test]
     fn an_unknown_type_is_accepted_whatever_its_data() {
-        for body in
-            [&br#"{"type":"ping","data":null}"#[..], br#"{"type":"ping"}"#, br#"{"type":"x","data":[1]}"#]
-        {
+        for body in [
+            &br#"{"id":"evt_ping","type":"ping","data":null}"#[..],
+            br#"{"id":"evt_ping","type":"ping"}"#,
+            br#"{"id":"evt_ping","type":"x","data":[1]}"#,
+        ] {
             let e = Event::parse(body, Some("evt_ping")).unwrap();
             assert_eq!((e.id.as_str(), e.bundle_id), ("evt_ping", None), "{}", String::from_utf8_lossy(body));
         }
     }
 
     #[test]
-    fn a_missing_and_a_too_long_event_id_are_told_apart() {
+    fn the_event_id_is_the_signed_bodys_and_a_header_may_only_repeat_it() {
+        let body = br#"{"id":"evt_body","type":"bundle.created","data":{"id":"b"}}"#;
+        assert_eq!(Event::parse(body, Some("evt_body")).unwrap().id, "evt_body");
+        assert_eq!(Event::parse(body, None).unwrap().id, "evt_body");
+        assert_eq!(
+            Event::parse(body, Some("evt_other")),
+            Err("the TokPortal-Event-Id header disagrees with the signed body's `id`")
+        );
+    }
+
+    #[test]
+    fn a_body_without_an_id_is_known_by_its_digest_whatever_the_header() {
         let body = br#"{"type":"bundle.created","data":{"id":"b"}}"#;
-        assert_eq!(Event::parse(body, None), Err("no TokPortal-Event-Id header and no envelope `id`"));
+        let (a, b) = (Event::parse(body, Some("evt_a")).unwrap(), Event::parse(body, Some("evt_b")).unwrap());
+        assert_eq!(a.id, b.id);
+        assert!(a.id.starts_with("sha256:") && a.id.len() == 7 + 64, "{}", a.id);
+        let other = br#"{"type":"bundle.created","data":{"id":"c"}}"#;
+        assert_ne!(Event::parse(other, None).unwrap().id, a.id);
+    }
+
+    #[test]
+    fn a_too_long_event_id_is_refused() {
         let long = "e".repeat(256);
-        assert_eq!(Event::parse(body, Some(&long)), Err("the event id is longer than 255 characters"));
         let in_body = format!(r#"{{"id":"{long}","type":"bundle.created","data":{{"id":"b"}}}}"#);
         assert_eq!(Event::parse(in_body.as_bytes(), None), Err("the event id is longer than 255 characters"));
-        assert!(Event::parse(body, Some(&"e".repeat(255))).is_ok());
+        let fits = format!(r#"{{"id":"{}","type":"bundle.created","data":{{"id":"b"}}}}"#, "e".repeat(255));
+        assert!(Event::parse(fits.as_bytes(), None).is_ok());
     }
 }

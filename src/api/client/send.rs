@@ -23,7 +23,10 @@ const CLIENT_ID: &str = concat!("tokportal-sync/", env!("CARGO_PKG_VERSION"));
 struct Raw {
     status: StatusCode,
     headers: HeaderMap,
+    /// The body, or its first `max_response_bytes` when `too_large`.
     body: Vec<u8>,
+    /// The answer was longer than `max_response_bytes`: read no further.
+    too_large: bool,
 }
 
 impl Client {
@@ -129,8 +132,8 @@ impl Client {
         let response = builder.send().await.map_err(error::transport_reason)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(error::transport_reason)?.to_vec();
-        Ok(Raw { status, headers, body })
+        let (body, too_large) = read_capped(response, self.inner.options.max_response_bytes).await?;
+        Ok(Raw { status, headers, body, too_large })
     }
 
     /// The only place the key is exposed: a header value marked sensitive, so
@@ -150,6 +153,18 @@ impl Client {
         limits: &RateLimitHeaders,
     ) -> Result<ApiResponse, ApiError> {
         let status = raw.status.as_u16();
+        // An error status keeps its class (a 5xx page is still retryable), read from the first bytes.
+        if raw.too_large && raw.status.is_success() {
+            let cap = self.inner.options.max_response_bytes;
+            return Err(ApiError::Fatal {
+                request,
+                status: Some(status),
+                code: None,
+                excerpt: format!("the answer is larger than api.max_response_bytes ({cap} bytes); not read"),
+                request_id,
+                details: None,
+            });
+        }
         if !raw.status.is_success() {
             let mut e = error::from_status(request, status, &raw.body, request_id);
             if let ApiError::Retryable { retry_after, .. } = &mut e {
@@ -197,6 +212,24 @@ impl Client {
         }
         e
     }
+}
+
+/// The body, chunk by chunk, up to `cap` bytes: past it (or when the
+/// announced length is past it) reading stops and the answer is `too_large`,
+/// so a huge answer never fills the memory.
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<(Vec<u8>, bool), String> {
+    if response.content_length().is_some_and(|n| n > cap as u64) {
+        return Ok((Vec::new(), true));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(error::transport_reason)? {
+        if body.len() + chunk.len() > cap {
+            body.extend_from_slice(&chunk[..cap - body.len()]);
+            return Ok((body, true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, false))
 }
 
 /// `GET /bundles?page=2`: the request as errors and logs show it.

@@ -6,5 +6,6 @@ mod budget_store;
 mod errors;
 mod get;
 mod pacing;
+mod response_cap;
 pub mod support;
 mod walk;

@@ -25,7 +25,13 @@ pub fn client_options(sim: &SimServer, key: &str) -> ClientOptions {
 }
 
 fn options_at(base_url: url::Url, key: &str) -> ClientOptions {
-    ClientOptions { base_url, key: SecretString::from(key), timeout: Duration::from_secs(5), max_retries: 3 }
+    ClientOptions {
+        base_url,
+        key: SecretString::from(key),
+        timeout: Duration::from_secs(5),
+        max_retries: 3,
+        max_response_bytes: 8 * 1024 * 1024,
+    }
 }
 
 /// A scripted server on an ephemeral loopback port, for answers the simulator

@@ -77,12 +77,12 @@ async fn the_daemon_verifies_a_delivery_with_either_secret_and_refreshes_the_bun
     assert!(sim.change_bundle(&second, title("never announced properly")));
     let before = requests(&sim);
     // Unsigned and wrongly signed deliveries are refused and store nothing.
-    let wrong = envelope("bundle.published", json!({ "id": second }));
+    let wrong = envelope("evt_wrong", "bundle.published", json!({ "id": second }));
     assert_eq!(deliver(&hook, "evt_unsigned", &wrong, None, 0).await, 401);
     assert_eq!(deliver(&hook, "evt_forged", &wrong, Some("whsec_someone_else"), 0).await, 401);
     assert_eq!(deliver(&hook, "evt_late", &wrong, Some(NEW), -3600).await, 401);
     // Signed with the old secret while the new one is being rolled out.
-    let body = envelope("bundle.published", json!({ "id": first }));
+    let body = envelope("evt_old", "bundle.published", json!({ "id": first }));
     assert_eq!(deliver(&hook, "evt_old", &body, Some(OLD), 0).await, 200);
     until(
         &pool,
@@ -98,7 +98,7 @@ async fn the_daemon_verifies_a_delivery_with_either_secret_and_refreshes_the_bun
 
     // The new secret signs too; a redelivery of a stored event costs nothing.
     assert!(sim.change_bundle(&first, title("signed with the new secret")));
-    let body = envelope("bundle.cancelled", json!({ "bundle_id": first }));
+    let body = envelope("evt_new", "bundle.cancelled", json!({ "bundle_id": first }));
     assert_eq!(deliver(&hook, "evt_new", &body, Some(NEW), 0).await, 200);
     assert_eq!(deliver(&hook, "evt_new", &body, Some(NEW), 0).await, 200);
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -135,7 +135,7 @@ async fn an_event_stored_before_a_sigkill_is_refreshed_by_the_restarted_daemon(p
     // its refresh waits, so the SIGKILL lands between the two.
     let mut first = Worker::spawn(dir.path(), &[], &daemon_env(&url, &base, "60"));
     let hook = receiver_url(&mut first).await;
-    let body = envelope("bundle.published", json!({ "id": id }));
+    let body = envelope("evt_before_crash", "bundle.published", json!({ "id": id }));
     assert_eq!(deliver(&hook, "evt_before_crash", &body, Some(NEW), 0).await, 200);
     first.sigkill();
     let pending = "SELECT count(*) FROM tokportal.webhook_events WHERE refreshed_at IS NULL";

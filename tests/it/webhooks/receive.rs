@@ -10,7 +10,7 @@ use super::support::{SECRET, deliver, envelope, scripted_refresher, serve, store
 #[sqlx::test]
 async fn a_signed_event_is_stored_once_and_a_redelivery_changes_nothing(pool: PgPool) {
     let (url, _) = serve(&pool, &[SECRET]).await;
-    let body = envelope("bundle.published", json!({ "id": "b1" }));
+    let body = envelope("evt_1", "bundle.published", json!({ "id": "b1" }));
     assert_eq!(deliver(&url, "evt_1", &body, Some(SECRET), 0).await, 200);
     assert_eq!(deliver(&url, "evt_1", &body, Some(SECRET), 0).await, 200);
     assert_eq!(stored(&pool).await, 1);
@@ -26,21 +26,21 @@ async fn a_signed_event_is_stored_once_and_a_redelivery_changes_nothing(pool: Pg
 #[sqlx::test]
 async fn bad_stale_future_and_unsigned_deliveries_are_refused_and_store_nothing(pool: PgPool) {
     let (url, _) = serve(&pool, &[SECRET]).await;
-    let body = envelope("bundle.published", json!({ "id": "b1" }));
+    let body = envelope("e1", "bundle.published", json!({ "id": "b1" }));
     assert_eq!(deliver(&url, "e1", &body, Some("whsec_someone_else"), 0).await, 401);
-    assert_eq!(deliver(&url, "e2", &body, Some(SECRET), -301).await, 401);
-    assert_eq!(deliver(&url, "e3", &body, Some(SECRET), 301).await, 401);
-    assert_eq!(deliver(&url, "e4", &body, None, 0).await, 401);
+    assert_eq!(deliver(&url, "e1", &body, Some(SECRET), -301).await, 401);
+    assert_eq!(deliver(&url, "e1", &body, Some(SECRET), 301).await, 401);
+    assert_eq!(deliver(&url, "e1", &body, None, 0).await, 401);
     assert_eq!(stored(&pool).await, 0);
 }
 
 #[sqlx::test]
 async fn with_two_secrets_configured_either_signs(pool: PgPool) {
     let (url, _) = serve(&pool, &["whsec_old", "whsec_new"]).await;
-    let body = envelope("bundle.created", json!({ "bundle_id": "b2" }));
-    assert_eq!(deliver(&url, "e_old", &body, Some("whsec_old"), 0).await, 200);
-    assert_eq!(deliver(&url, "e_new", &body, Some("whsec_new"), 0).await, 200);
-    assert_eq!(deliver(&url, "e_bad", &body, Some("whsec_retired"), 0).await, 401);
+    let event = |id| envelope(id, "bundle.created", json!({ "bundle_id": "b2" }));
+    assert_eq!(deliver(&url, "e_old", &event("e_old"), Some("whsec_old"), 0).await, 200);
+    assert_eq!(deliver(&url, "e_new", &event("e_new"), Some("whsec_new"), 0).await, 200);
+    assert_eq!(deliver(&url, "e_bad", &event("e_bad"), Some("whsec_retired"), 0).await, 401);
     assert_eq!(stored(&pool).await, 2);
 }
 
@@ -57,7 +57,7 @@ async fn a_body_over_one_mib_is_413_and_a_body_not_the_envelope_is_400(pool: PgP
 #[sqlx::test]
 async fn with_no_secret_configured_every_delivery_is_refused(pool: PgPool) {
     let (url, _) = serve(&pool, &[]).await;
-    let body = envelope("bundle.created", json!({ "id": "b" }));
+    let body = envelope("e", "bundle.created", json!({ "id": "b" }));
     assert_eq!(deliver(&url, "e", &body, Some(SECRET), 0).await, 401);
     assert_eq!(stored(&pool).await, 0);
 }
@@ -88,4 +88,28 @@ async fn an_unknown_type_with_no_object_data_is_stored_and_refreshed_at_no_reque
     .await
     .unwrap();
     assert_eq!(done, 3);
+}
+
+#[sqlx::test]
+async fn a_header_id_that_disagrees_with_the_signed_body_is_400_and_stores_nothing(pool: PgPool) {
+    let (url, _) = serve(&pool, &[SECRET]).await;
+    let body = envelope("evt_signed", "bundle.published", json!({ "id": "b1" }));
+    assert_eq!(deliver(&url, "evt_signed", &body, Some(SECRET), 0).await, 200);
+    // The same signed bytes, replayed under other ids in the unsigned header.
+    for forged in ["evt_forged_1", "evt_forged_2"] {
+        assert_eq!(deliver(&url, forged, &body, Some(SECRET), 0).await, 400, "{forged}");
+    }
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM tokportal.webhook_events").fetch_all(&pool).await.unwrap();
+    assert_eq!(ids, ["evt_signed"]);
+}
+
+#[sqlx::test]
+async fn a_body_without_an_id_is_stored_once_whatever_header_ids_it_comes_with(pool: PgPool) {
+    let (url, _) = serve(&pool, &[SECRET]).await;
+    let body = br#"{"type":"bundle.published","data":{"id":"b1"}}"#;
+    for header in ["evt_a", "evt_b", "evt_c"] {
+        assert_eq!(deliver(&url, header, body, Some(SECRET), 0).await, 200, "{header}");
+    }
+    assert_eq!(stored(&pool).await, 1);
 }

@@ -44,7 +44,8 @@ async fn a_change_reaches_the_mirror_after_its_event_at_one_request(pool: PgPool
     let sent = Instant::now();
     // A bound on the wait, not on the speed: how fast is a benchmark's job.
     assert_eq!(
-        deliver(&url, "evt_a", &envelope("bundle.published", json!({ "id": id })), Some(SECRET), 0).await,
+        deliver(&url, "evt_a", &envelope("evt_a", "bundle.published", json!({ "id": id })), Some(SECRET), 0)
+            .await,
         200
     );
     let deadline = sent + Duration::from_secs(30);

@@ -47,11 +47,14 @@ fn serve_on(listener: tokio::net::TcpListener, pool: &PgPool, secrets: Vec<Secre
     wake
 }
 
-pub fn envelope(kind: &str, data: Value) -> Vec<u8> {
-    json!({ "type": kind, "created_at": "2026-11-29T00:00:00Z", "data": data }).to_string().into_bytes()
+/// The body of event `id` (the event id is the signed body's `id`).
+pub fn envelope(id: &str, kind: &str, data: Value) -> Vec<u8> {
+    json!({ "id": id, "type": kind, "created_at": "2026-11-29T00:00:00Z", "data": data })
+        .to_string()
+        .into_bytes()
 }
 
-/// POSTs `body` as event `id`, signed with `secret` at now + `skew` seconds.
+/// POSTs `body` with `id` in the `TokPortal-Event-Id` header, signed with `secret` at now + `skew` seconds.
 pub async fn deliver(url: &str, id: &str, body: &[u8], secret: Option<&str>, skew: i64) -> u16 {
     let mut request = reqwest::Client::new().post(url).header("TokPortal-Event-Id", id).body(body.to_vec());
     if let Some(secret) = secret {
@@ -64,7 +67,8 @@ pub async fn deliver(url: &str, id: &str, body: &[u8], secret: Option<&str>, ske
 
 /// Stores an event as the receiver would, without a delivery.
 pub async fn store(pool: &PgPool, id: &str, kind: &str, data: Value) {
-    let event = tokportal_sync::webhooks::receiver::Event::parse(&envelope(kind, data), Some(id)).unwrap();
+    let event =
+        tokportal_sync::webhooks::receiver::Event::parse(&envelope(id, kind, data), Some(id)).unwrap();
     tokportal_sync::webhooks::events::insert(
         pool,
         &event.id,

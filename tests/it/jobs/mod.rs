@@ -3,5 +3,6 @@
 mod claims;
 mod cli;
 mod crash;
+mod locks;
 mod outcomes;
 mod support;

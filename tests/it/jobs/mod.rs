@@ -5,4 +5,5 @@ mod cli;
 mod crash;
 mod locks;
 mod outcomes;
+mod paths;
 mod support;

@@ -8,6 +8,9 @@ use crate::api::{IdempotencyKey, MutationMethod};
 
 use super::queue::NewJob;
 
+/// The statuses a job can have (the table's CHECK): what `jobs list --status` accepts.
+pub const STATUSES: &[&str] = &["queued", "running", "succeeded", "failed", "expired", "cancelled"];
+
 /// The six operations the API refuses an `Idempotency-Key` on (their answers
 /// carry secrets): they could never be retried safely. Patterns as in
 /// [`BODY_REQUIRED`].
@@ -174,6 +177,11 @@ pub fn check_path(path: &str) -> anyhow::Result<()> {
 /// (see `api::mutation::is_priced_creation`).
 pub fn is_creation(method: MutationMethod, path: &str) -> bool {
     crate::api::mutation::is_priced_creation(method, path)
+}
+
+/// The price a dry run answered (`data.credits_required`), when it said one.
+pub fn dry_run_price(body: &serde_json::Value) -> Option<f64> {
+    body["data"]["credits_required"].as_f64()
 }
 
 /// Checks what a person typed and builds the job to insert.

@@ -6,4 +6,5 @@ mod crash;
 mod locks;
 mod outcomes;
 mod paths;
+mod retry;
 mod support;

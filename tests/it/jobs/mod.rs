@@ -4,6 +4,7 @@ mod claims;
 mod cli;
 mod crash;
 mod locks;
+mod operator;
 mod outcomes;
 mod paths;
 mod retry;

@@ -13,29 +13,7 @@ use tokportal_sync::sim::{DEMO_KEY, SimKey, SimServer};
 
 use super::support::*;
 use crate::api_support::{budget_options, client, client_options};
-use crate::helpers::{database_url, text, worker};
-
-/// Runs `worker ARGS` against `sim` and the test's database.
-async fn cli(pool: &PgPool, sim: &SimServer, args: &[&str]) -> Output {
-    let url = database_url(pool).await;
-    let base = sim.base_url().to_string();
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let dir = tempfile::tempdir().unwrap();
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        worker(
-            dir.path(),
-            &args,
-            &[
-                ("DATABASE_URL", url.as_str()),
-                ("TOKPORTAL_API_KEY", DEMO_KEY),
-                ("TOKPORTAL__API__BASE_URL", base.as_str()),
-            ],
-        )
-    })
-    .await
-    .unwrap()
-}
+use crate::helpers::text;
 
 async fn retry(pool: &PgPool, sim: &SimServer, id: i64, extra: &[&str]) -> Output {
     let id = id.to_string();

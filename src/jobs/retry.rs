@@ -192,3 +192,89 @@ pub fn accept_price(job: &Job, price: Option<f64>, ask: &Ask) -> Result<String, 
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+
+    fn sent(n: i32, outcome: Option<&str>, status: Option<i32>, code: Option<&str>) -> Attempt {
+        Attempt {
+            attempt: n,
+            idempotency_key: Some("k".into()),
+            sent_at: Utc::now(),
+            duration_ms: Some(5),
+            http_status: status,
+            error_code: code.map(str::to_string),
+            replayed: None,
+            request_id: None,
+            outcome: outcome.map(str::to_string),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn only_answers_that_prove_nothing_ran_count_as_proof() {
+        let proof = [
+            sent(1, Some("failed"), Some(402), Some("INSUFFICIENT_CREDITS")),
+            sent(1, Some("failed"), Some(409), Some("BUNDLE_INVALID_STATUS")),
+            sent(1, Some("failed"), Some(400), Some(PRICING_CHANGED)),
+            sent(1, Some("wait"), Some(429), None),
+            sent(1, Some("key_refused"), Some(401), Some("AUTH_REVOKED_KEY")),
+            sent(1, Some("not_sent"), None, None),
+            sent(1, Some("failed"), None, None),
+        ];
+        for a in &proof {
+            assert_eq!(judge(a), Ran::No, "{a:?}");
+        }
+        let unknown = [
+            sent(1, None, None, None),
+            sent(1, Some("retry"), None, None),
+            sent(1, Some("retry"), Some(503), None),
+            sent(1, Some("retry"), Some(408), None),
+            sent(1, Some("failed"), Some(201), None),
+            sent(1, Some("failed"), Some(409), Some("IDEMPOTENCY_KEY_REUSED")),
+            sent(1, Some("wait"), Some(409), Some("IDEMPOTENCY_KEY_IN_PROGRESS")),
+        ];
+        for a in &unknown {
+            assert!(matches!(judge(a), Ran::Maybe(_)), "{a:?}");
+        }
+    }
+
+    #[test]
+    fn a_price_is_accepted_only_when_it_matches_or_with_yes() {
+        let job = Job {
+            id: 7,
+            status: "failed".into(),
+            method: "POST".into(),
+            path: "/bundles".into(),
+            body: Some("{}".into()),
+            idempotency_key: "k".into(),
+            ordering_key: None,
+            attempts: 1,
+            claims: 1,
+            run_after: Utc::now(),
+            locked_until: None,
+            first_sent_at: None,
+            response_status: Some(409),
+            response_body: None,
+            replayed: None,
+            credits_charged: None,
+            error_code: Some(PRICING_CHANGED.into()),
+            last_error: None,
+            error_details: None,
+            created_at: Utc::now(),
+            finished_at: None,
+        };
+        let ask = |accept_price, yes| Ask { new_key: true, yes, accept_price };
+        assert!(accept_price(&job, Some(12.0), &ask(Some(12.0), false)).is_ok());
+        assert!(accept_price(&job, Some(12.0), &ask(Some(10.0), false)).unwrap_err().contains("not the 10"));
+        assert!(accept_price(&job, Some(12.0), &ask(None, false)).unwrap_err().contains("--accept-price 12"));
+        assert!(accept_price(&job, Some(12.0), &ask(None, true)).is_ok());
+        assert!(accept_price(&job, None, &ask(Some(12.0), false)).is_err(), "no price seen: only --yes");
+        let same_key = Ask::default();
+        assert!(retry_check(&job, &[], &same_key).unwrap_err().contains("never sent again under its key"));
+        assert!(matches!(retry_check(&job, &[], &ask(None, false)), Ok(Plan::AskPrice(_))));
+    }
+}

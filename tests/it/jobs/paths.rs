@@ -20,11 +20,18 @@ async fn insert_path(pool: &PgPool, path: &str) -> sqlx::Result<i64> {
     .await
 }
 
-async fn drop_printable_check(pool: &PgPool) {
-    sqlx::query("ALTER TABLE tokportal.mutation_jobs DROP CONSTRAINT mutation_jobs_path_printable")
+async fn drop_check(pool: &PgPool, name: &str) {
+    sqlx::query(sqlx::AssertSqlSafe(format!("ALTER TABLE tokportal.mutation_jobs DROP CONSTRAINT {name}")))
         .execute(pool)
         .await
         .unwrap();
+}
+
+/// What this file's migration adds, as if it had never run.
+async fn drop_checks(pool: &PgPool) {
+    drop_check(pool, "mutation_jobs_path_printable").await;
+    drop_check(pool, "mutation_jobs_no_sensitive_routes").await;
+    sqlx::query("DROP FUNCTION tokportal.mutation_job_route").execute(pool).await.unwrap();
 }
 
 #[sqlx::test]
@@ -39,9 +46,23 @@ async fn a_plain_insert_of_a_path_with_a_tab_is_refused(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn a_plain_insert_of_an_operation_that_refuses_keys_is_refused_however_its_path_is_written(
+    pool: PgPool,
+) {
+    for path in ["/upload//video", "/%77ebhooks", "/Webhooks/", "/accounts/a1/Reveal-Credentials?x=1"] {
+        let refused = insert_path(&pool, path).await.expect_err(path);
+        let constraint = refused.as_database_error().and_then(|d| d.constraint().map(str::to_string));
+        assert_eq!(constraint.as_deref(), Some("mutation_jobs_no_sensitive_routes"), "{path}: {refused}");
+    }
+    for path in ["/webhooks/w1/test", "/upload/video/direct", "/%2577ebhooks"] {
+        insert_path(&pool, path).await.expect(path);
+    }
+}
+
+#[sqlx::test]
 async fn a_row_that_got_around_the_checks_is_failed_before_it_is_sent(pool: PgPool) {
     let sim = sim().await;
-    drop_printable_check(&pool).await;
+    drop_checks(&pool).await;
     let tab = insert_path(&pool, TAB_PATH).await.unwrap();
     // Passes the table's check on sensitive operations, but a server collapses `//`.
     let sensitive = insert_path(&pool, "/upload//video").await.unwrap();
@@ -75,7 +96,7 @@ async fn the_migration_validates_a_clean_table_and_reports_rows_already_there_th
     enqueue(&pool, "POST", "/bundles", Some(ACCOUNT_ONLY)).await;
     assert!(validated(&pool).await, "a table whose rows all pass is validated");
 
-    drop_printable_check(&pool).await;
+    drop_checks(&pool).await;
     let old = insert_path(&pool, TAB_PATH).await.unwrap();
     sqlx::raw_sql(sqlx::AssertSqlSafe(MIGRATION))
         .execute(&pool)

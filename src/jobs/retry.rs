@@ -97,6 +97,11 @@ pub fn retry_check(job: &Job, attempts: &[Attempt], ask: &Ask) -> Result<Plan, S
         return Err(format!("job {id} is {}: only failed or expired jobs can be retried", job.status));
     }
     let priced = pricing_changed(job, attempts);
+    if ask.accept_price.is_some() && !priced {
+        return Err(format!(
+            "job {id} did not get {PRICING_CHANGED}: --accept-price is only for a job whose price changed"
+        ));
+    }
     if priced && !ask.new_key {
         return Err(format!(
             "job {id} got {PRICING_CHANGED}: it is never sent again under its key (the API asks for a new \
@@ -276,5 +281,8 @@ mod tests {
         let same_key = Ask::default();
         assert!(retry_check(&job, &[], &same_key).unwrap_err().contains("never sent again under its key"));
         assert!(matches!(retry_check(&job, &[], &ask(None, false)), Ok(Plan::AskPrice(_))));
+        let unpriced = Job { error_code: Some("INSUFFICIENT_CREDITS".into()), ..job };
+        assert!(retry_check(&unpriced, &[], &ask(Some(12.0), false)).unwrap_err().contains("only for a job"));
+        assert!(matches!(retry_check(&unpriced, &[], &ask(None, false)), Ok(Plan::Requeue(_))));
     }
 }

@@ -96,8 +96,8 @@ pub struct SyncArgs {
 
 #[derive(Debug, Args)]
 pub struct RunsArgs {
-    /// Only the runs of this stream.
-    #[arg(long)]
+    /// Only the runs of this stream (values from the one list of streams).
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::mirror::streams::names()))]
     pub stream: Option<String>,
     /// How many runs to show.
     #[arg(long, default_value_t = 20)]
@@ -233,8 +233,8 @@ pub enum BudgetCommand {
 pub enum JobsCommand {
     /// The most recent jobs, newest first.
     List {
-        /// Only jobs with this status (queued, running, succeeded, failed, expired, cancelled).
-        #[arg(long)]
+        /// Only jobs with this status.
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::jobs::validate::STATUSES))]
         status: Option<String>,
         #[arg(long, default_value_t = 50)]
         limit: i64,
@@ -251,12 +251,16 @@ pub enum JobsCommand {
     /// Queue a failed or expired job again (the same idempotency key unless --new-key).
     Retry {
         id: i64,
-        /// Mint a new idempotency key (says whether that is safe for this job).
+        /// Mint a new idempotency key: refused unless every send proved nothing executed
+        /// (or --yes); after BUNDLE_PRICING_CHANGED it first asks the API for the new price.
         #[arg(long)]
         new_key: bool,
-        /// Confirm a retry that may execute the mutation a second time (an expired job).
+        /// Confirm a retry that may execute the mutation a second time, or a new price unseen.
         #[arg(long)]
         yes: bool,
+        /// With --new-key after BUNDLE_PRICING_CHANGED: queue it only if the API's price is N credits.
+        #[arg(long, value_name = "N", requires = "new_key")]
+        accept_price: Option<f64>,
         #[arg(long)]
         json: bool,
     },

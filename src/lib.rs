@@ -34,8 +34,9 @@
 //!   accept, and the docs' list are derived from that line.
 //! - a mutation type: nothing when it takes an idempotency key (any method and path inside
 //!   `api.base_url` is queued as is); one line in `jobs/validate.rs` when it refuses keys
-//!   (`is_sensitive`) or is a priced creation (`is_creation`), and an error code it can
-//!   answer that means something new for the job, in `jobs/classify.rs`.
+//!   (`SENSITIVE`), needs a body (`BODY_REQUIRED`) or is a priced creation (`is_creation`),
+//!   and an error code it can answer that means something new for the job, in
+//!   `jobs/classify.rs`.
 //! - a webhook event type: one line in `webhooks::work::TABLE` (what its refresh fetches).
 //! - a command: its arguments in `cli.rs`, one file in `commands/`, one line in
 //!   `commands::run`; it takes what it needs from [`startup::App`].

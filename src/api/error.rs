@@ -20,15 +20,16 @@ pub enum ApiError {
     )]
     RateLimited { request: String, wait: Duration, max_wait: Duration },
 
+    /// `request_id`: the `X-Request-ID` the answer came back to (empty when none).
     #[error("{request}: the API refused the key ({code}, HTTP 401); check TOKPORTAL_API_KEY")]
-    Unauthorized { request: String, code: String },
+    Unauthorized { request: String, code: String, request_id: String },
 
     /// `details` is the error envelope's `details`, when it had any.
     #[error("{request}: not found ({code})")]
-    NotFound { request: String, code: String, details: Option<Box<Value>> },
+    NotFound { request: String, code: String, details: Option<Box<Value>>, request_id: String },
 
     #[error("{request}: conflict {code}: {message}")]
-    Conflict { request: String, code: String, message: String, details: Box<Value> },
+    Conflict { request: String, code: String, message: String, details: Box<Value>, request_id: String },
 
     /// 408, 5xx, a timeout or a lost connection: the same request may succeed later.
     #[error("{request}: {reason} (request id {request_id})")]
@@ -113,12 +114,18 @@ pub fn from_status(request: String, status: u16, body: &[u8], request_id: String
     let details = || envelope.as_ref().map(|e| &e.details).filter(|d| !d.is_null()).cloned().map(Box::new);
     let or_status = |code: Option<String>| code.unwrap_or_else(|| format!("HTTP {status}"));
     match status {
-        401 => ApiError::Unauthorized { request, code: or_status(code) },
-        404 => ApiError::NotFound { details: details(), request, code: or_status(code) },
+        401 => ApiError::Unauthorized { request, code: or_status(code), request_id },
+        404 => ApiError::NotFound { details: details(), request, code: or_status(code), request_id },
         409 => {
             let (message, details) =
                 envelope.map(|e| (e.message.unwrap_or_default(), e.details)).unwrap_or_default();
-            ApiError::Conflict { request, code: or_status(code), message, details: Box::new(details) }
+            ApiError::Conflict {
+                request,
+                code: or_status(code),
+                message,
+                details: Box::new(details),
+                request_id,
+            }
         }
         408 | 500..=599 => ApiError::Retryable {
             request,

@@ -39,10 +39,11 @@ pub async fn run(args: EnqueueArgs, config: &Config) -> anyhow::Result<()> {
             .dry_run(method, &job.path, job.body.as_deref())
             .await
             .context("Failed to ask the API for the price (nothing was enqueued)")?;
-        let data = &priced.body["data"];
-        match data["credits_required"].as_f64() {
+        match validate::dry_run_price(&priced.body) {
             Some(credits) => eprintln!("price: {credits} credits (dry run: nothing executed or charged)"),
-            None => eprintln!("price: the dry run answered without credits_required: {data}"),
+            None => {
+                eprintln!("price: the dry run answered without credits_required: {}", priced.body["data"])
+            }
         }
     }
     let job = queue::insert(&pool, &job).await.map_err(|e| match &e {

@@ -5,11 +5,11 @@ use std::io::Write;
 
 use anyhow::Context;
 
-use crate::api::ApiError;
+use crate::api::{ApiError, MutationMethod};
 use crate::cli::JobsCommand;
 use crate::config::Config;
 use crate::jobs::queue::{self, Attempt, Job};
-use crate::jobs::retry;
+use crate::jobs::{retry, validate};
 use crate::startup;
 
 pub async fn run(command: JobsCommand, config: &Config) -> anyhow::Result<()> {
@@ -39,9 +39,17 @@ pub async fn run(command: JobsCommand, config: &Config) -> anyhow::Result<()> {
                 show(&mut out, &job, &attempts)?;
             }
         }
-        JobsCommand::Retry { id, new_key, yes, json } => {
+        JobsCommand::Retry { id, new_key, yes, accept_price, json } => {
             let job = find(&pool, id).await?;
-            let note = retry::retry_check(&job, new_key, yes).map_err(usage)?;
+            let attempts = queue::attempts(&pool, id).await.context("Failed to read the attempts")?;
+            let ask = retry::Ask { new_key, yes, accept_price };
+            let note = match retry::retry_check(&job, &attempts, &ask).map_err(usage)? {
+                retry::Plan::Requeue(note) => note,
+                retry::Plan::AskPrice(note) => {
+                    let price = new_price(config, &pool, &job).await?;
+                    format!("{note}; {}", retry::accept_price(&job, price, &ask).map_err(usage)?)
+                }
+            };
             let job = queue::requeue(&pool, id, &job.status, new_key)
                 .await
                 .context("Failed to queue the job again")?
@@ -68,6 +76,28 @@ pub async fn run(command: JobsCommand, config: &Config) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The price the API asks now for the job's request, by the dry run `worker
+/// enqueue --price` makes (no idempotency key, nothing charged), printed on
+/// stderr; None when no dry run prices this operation.
+async fn new_price(config: &Config, pool: &sqlx::PgPool, job: &Job) -> anyhow::Result<Option<f64>> {
+    let method: MutationMethod = job.method.parse()?;
+    if !validate::is_creation(method, &job.path) {
+        eprintln!("price: no dry run prices {} {}", job.method, job.path);
+        return Ok(None);
+    }
+    let client = startup::write_client(&config.api, Some(pool)).await?;
+    let priced = client
+        .dry_run(method, &job.path, job.body.as_deref())
+        .await
+        .context("Failed to ask the API for the new price (nothing was queued)")?;
+    let price = validate::dry_run_price(&priced.body);
+    match price {
+        Some(credits) => eprintln!("price: {credits} credits now (dry run: nothing executed or charged)"),
+        None => eprintln!("price: the dry run answered without credits_required: {}", priced.body["data"]),
+    }
+    Ok(price)
 }
 
 async fn find(pool: &sqlx::PgPool, id: i64) -> anyhow::Result<Job> {
@@ -109,12 +139,22 @@ fn line(j: &Job) -> String {
     )
 }
 
+/// Sends that got a failure (retried or failed) and sends in all: a send
+/// never made (released, the key refused) is not one; one whose answer was
+/// never recorded is.
+fn failed_of_sends(attempts: &[Attempt]) -> (usize, usize) {
+    let sent = attempts.iter().filter(|a| !matches!(a.outcome.as_deref(), Some("not_sent" | "key_refused")));
+    let failed = sent.clone().filter(|a| matches!(a.outcome.as_deref(), Some("retry" | "failed"))).count();
+    (failed, sent.count())
+}
+
 fn show(out: &mut impl Write, j: &Job, attempts: &[Attempt]) -> anyhow::Result<()> {
     writeln!(out, "job {} {} {} ({})", j.id, j.method, j.path, j.status)?;
     writeln!(out, "  idempotency key  {}", j.idempotency_key)?;
     writeln!(out, "  ordering key     {}", j.ordering_key.as_deref().unwrap_or("-"))?;
     writeln!(out, "  body             {}", j.body.as_deref().unwrap_or("-"))?;
-    writeln!(out, "  attempts         {} failed of {} sends", j.attempts, j.claims)?;
+    let (failed, sends) = failed_of_sends(attempts);
+    writeln!(out, "  attempts         {failed} failed of {sends} sends")?;
     writeln!(out, "  created          {}", j.created_at)?;
     if let Some(at) = j.first_sent_at {
         writeln!(out, "  first sent       {at}")?;

@@ -93,8 +93,11 @@ mod tests {
         assert_eq!(exit_status(&forbidden(Some("AUTH_INSUFFICIENT_SCOPE"))), 3);
         assert_eq!(exit_status(&forbidden(None)), 3);
         assert_eq!(exit_status(&forbidden(Some("BUNDLE_NOT_OWNED"))), 1);
-        let refused =
-            ApiError::Unauthorized { request: "GET /bundles".into(), code: "AUTH_INVALID_KEY".into() };
+        let refused = ApiError::Unauthorized {
+            request: "GET /bundles".into(),
+            code: "AUTH_INVALID_KEY".into(),
+            request_id: String::new(),
+        };
         assert_eq!(exit_status(&anyhow::Error::new(refused)), 3);
     }
 

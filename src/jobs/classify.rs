@@ -27,8 +27,9 @@ pub enum Class {
 
 /// The API's advice for `BUNDLE_PRICING_CHANGED`, kept with the failure.
 pub const PRICING_CHANGED_ADVICE: &str = "the price changed since this job was enqueued and the API asks for a \
-     retry with a new idempotency key; check the price (worker enqueue --price) and, if it is still wanted, run \
-     `worker jobs retry ID --new-key` (never automatic: a new key can charge)";
+     retry with a new idempotency key; the job is never sent again under this one. If it is still wanted, run \
+     `worker jobs retry ID --new-key`: it asks the API for the new price and queues the job only once you accept \
+     it (never automatic: a new key charges)";
 
 pub fn classify(e: &ApiError) -> Class {
     if e.code() == Some("BUNDLE_PRICING_CHANGED") {
@@ -75,7 +76,11 @@ pub fn status_of(e: &ApiError) -> Option<u16> {
 /// The `X-Request-ID` this worker sent, when the error kept it.
 pub fn request_id_of(e: &ApiError) -> Option<&str> {
     match e {
-        ApiError::Retryable { request_id, .. } | ApiError::Fatal { request_id, .. }
+        ApiError::Retryable { request_id, .. }
+        | ApiError::Fatal { request_id, .. }
+        | ApiError::Unauthorized { request_id, .. }
+        | ApiError::NotFound { request_id, .. }
+        | ApiError::Conflict { request_id, .. }
             if !request_id.is_empty() =>
         {
             Some(request_id)
@@ -96,6 +101,7 @@ mod tests {
             code: code.into(),
             message: "m".into(),
             details: Box::new(json!({})),
+            request_id: "r".into(),
         }
     }
 
@@ -120,8 +126,11 @@ mod tests {
         assert_eq!(classify(&fatal(403, Some("AUTH_INSUFFICIENT_SCOPE"))), Class::KeyRefused);
         assert!(matches!(classify(&fatal(403, Some("BUNDLE_NOT_OWNED"))), Class::Failed { .. }));
         assert!(matches!(classify(&fatal(402, Some("INSUFFICIENT_CREDITS"))), Class::Failed { .. }));
-        let unauthorized =
-            ApiError::Unauthorized { request: "POST /x".into(), code: "AUTH_REVOKED_KEY".into() };
+        let unauthorized = ApiError::Unauthorized {
+            request: "POST /x".into(),
+            code: "AUTH_REVOKED_KEY".into(),
+            request_id: "r".into(),
+        };
         assert_eq!(classify(&unauthorized), Class::KeyRefused);
         let lost = ApiError::Retryable {
             request: "POST /x".into(),

@@ -4,7 +4,8 @@
 //! [`listen`] (the daemon's loop around it, woken by NOTIFY), [`prune`]
 //! (finished jobs past their retention), [`classify`] (what an answer means
 //! for a job), [`retry`] (when a person may send a job again, and under which
-//! key) and [`validate`] (what `worker enqueue` accepts).
+//! key) and [`validate`] (what `worker enqueue` accepts and the replayer
+//! checks again before every send).
 //!
 //! A new mutation type: its path in `validate` (what may be enqueued) and,
 //! when its answers mean something new, a line in `classify`.

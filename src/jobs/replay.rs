@@ -126,6 +126,8 @@ async fn send(r: &Replayer, job: &Claimed) -> Result<ApiResponse, ApiError> {
     let invalid = |message: String| ApiError::Invalid { request: request.clone(), message };
     let method: MutationMethod = job.method.parse().map_err(|e: anyhow::Error| invalid(e.to_string()))?;
     let key = IdempotencyKey::new(job.idempotency_key.as_str()).map_err(|e| invalid(e.to_string()))?;
+    // Checked again before every send: a row inserted around the table's checks never met them.
+    super::validate::check_sendable(method, &job.path).map_err(|e| invalid(format!("not sent: {e}")))?;
     let deadline = r.settings.send_deadline();
     match tokio::time::timeout(deadline, r.client.mutate(method, &job.path, &key, job.body.as_deref())).await
     {

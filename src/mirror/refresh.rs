@@ -147,7 +147,12 @@ mod tests {
     use super::*;
 
     fn not_found(code: &str) -> Result<ApiResponse, ApiError> {
-        Err(ApiError::NotFound { request: "GET /bundles/b1".into(), code: code.into(), details: None })
+        Err(ApiError::NotFound {
+            request: "GET /bundles/b1".into(),
+            code: code.into(),
+            details: None,
+            request_id: String::new(),
+        })
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde_json::json;
 use super::error::ApiError;
 use super::extensions::{Debited, Unrouted};
 use super::idempotency::{Begin, MAX_KEY_LEN, Stored, Token, request_hash};
-use super::inject::inject_failure;
+use super::inject::{inject_failure, pricing_changed};
 use super::ledger::{LedgerEntry, body_sha256};
 use super::lock::lock;
 use super::state::{KeyState, Shared};
@@ -126,6 +126,9 @@ pub async fn mutate(
             }
         }
     }
+    if let Some(refused) = pricing_changed(shared) {
+        return Ok(store_unexecuted(key, idempotency.as_ref(), refused).await);
+    }
     let execution = Execution {
         shared: Arc::clone(shared),
         key: Arc::clone(key),
@@ -207,6 +210,25 @@ impl Execution {
         counters.executions += 1;
         stored
     }
+}
+
+/// An answer an endpoint gave without executing anything, stored under the
+/// idempotency key like any other, so the same key replays it.
+async fn store_unexecuted(
+    key: &KeyState,
+    idempotency: Option<&(String, Token)>,
+    response: Response,
+) -> Response {
+    let (parts, body) = response.into_parts();
+    let stored = Stored {
+        status: parts.status,
+        content_type: parts.headers.get(header::CONTENT_TYPE).cloned(),
+        body: to_bytes(body, usize::MAX).await.unwrap_or_default(),
+    };
+    if let Some((idem, token)) = idempotency {
+        lock(&key.idempotency).finish(idem, *token, stored.clone(), Instant::now());
+    }
+    answer(stored)
 }
 
 fn answer(stored: Stored) -> Response {

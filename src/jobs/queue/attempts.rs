@@ -13,6 +13,8 @@ use sqlx::{FromRow, PgExecutor, Postgres};
 #[derive(Debug, Clone, Serialize, FromRow)]
 pub struct Attempt {
     pub attempt: i32,
+    /// The key it was sent under (None: recorded before keys were kept).
+    pub idempotency_key: Option<String>,
     pub sent_at: DateTime<Utc>,
     pub duration_ms: Option<i32>,
     pub http_status: Option<i32>,
@@ -36,10 +38,11 @@ pub struct SendRecord {
 }
 
 /// The attempt a claim makes, as a part of the claim's statement: one row per
-/// job of its `claimed` part (`id`, `claim`).
+/// job of its `claimed` part (`id`, `claim`, `idempotency_key`).
 macro_rules! insert_sent {
     () => {
-        "INSERT INTO tokportal.mutation_attempts (job_id, attempt) SELECT id, claim FROM claimed"
+        "INSERT INTO tokportal.mutation_attempts (job_id, attempt, idempotency_key)
+         SELECT id, claim, idempotency_key FROM claimed"
     };
 }
 pub(super) use insert_sent;
@@ -73,7 +76,7 @@ pub(super) fn bind_sent<'q>(
 
 pub async fn attempts(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Vec<Attempt>> {
     sqlx::query_as(
-        "SELECT attempt, sent_at, duration_ms, http_status, error_code, replayed, request_id, outcome, error
+        "SELECT attempt, idempotency_key, sent_at, duration_ms, http_status, error_code, replayed, request_id, outcome, error
          FROM tokportal.mutation_attempts WHERE job_id = $1 ORDER BY attempt",
     )
     .bind(id)

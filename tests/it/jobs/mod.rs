@@ -3,5 +3,9 @@
 mod claims;
 mod cli;
 mod crash;
+mod locks;
+mod operator;
 mod outcomes;
+mod paths;
+mod retry;
 mod support;

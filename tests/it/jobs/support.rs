@@ -9,6 +9,7 @@ use tokportal_sync::jobs::{Outcome, Replayer, Settings, run_next_job};
 use tokportal_sync::sim::{self, SimConfig, SimKey, SimServer};
 
 use crate::api_support::{budget_options, client, client_options};
+use crate::helpers::{database_url, worker};
 
 pub fn settings() -> Settings {
     Settings {
@@ -109,6 +110,28 @@ pub async fn due_in_secs(pool: &PgPool, id: i64) -> f64 {
     )
     .bind(id)
     .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// Runs `worker ARGS` against `sim` and the test's database.
+pub async fn cli(pool: &PgPool, sim: &SimServer, args: &[&str]) -> std::process::Output {
+    let url = database_url(pool).await;
+    let base = sim.base_url().to_string();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let dir = tempfile::tempdir().unwrap();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        worker(
+            dir.path(),
+            &args,
+            &[
+                ("DATABASE_URL", url.as_str()),
+                ("TOKPORTAL_API_KEY", sim::DEMO_KEY),
+                ("TOKPORTAL__API__BASE_URL", base.as_str()),
+            ],
+        )
+    })
     .await
     .unwrap()
 }

@@ -2,6 +2,8 @@
 
 mod claims;
 mod cli;
+mod config;
 mod crash;
 mod outcomes;
 mod support;
+mod waits;

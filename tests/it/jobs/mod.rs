@@ -6,4 +6,5 @@ mod config;
 mod crash;
 mod outcomes;
 mod support;
+mod takeover;
 mod waits;

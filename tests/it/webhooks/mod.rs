@@ -10,3 +10,4 @@ mod refresh;
 mod register;
 mod retention;
 pub mod support;
+mod takeover;

@@ -1,5 +1,6 @@
 //! All SQL of `tokportal.mutation_jobs`. Claims take due jobs with `FOR
-//! UPDATE SKIP LOCKED` and a lease; an outcome is written only by the claim
+//! UPDATE SKIP LOCKED` and a short lease, [`renew`]ed while the send is in
+//! flight; an outcome is written only by the claim
 //! that is still current (`claims` = the claim's number, status `running`),
 //! so a worker whose lease ended cannot overwrite what another worker
 //! recorded since. A claim and a record also write the job's attempt, in the
@@ -45,7 +46,9 @@ pub async fn insert(db: impl PgExecutor<'_>, job: &NewJob) -> sqlx::Result<Job> 
 /// Claims the next due job: queued and due, or running with its lease ended
 /// (a crashed worker), never one whose first send is older than `fresh_for`
 /// (see [`expire_stale`]) nor one with an earlier unfinished job of the same
-/// ordering key. Records the attempt as sent now.
+/// ordering key. Records the attempt as sent now, and `first_sent_at` if it
+/// had none: set before the bytes leave, so a crash mid-send can never leave
+/// a sent job looking unsent; a record that proves nothing was sent restores it.
 pub async fn claim(
     db: impl PgExecutor<'_>,
     lease: Duration,

@@ -55,7 +55,8 @@ pub struct Claimed {
     pub path: String,
     pub body: Option<String>,
     pub idempotency_key: String,
-    /// `first_sent_at` before this claim set it, restored if the key is refused.
+    /// `first_sent_at` before this claim set it, restored when nothing was
+    /// sent (the key or the budget refused, the worker was stopping).
     pub previous_first_sent_at: Option<DateTime<Utc>>,
     /// How many sends of this job the API answered `IDEMPOTENCY_KEY_IN_PROGRESS`.
     pub in_progress_answers: i32,

@@ -1,5 +1,6 @@
 //! `[jobs]`, validated: the mutation queue's settings in the types the queue
-//! uses, and the checks between them (a lease longer than any send).
+//! uses, and the checks between them (a key lifetime the API keeps, an
+//! expiry margin wider than a send, a lease and the clocks' skew).
 
 use std::time::Duration;
 
@@ -13,6 +14,8 @@ pub struct JobsConfig {
     pub expiry_margin: Duration,
     pub retention: Duration,
     pub lease: Duration,
+    /// The longest one send may take: `api.timeout_secs` + `api.max_wait_secs` and a margin.
+    pub send_timeout: Duration,
     pub concurrency: u32,
     pub backoff_min: Duration,
     pub backoff_max: Duration,
@@ -20,8 +23,19 @@ pub struct JobsConfig {
     pub poll_interval: Duration,
 }
 
+/// How long the API keeps an idempotency key (the reference: 24 h).
+pub const KEY_LIFETIME_MAX: Duration = Duration::from_secs(86_400);
+
+/// How far the clocks of Postgres and of the API may disagree: the expiry
+/// margin must cover it on top of the lease and the longest send.
+pub const CLOCK_SKEW: Duration = Duration::from_secs(300);
+
+/// A claim is renewed every third of its lease: shorter than this and a slow
+/// round trip to Postgres could let it end under a live worker.
+pub const LEASE_MIN: Duration = Duration::from_secs(1);
+
 /// `[jobs]` into [`JobsConfig`]. `longest_send` (`api.timeout_secs` plus
-/// `api.max_wait_secs`) is the bound the lease must exceed.
+/// `api.max_wait_secs`) is what the expiry margin must leave room for.
 pub fn validate(
     j: &JobsSection,
     longest_send: Duration,
@@ -32,6 +46,17 @@ pub fn validate(
             .ok_or_else(|| invalid(key, format!("must be a positive number of seconds, got {value}")))
     };
     let key_lifetime = secs("jobs.key_lifetime_secs", j.key_lifetime_secs)?;
+    // A longer lifetime than the API's would send a job after the API forgot its key.
+    if key_lifetime > KEY_LIFETIME_MAX {
+        return Err(invalid(
+            "jobs.key_lifetime_secs",
+            format!(
+                "must not exceed {} (24 h, how long the API keeps an idempotency key), got {}",
+                KEY_LIFETIME_MAX.as_secs(),
+                j.key_lifetime_secs
+            ),
+        ));
+    }
     let expiry_margin = secs("jobs.expiry_margin_secs", j.expiry_margin_secs)?;
     if expiry_margin >= key_lifetime {
         return Err(invalid(
@@ -50,18 +75,36 @@ pub fn validate(
             )
         })?;
     let lease = secs("jobs.lease_secs", j.lease_secs)?;
-    // A lease that can end while its send is still running would let a
-    // second worker send the same job at the same time.
-    if lease <= longest_send {
+    if lease < LEASE_MIN {
         return Err(invalid(
             "jobs.lease_secs",
             format!(
-                "must exceed api.timeout_secs + api.max_wait_secs ({:.1} s), the longest a send can take, got {}",
-                longest_send.as_secs_f64(),
+                "must be at least {} s (a claim is renewed every third of it), got {}",
+                LEASE_MIN.as_secs(),
                 j.lease_secs
             ),
         ));
     }
+    // A claim made just before the job's freshness ends sends up to the
+    // longest send later, or a lease later if its worker died; the API's
+    // clock may run ahead of Postgres's. The margin must cover all three, or
+    // a send could reach the API after it forgot the key.
+    let needed = lease + longest_send + CLOCK_SKEW;
+    if expiry_margin < needed {
+        return Err(invalid(
+            "jobs.expiry_margin_secs",
+            format!(
+                "must be at least jobs.lease_secs + api.timeout_secs + api.max_wait_secs + {} s of clock skew \
+                 ({:.0} s), got {}",
+                CLOCK_SKEW.as_secs(),
+                needed.as_secs_f64().ceil(),
+                j.expiry_margin_secs
+            ),
+        ));
+    }
+    // The send's own bound, beyond the client's: a send that hangs must not
+    // keep its claim alive forever.
+    let send_timeout = longest_send + Duration::from_secs(5);
     let concurrency =
         u32::try_from(j.concurrency).ok().filter(|c| (1..=64).contains(c)).ok_or_else(|| {
             invalid("jobs.concurrency", format!("must be between 1 and 64, got {}", j.concurrency))
@@ -78,6 +121,7 @@ pub fn validate(
         expiry_margin,
         retention,
         lease,
+        send_timeout,
         concurrency,
         backoff_min,
         backoff_max,

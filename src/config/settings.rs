@@ -161,7 +161,7 @@ impl Default for JobsSection {
             key_lifetime_secs: 86_400.0,
             expiry_margin_secs: 3600.0,
             retention_days: 30,
-            lease_secs: 600.0,
+            lease_secs: 10.0,
             concurrency: 4,
             backoff_min_secs: 1.0,
             backoff_max_secs: 3600.0,

@@ -1,6 +1,7 @@
 //! The mutation queue: [`queue`] (all SQL of `mutation_jobs` and
 //! `mutation_attempts`), [`replay`] (one job: claim, send, record —
 //! [`run_next_job`]), [`drain`] (every due job, several at once),
+//! [`heartbeat`] (a claim kept alive while its send is in flight),
 //! [`listen`] (the daemon's loop around it, woken by NOTIFY), [`prune`]
 //! (finished jobs past their retention), [`classify`] (what an answer means
 //! for a job), [`retry`] (when a person may send a job again, and under which
@@ -12,6 +13,7 @@
 
 pub mod classify;
 pub mod drain;
+pub mod heartbeat;
 pub mod listen;
 pub mod prune;
 pub mod queue;
@@ -29,11 +31,22 @@ pub use replay::{Outcome, Replayer, run_next_job};
 pub struct Settings {
     pub key_lifetime: Duration,
     pub expiry_margin: Duration,
+    /// How long a claim lasts without being renewed: a live worker renews it
+    /// every third of it while its send is in flight, so it ends this long
+    /// after its worker died.
     pub lease: Duration,
+    /// The longest one send may take (`api.timeout_secs` + `api.max_wait_secs`
+    /// and a margin): a bound on a send that hangs, since the heartbeat would
+    /// otherwise hold its job forever.
+    pub send_timeout: Duration,
     pub backoff_min: Duration,
     pub backoff_max: Duration,
     pub in_progress_delay: Duration,
 }
+
+/// The longest wait between two `IDEMPOTENCY_KEY_IN_PROGRESS` answers: the
+/// wait doubles from `in_progress_delay` up to this.
+pub const IN_PROGRESS_MAX_DELAY: Duration = Duration::from_secs(300);
 
 impl Settings {
     /// How long after its first send a job with an unknown outcome may still
@@ -42,9 +55,17 @@ impl Settings {
         self.key_lifetime.saturating_sub(self.expiry_margin)
     }
 
-    /// The longest one send may take: 90% of the lease, so the outcome is
-    /// recorded before another worker may claim the job.
-    pub fn send_deadline(&self) -> Duration {
-        self.lease.mul_f64(0.9)
+    /// How often a claim is renewed while its send is in flight: three times
+    /// a lease, so one slow renewal does not let the claim end.
+    pub fn heartbeat_every(&self) -> Duration {
+        self.lease / 3
+    }
+
+    /// The longest a job waits before its next send: what the server asks
+    /// (`Retry-After`, `retry_after_seconds`) is honoured up to the key's
+    /// lifetime, since a later send could only expire, and an absurd value
+    /// (`1e300`) must still make an interval Postgres can store.
+    pub fn longest_wait(&self) -> Duration {
+        self.key_lifetime.max(self.backoff_max)
     }
 }

@@ -1,5 +1,6 @@
 //! All SQL of `tokportal.mutation_jobs`. Claims take due jobs with `FOR
-//! UPDATE SKIP LOCKED` and a lease; an outcome is written only by the claim
+//! UPDATE SKIP LOCKED` and a short lease, [`renew`]ed while the send is in
+//! flight; an outcome is written only by the claim
 //! that is still current (`claims` = the claim's number, status `running`),
 //! so a worker whose lease ended cannot overwrite what another worker
 //! recorded since. A claim and a record also write the job's attempt, in the
@@ -45,7 +46,9 @@ pub async fn insert(db: impl PgExecutor<'_>, job: &NewJob) -> sqlx::Result<Job> 
 /// Claims the next due job: queued and due, or running with its lease ended
 /// (a crashed worker), never one whose first send is older than `fresh_for`
 /// (see [`expire_stale`]) nor one with an earlier unfinished job of the same
-/// ordering key. Records the attempt as sent now.
+/// ordering key. Records the attempt as sent now, and `first_sent_at` if it
+/// had none: set before the bytes leave, so a crash mid-send can never leave
+/// a sent job looking unsent; a record that proves nothing was sent restores it.
 pub async fn claim(
     db: impl PgExecutor<'_>,
     lease: Duration,
@@ -76,12 +79,30 @@ pub async fn claim(
         ), sent AS (",
         attempts::insert_sent!(),
         ")
-        SELECT * FROM claimed"
+        SELECT claimed.*, (",
+        attempts::count_in_progress!(),
+        ") AS in_progress_answers FROM claimed"
     ))
     .bind(lease.as_secs_f64())
     .bind(fresh_for.as_secs_f64())
     .fetch_optional(db)
     .await
+}
+
+/// Extends the lease of a job this worker holds, if `claim` is still its
+/// current claim: the heartbeat of a send in flight. False when it is not
+/// (the lease ended and another worker claimed the job, or it was recorded).
+pub async fn renew(db: impl PgExecutor<'_>, job: i64, claim: i32, lease: Duration) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE tokportal.mutation_jobs SET locked_until = now() + make_interval(secs => $3)
+         WHERE id = $1 AND claims = $2 AND status = 'running'",
+    )
+    .bind(job)
+    .bind(claim)
+    .bind(lease.as_secs_f64())
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Jobs whose outcome is unknown (queued again, or claimed by a worker that
@@ -127,7 +148,8 @@ pub async fn record(
         }
         Verdict::Retry { .. } => {
             "status = 'queued', attempts = attempts + $10::int, locked_until = NULL,
-             run_after = now() + make_interval(secs => $11), error_code = $12, last_error = $13"
+             run_after = now() + make_interval(secs => $11), error_code = $12, last_error = $13,
+             first_sent_at = CASE WHEN $14 THEN first_sent_at ELSE $15 END"
         }
         Verdict::Failed { .. } => {
             "status = 'failed', attempts = attempts + 1, locked_until = NULL, finished_at = now(),
@@ -152,9 +174,13 @@ pub async fn record(
         Verdict::Succeeded { status, body, replayed, credits_charged } => {
             query.bind(*status).bind(body).bind(*replayed).bind(credits_charged)
         }
-        Verdict::Retry { after, counted, code, error } => {
-            query.bind(i32::from(*counted)).bind(after.as_secs_f64()).bind(code).bind(error)
-        }
+        Verdict::Retry { after, counted, code, error, sent, first_sent_at } => query
+            .bind(i32::from(*counted))
+            .bind(after.as_secs_f64())
+            .bind(code)
+            .bind(error)
+            .bind(*sent)
+            .bind(*first_sent_at),
         Verdict::Failed { status, code, error, details } => {
             query.bind(*status).bind(code).bind(error).bind(details)
         }

@@ -10,9 +10,9 @@ use serde_json::Value;
 use sqlx::PgPool;
 use tracing::Instrument;
 
-use super::Settings;
 use super::classify::{self, Class};
 use super::queue::{self, Claimed, SendRecord, Verdict};
+use super::{IN_PROGRESS_MAX_DELAY, Settings, heartbeat};
 use crate::api::{ApiError, ApiResponse, Client, IdempotencyKey, MutationMethod};
 
 /// What sends the jobs: the pool holding the queue, the (write) client and the settings.
@@ -90,7 +90,11 @@ pub async fn run_next_job(r: &Replayer) -> anyhow::Result<Option<Outcome>> {
 async fn send_and_record(r: &Replayer, job: Claimed) -> anyhow::Result<Outcome> {
     use anyhow::Context;
     let started = Instant::now();
-    let result = send(r, &job).await;
+    let renew = || async {
+        let renewed = queue::renew(&r.pool, job.id, job.claim, r.settings.lease).await;
+        renewed.with_context(|| format!("Failed to renew the claim of job {}", job.id))
+    };
+    let result = heartbeat::while_renewing(r.settings.heartbeat_every(), renew, send(r, &job)).await;
     let duration_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
     let (send, verdict, outcome) = judge(&r.settings, &job, result);
     if let Some(status) = send.http_status {
@@ -120,7 +124,7 @@ async fn send_and_record(r: &Replayer, job: Claimed) -> anyhow::Result<Outcome> 
     Ok(outcome)
 }
 
-/// The send itself, bounded so it always ends before the lease does.
+/// The send itself, bounded so a hung send cannot hold its job forever.
 async fn send(r: &Replayer, job: &Claimed) -> Result<ApiResponse, ApiError> {
     let request = format!("{} {}", job.method, job.path);
     let invalid = |message: String| ApiError::Invalid { request: request.clone(), message };
@@ -128,14 +132,14 @@ async fn send(r: &Replayer, job: &Claimed) -> Result<ApiResponse, ApiError> {
     let key = IdempotencyKey::new(job.idempotency_key.as_str()).map_err(|e| invalid(e.to_string()))?;
     // Checked again before every send: a row inserted around the table's checks never met them.
     super::validate::check_sendable(method, &job.path).map_err(|e| invalid(format!("not sent: {e}")))?;
-    let deadline = r.settings.send_deadline();
+    let deadline = r.settings.send_timeout;
     match tokio::time::timeout(deadline, r.client.mutate(method, &job.path, &key, job.body.as_deref())).await
     {
         Ok(result) => result,
         Err(_) => Err(ApiError::Retryable {
             request,
             status: None,
-            reason: format!("no answer within {deadline:.1?}, before the job's lease ends"),
+            reason: format!("no answer within {deadline:.1?}, the longest a send may take"),
             request_id: String::new(),
             retry_after: None,
         }),
@@ -185,15 +189,34 @@ fn judge(
     };
     match classify::classify(&e) {
         Class::Retry { at_least } => {
-            let after = backoff(s, job.attempts).max(at_least.unwrap_or_default());
+            let after = backoff(s, job.attempts).max(at_least.unwrap_or_default()).min(s.longest_wait());
             send.outcome = "retry";
-            let verdict = Verdict::Retry { after, counted: true, code, error: e.to_string() };
+            let first_sent_at = job.previous_first_sent_at;
+            let verdict = Verdict::Retry {
+                after,
+                counted: true,
+                code,
+                error: e.to_string(),
+                sent: true,
+                first_sent_at,
+            };
             (send, verdict, Outcome::Retrying { job: id, after, counted: true })
         }
         Class::Wait { after } => {
-            let after = after.unwrap_or(s.in_progress_delay);
+            let in_progress = code.as_deref() == Some("IDEMPOTENCY_KEY_IN_PROGRESS");
+            let after = match after {
+                Some(after) => after,
+                None if in_progress => in_progress_backoff(s, job.in_progress_answers),
+                None => s.in_progress_delay,
+            };
+            let after = after.min(s.longest_wait());
+            // The budget refused (a 429 waited out, or the store failing):
+            // nothing reached the API under the key this time.
+            let sent = !matches!(e, ApiError::RateLimited { .. } | ApiError::Budget { .. });
             send.outcome = "wait";
-            let verdict = Verdict::Retry { after, counted: false, code, error: e.to_string() };
+            let first_sent_at = job.previous_first_sent_at;
+            let verdict =
+                Verdict::Retry { after, counted: false, code, error: e.to_string(), sent, first_sent_at };
             (send, verdict, Outcome::Retrying { job: id, after, counted: false })
         }
         Class::Failed { message } => {
@@ -227,6 +250,16 @@ fn credits_charged(body: &Value) -> Option<String> {
         Some(Value::Number(n)) => Some(n.to_string()),
         _ => None,
     }
+}
+
+/// The wait after the `answers`-th `IDEMPOTENCY_KEY_IN_PROGRESS` (0-based):
+/// `in_progress_delay`, doubling up to [`IN_PROGRESS_MAX_DELAY`] (or the
+/// delay itself when it is longer), so a send that stays in progress for
+/// hours costs a few requests an hour, not one every few seconds.
+pub fn in_progress_backoff(s: &Settings, answers: i32) -> Duration {
+    let cap = IN_PROGRESS_MAX_DELAY.max(s.in_progress_delay);
+    let doublings = u32::try_from(answers).unwrap_or(0).min(20);
+    s.in_progress_delay.saturating_mul(1 << doublings).min(cap)
 }
 
 /// The delay after the `attempts`-th failed attempt (0-based): exponential

@@ -80,6 +80,7 @@ pub fn jobs_settings(config: &Config) -> jobs::Settings {
         key_lifetime: j.key_lifetime,
         expiry_margin: j.expiry_margin,
         lease: j.lease,
+        send_timeout: j.send_timeout,
         backoff_min: j.backoff_min,
         backoff_max: j.backoff_max,
         in_progress_delay: j.in_progress_delay,

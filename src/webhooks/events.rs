@@ -2,8 +2,9 @@
 //! claiming the pending events of one bundle, and recording what their
 //! refresh did or giving them up, and pruning them after
 //! `webhooks.retention_days`. A claim takes its rows with `FOR UPDATE SKIP LOCKED` and holds
-//! them for a lease (`claimed_until`), like the mutation queue, so processes
-//! sharing the database never refresh the same batch; an outcome is recorded
+//! them for a short lease (`claimed_until`) renewed while the refresh runs,
+//! like the mutation queue, so processes sharing the database never refresh
+//! the same batch and a dead process's batch is taken over within seconds; an outcome is recorded
 //! only under the claim that is still current.
 
 use std::time::Duration;
@@ -112,6 +113,22 @@ async fn young(pool: &PgPool, window: Duration) -> anyhow::Result<Pending> {
     .await
     .context("Failed to read the pending webhook events")?;
     Ok(left.map_or(Pending::None, |s| Pending::Wait(Duration::from_secs_f64(s.max(0.0)))))
+}
+
+/// Extends the claim of a batch this process holds while its refresh runs
+/// (the heartbeat). False when the claim is no longer current.
+pub async fn renew(pool: &PgPool, batch: &Batch, lease: Duration) -> anyhow::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE tokportal.webhook_events SET claimed_until = now() + make_interval(secs => $3) \
+         WHERE id = ANY($1) AND claim = $2 AND claimed_until IS NOT NULL",
+    )
+    .bind(&batch.ids)
+    .bind(batch.claim)
+    .bind(lease.as_secs_f64())
+    .execute(pool)
+    .await
+    .context("Failed to renew the claim of webhook events")?;
+    Ok(done.rows_affected() > 0)
 }
 
 /// Records what the refresh of the batch did, and ends its claim. False when

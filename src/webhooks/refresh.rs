@@ -17,13 +17,14 @@ use super::work::{Fetch, Work};
 use crate::api::Client;
 use crate::config::WebhooksConfig;
 
-/// How long a claimed batch is this process's. A refresh is at most three
-/// requests, each bounded by `api.max_wait_secs` and `api.timeout_secs`
-/// (330 s at the defaults, and seconds in practice); a refresh that outlives
-/// its lease may be sent again by another process, but is recorded once (the
-/// claim decides). Short enough that a dead process's batch is picked up by
-/// another within minutes.
-pub const LEASE: Duration = Duration::from_secs(600);
+/// How long a claimed batch stays this process's without a heartbeat: the
+/// claim is renewed every third of it while the refresh runs (a refresh is
+/// at most three requests, each bounded by `api.max_wait_secs` and
+/// `api.timeout_secs`), so a live refresh is never taken over and a dead
+/// process's batch is picked up by another within seconds. A refresh whose
+/// renewals failed for a whole lease may be sent again by another process,
+/// but is recorded once (the claim decides).
+pub const LEASE: Duration = Duration::from_secs(10);
 
 /// What the configuration decides beyond the [`Refresher`]: how many times
 /// an event is refreshed before it is given up (`webhooks.max_attempts`),
@@ -82,6 +83,23 @@ pub enum Outcome {
     },
 }
 
+/// Runs `work` while renewing the batch's claim every third of [`LEASE`];
+/// once the claim is no longer ours, renewing stops.
+async fn keep_claim<T>(r: &Refresher, batch: &Batch, work: impl std::future::Future<Output = T>) -> T {
+    tokio::pin!(work);
+    let mut ours = true;
+    loop {
+        tokio::select! {
+            biased;
+            out = &mut work => return out,
+            () = tokio::time::sleep(LEASE / 3), if ours => match events::renew(&r.pool, batch, LEASE).await {
+                Ok(still) => ours = still,
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "failed to renew a webhook claim; trying again"),
+            },
+        }
+    }
+}
+
 /// Handles the oldest ready batch, with the default [`Limits`].
 pub async fn refresh_once(r: &Refresher) -> anyhow::Result<Outcome> {
     refresh_once_with(r, &Limits::default()).await
@@ -99,7 +117,8 @@ pub async fn refresh_once_with(r: &Refresher, limits: &Limits) -> anyhow::Result
     if let Some(id) = batch.bundle_id.as_deref().filter(|id| fetches && !is_safe_id(id)) {
         return refuse(r, &batch, id).await;
     }
-    match apply(&r.pool, &r.client, &batch, work).await {
+    let applied = apply(&r.pool, &r.client, &batch, work);
+    match keep_claim(r, &batch, applied).await {
         Ok((what, requests)) => {
             // Counted once handled: a batch that fails and is retried counts once, when it succeeds.
             crate::meter::webhook_batch(batch.ids.len(), work.unknown);

@@ -47,6 +47,17 @@ macro_rules! insert_sent {
 }
 pub(super) use insert_sent;
 
+/// How many times the API answered `IDEMPOTENCY_KEY_IN_PROGRESS` to the job
+/// of a claim's `claimed` part, as a scalar subquery of the claim's statement:
+/// the wait before the next send doubles with it.
+macro_rules! count_in_progress {
+    () => {
+        "SELECT count(*)::int FROM tokportal.mutation_attempts a
+         WHERE a.job_id = claimed.id AND a.error_code = 'IDEMPOTENCY_KEY_IN_PROGRESS'"
+    };
+}
+pub(super) use count_in_progress;
+
 /// What the send brought back, as a part of the record's statement: the
 /// attempt is job `$1`, number `$2`; [`bind_sent`] binds `$3` to `$9`.
 macro_rules! record_sent {

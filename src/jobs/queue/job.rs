@@ -55,8 +55,11 @@ pub struct Claimed {
     pub path: String,
     pub body: Option<String>,
     pub idempotency_key: String,
-    /// `first_sent_at` before this claim set it, restored if the key is refused.
+    /// `first_sent_at` before this claim set it, restored when nothing was
+    /// sent (the key or the budget refused, the worker was stopping).
     pub previous_first_sent_at: Option<DateTime<Utc>>,
+    /// How many sends of this job the API answered `IDEMPOTENCY_KEY_IN_PROGRESS`.
+    pub in_progress_answers: i32,
 }
 
 /// The job's new state after a send.
@@ -68,12 +71,16 @@ pub enum Verdict {
         replayed: bool,
         credits_charged: Option<String>,
     },
-    /// Queued again after `after`; `counted` adds one to `attempts`.
+    /// Queued again after `after`; `counted` adds one to `attempts`. When
+    /// nothing was `sent` (the budget refused), `first_sent_at` goes back to
+    /// what it was before the claim.
     Retry {
         after: Duration,
         counted: bool,
         code: Option<String>,
         error: String,
+        sent: bool,
+        first_sent_at: Option<DateTime<Utc>>,
     },
     Failed {
         status: Option<i32>,

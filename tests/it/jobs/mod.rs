@@ -2,6 +2,7 @@
 
 mod claims;
 mod cli;
+mod config;
 mod crash;
 mod locks;
 mod operator;
@@ -9,3 +10,5 @@ mod outcomes;
 mod paths;
 mod retry;
 mod support;
+mod takeover;
+mod waits;

@@ -16,6 +16,7 @@ pub fn settings() -> Settings {
         key_lifetime: Duration::from_secs(86_400),
         expiry_margin: Duration::from_secs(3600),
         lease: Duration::from_secs(60),
+        send_timeout: Duration::from_secs(60),
         backoff_min: Duration::from_secs(1),
         backoff_max: Duration::from_secs(3600),
         in_progress_delay: Duration::from_secs(5),

@@ -10,4 +10,5 @@ mod refresh;
 mod register;
 mod retention;
 pub mod support;
+mod takeover;
 mod unmirrored;

@@ -1,0 +1,80 @@
+//! A webhook batch's claim ends within seconds of its process's death and
+//! never while its refresh runs: the claim is short and renewed while the
+//! refresh is in flight.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sqlx::PgPool;
+use tokportal_sync::sim::DEMO_KEY;
+use tokportal_sync::webhooks::events::{self, Pending};
+use tokportal_sync::webhooks::refresh::LEASE;
+use tokportal_sync::webhooks::{Outcome, Refresher, refresh_once};
+
+use super::support::{mirrored, refresher, sim, store};
+use crate::api_support::{budget_options, client, client_options};
+
+#[sqlx::test]
+async fn a_dead_process_s_batch_is_refreshed_by_another_within_seconds(pool: PgPool) {
+    let sim = sim(3).await;
+    mirrored(&pool, &sim).await;
+    let id = sim.bundle_ids()[0].clone();
+    store(&pool, "evt_dead", "bundle.published", json!({ "id": id })).await;
+    // A process claims the batch as a refresh does, and dies before renewing it.
+    let died = Instant::now();
+    assert!(matches!(events::claim(&pool, Duration::ZERO, LEASE).await.unwrap(), Pending::Ready(_)));
+    let r = refresher(&pool, &sim, Duration::ZERO);
+    let deadline = died + Duration::from_secs(15);
+    loop {
+        match refresh_once(&r).await.unwrap() {
+            Outcome::Refreshed { events: 1, .. } => break,
+            other => {
+                assert!(Instant::now() < deadline, "not taken over after {:?}: {other:?}", died.elapsed())
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let takeover = died.elapsed();
+    assert!(takeover <= LEASE + Duration::from_secs(1), "taken over after {takeover:?}");
+    sim.shutdown().await;
+}
+
+#[sqlx::test]
+async fn a_live_refresh_outlasting_its_lease_is_never_taken_over(pool: PgPool) {
+    let sim = sim(3).await;
+    mirrored(&pool, &sim).await;
+    let id = sim.bundle_ids()[1].clone();
+    store(&pool, "evt_slow", "bundle.published", json!({ "id": id })).await;
+    // The answer to the refresh's GET is held longer than a lease.
+    let mut options = client_options(&sim, DEMO_KEY);
+    options.timeout = LEASE * 2;
+    let slow = Refresher {
+        client: client(options, budget_options(10_000.0, 10_000)),
+        ..refresher(&pool, &sim, Duration::ZERO)
+    };
+    sim.update_faults(|f| {
+        f.stall_next = 1;
+        f.stall_ms = (LEASE + Duration::from_secs(2)).as_millis() as u64;
+    })
+    .unwrap();
+    let before = sim.key_stats(DEMO_KEY).unwrap().requests;
+    let refreshing = tokio::spawn(async move { refresh_once(&slow).await });
+    let started = Instant::now();
+    let claimed = "SELECT claimed_until IS NOT NULL FROM tokportal.webhook_events WHERE id = 'evt_slow'";
+    while !sqlx::query_scalar::<_, bool>(claimed).fetch_one(&pool).await.unwrap() {
+        assert!(started.elapsed() < Duration::from_secs(5), "the slow refresh did not claim the batch");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let other = refresher(&pool, &sim, Duration::ZERO);
+    while !refreshing.is_finished() {
+        assert!(started.elapsed() < LEASE * 2, "the refresh did not end");
+        let outcome = refresh_once(&other).await.unwrap();
+        assert!(matches!(outcome, Outcome::Idle | Outcome::Wait(_)), "taken over: {outcome:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(started.elapsed() > LEASE, "the refresh outlasted its lease");
+    let outcome = refreshing.await.unwrap().unwrap();
+    assert!(matches!(outcome, Outcome::Refreshed { events: 1, requests: 1, .. }), "{outcome:?}");
+    assert_eq!(sim.key_stats(DEMO_KEY).unwrap().requests - before, 1, "one GET in all");
+    sim.shutdown().await;
+}

@@ -21,10 +21,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::context::Mirror;
 use super::refresh::{self, Answer, Part};
-use super::streams::ChildStream;
+use super::streams::{BUNDLES, ChildStream};
 use super::summary::{RunSummary, Status};
 use super::tally::Tally;
-use super::{child_refreshes, runs};
+use super::{child_refreshes, deletes, runs};
 use crate::api::ApiError;
 
 /// The bundles one run fetches children for, in order, and why.
@@ -87,6 +87,8 @@ pub async fn run(
     let mut tally = Tally::default();
     let ids = plan.changed.iter().chain(&plan.active).chain(&plan.rotation);
     let mut outcome = Ok(true);
+    // Bundles a child request proved gone: marked at the end, under the delete guard.
+    let mut gone = Vec::new();
     let (started, total) = (std::time::Instant::now(), plan.requests());
     let every = m.settings.progress_every.as_secs_f64();
     let mut next_progress = every;
@@ -107,7 +109,7 @@ pub async fn run(
             outcome = Ok(false);
             break;
         }
-        if let Err(e) = refresh(m, stream, id, &mut tally).await {
+        if let Err(e) = refresh(m, stream, id, &mut tally, &mut gone).await {
             // Stopping while the request waited for the budget: not a failure.
             outcome = if ApiError::cancelled_in(&e) { Ok(false) } else { Err(e) };
             break;
@@ -116,6 +118,13 @@ pub async fn run(
         m.advance(stream.name, done as u64 + 1, Some(total as u64));
     }
     tally.spent(&m.client.counters(), &before);
+    let guarded = match deletes::confirmed(m, &BUNDLES, &gone, &mut tally).await {
+        Ok(note) => note,
+        Err(e) => {
+            outcome = Err(e);
+            None
+        }
+    };
     let (status, note, error) = match outcome {
         Ok(true) => (
             Status::Succeeded,
@@ -128,6 +137,10 @@ pub async fn run(
             None,
         ),
         Err(e) => (Status::Failed, None, Some(e)),
+    };
+    let note = match (guarded, note) {
+        (Some(g), Some(n)) => Some(format!("{g}; {n}")),
+        (g, n) => g.or(n),
     };
     let message = error.as_ref().map(|e| format!("{e:#}"));
     let complete = status == Status::Succeeded;
@@ -147,21 +160,24 @@ pub async fn run(
 }
 
 /// Fetches and stores one bundle's children, in one transaction with the
-/// record of the refresh.
+/// record of the refresh. A bundle proved gone is added to `gone`.
 async fn refresh(
     m: &Mirror,
     stream: &'static ChildStream,
     id: &str,
     tally: &mut Tally,
+    gone: &mut Vec<String>,
 ) -> anyhow::Result<()> {
     let part = Part::Child(stream);
     let answer = m.client.get(&part.path(id), &[]).await;
-    let mut tx = m.pool.begin().await.context("Failed to start a transaction")?;
     tally.pages += 1;
     let answer = refresh::read(part, answer)?;
     if let Answer::BundleGone = answer {
-        tracing::info!(stream = stream.name, bundle = id, "the bundle no longer exists; marking it deleted");
+        tracing::info!(stream = stream.name, bundle = id, "the bundle no longer exists");
+        gone.push(id.to_string());
+        return Ok(());
     }
+    let mut tx = m.pool.begin().await.context("Failed to start a transaction")?;
     let applied = refresh::apply(&mut tx, id, &answer).await?;
     tally.items += applied.items;
     tally.inserted += applied.up.inserted;

@@ -7,8 +7,9 @@
 //! - [`walk`]: one run of a list stream, resuming where an interrupted run
 //!   stopped; `pages`: its page loop, one transaction per page (rows, the ids
 //!   seen, the checkpoint).
-//! - [`deletes`]: after a complete walk, the rows it did not see: confirmed,
-//!   guarded, then soft-deleted.
+//! - [`deletes`]: the one delete rule: rows a complete walk did not see,
+//!   and bundles a child request proved gone, confirmed, guarded, then
+//!   soft-deleted.
 //! - [`children`]: which bundles' video slots and accounts to fetch this run, and fetching them.
 //! - [`refresh`]: one bundle in or out (a fetched bundle, its slots, its
 //!   account, or the answer proving one gone), on the caller's transaction:

@@ -9,6 +9,8 @@ use super::tally::Tally;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Succeeded,
+    /// Went on past items or bundles it set aside in `sync_problems`.
+    SucceededWithProblems,
     Failed,
     /// Stopped between two pages (cancelled); the next run resumes.
     Interrupted,
@@ -18,9 +20,15 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Succeeded => "succeeded",
+            Status::SucceededWithProblems => "succeeded_with_problems",
             Status::Failed => "failed",
             Status::Interrupted => "interrupted",
         }
+    }
+
+    /// The run did what it set out to do (with or without problems set aside).
+    pub fn succeeded(self) -> bool {
+        matches!(self, Status::Succeeded | Status::SucceededWithProblems)
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod children;
 mod cli;
+mod confirmed;
 mod deletes;
 mod drift;
 mod exact;

@@ -75,6 +75,8 @@ pub enum Command {
     Budget(BudgetCommand),
     /// Show the recent walks of each stream (tokportal.sync_runs), newest first.
     Runs(RunsArgs),
+    /// List what the walks set aside instead of stopping (tokportal.sync_problems).
+    Problems(ProblemsArgs),
     /// Run the built-in TokPortal simulator; the first line on stdout is its API base URL.
     Sim(SimArgs),
     /// Everything end to end against an in-process simulator: migrate, mirror, enqueue
@@ -101,6 +103,19 @@ pub struct RunsArgs {
     pub stream: Option<String>,
     /// How many runs to show.
     #[arg(long, default_value_t = 20)]
+    pub limit: u32,
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ProblemsArgs {
+    /// Only the problems of this stream.
+    #[arg(long)]
+    pub stream: Option<String>,
+    /// How many problems to show.
+    #[arg(long, default_value_t = 50)]
     pub limit: u32,
     /// One JSON object per line instead of a table.
     #[arg(long)]

@@ -11,6 +11,7 @@ pub mod get;
 pub mod jobs;
 pub mod migrate;
 pub mod once;
+pub mod problems;
 pub mod replay;
 pub mod runs;
 pub mod sim;
@@ -31,6 +32,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args, &config).await,
         Command::Sync(args) => sync::run(args, &config).await,
         Command::Runs(args) => runs::run(args, &config).await,
+        Command::Problems(args) => problems::run(args, &config).await,
         Command::Replay => replay::run(&config).await,
         Command::Enqueue(args) => enqueue::run(args, &config).await,
         Command::Jobs(command) => jobs::run(command, &config).await,

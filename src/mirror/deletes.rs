@@ -24,9 +24,9 @@ use chrono::{DateTime, Utc};
 
 use super::context::Mirror;
 use super::refresh::list_item;
-use super::store;
 use super::streams::ListStream;
 use super::tally::Tally;
+use super::{problems, store};
 use crate::api::{ApiError, is_safe_id};
 
 /// How many rows of `live` one run may mark deleted. At least one when the
@@ -76,11 +76,12 @@ pub async fn settle(
     let (mut gone, mut unsure, total) = (Vec::new(), 0u64, ids.len());
     for (checked, id) in ids.into_iter().enumerate() {
         if !is_safe_id(&id) {
-            tracing::warn!(
-                stream = stream.name,
-                id,
-                "a missing row's id is not one safe path segment; it stays"
-            );
+            let text =
+                "a missing row's id is not one safe path segment; nothing was requested and it stays live";
+            tracing::warn!(stream = stream.name, id, "{text}");
+            let mut conn = m.pool.acquire().await.context("Failed to get a connection")?;
+            problems::record(&mut conn, stream.name, &id, "UNSAFE_ID", text).await?;
+            tally.problems += 1;
             unsure += 1;
             continue;
         }

@@ -73,7 +73,7 @@ pub async fn resume_point(pool: &PgPool, stream: &str) -> anyhow::Result<Option<
     .context("Failed to read the stream's last run")?;
     Ok(match last {
         Some((run_id, status, Some(page), kind))
-            if status != "succeeded" && kind != "children" && page >= 1 =>
+            if !status.starts_with("succeeded") && kind != "children" && page >= 1 =>
         {
             Some(ResumePoint { run_id, last_page: page as u32 })
         }
@@ -85,7 +85,7 @@ pub async fn resume_point(pool: &PgPool, stream: &str) -> anyhow::Result<Option<
 pub async fn last_full_walk(pool: &PgPool, stream: &str) -> anyhow::Result<Option<DateTime<Utc>>> {
     sqlx::query_scalar(
         "SELECT max(started_at) FROM tokportal.sync_runs \
-         WHERE stream = $1 AND status = 'succeeded' AND complete AND kind IN ('full', 'resumed')",
+         WHERE stream = $1 AND status IN ('succeeded', 'succeeded_with_problems') AND complete AND kind IN ('full', 'resumed')",
     )
     .bind(stream)
     .fetch_one(pool)

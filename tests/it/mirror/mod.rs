@@ -7,6 +7,7 @@ mod deletes;
 mod drift;
 mod exact;
 mod kill;
+mod poison;
 mod progress;
 mod runs;
 pub mod support;

@@ -76,7 +76,10 @@ pub enum Command {
     /// Show the recent walks of each stream (tokportal.sync_runs), newest first.
     Runs(RunsArgs),
     /// List what the walks set aside instead of stopping (tokportal.sync_problems).
-    Problems(ProblemsArgs),
+    Problems(RunsArgs),
+    /// The account the database mirrors.
+    #[command(subcommand)]
+    Mirror(MirrorCommand),
     /// Run the built-in TokPortal simulator; the first line on stdout is its API base URL.
     Sim(SimArgs),
     /// Everything end to end against an in-process simulator: migrate, mirror, enqueue
@@ -98,10 +101,10 @@ pub struct SyncArgs {
 
 #[derive(Debug, Args)]
 pub struct RunsArgs {
-    /// Only the runs of this stream.
+    /// Only those of this stream.
     #[arg(long)]
     pub stream: Option<String>,
-    /// How many runs to show.
+    /// How many to show, newest first.
     #[arg(long, default_value_t = 20)]
     pub limit: u32,
     /// One JSON object per line instead of a table.
@@ -109,17 +112,14 @@ pub struct RunsArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Args)]
-pub struct ProblemsArgs {
-    /// Only the problems of this stream.
-    #[arg(long)]
-    pub stream: Option<String>,
-    /// How many problems to show.
-    #[arg(long, default_value_t = 50)]
-    pub limit: u32,
-    /// One JSON object per line instead of a table.
-    #[arg(long)]
-    pub json: bool,
+#[derive(Debug, Subcommand)]
+pub enum MirrorCommand {
+    /// Empty the mirrored tables and runs, then bind the mirror to the key's account (GET /me).
+    Rebind {
+        /// Confirm: every mirrored row is deleted.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -36,6 +36,10 @@ impl Scheduler {
     /// Errors only when Postgres failed; a stream whose walk failed is in `runs`.
     pub async fn tick_once(&self, cancel: &CancellationToken) -> anyhow::Result<Tick> {
         let mut tick = Tick::default();
+        if !self.streams.is_empty() {
+            // One database mirrors one account: checked before anything is written.
+            mirror::account::ensure(&self.mirror.pool, &self.mirror.client).await?;
+        }
         for stream in self.streams.iter().copied() {
             if cancel.is_cancelled() {
                 tick.not_started.push(stream);

@@ -10,6 +10,7 @@ pub mod enqueue;
 pub mod get;
 pub mod jobs;
 pub mod migrate;
+pub mod mirror;
 pub mod once;
 pub mod problems;
 pub mod replay;
@@ -33,6 +34,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Sync(args) => sync::run(args, &config).await,
         Command::Runs(args) => runs::run(args, &config).await,
         Command::Problems(args) => problems::run(args, &config).await,
+        Command::Mirror(command) => mirror::run(command, &config).await,
         Command::Replay => replay::run(&config).await,
         Command::Enqueue(args) => enqueue::run(args, &config).await,
         Command::Jobs(command) => jobs::run(command, &config).await,

@@ -6,12 +6,12 @@ use std::io::Write;
 
 use anyhow::Context;
 
-use crate::cli::ProblemsArgs;
+use crate::cli::RunsArgs;
 use crate::config::Config;
 use crate::mirror::problems;
 use crate::startup;
 
-pub async fn run(args: ProblemsArgs, config: &Config) -> anyhow::Result<()> {
+pub async fn run(args: RunsArgs, config: &Config) -> anyhow::Result<()> {
     let pool = startup::database(config).await?;
     let rows = problems::recent(&pool, args.stream.as_deref(), args.limit).await?;
     let mut out = std::io::stdout().lock();

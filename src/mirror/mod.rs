@@ -18,7 +18,8 @@
 //! - All SQL, one file a table: [`store`] (the list tables), [`child_store`]
 //!   (the per-bundle child tables), [`child_refreshes`] (when children were
 //!   fetched: the planner's queries), [`runs`] (`sync_runs` and `sync_seen`),
-//!   [`problems`] (what a run set aside instead of stopping).
+//!   [`problems`] (what a run set aside instead of stopping), [`account`]
+//!   (the one account the database mirrors, checked by every run that writes).
 //! - [`rows`]: an item's id and typed values, and what an upsert did;
 //!   [`tally`]: what a run counts.
 //! - [`lock`]: one walk per stream across processes.
@@ -27,6 +28,7 @@
 //!
 //! [`sync_stream_once`] is the unit the commands, the scheduler and the tests call.
 
+pub mod account;
 mod child_fetch;
 pub mod child_refreshes;
 pub mod child_store;

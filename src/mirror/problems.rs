@@ -102,3 +102,12 @@ pub async fn recent(pool: &PgPool, stream: Option<&str>, limit: u32) -> anyhow::
     .await
     .context("Failed to read tokportal.sync_problems")
 }
+
+/// Forgets every problem (`worker mirror rebind`).
+pub async fn empty(conn: &mut PgConnection) -> anyhow::Result<()> {
+    sqlx::query("DELETE FROM tokportal.sync_problems")
+        .execute(conn)
+        .await
+        .context("Failed to empty tokportal.sync_problems")?;
+    Ok(())
+}

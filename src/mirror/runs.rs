@@ -254,3 +254,17 @@ pub async fn recent(pool: &PgPool, stream: Option<&str>, limit: u32) -> anyhow::
     .await
     .context("Failed to read tokportal.sync_runs")
 }
+
+/// Forgets every run and what running walks saw (`worker mirror rebind`):
+/// no checkpoint of another account's list is resumed.
+pub async fn empty(conn: &mut PgConnection) -> anyhow::Result<()> {
+    sqlx::query("DELETE FROM tokportal.sync_seen")
+        .execute(&mut *conn)
+        .await
+        .context("Failed to empty tokportal.sync_seen")?;
+    sqlx::query("DELETE FROM tokportal.sync_runs")
+        .execute(&mut *conn)
+        .await
+        .context("Failed to empty tokportal.sync_runs")?;
+    Ok(())
+}

@@ -204,7 +204,7 @@ pub async fn clear_missed(conn: &mut PgConnection, stream: &ListStream, id: &str
 }
 
 /// Live bundles that are neither among `ids` nor created with `external_ref`
-/// (what the demo checks before it walks a database).
+/// (what the demo checks in a database no run has bound to an account yet).
 pub async fn count_live_bundles_except(
     conn: &mut PgConnection,
     ids: &[String],
@@ -219,4 +219,18 @@ pub async fn count_live_bundles_except(
     .fetch_one(conn)
     .await
     .context("Failed to count the live bundles")
+}
+
+/// Every list stream's rows, gone (`worker mirror rebind`; the child
+/// tables, which reference bundles, are emptied first).
+pub async fn empty(conn: &mut PgConnection) -> anyhow::Result<()> {
+    for entry in super::streams::ALL {
+        if let super::streams::Stream::List(s) = entry.stream {
+            sqlx::query(AssertSqlSafe(format!("DELETE FROM {}", s.table)))
+                .execute(&mut *conn)
+                .await
+                .with_context(|| format!("Failed to empty {}", s.table))?;
+        }
+    }
+    Ok(())
 }

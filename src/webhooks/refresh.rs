@@ -99,6 +99,10 @@ pub async fn refresh_once_with(r: &Refresher, limits: &Limits) -> anyhow::Result
     if let Some(id) = batch.bundle_id.as_deref().filter(|id| fetches && !is_safe_id(id)) {
         return refuse(r, &batch, id).await;
     }
+    if fetches {
+        // One database mirrors one account: a key of another is refused before anything is written.
+        crate::mirror::account::ensure_if_bound(&r.pool, &r.client).await?;
+    }
     match apply(&r.pool, &r.client, &batch, work).await {
         Ok((what, requests)) => {
             // Counted once handled: a batch that fails and is retried counts once, when it succeeds.

@@ -1,5 +1,6 @@
 //! The mirror against the simulator and a real Postgres database per test.
 
+mod account;
 mod children;
 mod cli;
 mod confirmed;

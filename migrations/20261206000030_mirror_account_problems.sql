@@ -34,8 +34,12 @@ CREATE TABLE tokportal.sync_problems (
 
 -- The account this database mirrors (`id` of GET /me), written by the first
 -- sync and checked by every run that writes. One row at most.
+-- `key_fingerprints`: the keys (their fingerprints, never the keys) whose
+-- GET /me named this account; a key's account does not change, so a run
+-- with one of them needs no request to check it.
 CREATE TABLE tokportal.mirror_account (
-    only_row   boolean PRIMARY KEY DEFAULT true CHECK (only_row),
-    account_id text NOT NULL,
-    bound_at   timestamptz NOT NULL DEFAULT now()
+    only_row         boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    account_id       text NOT NULL,
+    key_fingerprints text[] NOT NULL DEFAULT '{}',
+    bound_at         timestamptz NOT NULL DEFAULT now()
 );

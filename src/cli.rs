@@ -4,6 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod queue;
+
+pub use queue::{EnqueueArgs, JobsCommand};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "worker",
@@ -75,6 +79,11 @@ pub enum Command {
     Budget(BudgetCommand),
     /// Show the recent walks of each stream (tokportal.sync_runs), newest first.
     Runs(RunsArgs),
+    /// List what the walks set aside instead of stopping (tokportal.sync_problems).
+    Problems(RunsArgs),
+    /// The account the database mirrors.
+    #[command(subcommand)]
+    Mirror(MirrorCommand),
     /// Run the built-in TokPortal simulator; the first line on stdout is its API base URL.
     Sim(SimArgs),
     /// Everything end to end against an in-process simulator: migrate, mirror, enqueue
@@ -96,15 +105,25 @@ pub struct SyncArgs {
 
 #[derive(Debug, Args)]
 pub struct RunsArgs {
-    /// Only the runs of this stream (values from the one list of streams).
+    /// Only those of this stream (values from the one list of streams).
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::mirror::streams::names()))]
     pub stream: Option<String>,
-    /// How many runs to show.
+    /// How many to show, newest first.
     #[arg(long, default_value_t = 20)]
     pub limit: u32,
     /// One JSON object per line instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MirrorCommand {
+    /// Empty the mirrored tables and runs, then bind the mirror to the key's account (GET /me).
+    Rebind {
+        /// Confirm: every mirrored row is deleted.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -191,31 +210,6 @@ pub struct SimArgs {
     pub faults: Option<String>,
 }
 
-/// `worker enqueue`: see the README section "The mutation queue".
-#[derive(Debug, Args)]
-pub struct EnqueueArgs {
-    /// POST, PUT, PATCH or DELETE.
-    pub method: String,
-    /// Path relative to api.base_url, such as /bundles or /bundles/ID/publish.
-    pub path: String,
-    /// The JSON body, sent byte for byte on every attempt.
-    #[arg(long, conflicts_with = "body_file")]
-    pub body: Option<String>,
-    /// Read the JSON body from this file (byte for byte).
-    #[arg(long, value_name = "FILE")]
-    pub body_file: Option<PathBuf>,
-    /// The idempotency key (1 to 255 visible ASCII characters; default: a fresh UUID).
-    #[arg(long)]
-    pub idempotency_key: Option<String>,
-    /// Jobs with the same ordering key run one at a time, in enqueue order
-    /// (default: the bundle id in the path).
-    #[arg(long)]
-    pub ordering_key: Option<String>,
-    /// First ask the API for the price (X-TokPortal-Dry-Run: true; creations only) and print it.
-    #[arg(long)]
-    pub price: bool,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum BudgetCommand {
     /// Each key's row: fingerprint, booked until and blocked until (seconds from now).
@@ -226,49 +220,6 @@ pub enum BudgetCommand {
         /// The key's fingerprint, as `worker budget show` and `worker check-config` print it.
         #[arg(long, value_name = "F")]
         key_fingerprint: Option<String>,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum JobsCommand {
-    /// The most recent jobs, newest first.
-    List {
-        /// Only jobs with this status.
-        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::jobs::validate::STATUSES))]
-        status: Option<String>,
-        #[arg(long, default_value_t = 50)]
-        limit: i64,
-        /// One JSON object per line instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
-    /// One job with every attempt.
-    Show {
-        id: i64,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Queue a failed or expired job again (the same idempotency key unless --new-key).
-    Retry {
-        id: i64,
-        /// Mint a new idempotency key: refused unless every send proved nothing executed
-        /// (or --yes); after BUNDLE_PRICING_CHANGED it first asks the API for the new price.
-        #[arg(long)]
-        new_key: bool,
-        /// Confirm a retry that may execute the mutation a second time, or a new price unseen.
-        #[arg(long)]
-        yes: bool,
-        /// With --new-key after BUNDLE_PRICING_CHANGED: queue it only if the API's price is N credits.
-        #[arg(long, value_name = "N", requires = "new_key")]
-        accept_price: Option<f64>,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Cancel a queued job that was never sent.
-    Cancel {
-        id: i64,
-        #[arg(long)]
-        json: bool,
     },
 }
 

@@ -11,7 +11,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::api::CounterSnapshot;
 use crate::jobs::DrainReport;
-use crate::mirror::{RunSummary, Status};
+use crate::mirror::RunSummary;
 
 pub const API_RESPONSES: &str = "tokportal_api_responses_total";
 pub const API_REQUESTS: &str = "tokportal_api_requests_total";
@@ -21,6 +21,8 @@ pub const API_BOOKED_AHEAD: &str = "tokportal_api_budget_tokens_booked_ahead";
 pub const SYNC_PAGES: &str = "tokportal_sync_pages_total";
 pub const SYNC_ROWS: &str = "tokportal_sync_rows_total";
 pub const SYNC_RUNS: &str = "tokportal_sync_runs_total";
+pub const SYNC_DELETES_UNCHECKED: &str = "tokportal_sync_deletes_unchecked_total";
+pub const SYNC_PROBLEMS: &str = "tokportal_sync_problems_total";
 pub const SYNC_LAST_SUCCESS: &str = "tokportal_sync_last_success_timestamp_seconds";
 pub const JOBS: &str = "tokportal_jobs_total";
 pub const QUEUE_DEPTH: &str = "tokportal_jobs_queue_depth";
@@ -56,6 +58,11 @@ fn describe() {
     describe_counter!(SYNC_PAGES, "pages (or child requests) committed, by stream");
     describe_counter!(SYNC_ROWS, "mirrored rows inserted, updated or deleted, by stream and change");
     describe_counter!(SYNC_RUNS, "stream walks finished, by stream and status");
+    describe_counter!(
+        SYNC_DELETES_UNCHECKED,
+        "missing rows a complete walk left live unchecked (more than sync.max_delete_checks), by stream"
+    );
+    describe_counter!(SYNC_PROBLEMS, "items or bundles set aside in tokportal.sync_problems, by stream");
     describe_gauge!(SYNC_LAST_SUCCESS, Unit::Seconds, "Unix time of the last successful walk, by stream");
     describe_counter!(JOBS, "mutation jobs handled, by outcome");
     describe_gauge!(QUEUE_DEPTH, "mutation jobs queued or running");
@@ -103,8 +110,10 @@ pub fn run_finished(run: &RunSummary) {
     counter!(SYNC_ROWS, "stream" => stream, "change" => "inserted").increment(t.inserted);
     counter!(SYNC_ROWS, "stream" => stream, "change" => "updated").increment(t.updated);
     counter!(SYNC_ROWS, "stream" => stream, "change" => "deleted").increment(t.deleted);
+    counter!(SYNC_DELETES_UNCHECKED, "stream" => stream).increment(t.delete_unchecked);
+    counter!(SYNC_PROBLEMS, "stream" => stream).increment(t.problems);
     counter!(SYNC_RUNS, "stream" => stream, "status" => run.status.as_str()).increment(1);
-    if run.status == Status::Succeeded {
+    if run.status.succeeded() {
         let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
         gauge!(SYNC_LAST_SUCCESS, "stream" => stream).set(now);
     }

@@ -33,9 +33,15 @@ pub struct Scheduler {
 
 impl Scheduler {
     /// Walks each stream once; stops between pages when `cancel` fires.
-    /// Errors only when Postgres failed; a stream whose walk failed is in `runs`.
+    /// Errors when Postgres failed or the key belongs to another account than
+    /// the mirror's (nothing written); a stream whose walk failed is in `runs`.
     pub async fn tick_once(&self, cancel: &CancellationToken) -> anyhow::Result<Tick> {
         let mut tick = Tick::default();
+        // One database mirrors one account: checked before anything is written.
+        if !self.streams.is_empty() && !self.account(true).await? {
+            tick.not_started.extend(self.streams.iter().copied());
+            return Ok(tick);
+        }
         for stream in self.streams.iter().copied() {
             if cancel.is_cancelled() {
                 tick.not_started.push(stream);
@@ -49,7 +55,26 @@ impl Scheduler {
                 }
             }
         }
+        // The first sync that mirrored something binds the mirror to its key's account.
+        if tick.runs.iter().any(|r| r.status.succeeded()) {
+            self.account(false).await?;
+        }
         Ok(tick)
+    }
+
+    /// Checks the key's account against the mirror's (`bound_only`: only once
+    /// a sync bound it), else binds it. False: stopping while `GET /me` waited
+    /// for the key's budget.
+    async fn account(&self, bound_only: bool) -> anyhow::Result<bool> {
+        let (pool, client) = (&self.mirror.pool, &self.mirror.client);
+        let checked = match bound_only {
+            true => mirror::account::ensure_if_bound(pool, client).await,
+            false => mirror::account::ensure(pool, client).await.map(|_| ()),
+        };
+        match checked {
+            Err(e) if crate::api::ApiError::cancelled_in(&e) => Ok(false),
+            other => other.map(|()| true),
+        }
     }
 
     /// A tick at each time of `schedule` until `cancel` fires, each logged,

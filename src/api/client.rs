@@ -108,6 +108,11 @@ impl Client {
         self.inner.counters.responses()
     }
 
+    /// The key's fingerprint (never the key): what names it in logs and caches.
+    pub fn key_fingerprint(&self) -> String {
+        self.inner.budget.key_fingerprint().to_string()
+    }
+
     pub fn counters(&self) -> CounterSnapshot {
         let booked_ahead = self.inner.budget.tokens_booked_ahead();
         CounterSnapshot { booked_ahead, ..self.inner.counters.snapshot() }

@@ -15,6 +15,7 @@ pub mod headers;
 pub mod model;
 pub mod mutation;
 pub mod pages;
+pub mod segment;
 pub mod store;
 pub mod turns;
 
@@ -25,5 +26,6 @@ pub use cursor::{Page, WalkStats};
 pub use error::ApiError;
 pub use mutation::{IdempotencyKey, MutationMethod};
 pub use pages::Walk;
+pub use segment::is_safe_id;
 pub use store::{BudgetStore, MemoryStore};
 pub use turns::Priority;

@@ -10,7 +10,9 @@ pub mod enqueue;
 pub mod get;
 pub mod jobs;
 pub mod migrate;
+pub mod mirror;
 pub mod once;
+pub mod problems;
 pub mod replay;
 pub mod runs;
 pub mod sim;
@@ -31,6 +33,8 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args, &config).await,
         Command::Sync(args) => sync::run(args, &config).await,
         Command::Runs(args) => runs::run(args, &config).await,
+        Command::Problems(args) => problems::run(args, &config).await,
+        Command::Mirror(command) => mirror::run(command, &config).await,
         Command::Replay => replay::run(&config).await,
         Command::Enqueue(args) => enqueue::run(args, &config).await,
         Command::Jobs(command) => jobs::run(command, &config).await,

@@ -1,5 +1,6 @@
 //! `worker runs [--stream NAME] [--limit N] [--json]`: the recent walks of
-//! each stream from `tokportal.sync_runs`, newest first.
+//! each stream from `tokportal.sync_runs`, newest first: what each wrote,
+//! the missing rows it left unchecked and the problems it set aside.
 
 use std::io::Write;
 
@@ -29,7 +30,7 @@ pub async fn run(args: RunsArgs, config: &Config) -> anyhow::Result<()> {
 
 fn header() -> String {
     format!(
-        "{:>6} {:<20} {:<9} {:<11} {:<20} {:>7} {:>6} {:>8} {:>8} {:>8} {:>9} {:>7} {:>7} {:>5} {:>8}  {}",
+        "{:>6} {:<20} {:<9} {:<11} {:<20} {:>7} {:>6} {:>8} {:>8} {:>8} {:>9} {:>7} {:>9} {:>8} {:>7} {:>5} {:>8}  {}",
         "id",
         "stream",
         "kind",
@@ -42,6 +43,8 @@ fn header() -> String {
         "updated",
         "unchanged",
         "deleted",
+        "unchecked",
+        "problems",
         "reqs",
         "429s",
         "resumed",
@@ -53,7 +56,7 @@ fn line(r: &RunRow) -> String {
     let secs = r.finished_at.map(|f| format!("{:.1}", (f - r.started_at).num_milliseconds() as f64 / 1000.0));
     let remark = [r.error.as_deref(), r.note.as_deref()].into_iter().flatten().collect::<Vec<_>>().join("; ");
     format!(
-        "{:>6} {:<20} {:<9} {:<11} {:<20} {:>7} {:>6} {:>8} {:>8} {:>8} {:>9} {:>7} {:>7} {:>5} {:>8}  {}",
+        "{:>6} {:<20} {:<9} {:<11} {:<20} {:>7} {:>6} {:>8} {:>8} {:>8} {:>9} {:>7} {:>9} {:>8} {:>7} {:>5} {:>8}  {}",
         r.id,
         r.stream,
         r.kind,
@@ -66,6 +69,8 @@ fn line(r: &RunRow) -> String {
         r.updated,
         r.unchanged,
         r.deleted,
+        r.delete_unchecked,
+        r.problems,
         r.requests,
         r.rate_limited,
         r.resumed_from_page.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),

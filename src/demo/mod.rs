@@ -10,23 +10,34 @@ pub mod report;
 pub mod run;
 pub mod walk;
 
+use anyhow::Context;
 use sqlx::PgPool;
 
-use crate::mirror::store;
+use crate::api::Client;
+use crate::mirror::{account, store};
 use crate::sim::SimServer;
 
-/// Refuses a database whose mirror holds bundles the simulator never had
-/// (other than those an earlier demo created):
-/// the demo's complete walk would mark them deleted. `DATABASE_URL` must name
-/// a scratch database (or one an earlier demo filled).
-pub async fn refuse_foreign_mirror(pool: &PgPool, server: &SimServer) -> anyhow::Result<()> {
-    let ids = server.bundle_ids();
-    let mut conn = pool.acquire().await?;
-    let foreign = store::count_live_bundles_except(&mut conn, &ids, "worker-demo").await?;
-    anyhow::ensure!(
-        foreign == 0,
-        "this database already mirrors {foreign} bundles the simulator does not have: the demo would mark \
-         them deleted. Point DATABASE_URL at a scratch database, or unset it to use a fresh `tokportal_demo`"
-    );
-    Ok(())
+const SCRATCH: &str = "point DATABASE_URL at a scratch database, or unset it to use a fresh `tokportal_demo`";
+
+/// Refuses a database that mirrors another account than the simulator's
+/// demo key (the rule of every run that writes, `mirror::account`): the
+/// demo's walks would otherwise mark that account's rows deleted. A
+/// database filled before accounts were recorded is refused when it holds
+/// bundles the simulator never had (other than those an earlier demo created).
+pub async fn refuse_foreign_mirror(pool: &PgPool, server: &SimServer, client: &Client) -> anyhow::Result<()> {
+    let mut conn = pool.acquire().await.context("Failed to get a connection")?;
+    if account::bound(&mut conn).await?.is_none() {
+        let foreign =
+            store::count_live_bundles_except(&mut conn, &server.bundle_ids(), "worker-demo").await?;
+        anyhow::ensure!(
+            foreign == 0,
+            "this database already mirrors {foreign} bundles of another account: the demo would mark them \
+             deleted; {SCRATCH}"
+        );
+    }
+    drop(conn);
+    account::ensure(pool, client)
+        .await
+        .map(|_| ())
+        .with_context(|| format!("the demo refuses this database: {SCRATCH}"))
 }

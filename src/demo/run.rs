@@ -96,7 +96,6 @@ async fn against(
     pool: &sqlx::PgPool,
     server: &SimServer,
 ) -> anyhow::Result<()> {
-    super::refuse_foreign_mirror(pool, server).await?;
     let mut config = config.clone();
     let api = &mut config.api;
     api.base_url = server.base_url();
@@ -108,6 +107,7 @@ async fn against(
     api.max_wait = Duration::from_secs(60);
     config.sync.max_requests_per_run = DEMO_CHILD_REQUESTS;
     let app = App::build(&config, pool.clone()).await?;
+    super::refuse_foreign_mirror(pool, server, app.read()?).await?;
     let m = app.mirror()?;
     eprintln!(
         "simulator at {} with {} bundles, bucket of {} refilling at {}/s (the real key: 120 at 2/s)",

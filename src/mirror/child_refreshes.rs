@@ -128,3 +128,12 @@ pub async fn mark_refreshed(conn: &mut PgConnection, stream: &str, bundle_id: &s
     .context("Failed to record a refresh of a bundle's children")?;
     Ok(())
 }
+
+/// Forgets every refresh (`worker mirror rebind`).
+pub async fn empty(conn: &mut PgConnection) -> anyhow::Result<()> {
+    sqlx::query("DELETE FROM tokportal.child_refreshes")
+        .execute(conn)
+        .await
+        .context("Failed to empty tokportal.child_refreshes")?;
+    Ok(())
+}

@@ -150,3 +150,14 @@ pub async fn mark_deleted_with(conn: &mut PgConnection, bundle_ids: &[String]) -
     }
     Ok(())
 }
+
+/// Every child stream's rows, gone (`worker mirror rebind`).
+pub async fn empty(conn: &mut PgConnection) -> anyhow::Result<()> {
+    for table in streams::children().map(|s| s.table) {
+        sqlx::query(AssertSqlSafe(format!("DELETE FROM {table}")))
+            .execute(&mut *conn)
+            .await
+            .with_context(|| format!("Failed to empty {table}"))?;
+    }
+    Ok(())
+}

@@ -15,16 +15,15 @@
 //! least in summary" says the reference: a summary stored as the full slot
 //! list would silently lose fields, so the two documented endpoints are used.
 
-use anyhow::Context;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+use super::child_fetch::{self, Fetched};
 use super::context::Mirror;
-use super::refresh::{self, Answer, Part};
-use super::streams::ChildStream;
+use super::streams::{BUNDLES, ChildStream};
 use super::summary::{RunSummary, Status};
 use super::tally::Tally;
-use super::{child_refreshes, runs};
+use super::{child_refreshes, deletes, problems, runs};
 use crate::api::ApiError;
 
 /// The bundles one run fetches children for, in order, and why.
@@ -85,12 +84,19 @@ pub async fn run(
     tracing::info!(stream = stream.name, run = run_id, plan = %plan_json, "fetching children");
     let before = m.client.counters();
     let mut tally = Tally::default();
+    // Bundles set aside by an earlier run wait for their backoff.
+    let set_aside = problems::of_stream(&m.pool, stream.name).await?;
+    let waiting = |id: &&String| set_aside.get(*id) == Some(&false);
     let ids = plan.changed.iter().chain(&plan.active).chain(&plan.rotation);
+    let backing_off = ids.clone().filter(waiting).count();
     let mut outcome = Ok(true);
+    // Bundles a child request proved gone: marked at the end, under the delete guard.
+    let mut gone = Vec::new();
+    let mut storm = 0;
     let (started, total) = (std::time::Instant::now(), plan.requests());
     let every = m.settings.progress_every.as_secs_f64();
     let mut next_progress = every;
-    for (done, id) in ids.enumerate() {
+    for (done, id) in ids.filter(|id| !waiting(id)).enumerate() {
         let elapsed = started.elapsed().as_secs_f64();
         if elapsed >= next_progress {
             let left = (total - done) as f64 / m.settings.rate_per_second;
@@ -107,21 +113,37 @@ pub async fn run(
             outcome = Ok(false);
             break;
         }
-        if let Err(e) = refresh(m, stream, id, &mut tally).await {
-            // Stopping while the request waited for the budget: not a failure.
-            outcome = if ApiError::cancelled_in(&e) { Ok(false) } else { Err(e) };
-            break;
+        match child_fetch::fetch(m, stream, id, set_aside.contains_key(id), &mut tally).await {
+            Ok(Fetched::Gone) => gone.push(id.clone()),
+            Ok(Fetched::Problem { retryable: true }) if storm + 1 >= STORM => {
+                outcome = Err(anyhow::anyhow!(
+                    "{STORM} bundles in a row answered 5xx or not at all: the API is failing, not one bundle"
+                ));
+                break;
+            }
+            Ok(Fetched::Problem { retryable }) => storm = if retryable { storm + 1 } else { 0 },
+            Ok(Fetched::Stored) => storm = 0,
+            Err(e) => {
+                // Stopping while the request waited for the budget: not a failure.
+                outcome = if ApiError::cancelled_in(&e) { Ok(false) } else { Err(e) };
+                break;
+            }
         }
         tally.spent(&m.client.counters(), &before);
         m.advance(stream.name, done as u64 + 1, Some(total as u64));
     }
     tally.spent(&m.client.counters(), &before);
+    let guarded = match deletes::confirmed(m, &BUNDLES, &gone, &mut tally).await {
+        Ok(note) => note,
+        Err(e) => {
+            outcome = Err(e);
+            None
+        }
+    };
     let (status, note, error) = match outcome {
-        Ok(true) => (
-            Status::Succeeded,
-            (plan.deferred > 0).then(|| format!("{} bundles wait for the next run", plan.deferred)),
-            None,
-        ),
+        Ok(true) => {
+            (Status::Succeeded.with_problems(tally.problems), waits(plan.deferred, backing_off), None)
+        }
         Ok(false) => (
             Status::Interrupted,
             Some("stopped between bundles; the rest are planned again next run".into()),
@@ -129,8 +151,12 @@ pub async fn run(
         ),
         Err(e) => (Status::Failed, None, Some(e)),
     };
+    let note = match (guarded, note) {
+        (Some(g), Some(n)) => Some(format!("{g}; {n}")),
+        (g, n) => g.or(n),
+    };
     let message = error.as_ref().map(|e| format!("{e:#}"));
-    let complete = status == Status::Succeeded;
+    let complete = status.succeeded();
     runs::finish(&m.pool, run_id, status.as_str(), complete, &tally, note.as_deref(), message.as_deref())
         .await?;
     Ok(RunSummary {
@@ -146,27 +172,17 @@ pub async fn run(
     })
 }
 
-/// Fetches and stores one bundle's children, in one transaction with the
-/// record of the refresh.
-async fn refresh(
-    m: &Mirror,
-    stream: &'static ChildStream,
-    id: &str,
-    tally: &mut Tally,
-) -> anyhow::Result<()> {
-    let part = Part::Child(stream);
-    let answer = m.client.get(&part.path(id), &[]).await;
-    let mut tx = m.pool.begin().await.context("Failed to start a transaction")?;
-    tally.pages += 1;
-    let answer = refresh::read(part, answer)?;
-    if let Answer::BundleGone = answer {
-        tracing::info!(stream = stream.name, bundle = id, "the bundle no longer exists; marking it deleted");
+/// Bundles failing one after another this many times (5xx, no answer) are
+/// the API failing, not one bundle: the run stops.
+const STORM: u32 = 5;
+
+fn waits(deferred: u64, backing_off: usize) -> Option<String> {
+    let mut parts = Vec::new();
+    if deferred > 0 {
+        parts.push(format!("{deferred} bundles wait for the next run"));
     }
-    let applied = refresh::apply(&mut tx, id, &answer).await?;
-    tally.items += applied.items;
-    tally.inserted += applied.up.inserted;
-    tally.updated += applied.up.updated + applied.up.revived;
-    tally.unchanged += applied.up.unchanged;
-    tally.deleted += applied.deleted;
-    tx.commit().await.context("Failed to commit a bundle's children")
+    if backing_off > 0 {
+        parts.push(format!("{backing_off} bundles set aside wait for their backoff (worker problems)"));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }

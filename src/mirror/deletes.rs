@@ -1,25 +1,41 @@
-//! After a complete walk that read every page itself: the live rows it did
-//! not see. An offset walk of a list with no documented order can miss a row
-//! that still exists (rows sharing a sort key may come back in another order
-//! on every request), so a missed row is never simply deleted:
-//! - while few rows are missing (`sync.max_delete_checks`) each is asked for
-//!   with `GET {detail}{id}`: a 404 confirms the delete, an answer upserts it;
-//! - otherwise, or when the stream has no such endpoint, a row is marked
-//!   deleted only once two consecutive complete walks missed it;
-//! - and never more than `sync.max_delete_fraction` of the live rows in one
-//!   run: the run then marks none, and records and logs why.
+//! The one delete rule of the mirror, for every stream. A row is marked
+//! deleted only on proof:
+//! - a stream with a detail endpoint (`bundles`): after a complete walk,
+//!   each live row it did not see is asked for with `GET {detail}{id}`; only
+//!   the documented not-found code confirms the delete, an answer upserts
+//!   it. An offset walk over a list whose order reshuffles ties misses live
+//!   rows walk after walk, so a miss alone never deletes. When more rows are
+//!   missing than one run may check (`sync.max_delete_checks`, and what is
+//!   left of `sync.max_requests_per_run` after the pages), those missed by
+//!   the most walks in a row are checked first; the rest stay live, and the
+//!   run says so (`sync_runs.delete_unchecked`, its note, the log, a metric);
+//! - a stream with no detail endpoint (`credit_transactions`): a row is
+//!   marked deleted once two consecutive complete walks missed it;
+//! - a child request answered the bundle's not-found code: the bundle is
+//!   gone ([`confirmed`], called by `children` at the end of its run).
 //!
-//! Rows of a deleted bundle's children are marked with it.
+//! Every delete of a run, however it was confirmed, counts toward
+//! `sync.max_delete_fraction` of the live rows ([`allowed`]): past it the run
+//! marks none, and records and logs why. Rows of a deleted bundle's children
+//! are marked with it.
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use super::context::Mirror;
 use super::refresh::list_item;
-use super::store;
 use super::streams::ListStream;
 use super::tally::Tally;
-use crate::api::ApiError;
+use super::{problems, store};
+use crate::api::{ApiError, is_safe_id};
+
+/// How many rows of `live` one run may mark deleted. At least one when the
+/// fraction allows any: `floor(4 × 0.2)` would otherwise forbid a small
+/// account from ever losing a row.
+pub fn allowed(live: u64, fraction: f64) -> u64 {
+    let share = (live as f64 * fraction).floor() as u64;
+    if fraction > 0.0 { share.max(1) } else { share }
+}
 
 /// Settles the deletes of a complete walk; returns a note for the run.
 pub async fn settle(
@@ -29,18 +45,11 @@ pub async fn settle(
     started: DateTime<Utc>,
     tally: &mut Tally,
 ) -> anyhow::Result<Option<String>> {
-    let mut conn = m.pool.acquire().await.context("Failed to get a connection")?;
-    let missing = store::count_unseen(&mut conn, stream, run_id, started).await?;
-    if missing == 0 {
-        return Ok(None);
-    }
-    let live = store::count_live(&mut conn, stream).await?;
-    let allowed = (live as f64 * m.settings.max_delete_fraction).floor() as u64;
-    let checks = u64::from(m.settings.max_delete_checks);
-    let Some(detail) = stream.detail.filter(|_| missing <= checks) else {
-        let mut tx = m.pool.begin().await.context("Failed to start a transaction")?;
-        let twice = store::note_missed(&mut tx, stream, run_id, started).await?;
-        let note = if twice > allowed {
+    let mut tx = m.pool.begin().await.context("Failed to start a transaction")?;
+    let (missing, twice) = store::note_missed(&mut tx, stream, run_id, started).await?;
+    let Some(detail) = stream.detail else {
+        let live = store::count_live(&mut tx, stream).await?;
+        let note = if twice > allowed(live, m.settings.max_delete_fraction) {
             Some(refused(stream, twice, live, m.settings.max_delete_fraction))
         } else {
             tally.deleted += store::delete_twice_missed(&mut tx, stream).await?;
@@ -52,10 +61,30 @@ pub async fn settle(
         tx.commit().await.context("Failed to commit the missed rows")?;
         return Ok(note);
     };
-    let ids = store::unseen_ids(&mut conn, stream, run_id, started, m.settings.max_delete_checks).await?;
+    tx.commit().await.context("Failed to commit the missed rows")?;
+    if missing == 0 {
+        return Ok(None);
+    }
+    // The checks are requests of the run, like a child stream's.
+    let left = u64::from(m.settings.max_requests_per_run).saturating_sub(tally.requests);
+    let limit = u64::from(m.settings.max_delete_checks).min(left) as u32;
+    let mut conn = m.pool.acquire().await.context("Failed to get a connection")?;
+    let ids = store::unseen_ids(&mut conn, stream, run_id, started, limit).await?;
     drop(conn);
+    let mut notes = Vec::new();
+    let unchecked = missing - ids.len() as u64;
     let (mut gone, mut unsure, total) = (Vec::new(), 0u64, ids.len());
     for (checked, id) in ids.into_iter().enumerate() {
+        if !is_safe_id(&id) {
+            let text =
+                "a missing row's id is not one safe path segment; nothing was requested and it stays live";
+            tracing::warn!(stream = stream.name, id, "{text}");
+            let mut conn = m.pool.acquire().await.context("Failed to get a connection")?;
+            problems::record(&mut conn, stream.name, &id, "UNSAFE_ID", text).await?;
+            tally.problems += 1;
+            unsure += 1;
+            continue;
+        }
         tally.delete_checks += 1;
         match m.client.get(&format!("{}{id}", detail.path), &[]).await {
             Err(ApiError::NotFound { code, .. }) if code == detail.gone_code => gone.push(id),
@@ -84,13 +113,44 @@ pub async fn settle(
             }
         }
     }
-    if gone.len() as u64 > allowed {
-        return Ok(Some(refused(stream, gone.len() as u64, live, m.settings.max_delete_fraction)));
+    if unchecked > 0 {
+        tally.delete_unchecked += unchecked;
+        let note = format!(
+            "{unchecked} missing rows were not checked (more than one run may check: sync.max_delete_checks, \
+             sync.max_requests_per_run); they stay live and the longest missed are checked first next run"
+        );
+        tracing::warn!(stream = stream.name, unchecked, "{note}");
+        notes.push(note);
+    }
+    if unsure > 0 {
+        notes.push(format!("{unsure} missing rows could not be confirmed and stay live"));
+    }
+    if let Some(note) = confirmed(m, stream, &gone, tally).await? {
+        notes.insert(0, note);
+    }
+    Ok((!notes.is_empty()).then(|| notes.join("; ")))
+}
+
+/// Marks `gone` (rows the API confirmed gone) deleted with their children,
+/// unless they are more than the run may mark: then none, and the note says why.
+pub async fn confirmed(
+    m: &Mirror,
+    stream: &ListStream,
+    gone: &[String],
+    tally: &mut Tally,
+) -> anyhow::Result<Option<String>> {
+    if gone.is_empty() {
+        return Ok(None);
     }
     let mut tx = m.pool.begin().await.context("Failed to start a transaction")?;
-    tally.deleted += store::mark_deleted(&mut tx, stream, &gone).await?;
+    let live = store::count_live(&mut tx, stream).await?;
+    let would = gone.len() as u64;
+    if would > allowed(live, m.settings.max_delete_fraction) {
+        return Ok(Some(refused(stream, would, live, m.settings.max_delete_fraction)));
+    }
+    tally.deleted += store::mark_deleted(&mut tx, stream, gone).await?;
     tx.commit().await.context("Failed to commit the deletes")?;
-    Ok((unsure > 0).then(|| format!("{unsure} missing rows could not be confirmed and stay live")))
+    Ok(None)
 }
 
 fn refused(stream: &ListStream, would: u64, live: u64, fraction: f64) -> String {
@@ -102,4 +162,17 @@ fn refused(stream: &ListStream, would: u64, live: u64, fraction: f64) -> String 
     );
     tracing::warn!(stream = stream.name, would, live, "{note}");
     note
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allowed;
+
+    #[test]
+    fn a_small_account_may_lose_one_row_unless_the_guard_forbids_every_delete() {
+        assert_eq!(allowed(4, 0.2), 1);
+        assert_eq!(allowed(50, 0.2), 10);
+        assert_eq!(allowed(0, 0.2), 1);
+        assert_eq!(allowed(50, 0.0), 0);
+    }
 }

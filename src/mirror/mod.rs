@@ -7,15 +7,19 @@
 //! - [`walk`]: one run of a list stream, resuming where an interrupted run
 //!   stopped; `pages`: its page loop, one transaction per page (rows, the ids
 //!   seen, the checkpoint).
-//! - [`deletes`]: after a complete walk, the rows it did not see: confirmed,
-//!   guarded, then soft-deleted.
-//! - [`children`]: which bundles' video slots and accounts to fetch this run, and fetching them.
+//! - [`deletes`]: the one delete rule: rows a complete walk did not see,
+//!   and bundles a child request proved gone, confirmed, guarded, then
+//!   soft-deleted.
+//! - [`children`]: which bundles' video slots and accounts to fetch this run, and fetching them;
+//!   `child_fetch`: one bundle's, and which failures set it aside instead of stopping the run.
 //! - [`refresh`]: one bundle in or out (a fetched bundle, its slots, its
 //!   account, or the answer proving one gone), on the caller's transaction:
 //!   what `webhooks` calls, and what `children` does for each bundle.
 //! - All SQL, one file a table: [`store`] (the list tables), [`child_store`]
 //!   (the per-bundle child tables), [`child_refreshes`] (when children were
-//!   fetched: the planner's queries), [`runs`] (`sync_runs` and `sync_seen`).
+//!   fetched: the planner's queries), [`runs`] (`sync_runs` and `sync_seen`),
+//!   [`problems`] (what a run set aside instead of stopping), [`account`]
+//!   (the one account the database mirrors, checked by every run that writes).
 //! - [`rows`]: an item's id and typed values, and what an upsert did;
 //!   [`tally`]: what a run counts.
 //! - [`lock`]: one walk per stream across processes.
@@ -24,6 +28,8 @@
 //!
 //! [`sync_stream_once`] is the unit the commands, the scheduler and the tests call.
 
+pub mod account;
+mod child_fetch;
 pub mod child_refreshes;
 pub mod child_store;
 pub mod children;
@@ -31,6 +37,7 @@ mod context;
 pub mod deletes;
 pub mod lock;
 mod pages;
+pub mod problems;
 pub mod refresh;
 pub mod rows;
 pub mod runs;

@@ -11,10 +11,10 @@ use super::context::Mirror;
 use super::rows::{Upserted, excerpt, id_of};
 use super::streams::ListStream;
 use super::tally::Tally;
-use super::{runs, store};
+use super::{problems, runs, store};
 use crate::api::cursor::{Absorbed, Read};
 use crate::api::model::ListPage;
-use crate::api::{ApiError, CounterSnapshot, Walk};
+use crate::api::{ApiError, CounterSnapshot, Walk, is_safe_id};
 
 /// How a walk's page loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,23 +81,16 @@ pub(super) async fn pages(
             other => other?,
         };
         let received = list.data.len();
-        if let Some((index, item)) = list.data.iter().enumerate().find(|(_, item)| id_of(item).is_none()) {
-            anyhow::bail!(
-                "GET {} page {}: not a page of a list: item {index} has no string or number `id`: {}",
-                stream.path,
-                read.page,
-                excerpt(item)
-            );
-        }
         let ids: Vec<String> = list.data.iter().filter_map(id_of).collect();
         let mut tx =
             m.pool.begin_with(PAGE_TRANSACTION).await.context("Failed to start the page's transaction")?;
         let known = runs::known(&mut tx, run_id, &ids).await?;
-        let absorbed = walk.cursor_mut().absorb(read, list, &known);
+        let mut absorbed = walk.cursor_mut().absorb(read, list, &known);
+        let poison = set_aside(stream, &mut absorbed.page.items);
         if !read.reread {
             forward = Some(read.page);
         }
-        let write = write_page(m, stream, run_id, tx, &absorbed, read, forward, tally, before);
+        let write = write_page(m, stream, run_id, tx, &absorbed, &poison, read, forward, tally, before);
         let ahead = walk.next_read().filter(|_| !routine && !cancel.is_cancelled());
         let up = match ahead {
             Some(next) => {
@@ -135,6 +128,36 @@ pub(super) async fn pages(
     Ok(End::Complete)
 }
 
+/// A list item the mirror cannot hold, set aside in `sync_problems`.
+pub(super) struct Poison {
+    /// Its place on the page as served.
+    index: usize,
+    code: &'static str,
+    excerpt: String,
+}
+
+/// Takes out of `items` those without a usable id: none (`NO_ID`), or, for a
+/// stream whose ids go into URLs (a detail endpoint, children), an id that is
+/// not one safe path segment (`UNSAFE_ID`).
+fn set_aside(stream: &ListStream, items: &mut Vec<serde_json::Value>) -> Vec<Poison> {
+    let in_urls = stream.detail.is_some() || stream.children;
+    let mut poison = Vec::new();
+    let mut index = 0;
+    items.retain(|item| {
+        let code = match id_of(item) {
+            None => Some("NO_ID"),
+            Some(id) if in_urls && !is_safe_id(&id) => Some("UNSAFE_ID"),
+            Some(_) => None,
+        };
+        if let Some(code) = code {
+            poison.push(Poison { index, code, excerpt: excerpt(item) });
+        }
+        index += 1;
+        code.is_none()
+    });
+    poison
+}
+
 /// Writes one absorbed page: its rows, the ids it delivered, the tally and
 /// the checkpoint, in the page's transaction, then commits.
 #[allow(clippy::too_many_arguments)]
@@ -144,11 +167,18 @@ async fn write_page(
     run_id: i64,
     mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
     absorbed: &Absorbed,
+    poison: &[Poison],
     read: Read,
     forward: Option<u32>,
     tally: &mut Tally,
     before: &CounterSnapshot,
 ) -> anyhow::Result<Upserted> {
+    for p in poison {
+        let subject = format!("page {} item {}", read.page, p.index);
+        problems::record(&mut tx, stream.name, &subject, p.code, &p.excerpt).await?;
+        tracing::warn!(stream = stream.name, page = read.page, code = p.code, item = %p.excerpt, "list item set aside");
+    }
+    tally.problems += poison.len() as u64;
     let up = store::upsert_page(&mut tx, stream, &absorbed.page.items)
         .await
         .with_context(|| format!("GET {} page {}", stream.path, read.page))?;

@@ -33,6 +33,8 @@ pub struct RunRow {
     pub unchanged: i64,
     pub deleted: i64,
     pub delete_checks: i32,
+    pub delete_unchecked: i32,
+    pub problems: i32,
     pub requests: i64,
     pub rate_limited: i64,
     pub budget_wait_secs: f64,
@@ -71,7 +73,7 @@ pub async fn resume_point(pool: &PgPool, stream: &str) -> anyhow::Result<Option<
     .context("Failed to read the stream's last run")?;
     Ok(match last {
         Some((run_id, status, Some(page), kind))
-            if status != "succeeded" && kind != "children" && page >= 1 =>
+            if !status.starts_with("succeeded") && kind != "children" && page >= 1 =>
         {
             Some(ResumePoint { run_id, last_page: page as u32 })
         }
@@ -83,7 +85,7 @@ pub async fn resume_point(pool: &PgPool, stream: &str) -> anyhow::Result<Option<
 pub async fn last_full_walk(pool: &PgPool, stream: &str) -> anyhow::Result<Option<DateTime<Utc>>> {
     sqlx::query_scalar(
         "SELECT max(started_at) FROM tokportal.sync_runs \
-         WHERE stream = $1 AND status = 'succeeded' AND complete AND kind IN ('full', 'resumed')",
+         WHERE stream = $1 AND status IN ('succeeded', 'succeeded_with_problems') AND complete AND kind IN ('full', 'resumed')",
     )
     .bind(stream)
     .fetch_one(pool)
@@ -201,7 +203,7 @@ async fn record(
         )
         UPDATE tokportal.sync_runs SET last_page = coalesce($5, last_page), pages = $6, rereads = $7,
             items = $8, inserted = $9, updated = $10, unchanged = $11, deleted = $12, delete_checks = $13,
-            requests = $14, rate_limited = $15, budget_wait_secs = $16
+            requests = $14, rate_limited = $15, budget_wait_secs = $16, delete_unchecked = $17, problems = $18
         WHERE id = $1",
     )
     .bind(run_id)
@@ -220,6 +222,8 @@ async fn record(
     .bind(tally.requests as i64)
     .bind(tally.rate_limited as i64)
     .bind(tally.budget_wait_secs)
+    .bind(tally.delete_unchecked as i32)
+    .bind(tally.problems as i32)
     .execute(conn)
     .await
     .context("Failed to record the run's ids and checkpoint")?;
@@ -240,8 +244,8 @@ pub async fn seen_count(pool: &PgPool, run_id: i64) -> anyhow::Result<u64> {
 pub async fn recent(pool: &PgPool, stream: Option<&str>, limit: u32) -> anyhow::Result<Vec<RunRow>> {
     sqlx::query_as(
         "SELECT id, stream, kind, status, complete, started_at, finished_at, resumed_from_page, last_page, \
-         pages, rereads, items, inserted, updated, unchanged, deleted, delete_checks, requests, rate_limited, \
-         budget_wait_secs, plan, note, error FROM tokportal.sync_runs \
+         pages, rereads, items, inserted, updated, unchanged, deleted, delete_checks, delete_unchecked, problems, \
+         requests, rate_limited, budget_wait_secs, plan, note, error FROM tokportal.sync_runs \
          WHERE $1::text IS NULL OR stream = $1 ORDER BY id DESC LIMIT $2",
     )
     .bind(stream)
@@ -249,4 +253,18 @@ pub async fn recent(pool: &PgPool, stream: Option<&str>, limit: u32) -> anyhow::
     .fetch_all(pool)
     .await
     .context("Failed to read tokportal.sync_runs")
+}
+
+/// Forgets every run and what running walks saw (`worker mirror rebind`):
+/// no checkpoint of another account's list is resumed.
+pub async fn empty(conn: &mut PgConnection) -> anyhow::Result<()> {
+    sqlx::query("DELETE FROM tokportal.sync_seen")
+        .execute(&mut *conn)
+        .await
+        .context("Failed to empty tokportal.sync_seen")?;
+    sqlx::query("DELETE FROM tokportal.sync_runs")
+        .execute(&mut *conn)
+        .await
+        .context("Failed to empty tokportal.sync_runs")?;
+    Ok(())
 }

@@ -111,23 +111,9 @@ pub async fn count_live(conn: &mut PgConnection, stream: &ListStream) -> anyhow:
     Ok(n as u64)
 }
 
-pub async fn count_unseen(
-    conn: &mut PgConnection,
-    stream: &ListStream,
-    run_id: i64,
-    started: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<u64> {
-    let sql = format!("SELECT count(*) FROM {} AS t WHERE {UNSEEN}", stream.table);
-    let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
-        .bind(run_id)
-        .bind(started)
-        .fetch_one(conn)
-        .await
-        .context("Failed to count the rows the walk did not see")?;
-    Ok(n as u64)
-}
-
-/// At most `limit` ids of rows the run did not see.
+/// At most `limit` ids of rows the run did not see, those missed by the
+/// most complete walks in a row first (so rows left unchecked by one run are
+/// checked by the next ones).
 pub async fn unseen_ids(
     conn: &mut PgConnection,
     stream: &ListStream,
@@ -135,7 +121,10 @@ pub async fn unseen_ids(
     started: chrono::DateTime<chrono::Utc>,
     limit: u32,
 ) -> anyhow::Result<Vec<String>> {
-    let sql = format!("SELECT t.id FROM {} AS t WHERE {UNSEEN} ORDER BY t.id LIMIT $3", stream.table);
+    let sql = format!(
+        "SELECT t.id FROM {} AS t WHERE {UNSEEN} ORDER BY t.missing_walks DESC, t.id LIMIT $3",
+        stream.table
+    );
     sqlx::query_scalar(AssertSqlSafe(sql))
         .bind(run_id)
         .bind(started)
@@ -146,25 +135,26 @@ pub async fn unseen_ids(
 }
 
 /// Counts one more complete walk that missed each unseen row; returns how
-/// many rows have now been missed by two walks in a row.
+/// many rows this walk missed, and how many have now been missed by two
+/// walks in a row.
 pub async fn note_missed(
     conn: &mut PgConnection,
     stream: &ListStream,
     run_id: i64,
     started: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<(u64, u64)> {
     let sql = format!(
         "WITH missed AS (UPDATE {} AS t SET missing_walks = missing_walks + 1 WHERE {UNSEEN} \
-         RETURNING missing_walks) SELECT count(*) FILTER (WHERE missing_walks >= 2) FROM missed",
+         RETURNING missing_walks) SELECT count(*), count(*) FILTER (WHERE missing_walks >= 2) FROM missed",
         stream.table
     );
-    let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
+    let (missed, twice): (i64, i64) = sqlx::query_as(AssertSqlSafe(sql))
         .bind(run_id)
         .bind(started)
         .fetch_one(conn)
         .await
         .context("Failed to count the rows the walk missed")?;
-    Ok(n as u64)
+    Ok((missed as u64, twice as u64))
 }
 
 /// Marks deleted every live row missed by two complete walks in a row, and
@@ -223,7 +213,7 @@ pub async fn holds_bundle(conn: &mut PgConnection, id: &str) -> anyhow::Result<b
 }
 
 /// Live bundles that are neither among `ids` nor created with `external_ref`
-/// (what the demo checks before it walks a database).
+/// (what the demo checks in a database no run has bound to an account yet).
 pub async fn count_live_bundles_except(
     conn: &mut PgConnection,
     ids: &[String],
@@ -238,4 +228,18 @@ pub async fn count_live_bundles_except(
     .fetch_one(conn)
     .await
     .context("Failed to count the live bundles")
+}
+
+/// Every list stream's rows, gone (`worker mirror rebind`; the child
+/// tables, which reference bundles, are emptied first).
+pub async fn empty(conn: &mut PgConnection) -> anyhow::Result<()> {
+    for entry in super::streams::ALL {
+        if let super::streams::Stream::List(s) = entry.stream {
+            sqlx::query(AssertSqlSafe(format!("DELETE FROM {}", s.table)))
+                .execute(&mut *conn)
+                .await
+                .with_context(|| format!("Failed to empty {}", s.table))?;
+        }
+    }
+    Ok(())
 }

@@ -9,6 +9,8 @@ use super::tally::Tally;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Succeeded,
+    /// Went on past items or bundles it set aside in `sync_problems`.
+    SucceededWithProblems,
     Failed,
     /// Stopped between two pages (cancelled); the next run resumes.
     Interrupted,
@@ -18,9 +20,23 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Succeeded => "succeeded",
+            Status::SucceededWithProblems => "succeeded_with_problems",
             Status::Failed => "failed",
             Status::Interrupted => "interrupted",
         }
+    }
+
+    /// A run that succeeded past `problems` items or bundles set aside.
+    pub fn with_problems(self, problems: u64) -> Status {
+        match self {
+            Status::Succeeded if problems > 0 => Status::SucceededWithProblems,
+            other => other,
+        }
+    }
+
+    /// The run did what it set out to do (with or without problems set aside).
+    pub fn succeeded(self) -> bool {
+        matches!(self, Status::Succeeded | Status::SucceededWithProblems)
     }
 }
 
@@ -54,7 +70,7 @@ impl fmt::Display for RunSummary {
         write!(
             f,
             "{}: {} ({}{}) run {}: {} pages, {} items, {} inserted, {} updated, {} unchanged, {} deleted, \
-             {} requests, {} answered 429, {:.1} s waiting for budget",
+             {} requests, {} answered 429, {:.1} s waiting for budget{}",
             self.stream,
             self.status.as_str(),
             self.kind,
@@ -69,6 +85,11 @@ impl fmt::Display for RunSummary {
             t.requests,
             t.rate_limited,
             t.budget_wait_secs,
+            if t.problems > 0 {
+                format!(", {} problems set aside (worker problems)", t.problems)
+            } else {
+                String::new()
+            },
         )?;
         if let Some(note) = &self.note {
             write!(f, "; {note}")?;

@@ -14,6 +14,10 @@ pub struct Tally {
     pub unchanged: u64,
     pub deleted: u64,
     pub delete_checks: u64,
+    /// Missing rows left live unchecked (more than one run may check).
+    pub delete_unchecked: u64,
+    /// Items or bundles set aside in `sync_problems`.
+    pub problems: u64,
     pub requests: u64,
     pub rate_limited: u64,
     pub budget_wait_secs: f64,

@@ -12,7 +12,7 @@ use super::pages::{End, pages};
 use super::streams::ListStream;
 use super::summary::{RunSummary, Status};
 use super::tally::Tally;
-use super::{deletes, runs};
+use super::{deletes, problems, runs};
 
 pub async fn run(
     m: &Mirror,
@@ -68,6 +68,7 @@ pub async fn run(
         );
         tracing::warn!(stream = stream.name, run = run_id, "{}", note.as_deref().unwrap_or_default());
     } else if status == Status::Succeeded && complete && kind == "full" {
+        problems::forget_pages_before(&m.pool, stream.name, started).await?;
         match deletes::settle(m, stream, run_id, started, &mut tally).await {
             Ok(settled) => note = settled,
             Err(e) => {
@@ -107,6 +108,7 @@ async fn finish(
     note: Option<String>,
     error: Option<anyhow::Error>,
 ) -> anyhow::Result<RunSummary> {
+    let status = status.with_problems(tally.problems);
     let message = error.as_ref().map(|e| format!("{e:#}"));
     runs::finish(&m.pool, run_id, status.as_str(), complete, &tally, note.as_deref(), message.as_deref())
         .await?;

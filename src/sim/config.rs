@@ -125,15 +125,29 @@ pub struct SimKey {
     /// Read scope: GET only; writes are refused with 403 `AUTH_INSUFFICIENT_SCOPE`.
     pub read_only: bool,
     pub credits: i64,
+    /// The account `GET /me` names for this key; `None`: one of its own,
+    /// derived from the key (so a key names the same account in every
+    /// simulator). Keys given the same account share it.
+    pub account: Option<String>,
 }
 
 impl SimKey {
     pub fn full(key: &str, credits: i64) -> Self {
-        SimKey { key: key.to_string(), read_only: false, credits }
+        SimKey { key: key.to_string(), read_only: false, credits, account: None }
     }
 
     pub fn read_only(key: &str) -> Self {
-        SimKey { key: key.to_string(), read_only: true, credits: 0 }
+        SimKey { key: key.to_string(), read_only: true, credits: 0, account: None }
+    }
+
+    /// The same key, in `account`.
+    pub fn in_account(self, account: &str) -> Self {
+        SimKey { account: Some(account.to_string()), ..self }
+    }
+
+    /// The id `GET /me` answers for this key.
+    pub fn account_id(&self) -> String {
+        self.account.clone().unwrap_or_else(|| format!("usr_{}", self.fingerprint()))
     }
 
     pub fn fingerprint(&self) -> String {
@@ -147,11 +161,13 @@ impl fmt::Debug for SimKey {
             .field("fingerprint", &self.fingerprint())
             .field("read_only", &self.read_only)
             .field("credits", &self.credits)
+            .field("account", &self.account)
             .finish()
     }
 }
 
-/// `KEY`, `KEY:CREDITS` or `KEY:CREDITS:read` (the `--keys` syntax).
+/// `KEY`, `KEY:CREDITS`, `KEY:CREDITS:read` or `KEY:CREDITS:SCOPE:ACCOUNT`
+/// (the `--keys` syntax).
 impl FromStr for SimKey {
     type Err = String;
 
@@ -170,9 +186,10 @@ impl FromStr for SimKey {
             Some("read") => true,
             Some(other) => return Err(format!("scope must be `read` or `full`, got {other:?}")),
         };
+        let account = parts.next().filter(|a| !a.is_empty()).map(str::to_string);
         if parts.next().is_some() {
-            return Err("expected KEY[:CREDITS[:read]]".into());
+            return Err("expected KEY[:CREDITS[:read|full[:ACCOUNT]]]".into());
         }
-        Ok(SimKey { key, read_only, credits })
+        Ok(SimKey { key, read_only, credits, account })
     }
 }

@@ -23,6 +23,13 @@ pub enum ListOrder {
     CreatedAtUnstable,
     /// Id ascending, so new bundles land anywhere in the list.
     Id,
+    /// Newest first, but as if the two bundles on either side of each page
+    /// edge shared their sort key: each response swaps them or not at random
+    /// (seeded PRNG), so a walk in small pages misses (and repeats) a
+    /// neighbour at about half the page edges, differently on every walk.
+    /// The reference documents no order; a real list sorted by a key with
+    /// ties can do this, and only a row the API says is gone may be deleted.
+    EdgeSwaps,
 }
 
 /// Exact-match filters of `GET /bundles`; `status` may list several values.

@@ -19,7 +19,9 @@ impl Dataset {
     /// The order's entries from rank `from` on (unshuffled).
     fn entries(&self, order: ListOrder, from: usize) -> Entries<'_> {
         match order {
-            ListOrder::NewestFirst => Box::new(self.index.newest.iter_from(from).map(|Reverse(s)| (0, s))),
+            ListOrder::NewestFirst | ListOrder::EdgeSwaps => {
+                Box::new(self.index.newest.iter_from(from).map(|Reverse(s)| (0, s)))
+            }
             ListOrder::CreatedAtUnstable => {
                 Box::new(self.index.created.iter_from(from).map(|(Reverse(c), Reverse(s))| (c, s)))
             }
@@ -44,8 +46,20 @@ impl Dataset {
     ) -> (Vec<&str>, u64) {
         let skip = usize::try_from(page.saturating_sub(1).saturating_mul(per_page)).unwrap_or(usize::MAX);
         let take = usize::try_from(per_page).unwrap_or(usize::MAX);
-        let shuffle = (order == ListOrder::CreatedAtUnstable).then_some(rng);
+        let swaps = order == ListOrder::EdgeSwaps;
+        let shuffle = (order == ListOrder::CreatedAtUnstable).then_some(&mut *rng);
         let (slots, total) = match Wanted::of(filter, &self.index.symbols) {
+            None if swaps => {
+                let first = skip.min(self.len()).saturating_sub(1);
+                (swap_edges(self.entries(order, first), first, skip, take, rng), self.len())
+            }
+            Some(wanted) if swaps => {
+                self.refresh_filtered(wanted, order);
+                let matching = &self.filtered.entries;
+                let first = skip.min(matching.len()).saturating_sub(1);
+                let entries = Box::new(matching[first..].iter().copied());
+                (swap_edges(entries, first, skip, take, rng), matching.len())
+            }
             None => {
                 let first = self.first_of_window(order, skip);
                 (window(self.entries(order, first), first, skip, take, shuffle), self.len())
@@ -129,6 +143,22 @@ fn window(
         }
     }
     run.into_iter().skip(lead).take(take).map(|(_, slot)| slot).collect()
+}
+
+/// The slots at ranks `skip..skip + take` of `entries` (whose first is at
+/// rank `first`, `skip - 1` or 0), each edge of the page swapped with its
+/// neighbour outside the page at random.
+fn swap_edges(entries: Entries<'_>, first: usize, skip: usize, take: usize, rng: &mut Rng) -> Vec<u32> {
+    let lead = skip - first;
+    let mut run: Vec<u32> = entries.take(lead + take + 1).map(|(_, slot)| slot).collect();
+    if lead == 1 && run.len() > 1 && rng.chance(0.5) {
+        run.swap(0, 1);
+    }
+    let last = lead + take;
+    if run.len() > last && last > lead && rng.chance(0.5) {
+        run.swap(last - 1, last);
+    }
+    run.into_iter().skip(lead).take(take).collect()
 }
 
 /// One page of `matching` (1-based `page`) as JSON bytes, and how many match in all.

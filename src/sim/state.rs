@@ -44,6 +44,8 @@ pub struct KeyState {
     pub index: usize,
     pub fingerprint: String,
     pub read_only: bool,
+    /// The account `GET /me` names.
+    pub account: String,
     pub bucket: Mutex<Bucket>,
     pub idempotency: Mutex<IdempotencyStore>,
     pub counters: Mutex<KeyCounters>,
@@ -148,6 +150,7 @@ impl Shared {
                     index,
                     fingerprint: key.fingerprint(),
                     read_only: key.read_only,
+                    account: key.account_id(),
                     bucket: Mutex::new(Bucket::new(config.burst, config.rate_per_second, now)),
                     idempotency: Mutex::new(IdempotencyStore::default()),
                     counters: Mutex::new(KeyCounters::default()),

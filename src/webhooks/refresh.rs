@@ -14,7 +14,7 @@ use sqlx::PgPool;
 use super::apply::apply;
 use super::events::{self, Batch, Pending};
 use super::work::{Fetch, Work};
-use crate::api::Client;
+use crate::api::{Client, is_safe_id};
 use crate::config::WebhooksConfig;
 
 /// How long a claimed batch stays this process's without a heartbeat: the
@@ -117,6 +117,10 @@ pub async fn refresh_once_with(r: &Refresher, limits: &Limits) -> anyhow::Result
     if let Some(id) = batch.bundle_id.as_deref().filter(|id| fetches && !is_safe_id(id)) {
         return refuse(r, &batch, id).await;
     }
+    if fetches {
+        // One database mirrors one account: a key of another is refused before anything is written.
+        crate::mirror::account::ensure_if_bound(&r.pool, &r.client).await?;
+    }
     let applied = apply(&r.pool, &r.client, &batch, work);
     match keep_claim(r, &batch, applied).await {
         Ok((what, requests)) => {
@@ -158,17 +162,6 @@ pub async fn refresh_once_with(r: &Refresher, limits: &Limits) -> anyhow::Result
     }
 }
 
-/// Whether a bundle id from an event is one safe path segment: letters,
-/// digits, `-`, `_`, `.`, `~`, not only dots, at most 255 bytes. The id is
-/// put into `GET /bundles/{id}`, and a URL parser resolves `..` (also
-/// written `%2e%2e`) and `/`, so `../credits/balance` would read another
-/// endpoint with the key (as `jobs::validate::check_path` guards enqueued paths).
-pub fn is_safe_id(id: &str) -> bool {
-    (1..=255).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
-        && id.bytes().any(|b| b != b'.')
-}
-
 /// An event naming a bundle id that cannot be put into a path: given up at
 /// once, with no request, the reason kept.
 async fn refuse(r: &Refresher, batch: &Batch, id: &str) -> anyhow::Result<Outcome> {
@@ -181,23 +174,4 @@ async fn refuse(r: &Refresher, batch: &Batch, id: &str) -> anyhow::Result<Outcom
     tracing::error!(events = batch.ids.len(), error = %error, "webhook events refused");
     crate::meter::webhook_given_up(given_up);
     Ok(Outcome::Failed { events: batch.ids.len(), given_up })
-}
-
-/// Events given up, in the series of handled events (`kind="failed"`).
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_a_single_plain_segment_is_a_safe_bundle_id() {
-        for good in ["3f2b8c1e-9a4d-4c7e-8f00-123456789abc", "bnd_abc123", "a.b", "x~1"] {
-            assert!(is_safe_id(good), "{good}");
-        }
-        let long = "a".repeat(256);
-        for bad in
-            ["", ".", "..", "../credits/balance", "a/b", "%2e%2e", "a?b", "a#b", "a b", "é", long.as_str()]
-        {
-            assert!(!is_safe_id(bad), "{bad}");
-        }
-    }
 }

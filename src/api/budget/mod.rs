@@ -140,6 +140,11 @@ impl Budget {
         self
     }
 
+    /// The fingerprint of the key whose budget this is.
+    pub fn key_fingerprint(&self) -> &str {
+        &self.key
+    }
+
     pub fn max_wait(&self) -> Duration {
         self.options.max_wait
     }

@@ -1,5 +1,6 @@
-//! The key's money: `GET /credits/balance` and `GET /credits/history`
-//! (paginated, newest first, `date_from`/`date_to` inclusive, `YYYY-MM-DD`).
+//! The key's account and money: `GET /me`, `GET /credits/balance` and
+//! `GET /credits/history` (paginated, newest first, `date_from`/`date_to`
+//! inclusive, `YYYY-MM-DD`).
 
 use std::sync::Arc;
 
@@ -23,6 +24,13 @@ pub async fn balance(
 ) -> ApiResult {
     let credits = lock(&shared.world).accounts[key.index].credits;
     Ok(Json(json!({ "data": { "balance": credits } })).into_response())
+}
+
+/// `GET /me`: the reference names the endpoint (getCurrentUser) but not its
+/// body; assumed, like every singleton, `{"data": {...}}` with the user's
+/// `id` (the account the key belongs to).
+pub async fn me(Extension(key): Extension<Arc<KeyState>>) -> ApiResult {
+    Ok(Json(json!({ "data": { "id": key.account, "object": "user" } })).into_response())
 }
 
 pub async fn history(

@@ -32,6 +32,7 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/bundles/{id}/add-video-slots", post(lifecycle::add_video_slots))
         .route("/bundles/{id}/add-edit-slots", post(lifecycle::add_edit_slots))
         .route("/credits/balance", get(credits::balance))
+        .route("/me", get(credits::me))
         .route("/credits/history", get(credits::history))
         .route("/webhooks", get(webhooks::list).post(webhooks::create))
         .route("/webhooks/{id}", delete(webhooks::delete))

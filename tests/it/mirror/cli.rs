@@ -93,3 +93,30 @@ async fn worker_sync_exits_3_when_the_api_refuses_the_key(pool: PgPool) {
     assert_eq!(status, "failed");
     sim.shutdown().await;
 }
+
+#[sqlx::test]
+async fn worker_problems_lists_what_the_walks_set_aside(pool: PgPool) {
+    let url = database_url(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = env(&url, "http://127.0.0.1:9/", DEMO_KEY);
+    let out = run(dir.path().into(), vec!["problems"], env.clone()).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("no problems"), "{}", text(&out.stdout));
+    let mut conn = pool.acquire().await.unwrap();
+    tokportal_sync::mirror::problems::record(
+        &mut conn,
+        "bundle_videos",
+        "b-1",
+        "BUNDLE_NOT_OWNED",
+        "HTTP 403",
+    )
+    .await
+    .unwrap();
+    let out = run(dir.path().into(), vec!["problems"], env.clone()).await;
+    let table = text(&out.stdout);
+    assert_eq!(table.lines().count(), 2, "a header and one problem: {table}");
+    assert!(table.contains("bundle_videos") && table.contains("b-1") && table.contains("BUNDLE_NOT_OWNED"));
+    let out = run(dir.path().into(), vec!["problems", "--json"], env).await;
+    let row: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    assert_eq!((row["code"].as_str(), row["attempts"].as_i64()), (Some("BUNDLE_NOT_OWNED"), Some(1)));
+}

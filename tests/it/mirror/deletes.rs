@@ -85,23 +85,6 @@ async fn the_delete_guard_refuses_to_mark_more_than_the_allowed_share_and_says_w
 }
 
 #[sqlx::test]
-async fn without_checks_a_row_is_marked_deleted_only_once_two_complete_walks_missed_it(pool: PgPool) {
-    let sim = sim(60).await;
-    let mut s = settings();
-    s.max_delete_checks = 0;
-    let m = mirror(&pool, &sim, s);
-    sync(&m, "bundles").await;
-    sim.delete_bundles(&sim.bundle_ids()[20..25]);
-    let first = sync(&m, "bundles").await;
-    assert_eq!((first.tally.deleted, first.tally.delete_checks), (0, 0));
-    assert!(first.note.is_some_and(|n| n.contains("5 rows missed")));
-    let second = sync(&m, "bundles").await;
-    assert_eq!(second.tally.deleted, 5);
-    assert_eq!(live_bundles(&pool).await.len(), 55);
-    sim.shutdown().await;
-}
-
-#[sqlx::test]
 async fn a_row_missed_once_then_seen_again_starts_counting_afresh(pool: PgPool) {
     let sim = sim(30).await;
     let mut s = settings();

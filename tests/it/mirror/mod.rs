@@ -1,11 +1,14 @@
 //! The mirror against the simulator and a real Postgres database per test.
 
+mod account;
 mod children;
 mod cli;
+mod confirmed;
 mod deletes;
 mod drift;
 mod exact;
 mod kill;
+mod poison;
 mod progress;
 mod runs;
 pub mod support;

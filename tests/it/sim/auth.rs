@@ -92,7 +92,9 @@ fn keys_parse_from_the_keys_flag_syntax_and_debug_shows_only_a_fingerprint() {
     assert!(reader.read_only);
     let plain: SimKey = "sk_c".parse().unwrap();
     assert_eq!(plain.credits, tokportal_sync::sim::DEMO_CREDITS);
-    for bad in ["", "sk_d:lots", "sk_e:1:admin", "sk_f:1:read:extra"] {
+    let shared: SimKey = "sk_g:1:read:acct_1".parse().unwrap();
+    assert_eq!(shared.account_id(), "acct_1");
+    for bad in ["", "sk_d:lots", "sk_e:1:admin", "sk_f:1:read:acct:extra"] {
         assert!(bad.parse::<SimKey>().is_err(), "{bad:?}");
     }
     let shown = format!("{key:?}");

@@ -223,3 +223,22 @@ async fn a_filtered_list_sees_every_change_made_between_two_of_its_pages() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn edge_swaps_swap_a_page_edge_with_its_neighbour_at_random_and_keep_the_rest_in_place() {
+    let sim = start(unlimited()).await;
+    let api = Api::new(&sim);
+    let stable: Vec<String> = ids(&api.get_json("/bundles?per_page=100").await);
+    set_order(&sim, ListOrder::EdgeSwaps);
+    let mut swapped = 0;
+    for _ in 0..20 {
+        let page = ids(&api.get_json("/bundles?page=2&per_page=4").await);
+        let (first, last) = (&page[0], &page[3]);
+        assert!(first == &stable[4] || first == &stable[3], "the leading edge or its neighbour: {page:?}");
+        assert!(last == &stable[7] || last == &stable[8], "the trailing edge or its neighbour: {page:?}");
+        assert_eq!(page[1..3], stable[5..7], "inside the page nothing moves");
+        swapped += usize::from(first != &stable[4]) + usize::from(last != &stable[7]);
+    }
+    assert!(swapped > 5 && swapped < 35, "about half the edges swap: {swapped} of 40");
+    sim.shutdown().await;
+}

@@ -8,6 +8,8 @@
 
 mod send;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +27,11 @@ use super::error::ApiError;
 use super::mutation::{IdempotencyKey, MutationMethod};
 use super::turns::Priority;
 use send::describe;
+
+/// A caller's step run right before a request leaves (see
+/// [`Client::mutate_with`]); an error keeps the request unsent.
+pub type BeforeSend<'a> =
+    &'a (dyn Fn() -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'a>> + Send + Sync);
 
 /// How to reach the API. Built from the configuration outside `api/`.
 #[derive(Debug, Clone)]
@@ -129,7 +136,7 @@ impl Client {
             .with_max_times(self.inner.options.max_retries as usize)
             .build();
         loop {
-            match self.send(Method::GET, &url, None, None, false).await {
+            match self.send(Method::GET, &url, None, None, false, None).await {
                 Err(e) if e.is_retryable() => {
                     // A 503 or 408 may say when to come back (`Retry-After`,
                     // seconds or a date): never sooner than that. Later than
@@ -166,6 +173,32 @@ impl Client {
         idempotency_key: &IdempotencyKey,
         body: Option<&str>,
     ) -> Result<ApiResponse, ApiError> {
+        self.send_mutation(method, path, idempotency_key, body, None).await
+    }
+
+    /// [`Client::mutate`], with `before_send` run right before each attempt
+    /// leaves (after the budget let it go, before the HTTP send, again for
+    /// every attempt after a 429): the caller records the send first. When it
+    /// fails, the request is not sent: [`ApiError::Unrecorded`].
+    pub async fn mutate_with(
+        &self,
+        method: MutationMethod,
+        path: &str,
+        idempotency_key: &IdempotencyKey,
+        body: Option<&str>,
+        before_send: BeforeSend<'_>,
+    ) -> Result<ApiResponse, ApiError> {
+        self.send_mutation(method, path, idempotency_key, body, Some(before_send)).await
+    }
+
+    async fn send_mutation(
+        &self,
+        method: MutationMethod,
+        path: &str,
+        idempotency_key: &IdempotencyKey,
+        body: Option<&str>,
+        before_send: Option<BeforeSend<'_>>,
+    ) -> Result<ApiResponse, ApiError> {
         let method = match method {
             MutationMethod::Post => Method::POST,
             MutationMethod::Put => Method::PUT,
@@ -173,7 +206,7 @@ impl Client {
             MutationMethod::Delete => Method::DELETE,
         };
         let url = self.url(path, &[])?;
-        self.send(method, &url, Some(idempotency_key), body, false).await
+        self.send(method, &url, Some(idempotency_key), body, false, before_send).await
     }
 
     /// Asks the API what a creation would cost (`X-TokPortal-Dry-Run: true`):
@@ -199,7 +232,7 @@ impl Client {
             });
         }
         let url = self.url(path, &[])?;
-        self.send(Method::POST, &url, None, body, true).await
+        self.send(Method::POST, &url, None, body, true, None).await
     }
 
     /// `POST /webhooks` with `body`: one of the operations the API refuses an
@@ -211,7 +244,7 @@ impl Client {
     /// twice. The caller says so and lets a person check `GET /webhooks`.
     pub async fn create_webhook(&self, body: &str) -> Result<ApiResponse, ApiError> {
         let url = self.url("/webhooks", &[])?;
-        self.send(Method::POST, &url, None, Some(body), false).await.map_err(|mut e| {
+        self.send(Method::POST, &url, None, Some(body), false, None).await.map_err(|mut e| {
             // A success whose body could not be decoded may still hold the
             // signing secret: the error keeps none of it.
             if let ApiError::Fatal { status: Some(200..=299), excerpt, .. } = &mut e {

@@ -66,6 +66,11 @@ pub enum ApiError {
     #[error("{request}: not sent: stopping while it waited for the key's budget")]
     Cancelled { request: String },
 
+    /// The caller's step before the send (see `Client::mutate_with`) failed;
+    /// nothing was sent.
+    #[error("{request}: not sent: the send could not be recorded first: {source:#}")]
+    Unrecorded { request: String, source: anyhow::Error },
+
     /// The budget store (Postgres) failed; nothing was sent.
     #[error("{request}: the request budget is unavailable: {source:#}")]
     Budget { request: String, source: anyhow::Error },

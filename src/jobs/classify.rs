@@ -38,7 +38,7 @@ pub fn classify(e: &ApiError) -> Class {
     match e {
         ApiError::Retryable { retry_after, .. } => Class::Retry { at_least: *retry_after },
         ApiError::RateLimited { wait, .. } => Class::Wait { after: Some(*wait) },
-        ApiError::Budget { .. } => Class::Wait { after: None },
+        ApiError::Budget { .. } | ApiError::Unrecorded { .. } => Class::Wait { after: None },
         ApiError::Conflict { code, .. } if code == "IDEMPOTENCY_KEY_IN_PROGRESS" => {
             Class::Wait { after: None }
         }
@@ -69,7 +69,10 @@ pub fn status_of(e: &ApiError) -> Option<u16> {
         ApiError::Conflict { .. } => Some(409),
         ApiError::RateLimited { .. } => Some(429),
         ApiError::Retryable { status, .. } | ApiError::Fatal { status, .. } => *status,
-        ApiError::Invalid { .. } | ApiError::Budget { .. } | ApiError::Cancelled { .. } => None,
+        ApiError::Invalid { .. }
+        | ApiError::Budget { .. }
+        | ApiError::Unrecorded { .. }
+        | ApiError::Cancelled { .. } => None,
     }
 }
 

@@ -46,9 +46,8 @@ pub async fn insert(db: impl PgExecutor<'_>, job: &NewJob) -> sqlx::Result<Job> 
 /// Claims the next due job: queued and due, or running with its lease ended
 /// (a crashed worker), never one whose first send is older than `fresh_for`
 /// (see [`expire_stale`]) nor one with an earlier unfinished job of the same
-/// ordering key. Records the attempt as sent now, and `first_sent_at` if it
-/// had none: set before the bytes leave, so a crash mid-send can never leave
-/// a sent job looking unsent; a record that proves nothing was sent restores it.
+/// ordering key. Opens the claim's attempt row; `first_sent_at` is left to
+/// [`record_first_send`], right before the request actually leaves.
 pub async fn claim(
     db: impl PgExecutor<'_>,
     lease: Duration,
@@ -56,7 +55,7 @@ pub async fn claim(
 ) -> sqlx::Result<Option<Claimed>> {
     sqlx::query_as(concat!(
         "WITH next AS (
-            SELECT j.id, j.first_sent_at
+            SELECT j.id
             FROM tokportal.mutation_jobs j
             WHERE ((j.status = 'queued' AND j.run_after <= now())
                    OR (j.status = 'running' AND j.locked_until <= now()))
@@ -71,11 +70,10 @@ pub async fn claim(
         ), claimed AS (
             UPDATE tokportal.mutation_jobs j
             SET status = 'running', claims = j.claims + 1,
-                locked_until = now() + make_interval(secs => $1),
-                first_sent_at = COALESCE(j.first_sent_at, now())
+                locked_until = now() + make_interval(secs => $1)
             FROM next WHERE j.id = next.id
             RETURNING j.id, j.claims AS claim, j.attempts, j.method, j.path, j.body, j.idempotency_key,
-                      next.first_sent_at AS previous_first_sent_at
+                      j.first_sent_at AS previous_first_sent_at
         ), sent AS (",
         attempts::insert_sent!(),
         ")
@@ -87,6 +85,22 @@ pub async fn claim(
     .bind(fresh_for.as_secs_f64())
     .fetch_optional(db)
     .await
+}
+
+/// Records that claim `claim` of `job` is about to send it: `first_sent_at`
+/// if it had none, written before the bytes leave so a crash mid-send never
+/// leaves a sent job looking unsent. False (nothing written) when `claim` is
+/// no longer the job's current claim: the caller must not send.
+pub async fn record_first_send(db: impl PgExecutor<'_>, job: i64, claim: i32) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE tokportal.mutation_jobs SET first_sent_at = COALESCE(first_sent_at, now())
+         WHERE id = $1 AND claims = $2 AND status = 'running'",
+    )
+    .bind(job)
+    .bind(claim)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Extends the lease of a job this worker holds, if `claim` is still its
@@ -148,8 +162,7 @@ pub async fn record(
         }
         Verdict::Retry { .. } => {
             "status = 'queued', attempts = attempts + $10::int, locked_until = NULL,
-             run_after = now() + make_interval(secs => $11), error_code = $12, last_error = $13,
-             first_sent_at = CASE WHEN $14 THEN first_sent_at ELSE $15 END"
+             run_after = now() + make_interval(secs => $11), error_code = $12, last_error = $13"
         }
         Verdict::Failed { .. } => {
             "status = 'failed', attempts = attempts + 1, locked_until = NULL, finished_at = now(),
@@ -174,13 +187,9 @@ pub async fn record(
         Verdict::Succeeded { status, body, replayed, credits_charged } => {
             query.bind(*status).bind(body).bind(*replayed).bind(credits_charged)
         }
-        Verdict::Retry { after, counted, code, error, sent, first_sent_at } => query
-            .bind(i32::from(*counted))
-            .bind(after.as_secs_f64())
-            .bind(code)
-            .bind(error)
-            .bind(*sent)
-            .bind(*first_sent_at),
+        Verdict::Retry { after, counted, code, error } => {
+            query.bind(i32::from(*counted)).bind(after.as_secs_f64()).bind(code).bind(error)
+        }
         Verdict::Failed { status, code, error, details } => {
             query.bind(*status).bind(code).bind(error).bind(details)
         }
@@ -227,11 +236,15 @@ pub async fn requeue(
     sqlx::query_as(sql).bind(id).bind(expected).bind(new_key).fetch_optional(db).await
 }
 
-/// Cancels a queued job that was never sent. None if it is not one.
+/// Cancels a job that was never sent: queued, or left claimed by a worker
+/// whose lease ended (killed while it waited for the budget). Safe against a
+/// late worker: it sends only after [`record_first_send`], which no longer
+/// applies once the job is cancelled. None if it is not one.
 pub async fn cancel(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Job>> {
     let sql = concat!(
         "UPDATE tokportal.mutation_jobs SET status = 'cancelled', finished_at = now()
-         WHERE id = $1 AND status = 'queued' AND first_sent_at IS NULL
+         WHERE id = $1 AND first_sent_at IS NULL
+           AND (status = 'queued' OR (status = 'running' AND locked_until <= now()))
          RETURNING ",
         job_columns!(),
         ""

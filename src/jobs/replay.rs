@@ -3,6 +3,8 @@
 //! classify the answer, record it if the claim is still ours.
 //! [`run_next_job`] is the step loops, commands and tests call.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
@@ -133,8 +135,9 @@ async fn send(r: &Replayer, job: &Claimed) -> Result<ApiResponse, ApiError> {
     // Checked again before every send: a row inserted around the table's checks never met them.
     super::validate::check_sendable(method, &job.path).map_err(|e| invalid(format!("not sent: {e}")))?;
     let deadline = r.settings.send_timeout;
-    match tokio::time::timeout(deadline, r.client.mutate(method, &job.path, &key, job.body.as_deref())).await
-    {
+    let before_send = || record_first_send(&r.pool, job);
+    let send = r.client.mutate_with(method, &job.path, &key, job.body.as_deref(), &before_send);
+    match tokio::time::timeout(deadline, send).await {
         Ok(result) => result,
         Err(_) => Err(ApiError::Retryable {
             request,
@@ -144,6 +147,20 @@ async fn send(r: &Replayer, job: &Claimed) -> Result<ApiResponse, ApiError> {
             retry_after: None,
         }),
     }
+}
+
+/// The step the client runs right before each attempt leaves: the job's
+/// `first_sent_at`, written under this claim only. An error keeps the request
+/// unsent (the write failed, or the claim was taken over).
+fn record_first_send<'a>(
+    pool: &'a PgPool,
+    job: &'a Claimed,
+) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'a>> {
+    Box::pin(async move {
+        let ours = queue::record_first_send(pool, job.id, job.claim).await?;
+        anyhow::ensure!(ours, "job {} was claimed again by another worker", job.id);
+        Ok(())
+    })
 }
 
 /// The attempt's record, the job's verdict and the step's outcome.
@@ -191,15 +208,7 @@ fn judge(
         Class::Retry { at_least } => {
             let after = backoff(s, job.attempts).max(at_least.unwrap_or_default()).min(s.longest_wait());
             send.outcome = "retry";
-            let first_sent_at = job.previous_first_sent_at;
-            let verdict = Verdict::Retry {
-                after,
-                counted: true,
-                code,
-                error: e.to_string(),
-                sent: true,
-                first_sent_at,
-            };
+            let verdict = Verdict::Retry { after, counted: true, code, error: e.to_string() };
             (send, verdict, Outcome::Retrying { job: id, after, counted: true })
         }
         Class::Wait { after } => {
@@ -210,13 +219,8 @@ fn judge(
                 None => s.in_progress_delay,
             };
             let after = after.min(s.longest_wait());
-            // The budget refused (a 429 waited out, or the store failing):
-            // nothing reached the API under the key this time.
-            let sent = !matches!(e, ApiError::RateLimited { .. } | ApiError::Budget { .. });
             send.outcome = "wait";
-            let first_sent_at = job.previous_first_sent_at;
-            let verdict =
-                Verdict::Retry { after, counted: false, code, error: e.to_string(), sent, first_sent_at };
+            let verdict = Verdict::Retry { after, counted: false, code, error: e.to_string() };
             (send, verdict, Outcome::Retrying { job: id, after, counted: false })
         }
         Class::Failed { message } => {

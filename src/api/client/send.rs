@@ -1,6 +1,6 @@
 //! How one request goes out: the key's budget first (its turn, a 429 block
 //! waited out and shared with every client of the key, up to `max_wait`),
-//! then one attempt with the identifying headers, then the answer finished
+//! then the caller's `before_send` step if it gave one, then one attempt with the identifying headers, then the answer finished
 //! into an [`ApiResponse`] or an [`ApiError`] that never holds the key.
 
 use std::time::Duration;
@@ -12,7 +12,7 @@ use serde_json::Value;
 use tracing::Instrument;
 use url::Url;
 
-use super::{ApiResponse, Client};
+use super::{ApiResponse, BeforeSend, Client};
 use crate::api::error::{self, ApiError};
 use crate::api::headers::{RateLimitHeaders, server_wait};
 use crate::api::mutation::IdempotencyKey;
@@ -52,6 +52,7 @@ impl Client {
         idempotency_key: Option<&IdempotencyKey>,
         body: Option<&str>,
         dry_run: bool,
+        before_send: Option<BeforeSend<'_>>,
     ) -> Result<ApiResponse, ApiError> {
         let request = describe(&method, url);
         let budget = &self.inner.budget;
@@ -65,6 +66,11 @@ impl Client {
                 self.unless_cancelled(&request, budget.acquire_as(self.priority, &request, limit)).await?;
             waited += permit.waited;
             self.inner.counters.waited(permit.waited);
+            if let Some(before_send) = before_send {
+                before_send()
+                    .await
+                    .map_err(|source| ApiError::Unrecorded { request: request.clone(), source })?;
+            }
             let request_id = format!("tps_{}", uuid::Uuid::new_v4().simple());
             let span = tracing::debug_span!("api.request", request = %request, request.id = %request_id);
             let raw = self

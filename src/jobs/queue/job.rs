@@ -55,8 +55,7 @@ pub struct Claimed {
     pub path: String,
     pub body: Option<String>,
     pub idempotency_key: String,
-    /// `first_sent_at` before this claim set it, restored when nothing was
-    /// sent (the key or the budget refused, the worker was stopping).
+    /// `first_sent_at` when claimed, put back by [`Verdict::Release`].
     pub previous_first_sent_at: Option<DateTime<Utc>>,
     /// How many sends of this job the API answered `IDEMPOTENCY_KEY_IN_PROGRESS`.
     pub in_progress_answers: i32,
@@ -71,16 +70,12 @@ pub enum Verdict {
         replayed: bool,
         credits_charged: Option<String>,
     },
-    /// Queued again after `after`; `counted` adds one to `attempts`. When
-    /// nothing was `sent` (the budget refused), `first_sent_at` goes back to
-    /// what it was before the claim.
+    /// Queued again after `after`; `counted` adds one to `attempts`.
     Retry {
         after: Duration,
         counted: bool,
         code: Option<String>,
         error: String,
-        sent: bool,
-        first_sent_at: Option<DateTime<Utc>>,
     },
     Failed {
         status: Option<i32>,
@@ -88,7 +83,10 @@ pub enum Verdict {
         error: String,
         details: Option<Value>,
     },
-    /// The key was refused: back to the queue as it was before the claim.
+    /// Back to the queue as it was before the claim, `first_sent_at`
+    /// included: the worker was stopping before the send, or the API refused
+    /// the key (a 401 or a 403 on its scope: the request was never executed,
+    /// so a job whose only sends were refused can still be cancelled).
     Release {
         first_sent_at: Option<DateTime<Utc>>,
     },

@@ -4,6 +4,7 @@ mod claims;
 mod cli;
 mod config;
 mod crash;
+mod first_send;
 mod locks;
 mod operator;
 mod outcomes;

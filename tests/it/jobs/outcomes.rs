@@ -250,14 +250,8 @@ async fn a_crashed_workers_job_is_sent_again_with_the_same_key_once_its_lease_en
     assert_eq!(executions(&sim, &j.idempotency_key), 1);
     // The dead worker's late record does not overwrite the outcome.
     let send = queue::SendRecord { outcome: "retry", ..Default::default() };
-    let verdict = queue::Verdict::Retry {
-        after: Duration::ZERO,
-        counted: true,
-        code: None,
-        error: "late".into(),
-        sent: true,
-        first_sent_at: None,
-    };
+    let verdict =
+        queue::Verdict::Retry { after: Duration::ZERO, counted: true, code: None, error: "late".into() };
     assert!(!queue::record(&pool, j.id, dead.claim, &send, &verdict).await.unwrap());
     assert_eq!(job(&pool, j.id).await.status, "succeeded");
     let sends = attempts(&pool, j.id).await;

@@ -38,7 +38,7 @@ impl Scheduler {
     pub async fn tick_once(&self, cancel: &CancellationToken) -> anyhow::Result<Tick> {
         let mut tick = Tick::default();
         // One database mirrors one account: checked before anything is written.
-        if !self.streams.is_empty() && !self.account(true).await? {
+        if !self.streams.is_empty() && !self.account().await? {
             tick.not_started.extend(self.streams.iter().copied());
             return Ok(tick);
         }
@@ -55,25 +55,16 @@ impl Scheduler {
                 }
             }
         }
-        // The first sync that mirrored something binds the mirror to its key's account.
-        if tick.runs.iter().any(|r| r.status.succeeded()) {
-            self.account(false).await?;
-        }
         Ok(tick)
     }
 
-    /// Checks the key's account against the mirror's (`bound_only`: only once
-    /// a sync bound it), else binds it. False: stopping while `GET /me` waited
-    /// for the key's budget.
-    async fn account(&self, bound_only: bool) -> anyhow::Result<bool> {
-        let (pool, client) = (&self.mirror.pool, &self.mirror.client);
-        let checked = match bound_only {
-            true => mirror::account::ensure_if_bound(pool, client).await,
-            false => mirror::account::ensure(pool, client).await.map(|_| ()),
-        };
-        match checked {
+    /// Checks the key's account against the mirror's, binding the mirror at
+    /// its first sync (a key already recorded for the account costs no
+    /// request). False: stopping while `GET /me` waited for the key's budget.
+    async fn account(&self) -> anyhow::Result<bool> {
+        match mirror::account::ensure(&self.mirror.pool, &self.mirror.client).await {
             Err(e) if crate::api::ApiError::cancelled_in(&e) => Ok(false),
-            other => other.map(|()| true),
+            other => other.map(|_| true),
         }
     }
 

@@ -1,7 +1,8 @@
 //! One database mirrors one account: all SQL of `tokportal.mirror_account`.
 //! The first sync binds the mirror to the account of its key (the `id` of
-//! `GET /me`); every run that writes (a sync, `--once`, the daemon's cycles,
-//! webhook refreshes) checks it first ([`ensure_if_bound`]), and a key of
+//! `GET /me`) before it writes anything ([`ensure`]); every run that writes
+//! (a sync, `--once`, the daemon's cycles) checks it first, webhook refreshes
+//! once a sync bound it ([`ensure_if_bound`]), and a key of
 //! another account is refused before anything is written: the mirror would
 //! otherwise mark the first account's rows deleted one confirmed 404 at a
 //! time. A key whose `GET /me` named the bound account is remembered by its
@@ -86,8 +87,8 @@ pub async fn ensure(pool: &PgPool, client: &Client) -> anyhow::Result<String> {
     Ok(account)
 }
 
-/// [`ensure`] once a sync bound the mirror; before, nothing (the first sync
-/// binds it once it has mirrored something).
+/// [`ensure`] once a sync bound the mirror; before, nothing (a webhook
+/// refresh never binds: the first sync does, before it writes).
 pub async fn ensure_if_bound(pool: &PgPool, client: &Client) -> anyhow::Result<()> {
     let mut conn = pool.acquire().await.context("Failed to get a connection")?;
     if bound(&mut conn).await?.is_some() {

@@ -213,6 +213,15 @@ async fn max_duration_ends_a_walk_waiting_for_a_blocked_key_with_exit_0(pool: Pg
     config(dir.path(), &["bundles"], "0 */15 * * * *");
     let env = env(&url, sim.base_url().as_str(), "1000");
     block_the_key(&pool).await;
+    // The mirror already holds the key's account (as after a first sync), so
+    // the walk starts without asking `GET /me`.
+    let ours = secret::fingerprint(&SecretString::from(DEMO_KEY));
+    sqlx::query("INSERT INTO tokportal.mirror_account (account_id, key_fingerprints) VALUES ($1, ARRAY[$2])")
+        .bind(tokportal_sync::sim::SimKey::full(DEMO_KEY, 0).account_id())
+        .bind(&ours)
+        .execute(&pool)
+        .await
+        .unwrap();
     let mut worker = Worker::spawn(dir.path(), &["--once", "--max-duration", "5s"], &env);
     // The walk starts; its first page would wait 200 s; the deadline ends the wait instead.
     until(&pool, "SELECT count(*) FROM tokportal.sync_runs", Duration::from_secs(30), |n| n == 1).await;

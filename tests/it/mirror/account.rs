@@ -99,6 +99,24 @@ async fn a_key_of_another_account_is_refused_with_nothing_written_until_the_mirr
 }
 
 #[sqlx::test]
+async fn the_first_sync_binds_the_mirror_before_its_first_run_writes_anything(pool: PgPool) {
+    let sim = two_accounts().await;
+    let (url, base) = (database_url(&pool).await, sim.base_url().to_string());
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path().into(), vec!["sync"], url.clone(), base.clone(), DEMO_KEY).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Bound at the start of the first sync, not once it succeeded: a first
+    // sync that fails half-way still leaves another account's key refused.
+    let bound_first = count(
+        &pool,
+        "SELECT count(*) FROM tokportal.mirror_account m \
+         WHERE m.bound_at <= (SELECT min(started_at) FROM tokportal.sync_runs)",
+    )
+    .await;
+    assert_eq!(bound_first, 1);
+}
+
+#[sqlx::test]
 async fn the_scheduled_sync_and_the_webhook_refresher_refuse_another_account_before_writing(pool: PgPool) {
     let sim = two_accounts().await;
     let m = mirror(&pool, &sim, settings());

@@ -88,9 +88,10 @@ async fn worker_sync_exits_3_when_the_api_refuses_the_key(pool: PgPool) {
     .await;
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert!(!text(&out.stderr).contains(wrong), "the key never shows");
-    let status: String =
-        sqlx::query_scalar("SELECT status FROM tokportal.sync_runs").fetch_one(&pool).await.unwrap();
-    assert_eq!(status, "failed");
+    // Refused at the account check (`GET /me`), before any walk wrote a row.
+    let runs: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM tokportal.sync_runs").fetch_one(&pool).await.unwrap();
+    assert_eq!(runs, 0);
     sim.shutdown().await;
 }
 

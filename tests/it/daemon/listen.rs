@@ -44,11 +44,10 @@ async fn a_half_sent_header_is_closed_within_seconds_and_does_not_hold_the_stop(
     stalled.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Le").await.unwrap();
     let started = tokio::time::Instant::now();
     until_closed(&mut stalled).await;
-    assert!(
-        started.elapsed() <= Limits::default().header + Duration::from_secs(1),
-        "{:?}",
-        started.elapsed()
-    );
+    // Closed by the header timeout (time is paused: nothing else fires before
+    // BOUND), not refused at once as a malformed request would be.
+    let held = started.elapsed();
+    assert!(held >= Limits::default().header - Duration::from_secs(1), "{held:?}");
 
     // A second stalled client does not keep the stopping server waiting.
     let mut other = TcpStream::connect(addr).await.unwrap();
@@ -69,8 +68,9 @@ async fn a_body_that_never_ends_is_cut_off() {
     let started = tokio::time::Instant::now();
     let answer = until_closed(&mut stalled).await;
     assert!(!answer.contains("200 OK"), "{answer}");
-    let limit = Limits::default().body + Duration::from_secs(1);
-    assert!(started.elapsed() <= limit, "{:?}", started.elapsed());
+    // Cut off by the body's deadline (time is paused), not refused at once.
+    let held = started.elapsed();
+    assert!(held >= Limits::default().body - Duration::from_secs(1), "{held:?}");
 }
 
 #[tokio::test(start_paused = true)]

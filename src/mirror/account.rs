@@ -46,10 +46,19 @@ pub async fn bound(conn: &mut PgConnection) -> anyhow::Result<Option<(String, Ve
 /// it when no run has. A key of another account is an error whose exit
 /// status is 2, naming both accounts and the way out; nothing is written.
 pub async fn ensure(pool: &PgPool, client: &Client) -> anyhow::Result<String> {
-    let fingerprint = client.key_fingerprint();
     let mut conn = pool.acquire().await.context("Failed to get a connection")?;
     let held = bound(&mut conn).await?;
     drop(conn);
+    check(pool, client, held).await
+}
+
+/// [`ensure`] on what [`bound`] read.
+async fn check(
+    pool: &PgPool,
+    client: &Client,
+    held: Option<(String, Vec<String>)>,
+) -> anyhow::Result<String> {
+    let fingerprint = client.key_fingerprint();
     if let Some((account, keys)) = &held
         && keys.contains(&fingerprint)
     {
@@ -91,9 +100,10 @@ pub async fn ensure(pool: &PgPool, client: &Client) -> anyhow::Result<String> {
 /// refresh never binds: the first sync does, before it writes).
 pub async fn ensure_if_bound(pool: &PgPool, client: &Client) -> anyhow::Result<()> {
     let mut conn = pool.acquire().await.context("Failed to get a connection")?;
-    if bound(&mut conn).await?.is_some() {
-        drop(conn);
-        ensure(pool, client).await?;
+    let held = bound(&mut conn).await?;
+    drop(conn);
+    if held.is_some() {
+        check(pool, client, held).await?;
     }
     Ok(())
 }

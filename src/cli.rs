@@ -98,7 +98,7 @@ pub struct SyncArgs {
     #[arg(
         long,
         help = format!("Walk only this stream ({})", crate::mirror::streams::names().join(", ")),
-        value_parser = clap::builder::PossibleValuesParser::new(crate::mirror::ORDER)
+        value_parser = clap::builder::PossibleValuesParser::new(crate::mirror::streams::names())
     )]
     pub stream: Option<String>,
 }

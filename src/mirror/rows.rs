@@ -15,15 +15,6 @@ pub struct Upserted {
     pub unchanged: u64,
 }
 
-impl Upserted {
-    pub fn add(&mut self, other: Upserted) {
-        self.inserted += other.inserted;
-        self.updated += other.updated;
-        self.revived += other.revived;
-        self.unchanged += other.unchanged;
-    }
-}
-
 /// An item the mirror cannot store: no usable `id`.
 #[derive(Debug, thiserror::Error)]
 #[error("item {index} of the page has no string or number `id`: {excerpt}")]

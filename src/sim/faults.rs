@@ -190,8 +190,8 @@ impl Faults {
     }
 
     /// Whether this write answers `BUNDLE_PRICING_CHANGED`; consumes `pricing_changed_next`.
-    pub fn take_pricing_changed(&mut self, is_write: bool) -> bool {
-        let fire = is_write && self.pricing_changed_next > 0;
+    pub fn take_pricing_changed(&mut self) -> bool {
+        let fire = self.pricing_changed_next > 0;
         if fire {
             self.pricing_changed_next -= 1;
         }

@@ -18,7 +18,7 @@ use super::state::Shared;
 /// is stored, as for every other answer). A dry run never meets it: it is how
 /// a client refetches the price.
 pub fn pricing_changed(shared: &Shared) -> Option<Response> {
-    lock(&shared.faults).take_pricing_changed(true).then(|| {
+    lock(&shared.faults).take_pricing_changed().then(|| {
         ApiError::new(
             StatusCode::CONFLICT,
             "BUNDLE_PRICING_CHANGED",

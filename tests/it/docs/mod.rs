@@ -2,8 +2,9 @@
 //! binary: every relative link leads to a file and every `#anchor` to a
 //! heading; every `worker …` command they show is one `worker --help` lists;
 //! the README stays short, links every page and gives the test command CI
-//! runs; every key of `config.toml` is documented; the systemd units'
-//! `Documentation=` is installed by their install steps.
+//! runs; every key of `config.toml` and every table the migrations create
+//! is documented; the systemd units' `Documentation=` is installed by their
+//! install steps.
 
 mod commands;
 mod markdown;
@@ -208,4 +209,30 @@ fn the_systemd_units_documentation_is_a_file_their_install_steps_install() {
             );
         }
     }
+}
+
+#[test]
+fn every_table_the_migrations_create_is_in_the_schema_table() {
+    let mut created = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(root().join("migrations")).unwrap() {
+        let sql = read(&entry.unwrap().path());
+        // CREATE TABLE and CREATE UNLOGGED TABLE.
+        for line in sql.lines().filter(|l| l.starts_with("CREATE ")) {
+            if let Some((_, rest)) = line.split_once(" TABLE tokportal.") {
+                created.insert(
+                    rest.split(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap().to_string(),
+                );
+            }
+        }
+    }
+    let page = read(&root().join("docs/mirror.md"));
+    let schema = &page[page.find("## Database schema").expect("docs/mirror.md has the schema")..];
+    let documented: std::collections::BTreeSet<String> = schema
+        .lines()
+        .skip_while(|l| !l.starts_with("| table |"))
+        .skip(2)
+        .take_while(|l| l.starts_with("| `"))
+        .map(|l| l[3..].split('`').next().unwrap().to_string())
+        .collect();
+    assert_eq!(documented, created, "docs/mirror.md's schema table and the migrations' tables differ");
 }

@@ -5,6 +5,9 @@
 pub struct Page {
     /// The anchors of its headings, as GitHub makes them (duplicates get `-1`, `-2`, …).
     pub anchors: Vec<String>,
+    /// Headings whose anchor another heading of the page already has: a
+    /// link to that anchor lands on the first of them, whichever was meant.
+    pub duplicates: Vec<String>,
     /// Link targets outside code, with the line they are on.
     pub links: Vec<(usize, String)>,
     /// The content of every inline code span, with the line it starts on.
@@ -14,7 +17,13 @@ pub struct Page {
 }
 
 pub fn parse(text: &str) -> Page {
-    let mut page = Page { anchors: Vec::new(), links: Vec::new(), spans: Vec::new(), fences: Vec::new() };
+    let mut page = Page {
+        anchors: Vec::new(),
+        duplicates: Vec::new(),
+        links: Vec::new(),
+        spans: Vec::new(),
+        fences: Vec::new(),
+    };
     // Prose with the fenced blocks blanked out, line numbers kept.
     let mut prose = String::new();
     let mut fence: Option<(String, String, usize, String)> = None; // (marker, info, line, text)
@@ -44,6 +53,9 @@ pub fn parse(text: &str) -> Page {
                 if let Some(heading) = heading(line) {
                     let base = slug(&heading);
                     let n = page.anchors.iter().filter(|a| strip_suffix(a, &base)).count();
+                    if n > 0 {
+                        page.duplicates.push(heading.clone());
+                    }
                     page.anchors.push(if n == 0 { base } else { format!("{base}-{n}") });
                 }
                 prose.push_str(line);
@@ -168,6 +180,7 @@ mod tests {
         );
         let page = parse("# A\n## Keys\n```sh\n# not a heading\n```\n## Keys\n");
         assert_eq!(page.anchors, ["a", "keys", "keys-1"]);
+        assert_eq!(page.duplicates, ["Keys"]);
     }
 
     #[test]

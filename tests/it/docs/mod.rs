@@ -92,6 +92,18 @@ fn every_relative_link_in_the_readme_and_the_manual_leads_to_a_file_and_heading(
 }
 
 #[test]
+fn no_page_has_two_headings_with_one_anchor() {
+    // `[webhooks](#webhooks)` once led to the simulator's "### Webhooks", the
+    // first of two: with one heading an anchor, a link goes where it says.
+    for page in pages() {
+        let duplicates = markdown::parse(&read(&root().join(&page))).duplicates;
+        assert!(duplicates.is_empty(), "{}: headings sharing an anchor: {duplicates:?}", page.display());
+    }
+    let old = "## The simulator\n### Webhooks\n## The daemon\n## Webhooks\nSee [webhooks](#webhooks).\n";
+    assert_eq!(markdown::parse(old).duplicates, ["Webhooks"]);
+}
+
+#[test]
 fn a_link_to_a_missing_file_or_heading_is_caught() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("docs")).unwrap();

@@ -111,6 +111,20 @@ pub fn check(args: &[String]) -> Result<(), String> {
     walk(&root, args, "worker")
 }
 
+/// Every long flag of every command, `help` and `version` included: what a
+/// flag named alone (`--new-key`) must be one of.
+pub fn every_long_flag() -> std::collections::BTreeSet<String> {
+    fn collect(cmd: &Command, out: &mut std::collections::BTreeSet<String>) {
+        out.extend(cmd.get_arguments().filter_map(|a| a.get_long()).map(str::to_string));
+        cmd.get_subcommands().for_each(|sub| collect(sub, out));
+    }
+    let mut root = Cli::command();
+    root.build();
+    let mut flags = std::collections::BTreeSet::new();
+    collect(&root, &mut flags);
+    flags
+}
+
 fn walk(cmd: &Command, args: &[String], path: &str) -> Result<(), String> {
     let mut i = 0;
     let mut positional = false;

@@ -1,6 +1,7 @@
 //! The README and the manual (`docs/*.md`) held to the repository and the
 //! binary: every relative link leads to a file and every `#anchor` to a
-//! heading; every `worker …` command they show is one `worker --help` lists;
+//! heading; every `worker …` command they show is one `worker --help` lists,
+//! and so is every flag they name alone;
 //! the README stays short, links every page and gives the test command CI
 //! runs; every key of `config.toml` and every table the migrations create
 //! is documented; the systemd units' `Documentation=` is installed by their
@@ -75,6 +76,15 @@ fn bad_commands(name: &str, text: &str) -> Vec<String> {
         }
     }
     let mut bad = Vec::new();
+    let flags = commands::every_long_flag();
+    for (line, span) in &page.spans {
+        // A flag named alone, such as `--new-key` or `--accept-price N`.
+        let Some(flag) = span.strip_prefix("--") else { continue };
+        let flag = flag.split([' ', '=']).next().unwrap_or_default();
+        if !flags.contains(flag) {
+            bad.push(format!("{name}:{line}: {span}: no `worker` command has a flag `--{flag}`"));
+        }
+    }
     for (line, text) in lines {
         for args in commands::invocations(&text) {
             if let Err(e) = commands::check(&args) {
@@ -134,11 +144,12 @@ fn every_worker_command_in_the_readme_and_the_manual_is_one_the_binary_has() {
 
 #[test]
 fn a_made_up_command_in_a_page_is_caught() {
-    let page = "Run `worker sync --stream bundles`, then `worker runs --all`.\n\n```sh\n\
+    let page = "Run `worker sync --stream bundles`, then `worker runs --all`, or `--new-key` or `--newkey`.\n\n```sh\n\
                 cargo run --release -- migrate && \\\n  cargo run --release -- jobs purge 3   # no such\n```\n";
     assert_eq!(
         bad_commands("p.md", page),
         [
+            "p.md:1: --newkey: no `worker` command has a flag `--newkey`",
             "p.md:1: worker runs --all: `worker runs` has no flag `--all`",
             "p.md:4: cargo run --release -- migrate &&    cargo run --release -- jobs purge 3   # no such: \
              `worker jobs` has no subcommand `purge`",

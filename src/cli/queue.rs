@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-/// `worker enqueue`: see docs/jobs.md, "worker enqueue".
+/// `worker enqueue`: see the README section "The mutation queue".
 #[derive(Debug, Args)]
 pub struct EnqueueArgs {
     /// POST, PUT, PATCH or DELETE.

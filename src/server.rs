@@ -6,7 +6,7 @@
 //! [`serve`] runs a router with read timeouts and a cap on connections
 //! (`listen`).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -22,9 +22,8 @@ mod listen;
 
 pub use listen::{Limits, serve_with};
 
-use crate::api::Client;
-use crate::jobs::queue;
-use crate::{db, meter};
+use crate::db;
+use crate::meter::scrape::Sources;
 
 /// Longest a probe or a scrape waits for Postgres: a probe must answer
 /// before the orchestrator's own timeout, so every probe in
@@ -33,14 +32,13 @@ use crate::{db, meter};
 /// number from this line: keep it `from_secs(N)`.
 const DB_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// What the routes read: the pool, the recorder, and the API clients whose
-/// counters are sampled at each scrape ("sync", "replay"), set once they
-/// exist (after the migrations: their budget lives in Postgres).
+/// What the routes read: the pool, the recorder, and what each scrape
+/// samples (the API clients' counters, gauges read from Postgres).
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
     pub metrics: PrometheusHandle,
-    pub clients: Arc<OnceLock<Vec<(&'static str, Client)>>>,
+    pub sources: Arc<Sources>,
 }
 
 /// `/metrics` and `/healthz`; merge further routes (webhooks) into it.
@@ -54,17 +52,7 @@ pub fn daemon_routes(state: AppState, receiver: crate::webhooks::Receiver) -> Ro
 }
 
 async fn metrics(State(state): State<AppState>) -> String {
-    let clients = state.clients.get().map(Vec::as_slice).unwrap_or_default();
-    for (name, client) in clients {
-        meter::api_counters(name, &client.counters());
-    }
-    let responses: Vec<Vec<(u16, u64)>> = clients.iter().map(|(_, c)| c.responses()).collect();
-    meter::api_responses(responses.iter().map(Vec::as_slice));
-    match tokio::time::timeout(DB_PROBE_TIMEOUT, queue::depth(&state.pool)).await {
-        Ok(Ok((depth, oldest))) => meter::queue(depth, oldest),
-        Ok(Err(e)) => tracing::debug!(error = %e, "queue gauges not refreshed"),
-        Err(_) => tracing::debug!("queue gauges not refreshed: Postgres did not answer in time"),
-    }
+    state.sources.sample(DB_PROBE_TIMEOUT).await;
     state.metrics.render()
 }
 

@@ -230,6 +230,47 @@ mod tests {
         assert!(text.contains(&format!("{API_BUDGET_WAIT}{{client=\"replay\"}} 0\n")), "{text}");
     }
 
+    fn series(text: &str) -> std::collections::BTreeSet<String> {
+        text.lines().filter(|l| !l.starts_with('#')).filter_map(|l| Some(l.rsplit_once(' ')?.0.into())).collect()
+    }
+
+    #[test]
+    fn whatever_is_recorded_was_listed_at_zero_from_the_start() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, zero::every_series);
+        let at_start = series(&handle.render());
+        metrics::with_local_recorder(&recorder, || {
+            for client in CLIENTS {
+                api_counters(client, &CounterSnapshot::default());
+            }
+            api_responses([&[(200, 1), (401, 1), (429, 1)][..]]);
+            for entry in crate::mirror::streams::ALL {
+                for status in crate::mirror::Status::ALL {
+                    let tally = crate::mirror::tally::Tally { delete_refused: 3, ..Default::default() };
+                    run_finished(&RunSummary {
+                        run_id: 1,
+                        stream: entry.stream.name(),
+                        kind: "full",
+                        status,
+                        complete: true,
+                        resumed_from_page: None,
+                        tally,
+                        note: None,
+                        error: None,
+                    });
+                }
+            }
+            drained(&DrainReport::default());
+            Delivery::ALL.into_iter().for_each(webhook_delivery);
+            webhook_batch(3, 1);
+            webhook_given_up(1);
+        });
+        let text = handle.render();
+        assert_eq!(series(&text), at_start, "{text}");
+        assert!(text.contains(&format!("{SYNC_DELETES_REFUSED}{{stream=\"bundles\"}} 12\n")), "{text}");
+    }
+
     #[test]
     fn answers_by_status_are_the_sum_of_every_clients_counts() {
         let recorder = PrometheusBuilder::new().build_recorder();

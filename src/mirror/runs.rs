@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::{AssertSqlSafe, PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool};
 
 pub use super::tally::Tally;
 use crate::api::cursor::Absorbed;
@@ -81,38 +81,38 @@ pub async fn resume_point(pool: &PgPool, stream: &str) -> anyhow::Result<Option<
     })
 }
 
-/// A run that walked its list completely, from its first page or resumed.
-const FULL_WALK: &str =
-    "status IN ('succeeded', 'succeeded_with_problems') AND complete AND kind IN ('full', 'resumed')";
-
 /// When the stream last completed a full walk.
 pub async fn last_full_walk(pool: &PgPool, stream: &str) -> anyhow::Result<Option<DateTime<Utc>>> {
-    let sql = format!("SELECT max(started_at) FROM tokportal.sync_runs WHERE stream = $1 AND {FULL_WALK}");
-    sqlx::query_scalar(AssertSqlSafe(sql))
-        .bind(stream)
-        .fetch_one(pool)
-        .await
-        .context("Failed to read the stream's last full walk")
+    sqlx::query_scalar(
+        "SELECT max(started_at) FROM tokportal.sync_runs \
+         WHERE stream = $1 AND status IN ('succeeded', 'succeeded_with_problems') AND complete AND kind IN ('full', 'resumed')",
+    )
+    .bind(stream)
+    .fetch_one(pool)
+    .await
+    .context("Failed to read the stream's last full walk")
 }
 
-/// Seconds since each of `streams` last started a walk it completed, or
-/// since `since` for a stream with none: how stale its list is.
+/// Seconds since each of `streams` last started a walk that brought its
+/// list up to date (a complete walk, or a ledger's routine run of its head),
+/// or since `since` for a stream with none: how stale its rows can be.
 pub async fn walk_ages(
     pool: &PgPool,
     streams: &[&str],
     since: DateTime<Utc>,
 ) -> anyhow::Result<Vec<(String, f64)>> {
-    let sql = format!(
+    sqlx::query_as(
         "SELECT s.stream, greatest(extract(epoch FROM clock_timestamp() - coalesce(max(r.started_at), $2)), 0)::float8 \
          FROM unnest($1::text[]) AS s(stream) \
-         LEFT JOIN tokportal.sync_runs AS r ON r.stream = s.stream AND {FULL_WALK} GROUP BY s.stream"
-    );
-    sqlx::query_as(AssertSqlSafe(sql))
-        .bind(streams)
-        .bind(since)
-        .fetch_all(pool)
-        .await
-        .context("Failed to read the age of each stream's last full walk")
+         LEFT JOIN tokportal.sync_runs AS r ON r.stream = s.stream \
+             AND r.status IN ('succeeded', 'succeeded_with_problems') AND (r.complete OR r.kind = 'routine') \
+         GROUP BY s.stream",
+    )
+    .bind(streams)
+    .bind(since)
+    .fetch_all(pool)
+    .await
+    .context("Failed to read the age of each stream's last walk")
 }
 
 /// Opens a run; returns its id and start time (the database's clock).

@@ -231,7 +231,10 @@ mod tests {
     }
 
     fn series(text: &str) -> std::collections::BTreeSet<String> {
-        text.lines().filter(|l| !l.starts_with('#')).filter_map(|l| Some(l.rsplit_once(' ')?.0.into())).collect()
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| Some(l.rsplit_once(' ')?.0.into()))
+            .collect()
     }
 
     #[test]

@@ -41,7 +41,7 @@ impl Sources {
         }
         let responses: Vec<Vec<(u16, u64)>> = clients.iter().map(|(_, c)| c.responses()).collect();
         api_responses(responses.iter().map(Vec::as_slice));
-        let up = match tokio::time::timeout(wait, self.from_postgres(clients)).await {
+        let up = match tokio::time::timeout(wait, self.read_postgres(clients)).await {
             Ok(Ok(())) => true,
             Ok(Err(e)) => {
                 tracing::debug!(error = format!("{e:#}"), "gauges read from Postgres not refreshed");
@@ -55,7 +55,7 @@ impl Sources {
         gauge!(POSTGRES_UP).set(if up { 1.0 } else { 0.0 });
     }
 
-    async fn from_postgres(&self, clients: &[(&'static str, Client)]) -> anyhow::Result<()> {
+    async fn read_postgres(&self, clients: &[(&'static str, Client)]) -> anyhow::Result<()> {
         let pool = &self.pool;
         let (depth, oldest, due) = queue::depth(pool).await.context("Failed to read the queue")?;
         gauge!(QUEUE_DEPTH).set(depth as f64);

@@ -147,7 +147,9 @@ fn dashboard_queries(v: &Value, out: &mut Vec<String>) {
                 match (key.as_str(), value) {
                     ("expr", Value::String(q)) => out.push(q.clone()),
                     ("query", Value::String(q)) => out.push(q.clone()),
-                    ("query", Value::Object(q)) => out.extend(q.get("query").and_then(Value::as_str).map(String::from)),
+                    ("query", Value::Object(q)) => {
+                        out.extend(q.get("query").and_then(Value::as_str).map(String::from))
+                    }
                     _ => dashboard_queries(value, out),
                 }
             }
@@ -166,7 +168,8 @@ fn unknown(queries: &[String], exported: &BTreeSet<String>) -> BTreeSet<String> 
 async fn every_metric_the_dashboard_and_the_alert_rules_query_is_one_the_daemon_exports(pool: PgPool) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy");
     let dashboard: Value =
-        serde_json::from_str(&std::fs::read_to_string(root.join("grafana/tokportal-sync.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(root.join("grafana/tokportal-sync.json")).unwrap())
+            .unwrap();
     let mut panels = Vec::new();
     dashboard_queries(&dashboard, &mut panels);
     let rules: Vec<String> = std::fs::read_to_string(root.join("prometheus/alerts.yml"))
@@ -174,12 +177,25 @@ async fn every_metric_the_dashboard_and_the_alert_rules_query_is_one_the_daemon_
         .lines()
         .filter_map(|l| l.trim().strip_prefix("expr:").map(|q| q.trim().to_string()))
         .collect();
-    assert!(panels.len() >= 10 && rules.len() >= 10, "queries found: {} panels, {} rules", panels.len(), rules.len());
+    assert!(
+        panels.len() >= 10 && rules.len() >= 10,
+        "queries found: {} panels, {} rules",
+        panels.len(),
+        rules.len()
+    );
 
     let text = fresh_metrics(&pool).await;
     let exported: BTreeSet<String> = samples(&text).iter().map(|(s, _)| name(s).to_string()).collect();
-    assert_eq!(unknown(&panels, &exported), BTreeSet::new(), "the dashboard queries metrics the daemon does not export");
-    assert_eq!(unknown(&rules, &exported), BTreeSet::new(), "the alert rules query metrics the daemon does not export");
+    assert_eq!(
+        unknown(&panels, &exported),
+        BTreeSet::new(),
+        "the dashboard queries metrics the daemon does not export"
+    );
+    assert_eq!(
+        unknown(&rules, &exported),
+        BTreeSet::new(),
+        "the alert rules query metrics the daemon does not export"
+    );
     // The check sees a misspelled name.
     let typo = vec!["rate(tokportal_sync_run_total[5m]) > 0".to_string()];
     assert_eq!(unknown(&typo, &exported), BTreeSet::from(["tokportal_sync_run_total".to_string()]));

@@ -65,7 +65,8 @@ async fn a_lists_age_counts_from_its_last_walk_that_brought_it_up_to_date(pool: 
     run(&pool, "credit_transactions", "routine", "succeeded", false, 5).await;
     let since = Utc::now() - Span::minutes(45);
     let ages = runs::walk_ages(&pool, &["bundles", "credit_transactions", "accounts"], since).await.unwrap();
-    let age = |s: &str| ages.iter().find(|(name, _)| name == s).unwrap_or_else(|| panic!("{s} in {ages:?}")).1;
+    let age =
+        |s: &str| ages.iter().find(|(name, _)| name == s).unwrap_or_else(|| panic!("{s} in {ages:?}")).1;
     assert!(close(age("bundles"), 120.0 * 60.0), "{ages:?}");
     assert!(close(age("credit_transactions"), 5.0 * 60.0), "{ages:?}");
     // Never walked: stale since the daemon started.
@@ -81,12 +82,17 @@ async fn the_oldest_children_counted_are_those_of_a_live_bundle_still_moving(poo
     // Not counted: terminal, deleted, and a bundle without slots for the videos.
     bundle(&pool, "b_done", "completed", 900, Some(800)).await;
     bundle(&pool, "b_gone", "accepted", 900, Some(800)).await;
-    sqlx::query("UPDATE tokportal.bundles SET deleted_at = now() WHERE id = 'b_gone'").execute(&pool).await.unwrap();
-    bundle(&pool, "b_empty", "accepted", 900, Some(800)).await;
-    sqlx::query("UPDATE tokportal.bundles SET data = data || '{\"videos_quantity\": 0}' WHERE id = 'b_empty'")
+    sqlx::query("UPDATE tokportal.bundles SET deleted_at = now() WHERE id = 'b_gone'")
         .execute(&pool)
         .await
         .unwrap();
+    bundle(&pool, "b_empty", "accepted", 900, Some(800)).await;
+    sqlx::query(
+        "UPDATE tokportal.bundles SET data = data || '{\"videos_quantity\": 0}' WHERE id = 'b_empty'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     let age = child_refreshes::oldest_active_age(&pool, "bundle_videos", true).await.unwrap();
     assert!(close(age, 90.0 * 60.0), "{age}");
     // A bundle whose children were never fetched is stale since it was first seen.

@@ -25,12 +25,19 @@ pub use listen::{Limits, serve_with};
 use crate::db;
 use crate::meter::scrape::Sources;
 
-/// Longest a probe or a scrape waits for Postgres: a probe must answer
+/// Longest a probe waits for Postgres: a probe must answer
 /// before the orchestrator's own timeout, so every probe in
 /// `deploy/kubernetes` sets `timeoutSeconds` above it (readiness 3, liveness
 /// 5; Kubernetes' default of 1 s would be shorter). `deploy/check` reads the
 /// number from this line: keep it `from_secs(N)`.
 const DB_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Longest a scrape waits for the gauges it reads from Postgres (the queue,
+/// the key's block, the mirror's staleness: a scan of the live bundles each,
+/// about 0.1 s per 100,000 bundles): below Prometheus' default
+/// `scrape_timeout` of 10 s, so a slow database shows as
+/// `tokportal_postgres_up 0` rather than a failed scrape.
+const SCRAPE_DB_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the routes read: the pool, the recorder, and what each scrape
 /// samples (the API clients' counters, gauges read from Postgres).
@@ -52,7 +59,7 @@ pub fn daemon_routes(state: AppState, receiver: crate::webhooks::Receiver) -> Ro
 }
 
 async fn metrics(State(state): State<AppState>) -> String {
-    state.sources.sample(DB_PROBE_TIMEOUT).await;
+    state.sources.sample(SCRAPE_DB_TIMEOUT).await;
     state.metrics.render()
 }
 

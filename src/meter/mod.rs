@@ -82,13 +82,17 @@ fn describe() {
         "missing rows a complete walk left live unchecked (more than sync.max_delete_checks), by stream"
     );
     describe_counter!(SYNC_PROBLEMS, "items or bundles set aside in tokportal.sync_problems, by stream");
-    describe_gauge!(SYNC_LAST_SUCCESS, Unit::Seconds, "Unix time of the last successful walk, by stream");
+    describe_gauge!(
+        SYNC_LAST_SUCCESS,
+        Unit::Seconds,
+        "Unix time of the last successful walk this process ran, by stream (0: none yet)"
+    );
     describe_counter!(JOBS, "mutation jobs handled, by outcome");
     describe_gauge!(QUEUE_DEPTH, "mutation jobs queued or running");
     describe_gauge!(QUEUE_OLDEST_AGE, Unit::Seconds, "age of the oldest queued job (0 when none)");
     describe_counter!(
         WEBHOOK_DELIVERIES,
-        "webhook deliveries received, by outcome (accepted, duplicate, refused, invalid)"
+        "webhook deliveries received, by outcome (accepted, duplicate, refused, invalid, unstored)"
     );
     describe_counter!(
         WEBHOOK_EVENTS,
@@ -116,14 +120,17 @@ fn describe() {
     describe_gauge!(
         WALK_AGE,
         Unit::Seconds,
-        "age of the last complete walk of each enabled list stream (never walked: since the daemon started)"
+        "age of the last walk that brought each enabled list up to date (none: since the daemon started)"
     );
     describe_gauge!(
         CHILDREN_AGE,
         Unit::Seconds,
         "age of the oldest children of a live bundle in a non-terminal status, by child stream (0 when none)"
     );
-    describe_gauge!(POSTGRES_UP, "1 when the last scrape read Postgres, else 0");
+    describe_gauge!(
+        POSTGRES_UP,
+        "1 when the last scrape read its gauges from Postgres (reachable and migrated), else 0"
+    );
 }
 
 /// The HTTP answers of every client of the process as they stand, by status

@@ -10,6 +10,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 use tokportal_sync::meter::{CLIENTS, JOB_OUTCOMES};
 use tokportal_sync::mirror::streams;
+use tokportal_sync::sim::SimServer;
 
 use super::once::sim;
 use super::support::{Worker, config, env};
@@ -58,27 +59,41 @@ fn name(series: &str) -> &str {
     series.split('{').next().unwrap()
 }
 
-/// A daemon that will not sync (its schedule never comes), scraped once its
-/// scrapes read Postgres.
-async fn fresh_metrics(pool: &PgPool) -> String {
+/// A daemon that will not sync (its schedule never comes) against a simulator.
+async fn idle_daemon(pool: &PgPool) -> (Worker, String, SimServer) {
     let sim = sim(3).await;
     let dir = tempfile::tempdir().unwrap();
     config(dir.path(), &["bundles", "bundle_videos", "bundle_accounts"], "0 0 0 1 1 * 2099");
     let env = env(&database_url(pool).await, sim.base_url().as_str(), "1000");
     let mut daemon = Worker::spawn(dir.path(), &[], &env);
     let base = daemon.http_base().await;
+    (daemon, base, sim)
+}
+
+/// Scrapes until `ok` holds of the text, at most 30 s (a bound, not a pace).
+async fn scrape_until(daemon: &Worker, base: &str, ok: impl Fn(&str) -> bool) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
-    let text = loop {
+    loop {
         let text = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
-        if text.contains("\ntokportal_postgres_up 1\n") {
-            break text;
+        if ok(&text) {
+            return text;
         }
-        assert!(Instant::now() < deadline, "the scrapes never read Postgres:\n{text}\n{}", daemon.log());
+        assert!(Instant::now() < deadline, "not scraped in time:\n{text}\n{}", daemon.log());
         tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    }
+}
+
+async fn stop(mut daemon: Worker, sim: SimServer) {
     daemon.sigterm();
     assert_eq!(daemon.exit_within(Duration::from_secs(10)).await.code(), Some(0), "{}", daemon.log());
     sim.shutdown().await;
+}
+
+/// A fresh daemon's `/metrics`, once its scrapes read Postgres.
+async fn fresh_metrics(pool: &PgPool) -> String {
+    let (daemon, base, sim) = idle_daemon(pool).await;
+    let text = scrape_until(&daemon, &base, |t| t.contains("\ntokportal_postgres_up 1\n")).await;
+    stop(daemon, sim).await;
     text
 }
 
@@ -199,4 +214,35 @@ async fn every_metric_the_dashboard_and_the_alert_rules_query_is_one_the_daemon_
     // The check sees a misspelled name.
     let typo = vec!["rate(tokportal_sync_run_total[5m]) > 0".to_string()];
     assert_eq!(unknown(&typo, &exported), BTreeSet::from(["tokportal_sync_run_total".to_string()]));
+}
+
+#[sqlx::test]
+async fn a_429_block_on_the_key_shows_as_the_seconds_it_has_left_for_each_client(pool: PgPool) {
+    let (daemon, base, sim) = idle_daemon(&pool).await;
+    // The key's row as a 429 storm leaves it (the first booking creates it otherwise).
+    let key = secrecy::SecretString::from(tokportal_sync::sim::DEMO_KEY);
+    sqlx::query(
+        "INSERT INTO tokportal.api_budgets (key_fingerprint, blocked_until) VALUES ($1, now() + interval '10 minutes')",
+    )
+    .bind(tokportal_sync::secret::fingerprint(&key))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let blocked = |text: &str, client: &str| -> f64 {
+        let series = format!("tokportal_api_budget_blocked_seconds{{client=\"{client}\"}} ");
+        let line = text.lines().find(|l| l.starts_with(&series)).expect("the series");
+        line[series.len()..].parse().unwrap()
+    };
+    let text = scrape_until(&daemon, &base, |t| {
+        t.contains("\ntokportal_postgres_up 1\n") && blocked(t, "sync") > 0.0
+    })
+    .await;
+    // One key for both clients here: the same block.
+    for client in CLIENTS {
+        let left = blocked(&text, client);
+        assert!((500.0..=600.0).contains(&left), "{client}: {left}");
+    }
+    sqlx::query("UPDATE tokportal.api_budgets SET blocked_until = NULL").execute(&pool).await.unwrap();
+    scrape_until(&daemon, &base, |t| blocked(t, "sync") == 0.0 && blocked(t, "replay") == 0.0).await;
+    stop(daemon, sim).await;
 }

@@ -52,7 +52,7 @@ async fn noting_server(
     );
     let (options, server) = scripted(app).await;
     let r = Replayer {
-        owner: Owner::new(&pool),
+        owner: Owner::new(pool),
         pool: pool.clone(),
         client: client(options, budget),
         settings: settings(),

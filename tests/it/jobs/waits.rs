@@ -49,7 +49,7 @@ async fn absurd_server(pool: &PgPool) -> (Replayer, tokio::task::JoinHandle<std:
     let (options, server) = scripted(app).await;
     let budget = BudgetOptions { max_wait: Duration::from_millis(200), ..budget_options(10_000.0, 10_000) };
     let r = Replayer {
-        owner: Owner::new(&pool),
+        owner: Owner::new(pool),
         pool: pool.clone(),
         client: client(options, budget),
         settings: settings(),

@@ -131,3 +131,51 @@ async fn a_live_workers_send_outlasting_its_lease_is_never_taken_over(pool: PgPo
     assert_eq!(executions(&sim, &j.idempotency_key), 1);
     sim.shutdown().await;
 }
+
+#[sqlx::test]
+async fn a_send_whose_workers_session_was_lost_may_be_sent_again_but_executes_once(pool: PgPool) {
+    let sim = sim().await;
+    let j = enqueue(&pool, "POST", "/bundles", Some(ACCOUNT_ONLY)).await;
+    let live = replayer_with(&pool, &sim, DEMO_KEY, Duration::from_secs(60));
+    let other = replayer(&pool, &sim);
+    sim.update_faults(|f| f.slow_ms = 600_000).unwrap();
+    let sending = tokio::spawn({
+        let live = live.clone();
+        async move { run_next_job(&live).await }
+    });
+    until(Duration::from_secs(60), "the live worker sends the job", || async {
+        sim.key_stats(DEMO_KEY).unwrap().in_flight >= 1
+    })
+    .await;
+    assert!(run_next_job(&other).await.unwrap().is_none(), "the live claim holds");
+    // The server ends the live worker's owner session; the worker and its send go on.
+    let key = live.owner.key().await.expect("the live worker's session is open");
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks
+         WHERE locktype = 'advisory' AND classid = 1953459056 AND objid = $1::int::oid AND objsubid = 2",
+    )
+    .bind(key)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(ended, vec![true]);
+    // Its claim ended with the session: another worker sends the job again,
+    // under the same key, while the first send is still running.
+    let mut outcome = None;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while outcome.is_none() {
+        assert!(Instant::now() < deadline, "the job was not taken over after the session ended");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        outcome = run_next_job(&other).await.unwrap();
+    }
+    assert!(matches!(outcome, Some(Outcome::Retrying { counted: false, .. })), "{outcome:?}");
+    assert_eq!(job(&pool, j.id).await.error_code.as_deref(), Some("IDEMPOTENCY_KEY_IN_PROGRESS"));
+    sim.update_faults(|f| f.slow_ms = 0).unwrap();
+    sim.release_slow();
+    let first = sending.await.unwrap().unwrap();
+    assert!(matches!(first, Some(Outcome::Superseded { .. })), "{first:?}");
+    make_due(&pool, j.id).await;
+    assert!(matches!(step(&other).await, Outcome::Succeeded { replayed: true, .. }));
+    assert_eq!((executions(&sim, &j.idempotency_key), sim.ledger().len()), (1, 1), "executed once");
+    sim.shutdown().await;
+}

@@ -2,8 +2,9 @@
 //! connection of its own (outside the pool) holding a session-level advisory
 //! lock on a key of its own, `(NAMESPACE, key)`, for as long as it lives.
 //! Every claim (a mutation job, a webhook batch) is written on that session
-//! and records the key (`claimed_by`); another process may take a claimed row
-//! over as soon as the key's lock is free ([`session_ended!`]), i.e. as soon
+//! and records the key (`claimed_by`), so the lock is held when the claim
+//! commits; another process may take a claimed row
+//! over as soon as the key's lock is free (`session_ended!`), i.e. as soon
 //! as Postgres ends the session: the process died (its socket closed, so
 //! the server ends the session at once) or its connection was lost. The
 //! claim's lease, renewed while its work is in flight, stays the fallback

@@ -12,6 +12,7 @@ use anyhow::Context;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tokportal_sync::config::Config;
+use tokportal_sync::db::Owner;
 use tokportal_sync::jobs::queue::{self, NewJob, SendRecord, Verdict};
 use tokportal_sync::jobs::{Replayer, drain};
 use tokportal_sync::sim::{self, SimConfig, SimKey};
@@ -47,11 +48,13 @@ async fn queue_only(pool: &PgPool, n: u32, concurrency: u32) -> anyhow::Result<D
     enqueue(pool, n).await?;
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
+    // One process: its tasks' claims share its owner session, as the replayer's do.
+    let owner = Owner::new(pool);
     for _ in 0..concurrency {
-        let pool = pool.clone();
+        let (pool, owner) = (pool.clone(), owner.clone());
         tasks.spawn(async move {
             let (lease, fresh) = (Duration::from_secs(60), Duration::from_secs(82_800));
-            while let Some(job) = queue::claim(&pool, lease, fresh).await? {
+            while let Some(job) = queue::claim(&owner, lease, fresh).await? {
                 let send = SendRecord {
                     duration_ms: 1,
                     http_status: Some(201),
@@ -116,7 +119,8 @@ async fn main() -> anyhow::Result<()> {
 
     enqueue(&pool, jobs).await?;
     let client = startup::write_client(&config.api, Some(&pool)).await?;
-    let replayer = Replayer { pool: pool.clone(), client, settings: startup::jobs_settings(&config) };
+    let settings = startup::jobs_settings(&config);
+    let replayer = Replayer { owner: Owner::new(&pool), pool: pool.clone(), client, settings };
     let started = Instant::now();
     let report = drain(&replayer, concurrency, &CancellationToken::new()).await?;
     let took = started.elapsed();

@@ -194,11 +194,7 @@ async fn main() -> anyhow::Result<()> {
 
     // One budget: the walk's client, and the refresher's clone of it that goes first.
     let client = startup::client(&config.api, Some(&pool)).await?;
-    let refresher = Refresher {
-        pool: pool.clone(),
-        client: refresh_side(&client, &config),
-        window: config.webhooks.coalesce,
-    };
+    let refresher = Refresher::new(pool.clone(), refresh_side(&client, &config), config.webhooks.coalesce);
     let refreshing = tokio::spawn(webhooks::run(refresher, wake, stop.clone()));
     let m = Mirror::new(pool.clone(), client.clone(), startup::mirror_settings(&config));
 

@@ -20,7 +20,8 @@
 //!   of the mirrored tables.
 //! - [`jobs`]: the mutation queue: claims, sends with persisted idempotency keys, outcomes,
 //!   the daemon's replay and prune loops, the retry-safety rule; all SQL of the queue.
-//! - [`db`]: the Postgres pool, the embedded migrations, the shared request budget's SQL.
+//! - [`db`]: the Postgres pool, the embedded migrations, the shared request budget's SQL, and
+//!   the owner session a process's claims (jobs, webhook batches) are tied to.
 //! - [`config`]: layered settings, validated into a typed [`config::Config`].
 //! - [`api`]: the TokPortal HTTP client, its request budget and the page walker (no SQL; it
 //!   calls nothing above it).

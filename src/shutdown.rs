@@ -51,8 +51,8 @@ async fn terminate() -> &'static str {
 
 /// Closes `tracker` and waits for its tasks; false when they were still
 /// running after `timeout` (they are then abandoned: a page not committed is
-/// read again next run, a claimed job's lease expires and it is retried with
-/// the same key).
+/// read again next run, a claimed job's claim ends with the process's
+/// Postgres session and it is retried with the same key).
 pub async fn drain(tracker: &TaskTracker, timeout: Duration) -> bool {
     tracker.close();
     tokio::time::timeout(timeout, tracker.wait()).await.is_ok()

@@ -20,6 +20,7 @@ pub use parts::{
 
 use crate::api::{Client, Priority};
 use crate::config::Config;
+use crate::db::Owner;
 use crate::jobs::Replayer;
 use crate::mirror::Mirror;
 use crate::progress;
@@ -35,6 +36,9 @@ pub struct App {
     read: Option<Client>,
     /// `None` with neither key.
     write: Option<Client>,
+    /// The session this process's claims (jobs, webhook batches) are tied
+    /// to, opened by the first claim.
+    owner: Owner,
 }
 
 impl App {
@@ -56,7 +60,8 @@ impl App {
             (None, None) => None,
             _ => Some(write_client(api, Some(&pool)).await?),
         };
-        Ok(App { config: config.clone(), pool, read, write })
+        let owner = Owner::new(&pool);
+        Ok(App { config: config.clone(), pool, read, write, owner })
     }
 
     /// The same app, whose clients stop waiting for the key's budget when
@@ -97,6 +102,7 @@ impl App {
             pool: self.pool.clone(),
             client: self.write()?.clone(),
             settings: jobs_settings(&self.config),
+            owner: self.owner.clone(),
         })
     }
 
@@ -109,6 +115,8 @@ impl App {
             pool: self.pool.clone(),
             client: self.read()?.with_priority(Priority::Refresh { walk_share }),
             window: self.config.webhooks.coalesce,
+            owner: self.owner.clone(),
+            lease: crate::webhooks::refresh::LEASE,
         })
     }
 

@@ -20,7 +20,7 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     let drained = jobs::drain(&replayer, config.jobs.concurrency, &cancel);
     let Some(report) = shutdown::bounded(&cancel, config.server.shutdown_timeout, drained).await else {
         anyhow::bail!(
-            "the job in flight did not stop within server.shutdown_timeout_secs ({:.0} s); its lease expires and it is retried with the same key",
+            "the job in flight did not stop within server.shutdown_timeout_secs ({:.0} s); its claim ends with this process and it is retried with the same key",
             config.server.shutdown_timeout.as_secs_f64()
         );
     };

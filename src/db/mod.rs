@@ -1,9 +1,13 @@
 //! Postgres: the pool, the embedded migrations, [`ready`] (waiting for a
-//! database that is not up or not migrated yet), and [`budgets`] (all SQL of
+//! database that is not up or not migrated yet), [`owner`] (the session a
+//! process's claims are tied to) and [`budgets`] (all SQL of
 //! `tokportal.api_budgets`). The mirrored tables' SQL lives in the mirror
 //! (`store`, `child_store`, `child_refreshes`, `runs`), the queue's in `jobs::queue`.
 
 pub mod budgets;
+pub mod owner;
+
+pub use owner::Owner;
 pub mod ready;
 
 use std::str::FromStr;

@@ -1,8 +1,10 @@
-//! A claim kept alive while its work is in flight: the lease is short (a
-//! dead worker's claim ends within seconds) and renewed every
+//! A claim kept alive while its work is in flight. A dead worker's claim
+//! ends with its Postgres session (`crate::db::owner`); the lease is the
+//! fallback for a worker whose session lives on but that stopped renewing
+//! (hung, or cut off from its pool). It is renewed every
 //! [`super::Settings::heartbeat_every`] by the claim's own token, so a live
-//! worker's slow send is never taken over and a claim taken over (its worker
-//! was cut off from Postgres for a whole lease) is never renewed again.
+//! worker's slow send is never taken over and a claim taken over (its
+//! session ended, or its renewals failed for a whole lease) is never renewed again.
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -32,8 +32,9 @@ pub struct Settings {
     pub key_lifetime: Duration,
     pub expiry_margin: Duration,
     /// How long a claim lasts without being renewed: a live worker renews it
-    /// every third of it while its send is in flight, so it ends this long
-    /// after its worker died.
+    /// every third of it while its send is in flight. A dead worker's claim
+    /// ends sooner, with its Postgres session (`crate::db::owner`); the lease
+    /// ends the claim of a worker whose session lives on but that stopped renewing.
     pub lease: Duration,
     /// The longest one send may take (`api.timeout_secs` + `api.max_wait_secs`
     /// and a margin): a bound on a send that hangs, since the heartbeat would

@@ -1,6 +1,9 @@
 //! All SQL of `tokportal.mutation_jobs`. Claims take due jobs with `FOR
-//! UPDATE SKIP LOCKED` and a short lease, [`renew`]ed while the send is in
-//! flight; an outcome is written only by the claim
+//! UPDATE SKIP LOCKED`, written on the claiming process's owner session
+//! (`crate::db::owner`) whose key they record, with a short lease [`renew`]ed
+//! while the send is in flight: a claim ends when its owner's session ends
+//! (the process died) or its lease ends unrenewed (`claim_ended!`).
+//! An outcome is written only by the claim
 //! that is still current (`claims` = the claim's number, status `running`),
 //! so a worker whose lease ended cannot overwrite what another worker
 //! recorded since. A claim and a record also write the job's attempt, in the
@@ -14,8 +17,18 @@ use std::time::Duration;
 
 use sqlx::{AssertSqlSafe, PgExecutor};
 
+use crate::db::owner::{Owner, session_ended};
+
 pub use attempts::{Attempt, SendRecord, attempts};
 pub use job::{Claimed, Job, NewJob, Verdict};
+
+/// SQL true for a `running` job whose claim ended: its lease passed without
+/// renewal, or the session of the process that claimed it is gone.
+macro_rules! claim_ended {
+    () => {
+        concat!("(locked_until <= now() OR ", session_ended!("claimed_by"), ")")
+    };
+}
 
 /// The columns of [`Job`], as a literal so queries stay `&'static str`.
 macro_rules! job_columns {
@@ -25,6 +38,10 @@ macro_rules! job_columns {
          credits_charged::float8 AS credits_charged, error_code, last_error, error_details, created_at, finished_at"
     };
 }
+
+// After the macros, which it uses.
+mod read;
+pub use read::{depth, due, get, list};
 
 pub async fn insert(db: impl PgExecutor<'_>, job: &NewJob) -> sqlx::Result<Job> {
     let sql = concat!(
@@ -43,22 +60,24 @@ pub async fn insert(db: impl PgExecutor<'_>, job: &NewJob) -> sqlx::Result<Job> 
         .await
 }
 
-/// Claims the next due job: queued and due, or running with its lease ended
-/// (a crashed worker), never one whose first send is older than `fresh_for`
-/// (see [`expire_stale`]) nor one with an earlier unfinished job of the same
-/// ordering key. Opens the claim's attempt row; `first_sent_at` is left to
-/// [`record_first_send`], right before the request actually leaves.
-pub async fn claim(
-    db: impl PgExecutor<'_>,
-    lease: Duration,
-    fresh_for: Duration,
-) -> sqlx::Result<Option<Claimed>> {
-    sqlx::query_as(concat!(
+/// Claims the next due job on the process's owner session, recording its
+/// key (`crate::db::owner`): queued and due, or running with its claim ended
+/// (its worker died, or stopped renewing), never one whose first send is
+/// older than `fresh_for` (see [`expire_stale`]) nor one with an earlier
+/// unfinished job of the same ordering key. Opens the claim's attempt row;
+/// `first_sent_at` is left to [`record_first_send`], right before the
+/// request actually leaves.
+pub async fn claim(owner: &Owner, lease: Duration, fresh_for: Duration) -> anyhow::Result<Option<Claimed>> {
+    let mut session = owner.session().await?;
+    let key = session.key();
+    let claimed = sqlx::query_as(concat!(
         "WITH next AS (
             SELECT j.id
             FROM tokportal.mutation_jobs j
             WHERE ((j.status = 'queued' AND j.run_after <= now())
-                   OR (j.status = 'running' AND j.locked_until <= now()))
+                   OR (j.status = 'running' AND ",
+        claim_ended!(),
+        "))
               AND (j.first_sent_at IS NULL OR j.first_sent_at > now() - make_interval(secs => $2))
               AND NOT EXISTS (
                   SELECT 1 FROM tokportal.mutation_jobs e
@@ -69,7 +88,7 @@ pub async fn claim(
             FOR UPDATE OF j SKIP LOCKED
         ), claimed AS (
             UPDATE tokportal.mutation_jobs j
-            SET status = 'running', claims = j.claims + 1,
+            SET status = 'running', claims = j.claims + 1, claimed_by = $3,
                 locked_until = now() + make_interval(secs => $1)
             FROM next WHERE j.id = next.id
             RETURNING j.id, j.claims AS claim, j.attempts, j.method, j.path, j.body, j.idempotency_key,
@@ -83,8 +102,10 @@ pub async fn claim(
     ))
     .bind(lease.as_secs_f64())
     .bind(fresh_for.as_secs_f64())
-    .fetch_optional(db)
-    .await
+    .bind(key)
+    .fetch_optional(session.conn())
+    .await;
+    Ok(session.checked(claimed).await?)
 }
 
 /// Records that claim `claim` of `job` is about to send it: `first_sent_at`
@@ -123,10 +144,12 @@ pub async fn renew(db: impl PgExecutor<'_>, job: i64, claim: i32, lease: Duratio
 /// died) and whose first send is older than `fresh_for` become `expired`: the
 /// API may have forgotten their key, so sending them again could charge twice.
 pub async fn expire_stale(db: impl PgExecutor<'_>, fresh_for: Duration) -> sqlx::Result<Vec<i64>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar(concat!(
         "WITH stale AS (
             SELECT id FROM tokportal.mutation_jobs
-            WHERE (status = 'queued' OR (status = 'running' AND locked_until <= now()))
+            WHERE (status = 'queued' OR (status = 'running' AND ",
+        claim_ended!(),
+        "))
               AND first_sent_at <= now() - make_interval(secs => $1)
             LIMIT 100
             FOR UPDATE SKIP LOCKED
@@ -137,8 +160,8 @@ pub async fn expire_stale(db: impl PgExecutor<'_>, fresh_for: Duration) -> sqlx:
 minus the margin: the API may have forgotten the key, so it is never resent automatically \
 (worker jobs retry ID --yes sends it again, possibly charging twice)'
         FROM stale WHERE j.id = stale.id
-        RETURNING j.id",
-    )
+        RETURNING j.id"
+    ))
     .bind(fresh_for.as_secs_f64())
     .fetch_all(db)
     .await
@@ -198,21 +221,6 @@ pub async fn record(
     Ok(query.fetch_one(db).await? == 1)
 }
 
-pub async fn list(db: impl PgExecutor<'_>, status: Option<&str>, limit: i64) -> sqlx::Result<Vec<Job>> {
-    let sql = concat!(
-        "SELECT ",
-        job_columns!(),
-        " FROM tokportal.mutation_jobs
-         WHERE $1::text IS NULL OR status = $1 ORDER BY id DESC LIMIT $2"
-    );
-    sqlx::query_as(sql).bind(status).bind(limit).fetch_all(db).await
-}
-
-pub async fn get(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Job>> {
-    let sql = concat!("SELECT ", job_columns!(), " FROM tokportal.mutation_jobs WHERE id = $1");
-    sqlx::query_as(sql).bind(id).fetch_optional(db).await
-}
-
 /// Queues a finished job again, due now, its first send forgotten; with
 /// `new_key`, under a fresh idempotency key. `expected` is the status the
 /// caller checked, so a job that moved meanwhile is left alone.
@@ -237,14 +245,16 @@ pub async fn requeue(
 }
 
 /// Cancels a job that was never sent: queued, or left claimed by a worker
-/// whose lease ended (killed while it waited for the budget). Safe against a
+/// whose claim ended (killed while it waited for the budget). Safe against a
 /// late worker: it sends only after [`record_first_send`], which no longer
 /// applies once the job is cancelled. None if it is not one.
 pub async fn cancel(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Job>> {
     let sql = concat!(
         "UPDATE tokportal.mutation_jobs SET status = 'cancelled', finished_at = now()
          WHERE id = $1 AND first_sent_at IS NULL
-           AND (status = 'queued' OR (status = 'running' AND locked_until <= now()))
+           AND (status = 'queued' OR (status = 'running' AND ",
+        claim_ended!(),
+        "))
          RETURNING ",
         job_columns!(),
         ""
@@ -268,20 +278,4 @@ pub async fn prune(db: impl PgExecutor<'_>, retention: Duration, batch: i64) -> 
     .execute(db)
     .await?;
     Ok(done.rows_affected())
-}
-
-/// Jobs queued or running, the age in seconds of the oldest queued one, and
-/// how long the job due longest ago (queued past its `run_after`, or running
-/// past its lease: what [`claim`] would take) has waited since (0 when none).
-pub async fn depth(db: impl PgExecutor<'_>) -> sqlx::Result<(i64, f64, f64)> {
-    sqlx::query_as(
-        "SELECT count(*),
-                COALESCE(extract(epoch FROM now() - min(created_at) FILTER (WHERE status = 'queued')), 0)::float8,
-                COALESCE(extract(epoch FROM now() - min(due) FILTER (WHERE due <= now())), 0)::float8
-         FROM tokportal.mutation_jobs,
-              LATERAL (SELECT CASE status WHEN 'queued' THEN run_after ELSE locked_until END AS due) AS d
-         WHERE status IN ('queued', 'running')",
-    )
-    .fetch_one(db)
-    .await
 }

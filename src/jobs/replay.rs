@@ -1,4 +1,5 @@
-//! One job, start to end: claim it (committed), send it outside any
+//! One job, start to end: claim it (committed, on the process's owner
+//! session, so the claim ends the moment the process dies), send it outside any
 //! transaction through the key's budget with its persisted idempotency key,
 //! classify the answer, record it if the claim is still ours.
 //! [`run_next_job`] is the step loops, commands and tests call.
@@ -16,13 +17,17 @@ use super::classify::{self, Class};
 use super::queue::{self, Claimed, SendRecord, Verdict};
 use super::{IN_PROGRESS_MAX_DELAY, Settings, heartbeat};
 use crate::api::{ApiError, ApiResponse, Client, IdempotencyKey, MutationMethod};
+use crate::db::Owner;
 
-/// What sends the jobs: the pool holding the queue, the (write) client and the settings.
+/// What sends the jobs: the pool holding the queue, the (write) client, the
+/// settings, and the session the process's claims are tied to (one per
+/// process, shared with the webhook refresher: see `crate::db::owner`).
 #[derive(Clone)]
 pub struct Replayer {
     pub pool: PgPool,
     pub client: Client,
     pub settings: Settings,
+    pub owner: Owner,
 }
 
 /// What [`run_next_job`] did.
@@ -71,7 +76,7 @@ pub async fn run_next_job(r: &Replayer) -> anyhow::Result<Option<Outcome>> {
     use anyhow::Context;
     let fresh_for = r.settings.fresh_for();
     let claimed =
-        queue::claim(&r.pool, r.settings.lease, fresh_for).await.context("Failed to claim a job")?;
+        queue::claim(&r.owner, r.settings.lease, fresh_for).await.context("Failed to claim a job")?;
     let Some(job) = claimed else {
         let expired = queue::expire_stale(&r.pool, fresh_for).await.context("Failed to expire stale jobs")?;
         if expired.is_empty() {

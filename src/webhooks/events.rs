@@ -3,9 +3,11 @@
 //! refresh did or giving them up, and pruning them after
 //! `webhooks.retention_days`. A claim takes its rows with `FOR UPDATE SKIP LOCKED` and holds
 //! them for a short lease (`claimed_until`) renewed while the refresh runs,
-//! like the mutation queue, so processes sharing the database never refresh
-//! the same batch and a dead process's batch is taken over within seconds; an outcome is recorded
-//! only under the claim that is still current.
+//! written on the process's owner session whose key it records
+//! (`claimed_by`, see `crate::db::owner`), like the mutation queue, so
+//! processes sharing the database never refresh the same batch and a dead
+//! process's batch is taken over as soon as Postgres ends its session; an
+//! outcome is recorded only under the claim that is still current.
 
 use std::time::Duration;
 
@@ -13,6 +15,25 @@ use anyhow::Context;
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
+
+use crate::db::owner::{Owner, session_ended};
+
+/// SQL true for an event no live claim holds (columns of alias `$t`): never
+/// claimed or released, its lease passed unrenewed, or the session of the
+/// process that claimed it is gone.
+macro_rules! unclaimed {
+    ($t:literal) => {
+        concat!(
+            "(",
+            $t,
+            ".claimed_until IS NULL OR ",
+            $t,
+            ".claimed_until <= now() OR ",
+            session_ended!(concat!($t, ".claimed_by")),
+            ")"
+        )
+    };
+}
 
 /// Stores an event; false when its id was already stored (a redelivery).
 pub async fn insert(
@@ -59,39 +80,55 @@ pub enum Pending {
 /// bundle have none), and with it every due, unclaimed event of its bundle,
 /// so a burst for one bundle within `window` costs one refresh. Rows another
 /// process is claiming right now are skipped, not waited for.
-const CLAIM: &str = "
+const CLAIM: &str = concat!(
+    "
 WITH head AS (
-    SELECT id, bundle_id FROM tokportal.webhook_events
-    WHERE refreshed_at IS NULL AND failed_at IS NULL AND run_after <= now()
-      AND (claimed_until IS NULL OR claimed_until <= now())
-      AND (bundle_id IS NULL OR received_at <= now() - make_interval(secs => $1))
-    ORDER BY received_at, id
+    SELECT w.id, w.bundle_id FROM tokportal.webhook_events AS w
+    WHERE w.refreshed_at IS NULL AND w.failed_at IS NULL AND w.run_after <= now()
+      AND ",
+    unclaimed!("w"),
+    "
+      AND (w.bundle_id IS NULL OR w.received_at <= now() - make_interval(secs => $1))
+    ORDER BY w.received_at, w.id
     LIMIT 1
     FOR UPDATE SKIP LOCKED
 ), batch AS (
     SELECT e.id FROM tokportal.webhook_events AS e
     JOIN head ON e.id = head.id OR e.bundle_id = head.bundle_id
     WHERE e.refreshed_at IS NULL AND e.failed_at IS NULL AND e.run_after <= now()
-      AND (e.claimed_until IS NULL OR e.claimed_until <= now())
+      AND ",
+    unclaimed!("e"),
+    "
     FOR UPDATE OF e SKIP LOCKED
 )
 UPDATE tokportal.webhook_events AS e
-SET claimed_until = now() + make_interval(secs => $2), claim = $3
+SET claimed_until = now() + make_interval(secs => $2), claim = $3, claimed_by = $4
 FROM batch WHERE e.id = batch.id
-RETURNING e.id, e.type, e.bundle_id";
+RETURNING e.id, e.type, e.bundle_id"
+);
 
-/// Claims the next ready batch for `lease`, or says how long until one is
-/// ready (`Wait`) or that none waits. Retries that are not due yet, and
-/// batches other processes hold, are found again by the caller's polling.
-pub async fn claim(pool: &PgPool, window: Duration, lease: Duration) -> anyhow::Result<Pending> {
+/// Claims the next ready batch for `lease` on the process's owner session,
+/// or says how long until one is ready (`Wait`) or that none waits. Retries
+/// that are not due yet, and batches other processes hold, are found again
+/// by the caller's polling.
+pub async fn claim(
+    pool: &PgPool,
+    owner: &Owner,
+    window: Duration,
+    lease: Duration,
+) -> anyhow::Result<Pending> {
     let claim = Uuid::new_v4();
-    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(CLAIM)
+    let mut session = owner.session().await?;
+    let key = session.key();
+    let rows = sqlx::query_as(CLAIM)
         .bind(window.as_secs_f64())
         .bind(lease.as_secs_f64())
         .bind(claim)
-        .fetch_all(pool)
-        .await
-        .context("Failed to claim pending webhook events")?;
+        .bind(key)
+        .fetch_all(session.conn())
+        .await;
+    let rows: Vec<(String, String, Option<String>)> =
+        session.checked(rows).await.context("Failed to claim pending webhook events")?;
     let Some(bundle_id) = rows.first().map(|r| r.2.clone()) else {
         return young(pool, window).await;
     };
@@ -101,13 +138,14 @@ pub async fn claim(pool: &PgPool, window: Duration, lease: Duration) -> anyhow::
 
 /// How long until the oldest unclaimed event still inside its window leaves it.
 async fn young(pool: &PgPool, window: Duration) -> anyhow::Result<Pending> {
-    let left: Option<f64> = sqlx::query_scalar(
-        "SELECT extract(epoch FROM (min(received_at) + make_interval(secs => $1) - now()))::float8 \
-         FROM tokportal.webhook_events \
-         WHERE refreshed_at IS NULL AND failed_at IS NULL AND run_after <= now() AND bundle_id IS NOT NULL \
-           AND (claimed_until IS NULL OR claimed_until <= now()) \
-           AND received_at > now() - make_interval(secs => $1)",
-    )
+    let left: Option<f64> = sqlx::query_scalar(concat!(
+        "SELECT extract(epoch FROM (min(w.received_at) + make_interval(secs => $1) - now()))::float8 \
+         FROM tokportal.webhook_events AS w \
+         WHERE w.refreshed_at IS NULL AND w.failed_at IS NULL AND w.run_after <= now() AND w.bundle_id IS NOT NULL \
+           AND ",
+        unclaimed!("w"),
+        " AND w.received_at > now() - make_interval(secs => $1)"
+    ))
     .bind(window.as_secs_f64())
     .fetch_one(pool)
     .await

@@ -16,14 +16,16 @@ use super::events::{self, Batch, Pending};
 use super::work::{Fetch, Work};
 use crate::api::{Client, is_safe_id};
 use crate::config::WebhooksConfig;
+use crate::db::Owner;
 
 /// How long a claimed batch stays this process's without a heartbeat: the
 /// claim is renewed every third of it while the refresh runs (a refresh is
 /// at most three requests, each bounded by `api.max_wait_secs` and
-/// `api.timeout_secs`), so a live refresh is never taken over and a dead
-/// process's batch is picked up by another within seconds. A refresh whose
-/// renewals failed for a whole lease may be sent again by another process,
-/// but is recorded once (the claim decides).
+/// `api.timeout_secs`), so a live refresh is never taken over. A dead
+/// process's batch is picked up by another as soon as its owner session
+/// ends (`crate::db::owner`), or, if that session lives on without renewing,
+/// once the lease ends. A refresh whose claim ended so may be sent again by
+/// another process (they are GETs), but is recorded once (the claim decides).
 pub const LEASE: Duration = Duration::from_secs(10);
 
 /// What the configuration decides beyond the [`Refresher`]: how many times
@@ -48,13 +50,24 @@ impl From<&WebhooksConfig> for Limits {
     }
 }
 
-/// The refresh side: the pool, the sync client, and the coalescing window.
+/// The refresh side: the pool, the sync client, the coalescing window, and
+/// the process's claims: its owner session and the lease ([`LEASE`]).
 #[derive(Clone)]
 pub struct Refresher {
     pub pool: PgPool,
     pub client: Client,
     /// How long the first event of a bundle waits for others to join it.
     pub window: Duration,
+    pub owner: Owner,
+    pub lease: Duration,
+}
+
+impl Refresher {
+    /// A refresher with its own owner session and the default [`LEASE`].
+    pub fn new(pool: PgPool, client: Client, window: Duration) -> Refresher {
+        let owner = Owner::new(&pool);
+        Refresher { pool, client, window, owner, lease: LEASE }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +96,7 @@ pub enum Outcome {
     },
 }
 
-/// Runs `work` while renewing the batch's claim every third of [`LEASE`];
+/// Runs `work` while renewing the batch's claim every third of its lease;
 /// once the claim is no longer ours, renewing stops.
 async fn keep_claim<T>(r: &Refresher, batch: &Batch, work: impl std::future::Future<Output = T>) -> T {
     tokio::pin!(work);
@@ -92,7 +105,7 @@ async fn keep_claim<T>(r: &Refresher, batch: &Batch, work: impl std::future::Fut
         tokio::select! {
             biased;
             out = &mut work => return out,
-            () = tokio::time::sleep(LEASE / 3), if ours => match events::renew(&r.pool, batch, LEASE).await {
+            () = tokio::time::sleep(r.lease / 3), if ours => match events::renew(&r.pool, batch, r.lease).await {
                 Ok(still) => ours = still,
                 Err(e) => tracing::warn!(error = format!("{e:#}"), "failed to renew a webhook claim; trying again"),
             },
@@ -107,7 +120,7 @@ pub async fn refresh_once(r: &Refresher) -> anyhow::Result<Outcome> {
 
 /// Handles the oldest ready batch.
 pub async fn refresh_once_with(r: &Refresher, limits: &Limits) -> anyhow::Result<Outcome> {
-    let batch = match events::claim(&r.pool, r.window, LEASE).await? {
+    let batch = match events::claim(&r.pool, &r.owner, r.window, r.lease).await? {
         Pending::Ready(batch) => batch,
         Pending::Wait(d) => return Ok(Outcome::Wait(d)),
         Pending::None => return Ok(Outcome::Idle),

@@ -51,7 +51,12 @@ async fn noting_server(
         }),
     );
     let (options, server) = scripted(app).await;
-    let r = Replayer { pool: pool.clone(), client: client(options, budget), settings: settings() };
+    let r = Replayer {
+        owner: Owner::new(pool),
+        pool: pool.clone(),
+        client: client(options, budget),
+        settings: settings(),
+    };
     (r, seen, server)
 }
 
@@ -166,12 +171,14 @@ async fn a_claim_taken_over_cannot_record_a_send(pool: PgPool) {
     let j = enqueue(&pool, "POST", "/bundles", Some(ACCOUNT_ONLY)).await;
     let lease = Duration::from_secs(60);
     let fresh = settings().fresh_for();
-    let old = queue::claim(&pool, lease, fresh).await.unwrap().expect("the job is due");
+    // The old claim's worker lives on (its session holds) but stopped renewing.
+    let (old_worker, new_worker) = (Owner::new(&pool), Owner::new(&pool));
+    let old = queue::claim(&old_worker, lease, fresh).await.unwrap().expect("the job is due");
     sqlx::query("UPDATE tokportal.mutation_jobs SET locked_until = now() - interval '1 second'")
         .execute(&pool)
         .await
         .unwrap();
-    let new = queue::claim(&pool, lease, fresh).await.unwrap().expect("taken over");
+    let new = queue::claim(&new_worker, lease, fresh).await.unwrap().expect("taken over");
     assert!(!queue::record_first_send(&pool, j.id, old.claim).await.unwrap(), "not the current claim");
     assert_eq!(job(&pool, j.id).await.first_sent_at, None);
     assert!(queue::record_first_send(&pool, j.id, new.claim).await.unwrap());

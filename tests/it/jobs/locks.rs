@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use tokportal_sync::db::Owner;
 use tokportal_sync::jobs::queue;
 use tokportal_sync::webhooks::events::{self, Pending};
 
@@ -40,7 +41,8 @@ async fn a_job_claim_skips_a_job_another_connection_holds_and_takes_the_next_due
     let second = enqueue(&pool, "POST", "/bundles", Some(ACCOUNT_ONLY)).await;
     let held = hold(&pool, "mutation_jobs", "id", &first.id.to_string()).await;
     let s = settings();
-    let claimed = within("the job claim", queue::claim(&pool, s.lease, s.fresh_for())).await.unwrap();
+    let claimed =
+        within("the job claim", queue::claim(&Owner::new(&pool), s.lease, s.fresh_for())).await.unwrap();
     assert_eq!(claimed.map(|c| c.id), Some(second.id), "the next due job, not the locked one");
     held.rollback().await.unwrap();
     assert_eq!(job(&pool, first.id).await.status, "queued", "the held job is left for a later claim");
@@ -71,9 +73,12 @@ async fn a_webhook_claim_skips_an_event_another_connection_holds_and_takes_the_n
     store(&pool, "evt_1", "b-1").await;
     store(&pool, "evt_2", "b-2").await;
     let held = hold(&pool, "webhook_events", "id", "evt_1").await;
-    let pending = within("the webhook claim", events::claim(&pool, Duration::ZERO, Duration::from_secs(60)))
-        .await
-        .unwrap();
+    let pending = within(
+        "the webhook claim",
+        events::claim(&pool, &Owner::new(&pool), Duration::ZERO, Duration::from_secs(60)),
+    )
+    .await
+    .unwrap();
     let Pending::Ready(batch) = pending else { panic!("a batch is ready: {pending:?}") };
     assert_eq!((batch.bundle_id.as_deref(), batch.ids), (Some("b-2"), vec!["evt_2".to_string()]));
     held.rollback().await.unwrap();
@@ -84,9 +89,12 @@ async fn a_webhook_batch_leaves_out_an_event_of_its_bundle_another_connection_ho
     store(&pool, "evt_1", "b-1").await;
     store(&pool, "evt_2", "b-1").await;
     let held = hold(&pool, "webhook_events", "id", "evt_2").await;
-    let pending = within("the webhook claim", events::claim(&pool, Duration::ZERO, Duration::from_secs(60)))
-        .await
-        .unwrap();
+    let pending = within(
+        "the webhook claim",
+        events::claim(&pool, &Owner::new(&pool), Duration::ZERO, Duration::from_secs(60)),
+    )
+    .await
+    .unwrap();
     let Pending::Ready(batch) = pending else { panic!("a batch is ready: {pending:?}") };
     assert_eq!(batch.ids, vec!["evt_1".to_string()], "the held event is left for a later claim");
     held.rollback().await.unwrap();

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sqlx::PgPool;
+pub use tokportal_sync::db::Owner;
 use tokportal_sync::jobs::queue::{self, Job, NewJob};
 use tokportal_sync::jobs::{Outcome, Replayer, Settings, run_next_job};
 use tokportal_sync::sim::{self, SimConfig, SimKey, SimServer};
@@ -44,6 +45,7 @@ pub fn replayer_with(pool: &PgPool, sim: &SimServer, key: &str, timeout: Duratio
         pool: pool.clone(),
         client: client(options, budget_options(10_000.0, 10_000)),
         settings: settings(),
+        owner: Owner::new(pool),
     }
 }
 

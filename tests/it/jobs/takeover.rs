@@ -1,7 +1,8 @@
-//! A claim ends within seconds of its worker's death, and never while its
-//! worker lives: a `worker replay` killed mid-send leaves its job to another
-//! worker within a lease (resent with the same key, executed once), while a
-//! live worker's send that outlasts several leases keeps its job.
+//! A claim ends as soon as its worker dies, and never while its worker
+//! lives: a `worker replay` killed mid-send leaves its job to another worker
+//! at once, long before its (600 s) lease would end (resent with the same
+//! key, executed once), while a live worker's send that outlasts several
+//! leases keeps its job.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -13,7 +14,7 @@ use tokportal_sync::sim::{DEMO_KEY, SimServer};
 use super::support::*;
 use crate::helpers::database_url;
 
-/// `worker replay` as a child, with the default lease and API timeout.
+/// `worker replay` as a child, with a 600 s lease and the default API timeout.
 fn spawn_replay(url: &str, sim: &SimServer, dir: &std::path::Path) -> Child {
     let base = sim.base_url().to_string();
     Command::new(env!("CARGO_BIN_EXE_worker"))
@@ -26,6 +27,7 @@ fn spawn_replay(url: &str, sim: &SimServer, dir: &std::path::Path) -> Child {
             ("TOKPORTAL__API__BASE_URL", base.as_str()),
             ("TOKPORTAL__API__RATE_PER_SECOND", "10000"),
             ("TOKPORTAL__API__BURST", "10000"),
+            ("TOKPORTAL__JOBS__LEASE_SECS", "600"),
             ("TOKPORTAL__LOG__LEVEL", "error"),
         ])
         .stdout(Stdio::null())
@@ -48,7 +50,9 @@ where
 }
 
 #[sqlx::test]
-async fn a_job_of_a_worker_killed_mid_send_is_taken_over_within_seconds_under_the_same_key(pool: PgPool) {
+async fn a_job_of_a_worker_killed_mid_send_is_taken_over_long_before_its_lease_ends_under_the_same_key(
+    pool: PgPool,
+) {
     let sim = sim().await;
     let j = enqueue(&pool, "POST", "/bundles", Some(ACCOUNT_ONLY)).await;
     // The API holds the send: the worker is killed while it is in flight.
@@ -59,17 +63,17 @@ async fn a_job_of_a_worker_killed_mid_send_is_taken_over_within_seconds_under_th
         sim.key_stats(DEMO_KEY).unwrap().in_flight >= 1
     })
     .await;
+    let r = replayer(&pool, &sim);
+    assert!(run_next_job(&r).await.unwrap().is_none(), "the live worker's claim holds the job");
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let killed = Instant::now();
     sim.update_faults(|f| f.slow_ms = 0).unwrap();
     sim.release_slow();
 
-    // Another worker takes the job over as soon as the dead one's lease ends.
-    let r = replayer(&pool, &sim);
-    let lease = Duration::from_secs(10);
-    // A bound on the wait only, far below the 600 s lease claims had before.
-    let deadline = killed + lease * 6;
+    // Another worker takes the job over as soon as Postgres ended the dead
+    // one's session: a bound on the wait only, a tenth of the dead claim's lease.
+    let deadline = killed + Duration::from_secs(60);
     let mut outcome = run_next_job(&r).await.expect("the step runs");
     while outcome.is_none() {
         assert!(Instant::now() < deadline, "the job was not taken over within {:?}", deadline - killed);
@@ -98,7 +102,7 @@ async fn a_job_of_a_worker_killed_mid_send_is_taken_over_within_seconds_under_th
 async fn a_live_workers_send_outlasting_its_lease_is_never_taken_over(pool: PgPool) {
     let sim = sim().await;
     let j = enqueue(&pool, "POST", "/bundles", Some(ACCOUNT_ONLY)).await;
-    // A 1 s lease, a send of 3 s: only the heartbeat keeps the claim.
+    // A 1 s lease, a send of 3 s: the live worker's session and heartbeat keep the claim.
     let short = |r: Replayer| Replayer {
         settings: tokportal_sync::jobs::Settings { lease: Duration::from_secs(1), ..r.settings },
         ..r
@@ -125,5 +129,53 @@ async fn a_live_workers_send_outlasting_its_lease_is_never_taken_over(pool: PgPo
     assert!(matches!(outcome, Some(Outcome::Succeeded { replayed: false, .. })), "{outcome:?}");
     assert_eq!(attempts(&pool, j.id).await.len(), 1, "one send");
     assert_eq!(executions(&sim, &j.idempotency_key), 1);
+    sim.shutdown().await;
+}
+
+#[sqlx::test]
+async fn a_send_whose_workers_session_was_lost_may_be_sent_again_but_executes_once(pool: PgPool) {
+    let sim = sim().await;
+    let j = enqueue(&pool, "POST", "/bundles", Some(ACCOUNT_ONLY)).await;
+    let live = replayer_with(&pool, &sim, DEMO_KEY, Duration::from_secs(60));
+    let other = replayer(&pool, &sim);
+    sim.update_faults(|f| f.slow_ms = 600_000).unwrap();
+    let sending = tokio::spawn({
+        let live = live.clone();
+        async move { run_next_job(&live).await }
+    });
+    until(Duration::from_secs(60), "the live worker sends the job", || async {
+        sim.key_stats(DEMO_KEY).unwrap().in_flight >= 1
+    })
+    .await;
+    assert!(run_next_job(&other).await.unwrap().is_none(), "the live claim holds");
+    // The server ends the live worker's owner session; the worker and its send go on.
+    let key = live.owner.key().await.expect("the live worker's session is open");
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks
+         WHERE locktype = 'advisory' AND classid = 1953459056 AND objid = $1::int::oid AND objsubid = 2",
+    )
+    .bind(key)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(ended, vec![true]);
+    // Its claim ended with the session: another worker sends the job again,
+    // under the same key, while the first send is still running.
+    let mut outcome = None;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while outcome.is_none() {
+        assert!(Instant::now() < deadline, "the job was not taken over after the session ended");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        outcome = run_next_job(&other).await.unwrap();
+    }
+    assert!(matches!(outcome, Some(Outcome::Retrying { counted: false, .. })), "{outcome:?}");
+    assert_eq!(job(&pool, j.id).await.error_code.as_deref(), Some("IDEMPOTENCY_KEY_IN_PROGRESS"));
+    sim.update_faults(|f| f.slow_ms = 0).unwrap();
+    sim.release_slow();
+    let first = sending.await.unwrap().unwrap();
+    assert!(matches!(first, Some(Outcome::Superseded { .. })), "{first:?}");
+    make_due(&pool, j.id).await;
+    assert!(matches!(step(&other).await, Outcome::Succeeded { replayed: true, .. }));
+    assert_eq!((executions(&sim, &j.idempotency_key), sim.ledger().len()), (1, 1), "executed once");
     sim.shutdown().await;
 }

@@ -48,7 +48,12 @@ async fn absurd_server(pool: &PgPool) -> (Replayer, tokio::task::JoinHandle<std:
         );
     let (options, server) = scripted(app).await;
     let budget = BudgetOptions { max_wait: Duration::from_millis(200), ..budget_options(10_000.0, 10_000) };
-    let r = Replayer { pool: pool.clone(), client: client(options, budget), settings: settings() };
+    let r = Replayer {
+        owner: Owner::new(pool),
+        pool: pool.clone(),
+        client: client(options, budget),
+        settings: settings(),
+    };
     (r, server)
 }
 
@@ -125,7 +130,12 @@ async fn a_job_the_budget_refused_unsent_has_no_first_send_and_stays_cancellable
     let (options, server) = scripted(app).await;
     // One request, then one every 100 s, and no waiting for it.
     let budget = BudgetOptions { max_wait: Duration::from_millis(50), ..budget_options(0.01, 1) };
-    let r = Replayer { pool: pool.clone(), client: client(options, budget), settings: settings() };
+    let r = Replayer {
+        owner: Owner::new(&pool),
+        pool: pool.clone(),
+        client: client(options, budget),
+        settings: settings(),
+    };
     let first = enqueue(&pool, "POST", "/bundles", Some(ACCOUNT_ONLY)).await;
     let second = enqueue(&pool, "POST", "/bundles", Some(ACCOUNT_ONLY)).await;
     assert!(matches!(step(&r).await, Outcome::Succeeded { .. }));

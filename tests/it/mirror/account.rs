@@ -132,11 +132,7 @@ async fn the_scheduled_sync_and_the_webhook_refresher_refuse_another_account_bef
     let e = scheduler.tick_once(&CancellationToken::new()).await.unwrap_err();
     assert!(matches!(e.downcast_ref::<ApiError>(), Some(ApiError::Invalid { .. })), "{e:#}");
     assert_eq!(live_bundles(&pool).await.len(), 0);
-    let refresher = tokportal_sync::webhooks::Refresher {
-        pool: pool.clone(),
-        client: other,
-        window: std::time::Duration::ZERO,
-    };
+    let refresher = tokportal_sync::webhooks::Refresher::new(pool.clone(), other, std::time::Duration::ZERO);
     let id = sim.bundle_ids()[0].clone();
     crate::webhooks::support::store(&pool, "evt_1", "bundle.created", serde_json::json!({ "id": id })).await;
     let e = refresh::refresh_once(&refresher).await.unwrap_err();

@@ -1,11 +1,13 @@
 //! Several processes on one database: a batch is claimed by one of them
 //! (`FOR UPDATE SKIP LOCKED` and a lease), so its GETs are sent once; a
-//! batch whose process died is claimed again when its lease ends.
+//! batch whose process stopped renewing is claimed again when its lease
+//! ends, even while that process's session lives on.
 
 use std::time::Duration;
 
 use serde_json::json;
 use sqlx::PgPool;
+use tokportal_sync::db::Owner;
 use tokportal_sync::webhooks::events::{self, Pending};
 use tokportal_sync::webhooks::{Outcome, refresh_once};
 
@@ -42,8 +44,10 @@ async fn a_batch_whose_lease_ended_is_refreshed_by_another_process_and_the_old_c
     mirrored(&pool, &sim).await;
     let id = sim.bundle_ids()[1].clone();
     store(&pool, "evt_orphan", "bundle.published", json!({ "id": id })).await;
-    // A process claims the batch and dies: its lease (zero here) ends at once.
-    let Pending::Ready(dead) = events::claim(&pool, Duration::ZERO, Duration::ZERO).await.unwrap() else {
+    // A process claims the batch and hangs, its session open: its lease (zero here) ends at once.
+    let hung = Owner::new(&pool);
+    let Pending::Ready(dead) = events::claim(&pool, &hung, Duration::ZERO, Duration::ZERO).await.unwrap()
+    else {
         panic!("the event is claimable");
     };
     let r = refresher(&pool, &sim, Duration::ZERO);
@@ -62,7 +66,9 @@ async fn a_batch_whose_lease_ended_is_refreshed_by_another_process_and_the_old_c
 #[sqlx::test]
 async fn a_claimed_batch_is_not_claimed_again_while_its_lease_runs(pool: PgPool) {
     store(&pool, "evt_held", "bundle.published", json!({ "id": "b1" })).await;
-    let first = events::claim(&pool, Duration::ZERO, Duration::from_secs(600)).await.unwrap();
+    let (holder, other) = (Owner::new(&pool), Owner::new(&pool));
+    let first = events::claim(&pool, &holder, Duration::ZERO, Duration::from_secs(600)).await.unwrap();
     assert!(matches!(first, Pending::Ready(ref b) if b.ids == ["evt_held"]), "{first:?}");
-    assert_eq!(events::claim(&pool, Duration::ZERO, Duration::from_secs(600)).await.unwrap(), Pending::None);
+    let again = events::claim(&pool, &other, Duration::ZERO, Duration::from_secs(600)).await.unwrap();
+    assert_eq!(again, Pending::None);
 }

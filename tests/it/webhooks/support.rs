@@ -85,7 +85,7 @@ pub async fn stored(pool: &PgPool) -> i64 {
 }
 
 pub fn refresher(pool: &PgPool, sim: &SimServer, window: Duration) -> Refresher {
-    Refresher { pool: pool.clone(), client: demo_client(sim, 10_000.0, 10_000), window }
+    Refresher::new(pool.clone(), demo_client(sim, 10_000.0, 10_000), window)
 }
 
 /// A simulator without rate limiting (the mirror tests' own).
@@ -115,7 +115,7 @@ pub async fn scripted_refresher(pool: &PgPool, answers: Vec<(u16, Value)>) -> (R
     let (options, _server) = crate::api_support::scripted(app).await;
     let budget = crate::api_support::budget_options(10_000.0, 10_000);
     let client = crate::api_support::client(options, budget);
-    (Refresher { pool: pool.clone(), client, window: Duration::ZERO }, hits)
+    (Refresher::new(pool.clone(), client, Duration::ZERO), hits)
 }
 
 /// Makes every stored event's retry due now.

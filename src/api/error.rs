@@ -143,8 +143,12 @@ pub fn from_status(request: String, status: u16, body: &[u8], request_id: String
             details: details(),
             request,
             status: Some(status),
+            // The error envelope's message, not the envelope: the code is said beside it.
+            excerpt: match envelope.as_ref().and_then(|e| e.message.as_deref()).filter(|m| !m.is_empty()) {
+                Some(message) if code.is_some() => excerpt(message.as_bytes()),
+                _ => excerpt(body),
+            },
             code,
-            excerpt: excerpt(body),
             request_id,
         },
     }

@@ -143,9 +143,17 @@ pub fn from_status(request: String, status: u16, body: &[u8], request_id: String
             details: details(),
             request,
             status: Some(status),
-            // The error envelope's message, not the envelope: the code is said beside it.
-            excerpt: match envelope.as_ref().and_then(|e| e.message.as_deref()).filter(|m| !m.is_empty()) {
-                Some(message) if code.is_some() => excerpt(message.as_bytes()),
+            // The error envelope's message and details, not the envelope: the code is said beside them.
+            excerpt: match envelope.as_ref().filter(|e| e.message.as_deref().is_some_and(|m| !m.is_empty())) {
+                Some(e) if code.is_some() => {
+                    let message = e.message.as_deref().unwrap_or_default();
+                    let text = if e.details.is_null() {
+                        message.to_string()
+                    } else {
+                        format!("{message} {}", e.details)
+                    };
+                    excerpt(text.as_bytes())
+                }
                 _ => excerpt(body),
             },
             code,

@@ -30,8 +30,12 @@ pub fn webhook_url(s: &str) -> Result<String, String> {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()) => {
             Ok(s.to_string())
         }
-        Ok(u) => Err(format!("expected an absolute http or https URL, got the scheme {:?} in {s:?}", u.scheme())),
-        Err(e) => Err(format!("expected an absolute http or https URL such as https://example.com/webhooks/tokportal, got {s:?} ({e})")),
+        Ok(u) => {
+            Err(format!("expected an absolute http or https URL, got the scheme {:?} in {s:?}", u.scheme()))
+        }
+        Err(e) => Err(format!(
+            "expected an absolute http or https URL such as https://example.com/webhooks/tokportal, got {s:?} ({e})"
+        )),
     }
 }
 
@@ -41,7 +45,9 @@ pub fn webhook_id(s: &str) -> Result<String, String> {
     if crate::api::is_safe_id(s) {
         Ok(s.to_string())
     } else {
-        Err(format!("expected an endpoint id as `worker webhooks list` prints it (letters, digits, - _ . ~), got {s:?}"))
+        Err(format!(
+            "expected an endpoint id as `worker webhooks list` prints it (letters, digits, - _ . ~), got {s:?}"
+        ))
     }
 }
 

@@ -34,7 +34,9 @@ pub async fn run(command: BudgetCommand, config: &Config) -> anyhow::Result<()> 
                     crate::outln!("budget reset: key {fingerprint}: {}", cleared_text(&cleared));
                     Ok(())
                 }
-                None => anyhow::bail!("no key {fingerprint} in tokportal.api_budgets (see `worker budget show`)"),
+                None => {
+                    anyhow::bail!("no key {fingerprint} in tokportal.api_budgets (see `worker budget show`)")
+                }
             }
         }
     }

@@ -15,9 +15,8 @@ pub async fn run(args: EnqueueArgs, config: &Config) -> anyhow::Result<()> {
     let body = match (&args.body, &args.body_file) {
         (Some(body), _) => Some(body.clone()),
         (None, Some(path)) => Some(
-            std::fs::read_to_string(path).map_err(|e| {
-                usage(anyhow::anyhow!("--body-file {}: cannot be read: {e}", path.display()))
-            })?,
+            std::fs::read_to_string(path)
+                .map_err(|e| usage(anyhow::anyhow!("--body-file {}: cannot be read: {e}", path.display())))?,
         ),
         (None, None) => None,
     };

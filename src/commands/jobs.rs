@@ -92,7 +92,9 @@ async fn new_price(config: &Config, pool: &sqlx::PgPool, job: &Job) -> anyhow::R
     let price = validate::dry_run_price(&priced.body);
     match price {
         Some(credits) => crate::errln!("price: {credits} credits now (dry run: nothing executed or charged)"),
-        None => crate::errln!("price: the dry run answered without credits_required: {}", priced.body["data"]),
+        None => {
+            crate::errln!("price: the dry run answered without credits_required: {}", priced.body["data"])
+        }
     }
     Ok(price)
 }
@@ -116,7 +118,8 @@ fn print_job(out: &mut impl Write, job: &Job, json: bool) -> anyhow::Result<()> 
 
 /// The jobs as a table whose columns are as wide as their widest cell.
 fn table(jobs: &[Job]) -> String {
-    const HEADER: [&str; 9] = ["id", "status", "method", "path", "attempts", "http", "run after (UTC)", "code", "error"];
+    const HEADER: [&str; 9] =
+        ["id", "status", "method", "path", "attempts", "http", "run after (UTC)", "code", "error"];
     // Numbers align right, text left; the last column is not padded.
     const RIGHT: [bool; 9] = [true, false, false, false, true, true, false, false, false];
     let rows: Vec<[String; 9]> = jobs

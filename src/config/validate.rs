@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use super::schedule::parse_schedule;
 use super::duration::{parse_duration, positive_secs};
 use super::runtime::{ApiConfig, Config, DatabaseConfig, LogConfig, LogFormat, SyncConfig};
+use super::schedule::parse_schedule;
 use super::{ConfigError, Layers, Origin, Settings, env_secrets, jobs, server, webhooks};
 
 impl Config {

@@ -119,7 +119,10 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         if let Err(e) = self.shutdown() {
-            crate::errln!("warning: the throwaway cluster in {} was not cleaned up: {e:#}", self.dir.display());
+            crate::errln!(
+                "warning: the throwaway cluster in {} was not cleaned up: {e:#}",
+                self.dir.display()
+            );
         }
     }
 }

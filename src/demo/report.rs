@@ -99,7 +99,9 @@ impl Summary<'_> {
         for (stream, t) in &m.runs {
             crate::outln!(
                 "  {stream:<20} {:>6} rows inserted, {:>4} pages, {:>5} requests",
-                t.inserted, t.pages, t.requests
+                t.inserted,
+                t.pages,
+                t.requests
             );
         }
         let optimum = (m.requests as f64 - f64::from(self.burst)).max(0.0) / self.rate;
@@ -156,14 +158,19 @@ impl Summary<'_> {
         let (debited, recorded) = self.credits();
         crate::outln!("  jobs succeeded: {succeeded} of {}", self.jobs.len());
         crate::outln!("  executed exactly once (simulator's ledger): {once} of {}", self.jobs.len());
-        crate::outln!("  credits debited by the simulator: {debited}; charged according to the jobs: {recorded}");
+        crate::outln!(
+            "  credits debited by the simulator: {debited}; charged according to the jobs: {recorded}"
+        );
 
         crate::outln!();
         crate::outln!("mirrored again ({:.1} s)", self.again.wall.as_secs_f64());
         for (stream, t) in &self.again.runs {
             crate::outln!(
                 "  {stream:<20} {:>4} inserted, {:>4} updated, {:>4} deleted, {:>5} requests",
-                t.inserted, t.updated, t.deleted, t.requests
+                t.inserted,
+                t.updated,
+                t.deleted,
+                t.requests
             );
         }
     }

@@ -78,7 +78,11 @@ async fn walk(args: &DemoArgs, config: &Config, server: &sim::SimServer) -> anyh
 
     crate::outln!("bundles delivered      {}", delivered.len());
     crate::outln!("existed throughout     {} (missing from the walk: {missing})", throughout.len());
-    crate::outln!("pages read             {} ({} read again after the list changed)", stats.pages, stats.rereads);
+    crate::outln!(
+        "pages read             {} ({} read again after the list changed)",
+        stats.pages,
+        stats.rereads
+    );
     crate::outln!("requests               {} ({} answered 429 by the simulator)", spent.requests, served_429);
     crate::outln!("waited for budget      {:.2} s", spent.budget_wait.as_secs_f64());
     crate::outln!("wall time              {wall:.2} s");

@@ -29,7 +29,8 @@ async fn budget_reset_says_what_it_cleared_and_then_that_nothing_was_left(pool: 
 
     let (code, out, err) = budget(dir.path(), &url, &reset).await;
     assert_eq!(code, Some(0), "{err}");
-    let left: f64 = out.split("cleared a block with ").nth(1).and_then(|r| r.split(' ').next()).unwrap().parse().unwrap();
+    let left: f64 =
+        out.split("cleared a block with ").nth(1).and_then(|r| r.split(' ').next()).unwrap().parse().unwrap();
     assert!((500.0..=600.0).contains(&left), "{out}");
     assert!(out.contains("s of requests booked ahead"), "{out}");
     assert!(!out.contains("nothing"), "{out}");

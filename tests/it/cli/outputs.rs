@@ -96,7 +96,8 @@ async fn jobs_list_aligns_its_columns_and_shows_the_code_and_message_not_the_env
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = run(dir.path(), &["jobs", "list", "--status", "failed"], &env).await;
     let stdout = text(&out.stdout);
-    let failed = stdout.lines().find(|l| l.contains("VALIDATION_ERROR")).unwrap_or_else(|| panic!("{stdout}"));
+    let failed =
+        stdout.lines().find(|l| l.contains("VALIDATION_ERROR")).unwrap_or_else(|| panic!("{stdout}"));
     assert!(failed.contains("bundle_type"), "the API's message: {failed}");
     assert!(!failed.contains(r#"{"error""#), "not the envelope: {failed}");
     sim.shutdown().await;

@@ -24,7 +24,9 @@ pub async fn run(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Output {
 
 /// A simulator with `bundles` bundles and no rate limit.
 pub async fn sim(bundles: usize) -> SimServer {
-    sim::start(SimConfig { bundles, rate_limit: false, ..SimConfig::default() }).await.expect("the simulator starts")
+    sim::start(SimConfig { bundles, rate_limit: false, ..SimConfig::default() })
+        .await
+        .expect("the simulator starts")
 }
 
 /// The environment of a command against `sim` and the database at `url`.

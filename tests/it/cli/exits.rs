@@ -122,13 +122,3 @@ async fn a_refused_key_stops_once_and_sync_at_the_first_401_and_exits_3(pool: Pg
     assert_eq!(sim.stats().refused, 2, "GET /me's 401, and no stream walked after it");
     sim.shutdown().await;
 }
-
-#[test]
-fn a_pg_bin_without_the_server_programs_exits_2_naming_the_flag() {
-    let dir = tempfile::tempdir().unwrap();
-    let empty = dir.path().to_str().unwrap();
-    let out = worker(dir.path(), &["demo", "--throwaway", "--pg-bin", empty], &[]);
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("--pg-bin") && err.contains("no initdb and pg_ctl"), "{err}");
-}

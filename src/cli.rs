@@ -195,7 +195,7 @@ fn key_value(s: &str) -> Result<(String, String), String> {
     }
 }
 
-/// `worker sim`: see the README section "The simulator (worker sim)".
+/// `worker sim`: see docs/simulator.md.
 #[derive(Debug, clap::Args)]
 pub struct SimArgs {
     /// Address to listen on (loopback by default: the admin endpoints have no auth).
@@ -219,7 +219,7 @@ pub struct SimArgs {
     /// Turn rate limiting off (headers still sent, never a 429).
     #[arg(long)]
     pub no_rate_limit: bool,
-    /// Accepted keys, comma-separated `KEY[:CREDITS[:read]]` (default: the demo key).
+    /// Accepted keys, comma-separated `KEY[:CREDITS[:read|full[:ACCOUNT]]]` (default: the demo key).
     #[arg(long, value_delimiter = ',', env = "TOKPORTAL_SIM_KEYS", hide_env_values = true)]
     pub keys: Vec<String>,
     /// Lifetime of stored idempotent responses, in seconds.

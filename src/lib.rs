@@ -8,8 +8,8 @@
 //! - [`demo`]: `worker demo` end to end against the simulator (imports no command).
 //! - [`startup`]: configuration to running parts: one [`startup::App`] (the pool, the
 //!   read and write clients) hands out the mirror, the replayer, the refresher, the scheduler.
-//! - [`server`]: `/metrics` and `/healthz` of the daemon; [`meter`]: the Prometheus series,
-//!   which read the API clients' counters at each scrape.
+//! - [`server`]: `/metrics` and `/healthz` of the daemon; [`meter`]: the Prometheus series, all
+//!   there from the start, which read the API clients' counters and Postgres at each scrape.
 //! - [`schedule`]: the [`schedule::Scheduler`] (one tick over every stream), the cron loop
 //!   around it, and the cycle of `worker --once`.
 //! - [`webhooks`]: signed TokPortal deliveries stored once, then targeted refreshes, applied

@@ -6,7 +6,7 @@
 //! [`serve`] runs a router with read timeouts and a cap on connections
 //! (`listen`).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -22,25 +22,30 @@ mod listen;
 
 pub use listen::{Limits, serve_with};
 
-use crate::api::Client;
-use crate::jobs::queue;
-use crate::{db, meter};
+use crate::db;
+use crate::meter::scrape::Sources;
 
-/// Longest a probe or a scrape waits for Postgres: a probe must answer
+/// Longest a probe waits for Postgres: a probe must answer
 /// before the orchestrator's own timeout, so every probe in
 /// `deploy/kubernetes` sets `timeoutSeconds` above it (readiness 3, liveness
 /// 5; Kubernetes' default of 1 s would be shorter). `deploy/check` reads the
 /// number from this line: keep it `from_secs(N)`.
 const DB_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// What the routes read: the pool, the recorder, and the API clients whose
-/// counters are sampled at each scrape ("sync", "replay"), set once they
-/// exist (after the migrations: their budget lives in Postgres).
+/// Longest a scrape waits for the gauges it reads from Postgres (the queue,
+/// the key's block, the mirror's staleness: a scan of the live bundles each,
+/// about 0.1 s per 100,000 bundles): below Prometheus' default
+/// `scrape_timeout` of 10 s, so a slow database shows as
+/// `tokportal_postgres_up 0` rather than a failed scrape.
+const SCRAPE_DB_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the routes read: the pool, the recorder, and what each scrape
+/// samples (the API clients' counters, gauges read from Postgres).
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
     pub metrics: PrometheusHandle,
-    pub clients: Arc<OnceLock<Vec<(&'static str, Client)>>>,
+    pub sources: Arc<Sources>,
 }
 
 /// `/metrics` and `/healthz`; merge further routes (webhooks) into it.
@@ -54,17 +59,7 @@ pub fn daemon_routes(state: AppState, receiver: crate::webhooks::Receiver) -> Ro
 }
 
 async fn metrics(State(state): State<AppState>) -> String {
-    let clients = state.clients.get().map(Vec::as_slice).unwrap_or_default();
-    for (name, client) in clients {
-        meter::api_counters(name, &client.counters());
-    }
-    let responses: Vec<Vec<(u16, u64)>> = clients.iter().map(|(_, c)| c.responses()).collect();
-    meter::api_responses(responses.iter().map(Vec::as_slice));
-    match tokio::time::timeout(DB_PROBE_TIMEOUT, queue::depth(&state.pool)).await {
-        Ok(Ok((depth, oldest))) => meter::queue(depth, oldest),
-        Ok(Err(e)) => tracing::debug!(error = %e, "queue gauges not refreshed"),
-        Err(_) => tracing::debug!("queue gauges not refreshed: Postgres did not answer in time"),
-    }
+    state.sources.sample(SCRAPE_DB_TIMEOUT).await;
     state.metrics.render()
 }
 

@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::jobs::{listen, prune};
 use crate::server::{self, AppState};
 use crate::startup::App;
-use crate::{db, meter, shutdown, webhooks};
+use crate::{db, meter, schedule, shutdown, webhooks};
 
 pub async fn run(config: &Config) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
@@ -33,7 +33,13 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     let pool = db::connect_lazy(&config.database)?;
     let tracker = TaskTracker::new();
     let clients = Arc::new(OnceLock::new());
-    let state = AppState { pool: pool.clone(), metrics, clients: clients.clone() };
+    let sources = meter::scrape::Sources {
+        pool: pool.clone(),
+        clients: clients.clone(),
+        streams: schedule::streams(&config.sync.streams),
+        started: chrono::Utc::now(),
+    };
+    let state = AppState { pool: pool.clone(), metrics, sources: Arc::new(sources) };
     let wake = Arc::new(Notify::new());
     let receiver = webhooks::Receiver {
         pool: pool.clone(),
@@ -71,7 +77,8 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
 
     if db::ready::wait_until_ready(&config.database, &pool, &stop).await {
         let app = App::build(config, pool.clone()).await?;
-        let _ = clients.set(vec![("sync", app.read()?.clone()), ("replay", app.write()?.clone())]);
+        let [sync, replay] = meter::CLIENTS;
+        let _ = clients.set(vec![(sync, app.read()?.clone()), (replay, app.write()?.clone())]);
         // On SIGTERM a page, a job or a refresh still waiting for the budget
         // is left (the next run reads it, the job and the events stay queued)
         // instead of holding the stop.

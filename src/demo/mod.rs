@@ -17,7 +17,11 @@ use crate::api::Client;
 use crate::mirror::{account, store};
 use crate::sim::SimServer;
 
-const SCRATCH: &str = "point DATABASE_URL at a scratch database, or unset it to use a fresh `tokportal_demo`";
+/// The way out of a refused database. An empty `DATABASE_URL` reads as unset,
+/// and cargo keeps a variable that is set (`.cargo/config.toml` fills in only
+/// a missing one), so the same hint works for the binary and under `cargo run`.
+const SCRATCH: &str = "point DATABASE_URL at a scratch database, or set it empty to use a fresh \
+    `tokportal_demo` (`DATABASE_URL= worker demo`; in a checkout `DATABASE_URL= cargo run --release -- demo`)";
 
 /// Refuses a database that mirrors another account than the simulator's
 /// demo key (the rule of every run that writes, `mirror::account`): the

@@ -270,13 +270,17 @@ pub async fn prune(db: impl PgExecutor<'_>, retention: Duration, batch: i64) -> 
     Ok(done.rows_affected())
 }
 
-/// Jobs queued or running, and the age in seconds of the oldest queued one
-/// (0 when none): the queue's gauges.
-pub async fn depth(db: impl PgExecutor<'_>) -> sqlx::Result<(i64, f64)> {
+/// Jobs queued or running, the age in seconds of the oldest queued one, and
+/// how long the job due longest ago (queued past its `run_after`, or running
+/// past its lease: what [`claim`] would take) has waited since (0 when none).
+pub async fn depth(db: impl PgExecutor<'_>) -> sqlx::Result<(i64, f64, f64)> {
     sqlx::query_as(
         "SELECT count(*),
-                COALESCE(extract(epoch FROM now() - min(created_at) FILTER (WHERE status = 'queued')), 0)::float8
-         FROM tokportal.mutation_jobs WHERE status IN ('queued', 'running')",
+                COALESCE(extract(epoch FROM now() - min(created_at) FILTER (WHERE status = 'queued')), 0)::float8,
+                COALESCE(extract(epoch FROM now() - min(due) FILTER (WHERE due <= now())), 0)::float8
+         FROM tokportal.mutation_jobs,
+              LATERAL (SELECT CASE status WHEN 'queued' THEN run_after ELSE locked_until END AS due) AS d
+         WHERE status IN ('queued', 'running')",
     )
     .fetch_one(db)
     .await

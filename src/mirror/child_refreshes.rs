@@ -92,6 +92,23 @@ pub async fn rotation(pool: &PgPool, stream: &str, videos: bool, limit: u32) -> 
     Ok(pick(pool, sql, stream, Duration::ZERO, limit).await.context("Failed to plan the rotation")?.0)
 }
 
+/// Seconds since the children of the live, non-terminal bundle refreshed
+/// longest ago were fetched (a bundle never fetched counts from when it was
+/// first seen); 0 when there is none.
+pub async fn oldest_active_age(pool: &PgPool, stream: &str, videos: bool) -> anyhow::Result<f64> {
+    let sql = format!(
+        "SELECT coalesce(extract(epoch FROM now() - min(coalesce(c.refreshed_at, b.first_seen_at))), 0)::float8 \
+         {JOIN} WHERE {} AND {ACTIVE}",
+        eligible(videos)
+    );
+    sqlx::query_scalar(AssertSqlSafe(sql))
+        .bind(stream)
+        .bind(TERMINAL)
+        .fetch_one(pool)
+        .await
+        .context("Failed to read the age of the oldest children of an active bundle")
+}
+
 async fn pick(
     pool: &PgPool,
     sql: String,

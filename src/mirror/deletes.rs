@@ -50,7 +50,7 @@ pub async fn settle(
     let Some(detail) = stream.detail else {
         let live = store::count_live(&mut tx, stream).await?;
         let note = if twice > allowed(live, m.settings.max_delete_fraction) {
-            Some(refused(stream, twice, live, m.settings.max_delete_fraction))
+            Some(refused(stream, twice, live, m.settings.max_delete_fraction, tally))
         } else {
             tally.deleted += store::delete_twice_missed(&mut tx, stream).await?;
             let waiting = missing.saturating_sub(twice);
@@ -146,14 +146,15 @@ pub async fn confirmed(
     let live = store::count_live(&mut tx, stream).await?;
     let would = gone.len() as u64;
     if would > allowed(live, m.settings.max_delete_fraction) {
-        return Ok(Some(refused(stream, would, live, m.settings.max_delete_fraction)));
+        return Ok(Some(refused(stream, would, live, m.settings.max_delete_fraction, tally)));
     }
     tally.deleted += store::mark_deleted(&mut tx, stream, gone).await?;
     tx.commit().await.context("Failed to commit the deletes")?;
     Ok(None)
 }
 
-fn refused(stream: &ListStream, would: u64, live: u64, fraction: f64) -> String {
+fn refused(stream: &ListStream, would: u64, live: u64, fraction: f64, tally: &mut Tally) -> String {
+    tally.delete_refused += would;
     let note = format!(
         "delete guard: this run would mark {would} of {live} live rows of {} deleted, more than \
          sync.max_delete_fraction ({fraction}); none were marked. If the account really lost them, \

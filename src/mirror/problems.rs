@@ -52,6 +52,14 @@ pub async fn record(
     Ok(())
 }
 
+/// How many problems each stream has set aside now (streams with none are absent).
+pub async fn open_counts(pool: &PgPool) -> anyhow::Result<Vec<(String, i64)>> {
+    sqlx::query_as("SELECT stream, count(*) FROM tokportal.sync_problems GROUP BY stream")
+        .fetch_all(pool)
+        .await
+        .context("Failed to count the problems set aside")
+}
+
 /// The subjects of `stream`'s problems, each with whether its backoff has passed.
 pub async fn of_stream(pool: &PgPool, stream: &str) -> anyhow::Result<HashMap<String, bool>> {
     let rows: Vec<(String, bool)> = sqlx::query_as(

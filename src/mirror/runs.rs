@@ -93,6 +93,28 @@ pub async fn last_full_walk(pool: &PgPool, stream: &str) -> anyhow::Result<Optio
     .context("Failed to read the stream's last full walk")
 }
 
+/// Seconds since each of `streams` last started a walk that brought its
+/// list up to date (a complete walk, or a ledger's routine run of its head),
+/// or since `since` for a stream with none: how stale its rows can be.
+pub async fn walk_ages(
+    pool: &PgPool,
+    streams: &[&str],
+    since: DateTime<Utc>,
+) -> anyhow::Result<Vec<(String, f64)>> {
+    sqlx::query_as(
+        "SELECT s.stream, greatest(extract(epoch FROM clock_timestamp() - coalesce(max(r.started_at), $2)), 0)::float8 \
+         FROM unnest($1::text[]) AS s(stream) \
+         LEFT JOIN tokportal.sync_runs AS r ON r.stream = s.stream \
+             AND r.status IN ('succeeded', 'succeeded_with_problems') AND (r.complete OR r.kind = 'routine') \
+         GROUP BY s.stream",
+    )
+    .bind(streams)
+    .bind(since)
+    .fetch_all(pool)
+    .await
+    .context("Failed to read the age of each stream's last walk")
+}
+
 /// Opens a run; returns its id and start time (the database's clock).
 pub async fn start(
     pool: &PgPool,

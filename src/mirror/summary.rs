@@ -17,6 +17,10 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status, as the metrics label runs with them.
+    pub const ALL: [Status; 4] =
+        [Status::Succeeded, Status::SucceededWithProblems, Status::Failed, Status::Interrupted];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Succeeded => "succeeded",

@@ -16,6 +16,9 @@ pub struct Tally {
     pub delete_checks: u64,
     /// Missing rows left live unchecked (more than one run may check).
     pub delete_unchecked: u64,
+    /// Rows the delete guard kept live (more than `sync.max_delete_fraction`);
+    /// counted in the metrics, not stored.
+    pub delete_refused: u64,
     /// Items or bundles set aside in `sync_problems`.
     pub problems: u64,
     pub requests: u64,

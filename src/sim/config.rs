@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::faults::Faults;
 
-/// The fixed full-scope key of a default simulator (documented in the README),
+/// The fixed full-scope key of a default simulator (documented in docs/simulator.md),
 /// so demos and scripts work without configuration. It is not a secret.
 pub const DEMO_KEY: &str = "sk_5151000000000000000000000000000000000000000000000000000000000001";
 

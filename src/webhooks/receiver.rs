@@ -25,6 +25,7 @@ use sqlx::PgPool;
 use tokio::sync::Notify;
 
 use super::{events, signature};
+use crate::meter::Delivery;
 
 pub const PATH: &str = "/webhooks/tokportal";
 /// Deliveries are small JSON envelopes; anything larger is refused unread.
@@ -50,35 +51,36 @@ async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> 
     let now = chrono::Utc::now().timestamp();
     if r.secrets.is_empty() {
         tracing::warn!("a webhook delivery was refused: no TOKPORTAL_WEBHOOK_SECRET is configured");
-        crate::meter::webhook_delivery("refused");
+        crate::meter::webhook_delivery(Delivery::Refused);
         return (StatusCode::UNAUTHORIZED, "no webhook secret is configured\n".into());
     }
     if let Err(e) = signature::verify(header, &body, &r.secrets, r.tolerance, now) {
         tracing::warn!(reason = %e, "a webhook delivery was refused");
-        crate::meter::webhook_delivery("refused");
+        crate::meter::webhook_delivery(Delivery::Refused);
         return (StatusCode::UNAUTHORIZED, format!("{e}\n"));
     }
     let header_id = headers.get("tokportal-event-id").and_then(|v| v.to_str().ok());
     let event = match Event::parse(&body, header_id) {
         Ok(event) => event,
         Err(why) => {
-            crate::meter::webhook_delivery("invalid");
+            crate::meter::webhook_delivery(Delivery::Invalid);
             return (StatusCode::BAD_REQUEST, format!("{why}\n"));
         }
     };
     match events::insert(&r.pool, &event.id, &event.kind, event.bundle_id.as_deref(), &event.envelope).await {
         Ok(true) => {
-            crate::meter::webhook_delivery("accepted");
+            crate::meter::webhook_delivery(Delivery::Accepted);
             tracing::debug!(event.id = %event.id, event.kind = %event.kind, "webhook event stored");
             r.wake.notify_one();
             (StatusCode::OK, "stored\n".into())
         }
         Ok(false) => {
-            crate::meter::webhook_delivery("duplicate");
+            crate::meter::webhook_delivery(Delivery::Duplicate);
             (StatusCode::OK, "already received\n".into())
         }
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "a webhook event could not be stored");
+            crate::meter::webhook_delivery(Delivery::Unstored);
             // 503: the sender retries later.
             (StatusCode::SERVICE_UNAVAILABLE, "the event could not be stored; retry\n".into())
         }

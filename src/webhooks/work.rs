@@ -1,5 +1,5 @@
 //! What each event type can change, so what its refresh fetches: [`TABLE`]
-//! (the README's "Webhooks" section shows the same table). A batch fetches
+//! (docs/webhooks.md shows the same table). A batch fetches
 //! the union of its events' rows, each once, whatever their number and order.
 
 /// Whether a refresh reads the bundle's slots.

@@ -107,7 +107,21 @@ async fn the_demo_refuses_a_database_that_mirrors_another_account(pool: PgPool) 
     let url = database_url(&pool).await;
     let out = demo(&["demo", "--bundles", "50", "--rate", "500"], vec![("DATABASE_URL".into(), url)]).await;
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("scratch database"), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("scratch database"), "{stderr}");
+    // The other way out must work under `cargo run` too, where unsetting the
+    // variable does not (.cargo/config.toml sets it again): an empty one.
+    assert!(stderr.contains("DATABASE_URL= cargo run --release -- demo"), "{stderr}");
+    let dir = tempfile::tempdir().unwrap();
+    let shown = text(&worker(dir.path(), &["check-config"], &[("DATABASE_URL", "")]).stdout);
+    assert!(
+        shown.contains("database: not set (DATABASE_URL)"),
+        "an empty DATABASE_URL reads as unset: {shown}"
+    );
+    let cargo_env =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.cargo/config.toml")).unwrap();
+    let line = cargo_env.lines().find(|l| l.starts_with("DATABASE_URL")).expect("cargo sets DATABASE_URL");
+    assert!(line.contains("force = false"), "cargo must keep a DATABASE_URL that is set, even empty: {line}");
 }
 
 #[tokio::test]

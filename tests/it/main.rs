@@ -11,6 +11,7 @@ mod cli;
 mod config;
 mod daemon;
 mod demo;
+mod docs;
 mod edges;
 mod jobs;
 mod layout;

@@ -1,7 +1,7 @@
 //! What the mirror knows how to walk: [`ALL`], one line a stream, from which
 //! everything else is derived: the names `sync.streams` and `--stream`
 //! accept ([`names`]), the default of `sync.streams` ([`defaults`]), the order
-//! a sync runs them in ([`order`]), and the README's table of streams (a test
+//! a sync runs them in ([`order`]), and the manual's table of streams (a test
 //! holds the two together).
 //!
 //! A stream is one file here and one line in [`ALL`]:
@@ -137,11 +137,11 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_lists_exactly_the_streams_in_order_with_their_tables() {
-        let readme = include_str!("../../../README.md");
+    fn the_manual_lists_exactly_the_streams_in_order_with_their_tables() {
+        let page = include_str!("../../../docs/mirror.md");
         let from =
-            readme.find("walks each configured stream").expect("the README's section on `worker sync`");
-        let table = &readme[from..];
+            page.find("walks each configured stream").expect("docs/mirror.md's section on `worker sync`");
+        let table = &page[from..];
         let table = &table[table.find("| stream | source | table |").expect("the table of streams")..];
         let rows: Vec<(String, String)> = table
             .lines()
@@ -159,6 +159,6 @@ mod tests {
                 Stream::Children(s) => (s.name.to_string(), s.table.to_string()),
             })
             .collect();
-        assert_eq!(rows, all, "README.md's table of streams and streams::ALL differ");
+        assert_eq!(rows, all, "docs/mirror.md's table of streams and streams::ALL differ");
     }
 }

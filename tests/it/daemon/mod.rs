@@ -3,6 +3,7 @@
 
 mod budget;
 mod listen;
+mod metrics;
 mod once;
 mod postgres_down;
 mod prune;

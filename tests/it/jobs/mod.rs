@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod crash;
 mod first_send;
+mod gauges;
 mod locks;
 mod operator;
 mod outcomes;

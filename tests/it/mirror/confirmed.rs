@@ -131,6 +131,7 @@ async fn child_404s_of_an_upstream_list_replaced_count_toward_the_delete_guard(p
         let run = sync(&m, stream).await;
         assert_eq!(run.tally.deleted, 0, "{stream}: {:?}", run.note);
         assert!(run.note.as_deref().is_some_and(|n| n.contains("delete guard")), "{stream}: {:?}", run.note);
+        assert!(run.tally.delete_refused > 0, "{stream}: the metrics count the rows kept live");
     }
     assert!(deleted(&pool).await.is_empty());
     // An operator who knows the account was reset lets one run through.

@@ -67,6 +67,7 @@ async fn the_delete_guard_refuses_to_mark_more_than_the_allowed_share_and_says_w
     let run = sync(&m, "bundles").await;
     assert_eq!(run.status, Status::Succeeded);
     assert_eq!(run.tally.deleted, 0, "11 of 50 is more than 20%");
+    assert_eq!(run.tally.delete_refused, 11, "the metrics count the rows kept live");
     let note = run.note.expect("a note");
     assert!(note.contains("delete guard") && note.contains("11 of 50"), "{note}");
     assert_eq!(live_bundles(&pool).await.len(), 50);
@@ -80,7 +81,7 @@ async fn the_delete_guard_refuses_to_mark_more_than_the_allowed_share_and_says_w
     let mut open = settings();
     open.max_delete_fraction = 1.0;
     let run = sync(&mirror(&pool, &sim, open), "bundles").await;
-    assert_eq!(run.tally.deleted, 11);
+    assert_eq!((run.tally.deleted, run.tally.delete_refused), (11, 0));
     sim.shutdown().await;
 }
 

@@ -11,4 +11,5 @@ mod kill;
 mod poison;
 mod progress;
 mod runs;
+mod staleness;
 pub mod support;

@@ -2,11 +2,15 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 mod queue;
+mod usage;
+mod values;
 
 pub use queue::{EnqueueArgs, JobsCommand};
+pub use usage::{UsageError, usage};
+pub use values::{fingerprint, positive, webhook_id, webhook_url};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -35,6 +39,22 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// The `worker` command as parsed: every flag and argument that takes a value
+/// also takes a negative number, so `--limit -1` reaches the flag's own check
+/// (a clear "must be at least 1") instead of reading as an unknown flag.
+pub fn command() -> clap::Command {
+    fn negatives(cmd: clap::Command) -> clap::Command {
+        cmd.mut_args(|a| if a.get_action().takes_values() { a.allow_negative_numbers(true) } else { a })
+            .mut_subcommands(negatives)
+    }
+    negatives(Cli::command())
+}
+
+/// Parses the process's arguments with [`command`]; exits 2 with clap's message on a usage error.
+pub fn parse() -> Cli {
+    Cli::from_arg_matches_mut(&mut command().get_matches()).unwrap_or_else(|e| e.exit())
 }
 
 /// The exit statuses, shown by `worker --help`.
@@ -71,7 +91,7 @@ pub enum Command {
     /// Inspect and manage the mutation queue.
     #[command(subcommand)]
     Jobs(JobsCommand),
-    /// Register a webhook endpoint with TokPortal (prints its signing secret once) or list them.
+    /// Register a webhook endpoint with TokPortal (prints its signing secret once), list or delete them.
     #[command(subcommand)]
     Webhooks(WebhooksCommand),
     /// Show or reset the shared request budget of each API key (tokportal.api_budgets).
@@ -108,8 +128,8 @@ pub struct RunsArgs {
     /// Only those of this stream (values from the one list of streams).
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::mirror::streams::names()))]
     pub stream: Option<String>,
-    /// How many to show, newest first.
-    #[arg(long, default_value_t = 20)]
+    /// How many to show, newest first (at least 1).
+    #[arg(long, default_value_t = 20, value_parser = positive::<u32>)]
     pub limit: u32,
     /// One JSON object per line instead of a table.
     #[arg(long)]
@@ -213,12 +233,16 @@ pub struct SimArgs {
 #[derive(Debug, Subcommand)]
 pub enum BudgetCommand {
     /// Each key's row: fingerprint, booked until and blocked until (seconds from now).
-    Show,
+    Show {
+        /// One JSON object per key, one per line, instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Clear the block (a server's Retry-After) and the booking of one key: by default the
     /// configured TOKPORTAL_API_KEY. Use it once the server has recovered.
     Reset {
         /// The key's fingerprint, as `worker budget show` and `worker check-config` print it.
-        #[arg(long, value_name = "F")]
+        #[arg(long, value_name = "F", value_parser = fingerprint)]
         key_fingerprint: Option<String>,
     },
 }
@@ -228,13 +252,27 @@ pub enum WebhooksCommand {
     /// POST /webhooks, sent once and never retried (the API refuses idempotency keys there);
     /// prints the signing secret once, with how to give it to the daemon.
     Register {
-        /// The public URL of this daemon's POST /webhooks/tokportal.
-        #[arg(long)]
+        /// The public URL of this daemon's POST /webhooks/tokportal (an absolute http or https URL).
+        #[arg(long, value_parser = webhook_url)]
         url: String,
         /// An event type to subscribe to (repeat; none: what the API defaults to).
         #[arg(long)]
         event: Vec<String>,
     },
     /// GET /webhooks: the registered endpoints.
-    List,
+    List {
+        /// One JSON object per endpoint, one per line, as the API returned it.
+        #[arg(long)]
+        json: bool,
+    },
+    /// DELETE /webhooks/{id}: queued as a mutation job under its own idempotency key, then the
+    /// due jobs are sent as `worker replay` sends them; exit 1 if the API refused it.
+    Delete {
+        /// The endpoint's id, as `worker webhooks list` prints it.
+        #[arg(value_parser = webhook_id)]
+        id: String,
+        /// The job as one JSON object instead of a sentence.
+        #[arg(long)]
+        json: bool,
+    },
 }

@@ -16,6 +16,8 @@
 //!   through the mirror's own refresh call.
 //! - [`progress`]: the bars of a sync on a terminal (the mirror is given them).
 //! - [`telemetry`]: tracing-subscriber setup.
+//! - [`output`]: stdout and stderr that a reader gone away (`| head -1`) never turns
+//!   into a panic; commands print through its `outln!` and `errln!`.
 //! - [`mirror`]: the streams, their walks into Postgres, deletes, child planning; all SQL
 //!   of the mirrored tables.
 //! - [`jobs`]: the mutation queue: claims, sends with persisted idempotency keys, outcomes,
@@ -51,6 +53,7 @@ pub mod demo;
 pub mod jobs;
 pub mod meter;
 pub mod mirror;
+pub mod output;
 pub mod progress;
 pub mod schedule;
 pub mod secret;

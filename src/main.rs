@@ -5,22 +5,21 @@
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
-use clap::{CommandFactory, Parser};
-use tokportal_sync::cli::Cli;
+use tokportal_sync::cli;
 use tokportal_sync::config::Config;
 use tokportal_sync::{commands, progress, telemetry};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = cli::parse();
     if cli.once && cli.command.is_some() {
-        Cli::command()
+        cli::command()
             .error(ErrorKind::ArgumentConflict, "--once runs a whole cycle: it takes no subcommand")
             .exit();
     }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("error: {e}");
+            tokportal_sync::errln!("error: {e}");
             return ExitCode::from(2);
         }
     };
@@ -34,7 +33,7 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: Failed to start the async runtime: {e}");
+            tokportal_sync::errln!("error: Failed to start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };

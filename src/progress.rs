@@ -111,17 +111,20 @@ fn human(d: Duration) -> String {
 #[derive(Clone, Copy, Default)]
 pub struct StderrWriter;
 
+/// A failed write is dropped, not returned: a closed stderr has nobody to
+/// tell, and the log subscriber would report it by printing to that stderr.
 impl Write for StderrWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let multi = active().as_ref().map(|a| a.multi.clone());
         match multi {
-            Some(multi) => multi.suspend(|| std::io::stderr().write_all(buf)).map(|()| buf.len()),
-            None => std::io::stderr().write(buf),
-        }
+            Some(multi) => multi.suspend(|| crate::output::Stderr.write_all(buf)),
+            None => crate::output::Stderr.write_all(buf),
+        }?;
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stderr().flush()
+        crate::output::Stderr.flush()
     }
 }
 

@@ -64,7 +64,7 @@ async fn metrics(State(state): State<AppState>) -> String {
 }
 
 async fn healthz(State(state): State<AppState>) -> (StatusCode, String) {
-    match tokio::time::timeout(DB_PROBE_TIMEOUT, db::ensure_migrated(&state.pool)).await {
+    match tokio::time::timeout(DB_PROBE_TIMEOUT, db::ensure_ready(&state.pool)).await {
         Ok(Ok(())) => (StatusCode::OK, "ready\n".into()),
         Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e:#}\n")),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "not ready: Postgres did not answer in time\n".into()),

@@ -82,12 +82,12 @@ impl App {
 
     /// The client of `TOKPORTAL_API_KEY`: the walks and the refreshes.
     pub fn read(&self) -> anyhow::Result<&Client> {
-        self.read.as_ref().ok_or_else(no_key)
+        self.read.as_ref().ok_or_else(parts::no_key)
     }
 
     /// The client mutations are sent with.
     pub fn write(&self) -> anyhow::Result<&Client> {
-        self.write.as_ref().ok_or_else(no_key)
+        self.write.as_ref().ok_or_else(parts::no_key)
     }
 
     /// The mirror, drawing its progress on the terminal's bars when a
@@ -124,9 +124,4 @@ impl App {
     pub fn scheduler(&self) -> anyhow::Result<Scheduler> {
         Ok(Scheduler { mirror: self.mirror()?, streams: schedule::streams(&self.config.sync.streams) })
     }
-}
-
-/// What `client` says when no key is set.
-fn no_key() -> anyhow::Error {
-    anyhow::anyhow!(parts::NO_KEY)
 }

@@ -143,8 +143,20 @@ pub fn from_status(request: String, status: u16, body: &[u8], request_id: String
             details: details(),
             request,
             status: Some(status),
+            // The error envelope's message and details, not the envelope: the code is said beside them.
+            excerpt: match envelope.as_ref().filter(|e| e.message.as_deref().is_some_and(|m| !m.is_empty())) {
+                Some(e) if code.is_some() => {
+                    let message = e.message.as_deref().unwrap_or_default();
+                    let text = if e.details.is_null() {
+                        message.to_string()
+                    } else {
+                        format!("{message} {}", e.details)
+                    };
+                    excerpt(text.as_bytes())
+                }
+                _ => excerpt(body),
+            },
             code,
-            excerpt: excerpt(body),
             request_id,
         },
     }

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use super::values::positive;
+
 /// `worker enqueue`: see the README section "The mutation queue".
 #[derive(Debug, Args)]
 pub struct EnqueueArgs {
@@ -36,7 +38,8 @@ pub enum JobsCommand {
         /// Only jobs with this status.
         #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::jobs::validate::STATUSES))]
         status: Option<String>,
-        #[arg(long, default_value_t = 50)]
+        /// How many to show, newest first (at least 1).
+        #[arg(long, default_value_t = 50, value_parser = positive::<i64>)]
         limit: i64,
         /// One JSON object per line instead of a table.
         #[arg(long)]
@@ -44,12 +47,17 @@ pub enum JobsCommand {
     },
     /// One job with every attempt.
     Show {
+        /// The job's id, as `worker jobs list` prints it.
+        #[arg(value_parser = positive::<i64>)]
         id: i64,
+        /// The job and its attempts as one JSON object instead of a report.
         #[arg(long)]
         json: bool,
     },
     /// Queue a failed or expired job again (the same idempotency key unless --new-key).
     Retry {
+        /// The job's id, as `worker jobs list` prints it.
+        #[arg(value_parser = positive::<i64>)]
         id: i64,
         /// Mint a new idempotency key: refused unless every send proved nothing executed
         /// (or --yes); after BUNDLE_PRICING_CHANGED it first asks the API for the new price.
@@ -61,12 +69,16 @@ pub enum JobsCommand {
         /// With --new-key after BUNDLE_PRICING_CHANGED: queue it only if the API's price is N credits.
         #[arg(long, value_name = "N", requires = "new_key")]
         accept_price: Option<f64>,
+        /// The job as one JSON object instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Cancel a queued job that was never sent.
     Cancel {
+        /// The job's id, as `worker jobs list` prints it.
+        #[arg(value_parser = positive::<i64>)]
         id: i64,
+        /// The job as one JSON object instead of a table.
         #[arg(long)]
         json: bool,
     },

@@ -4,6 +4,6 @@
 use crate::config::Config;
 
 pub fn run(config: &Config) -> anyhow::Result<()> {
-    print!("{}", config.redacted_toml());
+    crate::output::out(&config.redacted_toml());
     Ok(())
 }

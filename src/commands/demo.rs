@@ -1,15 +1,14 @@
 //! `worker demo`: checks the flags (exit 2 for a bad one), then runs the full
 //! demo or, with `--walk-only`, the walk alone (see [`crate::demo`]).
 
-use crate::api::ApiError;
-use crate::cli::DemoArgs;
+use crate::cli::{DemoArgs, usage};
 use crate::config::Config;
 use crate::demo;
 use crate::sim::MAX_BUNDLES;
 
 pub async fn run(args: DemoArgs, config: &Config) -> anyhow::Result<()> {
     let bundles = args.bundles.unwrap_or(if args.walk_only { 30_000 } else { 2_000 });
-    check(&args, bundles).map_err(|message| ApiError::Invalid { request: "worker demo".into(), message })?;
+    check(&args, bundles).map_err(|message| usage("demo", message))?;
     if args.walk_only {
         demo::walk::run(&args, bundles, config).await
     } else {

@@ -16,7 +16,7 @@ pub async fn run(args: EnqueueArgs, config: &Config) -> anyhow::Result<()> {
         (Some(body), _) => Some(body.clone()),
         (None, Some(path)) => Some(
             std::fs::read_to_string(path)
-                .with_context(|| format!("Failed to read the body file {}", path.display()))?,
+                .map_err(|e| usage(anyhow::anyhow!("--body-file {}: cannot be read: {e}", path.display())))?,
         ),
         (None, None) => None,
     };
@@ -40,9 +40,9 @@ pub async fn run(args: EnqueueArgs, config: &Config) -> anyhow::Result<()> {
             .await
             .context("Failed to ask the API for the price (nothing was enqueued)")?;
         match validate::dry_run_price(&priced.body) {
-            Some(credits) => eprintln!("price: {credits} credits (dry run: nothing executed or charged)"),
+            Some(credits) => crate::errln!("price: {credits} credits (dry run: nothing executed or charged)"),
             None => {
-                eprintln!("price: the dry run answered without credits_required: {}", priced.body["data"])
+                crate::errln!("price: the dry run answered without credits_required: {}", priced.body["data"])
             }
         }
     }
@@ -52,14 +52,11 @@ pub async fn run(args: EnqueueArgs, config: &Config) -> anyhow::Result<()> {
         }
         _ => anyhow::Error::new(e).context("Failed to enqueue the job"),
     })?;
-    println!("{}", serde_json::to_string_pretty(&job).context("Failed to encode the job")?);
+    crate::outln!("{}", serde_json::to_string_pretty(&job).context("Failed to encode the job")?);
     Ok(())
 }
 
 /// A usage error: exit status 2.
 fn usage(e: anyhow::Error) -> anyhow::Error {
-    anyhow::Error::new(crate::api::ApiError::Invalid {
-        request: "worker enqueue".into(),
-        message: format!("{e:#}"),
-    })
+    crate::cli::usage("enqueue", format!("{e:#}"))
 }

@@ -13,12 +13,7 @@ use crate::config::Config;
 use crate::startup;
 
 pub async fn run(args: GetArgs, config: &Config) -> anyhow::Result<()> {
-    crate::jobs::validate::check_path(&args.path).map_err(|e| {
-        anyhow::Error::new(crate::api::ApiError::Invalid {
-            request: "worker get".into(),
-            message: format!("{e:#}"),
-        })
-    })?;
+    crate::jobs::validate::check_path(&args.path).map_err(|e| crate::cli::usage("get", format!("{e:#}")))?;
     let pool = startup::pool(config).await?;
     let client = startup::client(&config.api, pool.as_ref()).await?;
     if args.all_pages {

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use anyhow::Context;
 
-use crate::api::{ApiError, MutationMethod};
+use crate::api::MutationMethod;
 use crate::cli::JobsCommand;
 use crate::config::Config;
 use crate::jobs::queue::{self, Attempt, Job};
@@ -14,7 +14,7 @@ use crate::startup;
 
 pub async fn run(command: JobsCommand, config: &Config) -> anyhow::Result<()> {
     let pool = startup::database(config).await?;
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::Stdout;
     match command {
         JobsCommand::List { status, limit, json } => {
             let jobs = queue::list(&pool, status.as_deref(), limit).await.context("Failed to list jobs")?;
@@ -23,10 +23,7 @@ pub async fn run(command: JobsCommand, config: &Config) -> anyhow::Result<()> {
                     writeln!(out, "{}", serde_json::to_string(job)?)?;
                 }
             } else {
-                writeln!(out, "{}", header())?;
-                for job in &jobs {
-                    writeln!(out, "{}", line(job))?;
-                }
+                write!(out, "{}", table(&jobs))?;
             }
         }
         JobsCommand::Show { id, json } => {
@@ -56,7 +53,7 @@ pub async fn run(command: JobsCommand, config: &Config) -> anyhow::Result<()> {
                 .ok_or_else(|| {
                     usage(format!("job {id} changed meanwhile; look again with `worker jobs show {id}`"))
                 })?;
-            eprintln!(
+            crate::errln!(
                 "job {id} queued again{}: {note}",
                 if new_key { " under a new idempotency key" } else { "" }
             );
@@ -84,7 +81,7 @@ pub async fn run(command: JobsCommand, config: &Config) -> anyhow::Result<()> {
 async fn new_price(config: &Config, pool: &sqlx::PgPool, job: &Job) -> anyhow::Result<Option<f64>> {
     let method: MutationMethod = job.method.parse()?;
     if !validate::is_creation(method, &job.path) {
-        eprintln!("price: no dry run prices {} {}", job.method, job.path);
+        crate::errln!("price: no dry run prices {} {}", job.method, job.path);
         return Ok(None);
     }
     let client = startup::write_client(&config.api, Some(pool)).await?;
@@ -94,8 +91,10 @@ async fn new_price(config: &Config, pool: &sqlx::PgPool, job: &Job) -> anyhow::R
         .context("Failed to ask the API for the new price (nothing was queued)")?;
     let price = validate::dry_run_price(&priced.body);
     match price {
-        Some(credits) => eprintln!("price: {credits} credits now (dry run: nothing executed or charged)"),
-        None => eprintln!("price: the dry run answered without credits_required: {}", priced.body["data"]),
+        Some(credits) => crate::errln!("price: {credits} credits now (dry run: nothing executed or charged)"),
+        None => {
+            crate::errln!("price: the dry run answered without credits_required: {}", priced.body["data"])
+        }
     }
     Ok(price)
 }
@@ -105,38 +104,63 @@ async fn find(pool: &sqlx::PgPool, id: i64) -> anyhow::Result<Job> {
 }
 
 fn usage(message: String) -> anyhow::Error {
-    anyhow::Error::new(ApiError::Invalid { request: "worker jobs".into(), message })
+    crate::cli::usage("jobs", message)
 }
 
 fn print_job(out: &mut impl Write, job: &Job, json: bool) -> anyhow::Result<()> {
     if json {
         writeln!(out, "{}", serde_json::to_string(job)?)?;
     } else {
-        writeln!(out, "{}\n{}", header(), line(job))?;
+        write!(out, "{}", table(std::slice::from_ref(job)))?;
     }
     Ok(())
 }
 
-fn header() -> String {
-    format!(
-        "{:>8} {:<9} {:<6} {:<40} {:>8} {:>6} {:<20} {:<28}  {}",
-        "id", "status", "method", "path", "attempts", "http", "run after (UTC)", "code", "error"
-    )
-}
-
-fn line(j: &Job) -> String {
-    format!(
-        "{:>8} {:<9} {:<6} {:<40} {:>8} {:>6} {:<20} {:<28}  {}",
-        j.id,
-        j.status,
-        j.method,
-        j.path,
-        j.attempts,
-        j.response_status.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
-        j.run_after.format("%Y-%m-%d %H:%M:%S"),
-        j.error_code.as_deref().unwrap_or("-"),
-        j.last_error.as_deref().unwrap_or("")
-    )
+/// The jobs as a table whose columns are as wide as their widest cell.
+fn table(jobs: &[Job]) -> String {
+    const HEADER: [&str; 9] =
+        ["id", "status", "method", "path", "attempts", "http", "run after (UTC)", "code", "error"];
+    // Numbers align right, text left; the last column is not padded.
+    const RIGHT: [bool; 9] = [true, false, false, false, true, true, false, false, false];
+    let rows: Vec<[String; 9]> = jobs
+        .iter()
+        .map(|j| {
+            [
+                j.id.to_string(),
+                j.status.clone(),
+                j.method.clone(),
+                j.path.clone(),
+                j.attempts.to_string(),
+                j.response_status.map_or_else(|| "-".into(), |s| s.to_string()),
+                j.run_after.format("%Y-%m-%d %H:%M:%S").to_string(),
+                j.error_code.clone().unwrap_or_else(|| "-".into()),
+                j.last_error.as_deref().unwrap_or_default().replace(['\n', '\r'], " "),
+            ]
+        })
+        .collect();
+    let mut widths = HEADER.map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 9]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| match (i, RIGHT[i]) {
+                (8, _) => (*c).to_string(),
+                (_, true) => format!("{c:>w$}", w = widths[i]),
+                (_, false) => format!("{c:<w$}", w = widths[i]),
+            })
+            .collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    let mut text = line(HEADER);
+    for row in &rows {
+        text.push_str(&line(row.each_ref().map(String::as_str)));
+    }
+    text
 }
 
 /// Sends that got a failure (retried or failed) and sends in all: a send

@@ -2,8 +2,7 @@
 //! account of `TOKPORTAL_API_KEY`, the way out when a database that mirrored
 //! one account is given the key of another (every run that writes refuses it).
 
-use crate::api::ApiError;
-use crate::cli::MirrorCommand;
+use crate::cli::{MirrorCommand, usage};
 use crate::config::Config;
 use crate::mirror::account;
 use crate::startup::App;
@@ -13,12 +12,10 @@ pub async fn run(command: MirrorCommand, config: &Config) -> anyhow::Result<()> 
     match command {
         MirrorCommand::Rebind { yes } => {
             if !yes {
-                return Err(ApiError::Invalid {
-                    request: "worker mirror rebind".into(),
-                    message: "this deletes every mirrored row and the runs' history; run again with --yes"
-                        .into(),
-                }
-                .into());
+                return Err(usage(
+                    "mirror rebind",
+                    "this deletes every mirrored row and the runs' history; run again with --yes",
+                ));
             }
             let app = App::connect(config).await?;
             let (held, now) = account::rebind(app.pool(), app.read()?).await?;

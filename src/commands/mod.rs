@@ -59,11 +59,17 @@ pub fn name_budget_commands(error: anyhow::Error) -> anyhow::Error {
     )
 }
 
-/// The exit status for a failed command: 2 for a usage or configuration error
-/// (`DATABASE_URL` missing where needed, say), 3 when the
-/// API refused the key, 1 for anything else (the work was not completed).
+/// The exit status for a failed command, the one place errors become statuses:
+/// 2 for a configuration error ([`crate::config::ConfigError`]: a bad or missing
+/// setting, `DATABASE_URL` or the key missing where needed), a usage error
+/// ([`crate::cli::UsageError`]: a flag's value refused, a file it names unreadable)
+/// or a request the client refused to send ([`ApiError::Invalid`]); 3 when the
+/// API refused the key; 1 for anything else (the work was not completed).
 pub fn exit_status(error: &anyhow::Error) -> u8 {
-    if error.chain().any(|cause| cause.is::<crate::config::ConfigError>()) {
+    let usage = |cause: &(dyn std::error::Error + 'static)| {
+        cause.is::<crate::config::ConfigError>() || cause.is::<crate::cli::UsageError>()
+    };
+    if error.chain().any(usage) {
         return 2;
     }
     let api = error.chain().find_map(|cause| cause.downcast_ref::<ApiError>());

@@ -14,7 +14,7 @@ use crate::startup;
 pub async fn run(args: RunsArgs, config: &Config) -> anyhow::Result<()> {
     let pool = startup::database(config).await?;
     let rows = problems::recent(&pool, args.stream.as_deref(), args.limit).await?;
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::Stdout;
     if args.json {
         for row in &rows {
             writeln!(out, "{}", serde_json::to_string(row).context("Failed to encode a problem")?)?;

@@ -41,14 +41,14 @@ pub fn config_from(args: &SimArgs) -> anyhow::Result<SimConfig> {
 
 /// What `exit_status` maps to 2: the flags, not the simulator, are wrong.
 fn usage(message: String) -> anyhow::Error {
-    anyhow::Error::new(crate::api::ApiError::Invalid { request: "worker sim".into(), message })
+    crate::cli::usage("sim", message)
 }
 
 pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     let config = config_from(&args)?;
     let server = start(config).await?;
     {
-        let mut out = std::io::stdout().lock();
+        let mut out = crate::output::Stdout;
         writeln!(out, "{}", server.base_url()).context("Failed to write to stdout")?;
         out.flush().context("Failed to flush stdout")?;
     }

@@ -5,13 +5,13 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
 use secrecy::SecretString;
 
 use super::duration::{parse_duration, positive_secs};
 use super::runtime::{ApiConfig, Config, DatabaseConfig, LogConfig, LogFormat, SyncConfig};
+use super::schedule::parse_schedule;
 use super::{ConfigError, Layers, Origin, Settings, env_secrets, jobs, server, webhooks};
 
 impl Config {
@@ -101,12 +101,7 @@ pub(super) fn validate(
             )
         })?;
 
-    let schedule = cron::Schedule::from_str(&s.sync.schedule).map_err(|e| {
-        invalid(
-            "sync.schedule",
-            format!("not a cron expression (6 or 7 fields, seconds first): {:?}: {e}", s.sync.schedule),
-        )
-    })?;
+    let schedule = parse_schedule(&s.sync.schedule).map_err(|message| invalid("sync.schedule", message))?;
     if s.sync.streams.is_empty() {
         return Err(invalid("sync.streams", "must name at least one stream".into()));
     }

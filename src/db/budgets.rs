@@ -189,7 +189,7 @@ impl BudgetStore for PgBudgetStore {
 /// booked until (0 when the bucket has room now), blocked until (none when
 /// no block or it has passed), the block's next probe (0 when due; none
 /// when no block).
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
 pub struct BudgetRow {
     pub key_fingerprint: String,
     pub booked_for_secs: f64,
@@ -216,17 +216,32 @@ pub async fn rows(pool: &PgPool) -> anyhow::Result<Vec<BudgetRow>> {
     .context("Failed to read tokportal.api_budgets")
 }
 
-/// Clears one key's block, probe and booking (a full bucket from now); false when
-/// the key has no row.
-pub async fn reset(pool: &PgPool, key_fingerprint: &str) -> anyhow::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE tokportal.api_budgets
+/// What [`reset`] cleared, in seconds from the moment it did: the booking
+/// ahead (0 when the bucket had room) and the block (none when there was none).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+pub struct Cleared {
+    pub booked_for_secs: f64,
+    pub blocked_for_secs: Option<f64>,
+}
+
+/// Clears one key's block, probe and booking (a full bucket from now) and
+/// says what was there; `None` when the key has no row.
+pub async fn reset(pool: &PgPool, key_fingerprint: &str) -> anyhow::Result<Option<Cleared>> {
+    sqlx::query_as(
+        "WITH old AS (
+             SELECT key_fingerprint, tat, blocked_until FROM tokportal.api_budgets
+             WHERE key_fingerprint = $1 FOR UPDATE
+         )
+         UPDATE tokportal.api_budgets b
          SET tat = clock_timestamp(), blocked_until = NULL, probe_at = NULL, updated_at = clock_timestamp()
-         WHERE key_fingerprint = $1",
+         FROM old WHERE b.key_fingerprint = old.key_fingerprint
+         RETURNING greatest(extract(epoch FROM old.tat - clock_timestamp()), 0)::float8 AS booked_for_secs,
+                   CASE WHEN old.blocked_until > clock_timestamp()
+                        THEN extract(epoch FROM old.blocked_until - clock_timestamp())::float8 END
+                       AS blocked_for_secs",
     )
     .bind(key_fingerprint)
-    .execute(pool)
+    .fetch_optional(pool)
     .await
-    .context("Failed to reset the key's row in tokportal.api_budgets")?;
-    Ok(done.rows_affected() > 0)
+    .context("Failed to reset the key's row in tokportal.api_budgets")
 }

@@ -140,6 +140,22 @@ async fn applied(pool: &PgPool) -> anyhow::Result<usize> {
     Ok(n as usize)
 }
 
+/// What `/healthz` asks: Postgres answers and every migration is applied.
+/// While the pool holds no connection (Postgres not up yet, or gone), one
+/// connection is opened on its own first, as [`connect`] does: the pool would
+/// retry a refused connection until its acquire timeout and say only that
+/// it timed out, where this says "connection refused" as the log does.
+pub async fn ensure_ready(pool: &PgPool) -> anyhow::Result<()> {
+    if pool.size() == 0 {
+        let options = pool.connect_options();
+        let conn = PgConnection::connect_with(&options)
+            .await
+            .map_err(|e| anyhow::anyhow!("Failed to connect to Postgres: {}", cause(&e)))?;
+        let _ = conn.close().await;
+    }
+    ensure_migrated(pool).await
+}
+
 /// Fails with a clear message when the migrations have not all been applied.
 pub async fn ensure_migrated(pool: &PgPool) -> anyhow::Result<()> {
     let done = applied(pool).await?;

@@ -119,7 +119,10 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         if let Err(e) = self.shutdown() {
-            eprintln!("warning: the throwaway cluster in {} was not cleaned up: {e:#}", self.dir.display());
+            crate::errln!(
+                "warning: the throwaway cluster in {} was not cleaned up: {e:#}",
+                self.dir.display()
+            );
         }
     }
 }
@@ -128,11 +131,10 @@ impl Drop for Cluster {
 fn find_bin(given: Option<&Path>) -> anyhow::Result<PathBuf> {
     let has_both = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
     if let Some(dir) = given {
-        anyhow::ensure!(
-            has_both(dir),
-            "no initdb and pg_ctl in {} (--pg-bin); {INSTALL_HINT}",
-            dir.display()
-        );
+        if !has_both(dir) {
+            let message = format!("--pg-bin {}: no initdb and pg_ctl there; {INSTALL_HINT}", dir.display());
+            return Err(crate::cli::usage("demo", message));
+        }
         return Ok(dir.to_path_buf());
     }
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")

@@ -33,6 +33,6 @@ pub async fn enqueue(pool: &PgPool, server: &SimServer, count: u32) -> anyhow::R
         let job = validate::new_job(method, &path, Some(body), None, None)?;
         jobs.push(queue::insert(pool, &job).await.context("Failed to enqueue a demo mutation")?);
     }
-    eprintln!("enqueued {} mutations (plain INSERTs into tokportal.mutation_jobs)", jobs.len());
+    crate::errln!("enqueued {} mutations (plain INSERTs into tokportal.mutation_jobs)", jobs.len());
     Ok(jobs)
 }

@@ -67,7 +67,7 @@ pub async fn open(config: &Config, throwaway: bool, pg_bin: Option<&Path>) -> an
                     described: format!("a fresh database {DEMO_DATABASE} on the local server ({url})"),
                 });
             }
-            Err(e) => eprintln!(
+            Err(e) => crate::errln!(
                 "no PostgreSQL to use at 127.0.0.1:5432 ({e:#}); starting a throwaway cluster \
                  (set DATABASE_URL to use a server of yours)"
             ),

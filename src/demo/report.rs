@@ -94,24 +94,26 @@ impl Summary<'_> {
 
     pub fn print(&self) {
         let m = &self.mirrored;
-        println!();
-        println!("mirrored (first pass, {:.1} s)", m.wall.as_secs_f64());
+        crate::outln!();
+        crate::outln!("mirrored (first pass, {:.1} s)", m.wall.as_secs_f64());
         for (stream, t) in &m.runs {
-            println!(
+            crate::outln!(
                 "  {stream:<20} {:>6} rows inserted, {:>4} pages, {:>5} requests",
-                t.inserted, t.pages, t.requests
+                t.inserted,
+                t.pages,
+                t.requests
             );
         }
         let optimum = (m.requests as f64 - f64::from(self.burst)).max(0.0) / self.rate;
         if optimum >= 1.0 {
-            println!(
+            crate::outln!(
                 "  budget: {} requests in {:.1} s; the token bucket allows them in {optimum:.1} s at best (ratio {:.2})",
                 m.requests,
                 m.wall.as_secs_f64(),
                 m.wall.as_secs_f64() / optimum
             );
         } else {
-            println!(
+            crate::outln!(
                 "  budget: {} requests in {:.1} s, nearly all within the burst of {}: the bucket did not limit this pass",
                 m.requests,
                 m.wall.as_secs_f64(),
@@ -123,12 +125,12 @@ impl Summary<'_> {
             .iter()
             .chain(&self.again.runs)
             .fold((0, 0.0), |(r, w), (_, t)| (r + t.rate_limited, w + t.budget_wait_secs));
-        println!(
+        crate::outln!(
             "  both passes: {rate_limited} answered 429; {waited:.1} s waiting for budget, summed over the streams"
         );
 
-        println!();
-        println!(
+        crate::outln!();
+        crate::outln!(
             "replayed {} mutations in {:.1} s while the simulator failed {} sends (503) and dropped {} answers after executing",
             self.jobs.len(),
             self.replay.wall.as_secs_f64(),
@@ -138,7 +140,7 @@ impl Summary<'_> {
         let executions = self.executions();
         for job in self.ours() {
             let (runs, credits) = executions.get(job.idempotency_key.as_str()).copied().unwrap_or_default();
-            println!(
+            crate::outln!(
                 "  job {:>3} {:<6} {:<48} {:<9} {} attempt(s){} | ledger: executed {runs}x, {credits} credits",
                 job.id,
                 job.method,
@@ -154,16 +156,21 @@ impl Summary<'_> {
             .filter(|j| executions.get(j.idempotency_key.as_str()).map(|e| e.0) == Some(1))
             .count();
         let (debited, recorded) = self.credits();
-        println!("  jobs succeeded: {succeeded} of {}", self.jobs.len());
-        println!("  executed exactly once (simulator's ledger): {once} of {}", self.jobs.len());
-        println!("  credits debited by the simulator: {debited}; charged according to the jobs: {recorded}");
+        crate::outln!("  jobs succeeded: {succeeded} of {}", self.jobs.len());
+        crate::outln!("  executed exactly once (simulator's ledger): {once} of {}", self.jobs.len());
+        crate::outln!(
+            "  credits debited by the simulator: {debited}; charged according to the jobs: {recorded}"
+        );
 
-        println!();
-        println!("mirrored again ({:.1} s)", self.again.wall.as_secs_f64());
+        crate::outln!();
+        crate::outln!("mirrored again ({:.1} s)", self.again.wall.as_secs_f64());
         for (stream, t) in &self.again.runs {
-            println!(
+            crate::outln!(
                 "  {stream:<20} {:>4} inserted, {:>4} updated, {:>4} deleted, {:>5} requests",
-                t.inserted, t.updated, t.deleted, t.requests
+                t.inserted,
+                t.updated,
+                t.deleted,
+                t.requests
             );
         }
     }
@@ -184,7 +191,7 @@ impl Summary<'_> {
             "the simulator's ledger debited {debited} credits but the jobs recorded {recorded} \
              (the sum of their credits_charged): a charge was missed, or made without its job knowing"
         );
-        println!(
+        crate::outln!(
             "\nevery job succeeded and was executed, and charged, exactly once \
              ({debited} credits, as the simulator's ledger says)"
         );
@@ -212,15 +219,15 @@ pub async fn run_queries(pool: &PgPool) -> anyhow::Result<String> {
 
 /// How to look at the kept database, or why there is none.
 pub fn try_next(kept_at: Option<&str>) {
-    println!();
+    crate::outln!();
     match kept_at {
         Some(url) => {
-            println!("the data stays in {url}; try:");
+            crate::outln!("the data stays in {url}; try:");
             for (_, sql) in QUERIES.iter().take(3) {
-                println!("  psql '{url}' -c \"{sql}\"");
+                crate::outln!("  psql '{url}' -c \"{sql}\"");
             }
         }
-        None => println!(
+        None => crate::outln!(
             "the throwaway cluster is gone; to keep the data, run the demo with DATABASE_URL set \
              (or with a PostgreSQL server on 127.0.0.1:5432, user postgres) and query the tables above"
         ),

@@ -36,7 +36,7 @@ pub async fn run(args: &DemoArgs, bundles: usize, config: &Config) -> anyhow::Re
     // kill the process and leave the cluster behind) and stops the demo below.
     let mut interrupt = Interrupt::listen()?;
     let database = postgres::open(config, args.throwaway, args.pg_bin.as_deref()).await?;
-    eprintln!("database: {}", database.described);
+    crate::errln!("database: {}", database.described);
     // Ctrl-C or SIGTERM (a container stopping, a timeout) must not leave a
     // throwaway server running: stop, clean up, then fail.
     let outcome = tokio::select! {
@@ -81,7 +81,7 @@ async fn with_database(
 ) -> anyhow::Result<()> {
     let pool = &database.pool;
     let migrations = db::migrate(pool).await?;
-    eprintln!("migrations: {migrations} applied");
+    crate::errln!("migrations: {migrations} applied");
     let sim_config =
         SimConfig { bundles, rate_per_second: args.rate, burst: args.burst, ..SimConfig::default() };
     let server = sim::start(sim_config).await.context("Failed to start the simulator")?;
@@ -109,7 +109,7 @@ async fn against(
     let app = App::build(&config, pool.clone()).await?;
     super::refuse_foreign_mirror(pool, server, app.read()?).await?;
     let m = app.mirror()?;
-    eprintln!(
+    crate::errln!(
         "simulator at {} with {} bundles, bucket of {} refilling at {}/s (the real key: 120 at 2/s)",
         server.base_url(),
         server.bundle_ids().len(),
@@ -130,7 +130,7 @@ async fn against(
     let replay = replay_all(&app).await?;
     server.update_faults(|f| *f = sim::Faults::default())?;
 
-    eprintln!("mirroring again: the new bundles arrive, the credit ledger shows the charges");
+    crate::errln!("mirroring again: the new bundles arrive, the credit ledger shows the charges");
     let again = mirror_all(&m, server).await?;
 
     let ledger = server.ledger();
@@ -149,7 +149,7 @@ async fn against(
     };
     report.print();
     let sample = report::run_queries(pool).await?;
-    print!("{sample}");
+    crate::output::out(&sample);
     report.verdict()
 }
 
@@ -162,7 +162,7 @@ async fn mirror_all(m: &Mirror, server: &SimServer) -> anyhow::Result<Phase> {
     for stream in mirror::ORDER {
         match mirror::sync_stream_once(m, stream, &cancel).await? {
             Outcome::Ran(run) => {
-                eprintln!("  {}", run);
+                crate::errln!("  {}", run);
                 if let Some(e) = run.error {
                     return Err(e.context(format!("the demo's walk of {stream} failed")));
                 }
@@ -205,6 +205,6 @@ async fn replay_all(app: &App) -> anyhow::Result<Replay> {
         tokio::time::sleep(wait.min(Duration::from_secs(5))).await;
     }
     replay.wall = started.elapsed();
-    eprintln!("  replay: every job finished after {} drains ({} retries)", replay.drains, replay.retried);
+    crate::errln!("  replay: every job finished after {} drains ({} retries)", replay.drains, replay.retried);
     Ok(replay)
 }

@@ -39,7 +39,7 @@ async fn walk(args: &DemoArgs, config: &Config, server: &sim::SimServer) -> anyh
     let per_page = api.per_page;
 
     let before: HashSet<String> = server.bundle_ids().into_iter().collect();
-    eprintln!(
+    crate::errln!(
         "simulator at {} with {} bundles, bucket of {} refilling at {}/s; walking /bundles, {} per page",
         server.base_url(),
         before.len(),
@@ -55,8 +55,10 @@ async fn walk(args: &DemoArgs, config: &Config, server: &sim::SimServer) -> anyh
         delivered.extend(page.items.iter().filter_map(|item| item["id"].as_str().map(str::to_string)));
         let elapsed = started.elapsed().as_secs_f64();
         if elapsed >= next_report {
-            let pages = page.total.map(|t| t.div_ceil(u64::from(per_page))).unwrap_or(0);
-            eprintln!(
+            // An empty list still answers one page: never "page 1 of 0".
+            let number = u64::from(page.number);
+            let pages = page.total.map_or(number, |t| t.div_ceil(u64::from(per_page)).max(number));
+            crate::errln!(
                 "  page {:>4} of {pages}: {:>7} bundles so far, {elapsed:5.1} s",
                 page.number,
                 delivered.len()
@@ -74,16 +76,20 @@ async fn walk(args: &DemoArgs, config: &Config, server: &sim::SimServer) -> anyh
     let optimum = (spent.requests as f64 - f64::from(args.burst)).max(0.0) / args.rate;
     let stats = walk.stats();
 
-    println!("bundles delivered      {}", delivered.len());
-    println!("existed throughout     {} (missing from the walk: {missing})", throughout.len());
-    println!("pages read             {} ({} read again after the list changed)", stats.pages, stats.rereads);
-    println!("requests               {} ({} answered 429 by the simulator)", spent.requests, served_429);
-    println!("waited for budget      {:.2} s", spent.budget_wait.as_secs_f64());
-    println!("wall time              {wall:.2} s");
+    crate::outln!("bundles delivered      {}", delivered.len());
+    crate::outln!("existed throughout     {} (missing from the walk: {missing})", throughout.len());
+    crate::outln!(
+        "pages read             {} ({} read again after the list changed)",
+        stats.pages,
+        stats.rereads
+    );
+    crate::outln!("requests               {} ({} answered 429 by the simulator)", spent.requests, served_429);
+    crate::outln!("waited for budget      {:.2} s", spent.budget_wait.as_secs_f64());
+    crate::outln!("wall time              {wall:.2} s");
     if optimum > 0.0 {
-        println!("token-bucket optimum   {optimum:.2} s (ratio {:.3})", wall / optimum);
+        crate::outln!("token-bucket optimum   {optimum:.2} s (ratio {:.3})", wall / optimum);
     } else {
-        println!("token-bucket optimum   0 s (the whole walk fits in the burst)");
+        crate::outln!("token-bucket optimum   0 s (the whole walk fits in the burst)");
     }
     anyhow::ensure!(missing == 0, "{missing} bundles that existed throughout the walk were not delivered");
     Ok(())

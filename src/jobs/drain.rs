@@ -72,6 +72,10 @@ pub async fn drain(
     cancel: &CancellationToken,
 ) -> anyhow::Result<DrainReport> {
     let stop = cancel.child_token();
+    // The tasks' requests end their waits at `stop`: once one task met a
+    // refused key, a job another claims meanwhile (the refused one, released)
+    // is released unsent instead of meeting a second 401.
+    let r = Replayer { client: r.client.with_cancel(stop.clone()), ..r.clone() };
     let mut tasks = JoinSet::new();
     for _ in 0..concurrency.max(1) {
         let (r, stop) = (r.clone(), stop.clone());

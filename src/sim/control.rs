@@ -38,6 +38,8 @@ pub struct SimStats {
     pub faults_fired: FaultsFired,
     /// `GET /bundles` requests served (what `drift_every` counts).
     pub list_requests: u64,
+    /// Requests answered 401: a refused key is told once, not once a stream.
+    pub refused: u64,
 }
 
 pub fn stats(shared: &Shared) -> SimStats {
@@ -72,6 +74,7 @@ pub fn stats(shared: &Shared) -> SimStats {
         keys,
         faults_fired: lock(&shared.fired).clone(),
         list_requests: shared.list_requests.load(std::sync::atomic::Ordering::Relaxed),
+        refused: shared.refused.load(std::sync::atomic::Ordering::Relaxed),
     }
 }
 

@@ -50,21 +50,22 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
 async fn authenticate(shared: &Arc<Shared>, req: Request, next: Next) -> Response {
     let presented = req.headers().get("x-api-key");
     // A key with bytes outside visible ASCII was sent, so it is invalid, not missing.
+    let refuse = |code: &'static str, message: &'static str| {
+        shared.refused.fetch_add(1, Ordering::Relaxed);
+        ApiError::new(StatusCode::UNAUTHORIZED, code, message).into_response()
+    };
     let key = match presented.map(|v| v.to_str()) {
         None | Some(Ok("")) => {
-            return ApiError::new(StatusCode::UNAUTHORIZED, "AUTH_MISSING_KEY", "Missing X-API-Key header.")
-                .into_response();
+            return refuse("AUTH_MISSING_KEY", "Missing X-API-Key header.");
         }
         Some(Ok(presented))
             if shared.keys.get(presented).is_some_and(|k| k.revoked.load(Ordering::Relaxed)) =>
         {
-            return ApiError::new(StatusCode::UNAUTHORIZED, "AUTH_REVOKED_KEY", "This API key was revoked.")
-                .into_response();
+            return refuse("AUTH_REVOKED_KEY", "This API key was revoked.");
         }
         Some(Ok(presented)) if shared.keys.contains_key(presented) => Arc::clone(&shared.keys[presented]),
         Some(_) => {
-            return ApiError::new(StatusCode::UNAUTHORIZED, "AUTH_INVALID_KEY", "Invalid API key.")
-                .into_response();
+            return refuse("AUTH_INVALID_KEY", "Invalid API key.");
         }
     };
     lock(&key.counters).requests += 1;

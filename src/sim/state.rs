@@ -131,6 +131,8 @@ pub struct Shared {
     /// Bumped to let slowed mutations go at once (`SimServer::release_slow`).
     pub release: watch::Sender<u64>,
     pub list_requests: AtomicU64,
+    /// Requests answered 401 (no key, an unknown key or a revoked one).
+    pub refused: AtomicU64,
     pub request_ids: AtomicU64,
     /// Registered endpoints and emitted events (the dataset holds it too, to emit).
     pub webhooks: Arc<Webhooks>,
@@ -168,6 +170,7 @@ impl Shared {
             fault_rng: Mutex::new(Rng::new(config.seed ^ 0xFA_17)),
             release: watch::channel(0).0,
             list_requests: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
             request_ids: AtomicU64::new(0),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
@@ -196,6 +199,7 @@ impl Shared {
         *lock(&self.fired) = FaultsFired::default();
         *lock(&self.fault_rng) = Rng::new(self.config.seed ^ 0xFA_17);
         self.list_requests.store(0, std::sync::atomic::Ordering::Relaxed);
+        self.refused.store(0, std::sync::atomic::Ordering::Relaxed);
         let now = Instant::now();
         for key in self.keys.values() {
             *lock(&key.bucket) = Bucket::new(self.config.burst, self.config.rate_per_second, now);

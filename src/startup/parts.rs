@@ -4,17 +4,20 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use sqlx::PgPool;
 
 use crate::api::{Budget, BudgetOptions, BudgetStore, Client, ClientOptions, MemoryStore};
-use crate::config::{ApiConfig, Config};
+use crate::config::{ApiConfig, Config, ConfigError};
 use crate::db::budgets::PgBudgetStore;
 use crate::{db, jobs, mirror, secret};
 
-/// What a command that needs a key says without one.
-pub(super) const NO_KEY: &str =
-    "no API key: set TOKPORTAL_API_KEY (or TOKPORTAL_API_KEY_FILE) to the key to use";
+/// What a command that needs a key says without one (a configuration error: exit 2).
+pub(super) fn no_key() -> anyhow::Error {
+    anyhow::Error::new(ConfigError::Missing {
+        key: "TOKPORTAL_API_KEY".into(),
+        hint: "set it (or TOKPORTAL_API_KEY_FILE) to the key to use".into(),
+    })
+}
 
 /// The pool of the process, built once here and handed to everything that
 /// needs Postgres. `None` when `DATABASE_URL` is not set.
@@ -51,7 +54,7 @@ pub async fn client(api: &ApiConfig, pool: Option<&PgPool>) -> anyhow::Result<Cl
 }
 
 pub fn client_with_store(api: &ApiConfig, store: Arc<dyn BudgetStore>) -> anyhow::Result<Client> {
-    let key = api.key.clone().context(NO_KEY)?;
+    let key = api.key.clone().ok_or_else(no_key)?;
     let budget = Budget::new(store, secret::fingerprint(&key), budget_options(api))
         .with_probe_interval(api.probe_interval);
     let options = ClientOptions {

@@ -1,5 +1,6 @@
-//! The `worker` binary's configuration contract: exit status 2 naming the bad
-//! key, redacted `check-config` output.
+//! The `worker` binary's command-line contract: exit status 2 naming the bad
+//! key, redacted `check-config` output; the folder `cli/` holds the rest
+//! (exit statuses, messages, JSON outputs, a closed pipe, help text).
 
 use crate::helpers::{text, worker};
 
@@ -87,3 +88,10 @@ fn help_states_every_exit_status() {
         assert!(help.contains(status), "{status:?} in {help}");
     }
 }
+
+mod exits;
+mod help;
+mod messages;
+mod outputs;
+mod pipe;
+mod support;

@@ -217,7 +217,8 @@ impl Drop for Reaped {
 fn without_postgresql_programs_the_demo_says_how_to_install_them() {
     let dir = tempfile::tempdir().unwrap();
     let out = worker(dir.path(), &["demo", "--throwaway", "--pg-bin", "/nonexistent"], &[]);
-    assert_eq!(out.status.code(), Some(1));
+    // A flag naming a directory without the programs is a usage error: exit 2.
+    assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("apt-get install postgresql"), "{}", text(&out.stderr));
 }
 

@@ -54,7 +54,9 @@ async fn other_4xx_are_fatal_and_keep_status_code_and_an_excerpt() {
     match &err {
         ApiError::Fatal { status: Some(400), code: Some(code), excerpt, .. } => {
             assert_eq!(code, "VALIDATION_ERROR");
-            assert!(excerpt.contains("VALIDATION_ERROR"), "{excerpt}");
+            // The envelope's message, not the envelope; the code is said beside it.
+            assert!(!excerpt.is_empty() && !excerpt.contains(r#"{"error""#), "{excerpt}");
+            assert!(err.to_string().contains("HTTP 400 VALIDATION_ERROR: "), "{err}");
         }
         other => panic!("expected a fatal 400, got {other:?}"),
     }

@@ -85,7 +85,8 @@ async fn worker_get_passes_query_filters() {
 async fn worker_get_without_an_api_key_fails_saying_which_variable_to_set() {
     let sim = sim_with(5, 100.0, 100).await;
     let out = run(&sim, "", &["get", "/bundles"], &[]).await;
-    assert_eq!(out.status.code(), Some(1));
+    // A configuration error: exit 2, which systemd does not restart.
+    assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("TOKPORTAL_API_KEY"), "{}", text(&out.stderr));
     sim.shutdown().await;
 }

@@ -56,7 +56,7 @@ async fn once_migrates_replays_then_syncs_and_a_job_failed_for_business_reasons_
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     let last = err.lines().last().unwrap();
-    assert!(last.starts_with("cycle completed in"), "{err}");
+    assert!(last.starts_with("cycle ran ") && last.contains(" s and completed: "), "{err}");
     assert!(last.contains("replay 1 succeeded") && last.contains("1 failed"), "{last}");
     assert!(last.contains("bundles succeeded"), "{last}");
     // Replay ran before the sync: the bundle it created is mirrored.
@@ -174,7 +174,7 @@ async fn a_job_refused_for_want_of_credits_402_is_reported_and_does_not_fail_the
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     let last = err.lines().last().unwrap();
-    assert!(last.starts_with("cycle completed in"), "{err}");
+    assert!(last.starts_with("cycle ran ") && last.contains(" s and completed: "), "{err}");
     assert!(last.contains("replay 0 succeeded") && last.contains("1 failed"), "{last}");
     let (status, code, http): (String, Option<String>, Option<i32>) =
         sqlx::query_as("SELECT status, error_code, response_status FROM tokportal.mutation_jobs")

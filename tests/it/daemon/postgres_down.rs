@@ -53,6 +53,8 @@ async fn a_daemon_started_before_postgres_answers_503_then_turns_ready_and_works
     let base = daemon.http_base().await;
     daemon.line("waiting for Postgres", Duration::from_secs(30)).await;
     assert_eq!(healthz(&base).await, 503);
+    let said = reqwest::get(format!("{base}/healthz")).await.unwrap().text().await.unwrap();
+    assert!(said.contains("connection refused"), "the cause, as the log says it: {said}");
     assert!(daemon.is_running(), "{}", daemon.log());
     let log = daemon.log();
     assert!(log.contains("connection refused"), "the cause, at once: {log}");

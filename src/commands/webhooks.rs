@@ -94,20 +94,22 @@ async fn list(config: &Config, json: bool) -> anyhow::Result<()> {
 
 /// `DELETE /webhooks/{id}` goes through the queue like every mutation: it is
 /// sent under the idempotency key persisted with its job, and retried with
-/// that key. The due jobs are then sent as `worker replay` sends them.
+/// that key. Only this job is sent here; other due jobs are left to the
+/// daemon or `worker replay`.
 async fn delete(config: &Config, id: &str, json: bool) -> anyhow::Result<()> {
     let path = format!("/webhooks/{id}");
     let new = validate::new_job("DELETE", &path, None, None, None)
         .map_err(|e| usage("webhooks delete", format!("{e:#}")))?;
     let app = App::connect(config).await?;
     let queued = queue::insert(app.pool(), &new).await.context("Failed to enqueue the DELETE")?;
-    errln!("job {}: DELETE {path} queued under its own idempotency key; sending the due jobs", queued.id);
+    errln!("job {}: DELETE {path} queued under its own idempotency key; sending it", queued.id);
     let cancel = CancellationToken::new();
     shutdown::cancel_on_signal(cancel.clone());
     let replayer = app.cancelled_by(&cancel).replayer()?;
-    let report = jobs::drain(&replayer, config.jobs.concurrency, &cancel).await?;
-    if let Some(e) = report.key_refused {
-        return Err(anyhow::Error::new(e).context("the API refused the key; the DELETE is back in the queue"));
+    if let Some(jobs::Outcome::KeyRefused { error, .. }) = jobs::run_one_job(&replayer, queued.id).await? {
+        return Err(
+            anyhow::Error::new(error).context("the API refused the key; the DELETE is back in the queue")
+        );
     }
     let job = queue::get(app.pool(), queued.id)
         .await

@@ -24,7 +24,7 @@ pub mod validate;
 use std::time::Duration;
 
 pub use drain::{DrainReport, drain};
-pub use replay::{Outcome, Replayer, run_next_job};
+pub use replay::{Outcome, Replayer, run_next_job, run_one_job};
 
 /// The queue's knobs (`jobs.*`), in the types the queue uses.
 #[derive(Debug, Clone)]

@@ -67,7 +67,12 @@ pub async fn insert(db: impl PgExecutor<'_>, job: &NewJob) -> sqlx::Result<Job> 
 /// unfinished job of the same ordering key. Opens the claim's attempt row;
 /// `first_sent_at` is left to [`record_first_send`], right before the
 /// request actually leaves.
-pub async fn claim(owner: &Owner, lease: Duration, fresh_for: Duration) -> anyhow::Result<Option<Claimed>> {
+pub async fn claim(
+    owner: &Owner,
+    lease: Duration,
+    fresh_for: Duration,
+    only: Option<i64>,
+) -> anyhow::Result<Option<Claimed>> {
     let mut session = owner.session().await?;
     let key = session.key();
     let claimed = sqlx::query_as(concat!(
@@ -79,6 +84,7 @@ pub async fn claim(owner: &Owner, lease: Duration, fresh_for: Duration) -> anyho
         claim_ended!(),
         "))
               AND (j.first_sent_at IS NULL OR j.first_sent_at > now() - make_interval(secs => $2))
+              AND ($4::bigint IS NULL OR j.id = $4)
               AND NOT EXISTS (
                   SELECT 1 FROM tokportal.mutation_jobs e
                   WHERE e.ordering_key = j.ordering_key AND e.id < j.id
@@ -103,6 +109,7 @@ pub async fn claim(owner: &Owner, lease: Duration, fresh_for: Duration) -> anyho
     .bind(lease.as_secs_f64())
     .bind(fresh_for.as_secs_f64())
     .bind(key)
+    .bind(only)
     .fetch_optional(session.conn())
     .await;
     Ok(session.checked(claimed).await?)

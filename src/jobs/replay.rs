@@ -73,10 +73,21 @@ pub enum Outcome {
 
 /// Claims the next due job and sends it; `None` when no job is due.
 pub async fn run_next_job(r: &Replayer) -> anyhow::Result<Option<Outcome>> {
+    run_job(r, None).await
+}
+
+/// Sends job `id` if it is due (and claimable: not waiting behind an earlier
+/// job of its `ordering_key`), and no other: what a command that enqueued one
+/// mutation of its own runs. `None` when it is not due.
+pub async fn run_one_job(r: &Replayer, id: i64) -> anyhow::Result<Option<Outcome>> {
+    run_job(r, Some(id)).await
+}
+
+async fn run_job(r: &Replayer, only: Option<i64>) -> anyhow::Result<Option<Outcome>> {
     use anyhow::Context;
     let fresh_for = r.settings.fresh_for();
     let claimed =
-        queue::claim(&r.owner, r.settings.lease, fresh_for).await.context("Failed to claim a job")?;
+        queue::claim(&r.owner, r.settings.lease, fresh_for, only).await.context("Failed to claim a job")?;
     let Some(job) = claimed else {
         let expired = queue::expire_stale(&r.pool, fresh_for).await.context("Failed to expire stale jobs")?;
         if expired.is_empty() {

@@ -39,20 +39,32 @@ async fn webhooks_delete_sends_delete_under_a_persisted_key_and_an_unknown_id_ex
     let hook = sim.register_webhook(DEMO_KEY, "https://example.test/h", &[]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let env = env(&sim, &url);
+    // Another due job: the command sends its own DELETE, not the rest of the queue.
+    sqlx::query("INSERT INTO tokportal.mutation_jobs (method, path) VALUES ('POST', '/bundles/b1/publish')")
+        .execute(&pool)
+        .await
+        .unwrap();
 
     let out = run(dir.path(), &["webhooks", "delete", &hook.id], &env).await;
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains(&format!("Deleted webhook endpoint {}", hook.id)), "{stdout}");
     assert!(sim.webhook_endpoints().is_empty());
-    let (method, path, status, key): (String, String, String, String) =
-        sqlx::query_as("SELECT method, path, status, idempotency_key FROM tokportal.mutation_jobs")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let (method, path, status, key): (String, String, String, String) = sqlx::query_as(
+        "SELECT method, path, status, idempotency_key FROM tokportal.mutation_jobs WHERE method = 'DELETE'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     assert_eq!((method.as_str(), status.as_str()), ("DELETE", "succeeded"));
     assert_eq!(path, format!("/webhooks/{}", hook.id));
     assert!(!key.is_empty());
+    let other: (String, Option<chrono::DateTime<chrono::Utc>>) =
+        sqlx::query_as("SELECT status, first_sent_at FROM tokportal.mutation_jobs WHERE method = 'POST'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(other, ("queued".to_string(), None), "the other due job was left to replay");
 
     let out = run(dir.path(), &["webhooks", "delete", &hook.id], &env).await;
     let stderr = text(&out.stderr);

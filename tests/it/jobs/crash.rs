@@ -51,11 +51,9 @@ fn spawn(url: &str, base: &str, dir: &std::path::Path) -> Child {
         .env_clear()
         .envs([
             ("DATABASE_URL", url),
-            // Postgres runs on this machine: no TLS, whose handshakes (about
-            // 0.1 s each in a debug build, several per worker start) would
-            // make the test measure how many processes it starts rather than
-            // what a kill costs the queue. BENCHMARKS shows both.
-            ("PGSSLMODE", std::env::var("CRASH_PGSSLMODE").as_deref().unwrap_or("disable")),
+            // TLS as sqlx negotiates it by default (`prefer`); CRASH_PGSSLMODE
+            // measures another mode.
+            ("PGSSLMODE", std::env::var("CRASH_PGSSLMODE").as_deref().unwrap_or("prefer")),
             ("TOKPORTAL_API_KEY", DEMO_KEY),
             ("TOKPORTAL__API__BASE_URL", base),
             // Stalls (3 s) outlast the client's timeout.

@@ -173,12 +173,12 @@ async fn a_claim_taken_over_cannot_record_a_send(pool: PgPool) {
     let fresh = settings().fresh_for();
     // The old claim's worker lives on (its session holds) but stopped renewing.
     let (old_worker, new_worker) = (Owner::new(&pool), Owner::new(&pool));
-    let old = queue::claim(&old_worker, lease, fresh).await.unwrap().expect("the job is due");
+    let old = queue::claim(&old_worker, lease, fresh, None).await.unwrap().expect("the job is due");
     sqlx::query("UPDATE tokportal.mutation_jobs SET locked_until = now() - interval '1 second'")
         .execute(&pool)
         .await
         .unwrap();
-    let new = queue::claim(&new_worker, lease, fresh).await.unwrap().expect("taken over");
+    let new = queue::claim(&new_worker, lease, fresh, None).await.unwrap().expect("taken over");
     assert!(!queue::record_first_send(&pool, j.id, old.claim).await.unwrap(), "not the current claim");
     assert_eq!(job(&pool, j.id).await.first_sent_at, None);
     assert!(queue::record_first_send(&pool, j.id, new.claim).await.unwrap());

@@ -41,8 +41,9 @@ async fn a_job_claim_skips_a_job_another_connection_holds_and_takes_the_next_due
     let second = enqueue(&pool, "POST", "/bundles", Some(ACCOUNT_ONLY)).await;
     let held = hold(&pool, "mutation_jobs", "id", &first.id.to_string()).await;
     let s = settings();
-    let claimed =
-        within("the job claim", queue::claim(&Owner::new(&pool), s.lease, s.fresh_for())).await.unwrap();
+    let claimed = within("the job claim", queue::claim(&Owner::new(&pool), s.lease, s.fresh_for(), None))
+        .await
+        .unwrap();
     assert_eq!(claimed.map(|c| c.id), Some(second.id), "the next due job, not the locked one");
     held.rollback().await.unwrap();
     assert_eq!(job(&pool, first.id).await.status, "queued", "the held job is left for a later claim");

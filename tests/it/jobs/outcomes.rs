@@ -237,7 +237,8 @@ async fn a_crashed_workers_job_is_sent_again_with_the_same_key_once_its_lease_en
     // A worker claims the job, sends it, and hangs before recording the
     // answer: its session lives on, so only its lease ends the claim.
     let hung = Owner::new(&pool);
-    let dead = queue::claim(&hung, Duration::from_secs(60), r.settings.fresh_for()).await.unwrap().unwrap();
+    let dead =
+        queue::claim(&hung, Duration::from_secs(60), r.settings.fresh_for(), None).await.unwrap().unwrap();
     let key = IdempotencyKey::new(dead.idempotency_key.clone()).unwrap();
     r.client.mutate(MutationMethod::Post, "/bundles", &key, dead.body.as_deref()).await.unwrap();
     assert!(run_next_job(&r).await.unwrap().is_none(), "the lease holds the job");

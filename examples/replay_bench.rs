@@ -54,7 +54,7 @@ async fn queue_only(pool: &PgPool, n: u32, concurrency: u32) -> anyhow::Result<D
         let (pool, owner) = (pool.clone(), owner.clone());
         tasks.spawn(async move {
             let (lease, fresh) = (Duration::from_secs(60), Duration::from_secs(82_800));
-            while let Some(job) = queue::claim(&owner, lease, fresh).await? {
+            while let Some(job) = queue::claim(&owner, lease, fresh, None).await? {
                 let send = SendRecord {
                     duration_ms: 1,
                     http_status: Some(201),

@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 
 use super::values::positive;
 
-/// `worker enqueue`: see the README section "The mutation queue".
+/// `worker enqueue`: see docs/jobs.md, "worker enqueue".
 #[derive(Debug, Args)]
 pub struct EnqueueArgs {
     /// POST, PUT, PATCH or DELETE.

@@ -13,6 +13,7 @@ pub mod cursor;
 pub mod error;
 pub mod gcra;
 pub mod headers;
+pub mod in_flight;
 pub mod model;
 pub mod mutation;
 pub mod pages;

@@ -22,10 +22,14 @@ type Plan = Arc<dyn Fn(u32) -> (Duration, Option<u16>) + Send + Sync>;
 struct Seen {
     asked: Vec<u32>,
     answered: Vec<u32>,
+    /// Requests being answered now, and the most at once.
+    now: usize,
+    most: usize,
 }
 
-/// A mirror reading `GET /bundles` through a proxy in front of the
-/// simulator that follows `plan` for each page (25 bundles a page).
+/// A mirror reading through a proxy in front of the simulator that follows
+/// `plan` for each page of `GET /bundles` (25 bundles a page), and `plan(0)`
+/// for every other request.
 async fn proxy(
     pool: &PgPool,
     sim: &SimServer,
@@ -46,9 +50,12 @@ async fn proxy(
                     .find_map(|kv| kv.strip_prefix("page="))
                     .and_then(|p| p.parse::<u32>().ok())
                     .filter(|_| uri.path().ends_with("/bundles"));
-                let (hold, status) = page.map_or((Duration::ZERO, None), |p| (plan.lock().unwrap())(p));
-                if let Some(p) = page {
-                    seen.lock().unwrap().asked.push(p);
+                let (hold, status) = (plan.lock().unwrap())(page.unwrap_or(0));
+                {
+                    let mut seen = seen.lock().unwrap();
+                    seen.asked.extend(page);
+                    seen.now += 1;
+                    seen.most = seen.most.max(seen.now);
                 }
                 let url = format!("{}{}", upstream.as_str().trim_end_matches('/'), uri);
                 let answer =
@@ -56,8 +63,10 @@ async fn proxy(
                 let code = answer.status();
                 let body = answer.text().await.unwrap();
                 tokio::time::sleep(hold).await;
-                if let Some(p) = page {
-                    seen.lock().unwrap().answered.push(p);
+                {
+                    let mut seen = seen.lock().unwrap();
+                    seen.answered.extend(page);
+                    seen.now -= 1;
                 }
                 match status {
                     Some(s) => (
@@ -140,6 +149,33 @@ async fn a_page_failing_while_later_pages_are_in_flight_commits_nothing_after_th
     let runs = checkpoint(&pool).await;
     assert_eq!(runs[1], ("resumed".into(), "succeeded".into(), Some(4), 12));
     assert_eq!(live_bundles(&pool).await.len(), 300);
+    server.abort();
+    sim.shutdown().await;
+}
+
+#[sqlx::test]
+async fn a_children_run_keeps_several_bundles_requests_in_flight_and_stores_every_answer(pool: PgPool) {
+    let sim = sim(60).await;
+    let plan: Plan = Arc::new(|page| match page {
+        0 => (Duration::from_millis(50), None),
+        _ => (Duration::ZERO, None),
+    });
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let (m, server) = proxy(&pool, &sim, Arc::new(Mutex::new(plan)), seen.clone()).await;
+    assert_eq!(sync(&m, "bundles").await.status, Status::Succeeded);
+    seen.lock().unwrap().most = 0;
+
+    let run = sync(&m, "bundle_videos").await;
+    assert_eq!(run.status, Status::Succeeded, "{:?}", run.error);
+    let most = seen.lock().unwrap().most;
+    assert!(most > 1, "bundles' requests were in flight together (at most {most} at once)");
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM tokportal.child_refreshes WHERE stream = 'bundle_videos'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(run.tally.pages > 1);
+    assert_eq!(stored as u64, run.tally.pages, "every bundle's answer was stored");
     server.abort();
     sim.shutdown().await;
 }

@@ -131,8 +131,8 @@ impl Ahead {
     /// sends are not left unused meanwhile.
     pub async fn pump(&mut self) -> Infallible {
         loop {
-            self.wake.notified().await;
             self.fill();
+            self.wake.notified().await;
         }
     }
 

@@ -22,7 +22,7 @@ type Plan = Arc<dyn Fn(u32) -> (Duration, Option<u16>) + Send + Sync>;
 struct Seen {
     asked: Vec<u32>,
     answered: Vec<u32>,
-    /// Requests being answered now, and the most at once.
+    /// Requests other than list pages being answered now, and the most at once.
     now: usize,
     most: usize,
 }
@@ -54,8 +54,10 @@ async fn proxy(
                 {
                     let mut seen = seen.lock().unwrap();
                     seen.asked.extend(page);
-                    seen.now += 1;
-                    seen.most = seen.most.max(seen.now);
+                    if page.is_none() {
+                        seen.now += 1;
+                        seen.most = seen.most.max(seen.now);
+                    }
                 }
                 let url = format!("{}{}", upstream.as_str().trim_end_matches('/'), uri);
                 let answer =
@@ -66,7 +68,9 @@ async fn proxy(
                 {
                     let mut seen = seen.lock().unwrap();
                     seen.answered.extend(page);
-                    seen.now -= 1;
+                    if page.is_none() {
+                        seen.now -= 1;
+                    }
                 }
                 match status {
                     Some(s) => (
@@ -176,6 +180,35 @@ async fn a_children_run_keeps_several_bundles_requests_in_flight_and_stores_ever
             .unwrap();
     assert!(run.tally.pages > 1);
     assert_eq!(stored as u64, run.tally.pages, "every bundle's answer was stored");
+    server.abort();
+    sim.shutdown().await;
+}
+
+#[sqlx::test]
+async fn delete_checks_are_in_flight_together_and_each_gone_bundle_is_confirmed(pool: PgPool) {
+    let sim = sim(80).await;
+    let plan: Plan = Arc::new(|page| match page {
+        0 => (Duration::from_millis(50), None),
+        _ => (Duration::ZERO, None),
+    });
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let (m, server) = proxy(&pool, &sim, Arc::new(Mutex::new(plan)), seen.clone()).await;
+    assert_eq!(sync(&m, "bundles").await.status, Status::Succeeded);
+    let mut gone = sim.delete_bundles(&sim.bundle_ids()[10..16]);
+    gone.sort();
+    seen.lock().unwrap().most = 0;
+
+    let run = sync(&m, "bundles").await;
+    assert_eq!(run.status, Status::Succeeded, "{:?}", run.error);
+    assert_eq!((run.tally.deleted, run.tally.delete_checks), (6, 6));
+    let most = seen.lock().unwrap().most;
+    assert!(most > 1, "the checks were in flight together (at most {most} at once)");
+    let deleted: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM tokportal.bundles WHERE deleted_at IS NOT NULL ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(deleted, gone);
     server.abort();
     sim.shutdown().await;
 }

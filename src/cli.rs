@@ -228,6 +228,12 @@ pub struct SimArgs {
     /// Initial fault settings as JSON, e.g. '{"fail_rate":0.05,"drift_every":10}'.
     #[arg(long, value_name = "JSON")]
     pub faults: Option<String>,
+    /// Time every answer takes, in milliseconds (a distant server; overrides `latency_ms` of --faults).
+    #[arg(long, value_name = "MS")]
+    pub latency_ms: Option<u64>,
+    /// Up to this many milliseconds more per answer, drawn at random (seeded).
+    #[arg(long, value_name = "MS")]
+    pub latency_jitter_ms: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]

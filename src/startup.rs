@@ -93,7 +93,8 @@ impl App {
     /// The mirror, drawing its progress on the terminal's bars when a
     /// command started them.
     pub fn mirror(&self) -> anyhow::Result<Mirror> {
-        let m = Mirror::new(self.pool.clone(), self.read()?.clone(), mirror_settings(&self.config));
+        let m = Mirror::new(self.pool.clone(), self.read()?.clone(), mirror_settings(&self.config))
+            .with_in_flight_memory(self.config.api.pages_in_flight_memory);
         Ok(m.with_progress(Arc::new(progress::Terminal)))
     }
 

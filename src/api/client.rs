@@ -67,6 +67,18 @@ pub struct Client {
     priority: Priority,
     /// Ends this clone's waits; see [`Client::with_cancel`].
     cancel: Option<CancellationToken>,
+    /// Told each time a request of this clone is given its send; see [`Client::with_on_send`].
+    on_send: Option<SendSignal>,
+}
+
+/// Raised when a request is given its send by the budget (it leaves now):
+/// `sent` is set and `wake` notified. A caller keeping several requests in
+/// flight launches the next one then, so at most one of them waits for the
+/// budget at a time.
+#[derive(Clone, Debug, Default)]
+pub struct SendSignal {
+    pub sent: Arc<std::sync::atomic::AtomicBool>,
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 struct Inner {
@@ -91,14 +103,14 @@ impl Client {
             .build()
             .map_err(|e| anyhow::anyhow!("Failed to build the HTTP client: {e}"))?;
         let inner = Arc::new(Inner { http, options, budget, counters: Counters::default() });
-        Ok(Client { inner, priority: Priority::Normal, cancel: None })
+        Ok(Client { inner, priority: Priority::Normal, cancel: None, on_send: None })
     }
 
     /// A clone whose requests have `priority` within this process (the same
     /// budget, counters and connections): [`Priority::Refresh`] for the
     /// webhook refresher, whose requests someone is waiting for.
     pub fn with_priority(&self, priority: Priority) -> Client {
-        Client { inner: self.inner.clone(), priority, cancel: self.cancel.clone() }
+        Client { priority, ..self.clone() }
     }
 
     /// A clone whose waits end when `cancel` fires: a request still waiting
@@ -107,7 +119,13 @@ impl Client {
     /// sent is never cut short: its answer is awaited (up to the timeout), so
     /// a mutation's outcome is always known to the caller that sent it.
     pub fn with_cancel(&self, cancel: CancellationToken) -> Client {
-        Client { inner: self.inner.clone(), priority: self.priority, cancel: Some(cancel) }
+        Client { cancel: Some(cancel), ..self.clone() }
+    }
+
+    /// A clone that raises `signal` each time one of its requests is given
+    /// its send (a GET's retry raises it again).
+    pub fn with_on_send(&self, signal: SendSignal) -> Client {
+        Client { on_send: Some(signal), ..self.clone() }
     }
 
     /// Answers received by this client and its clones, by HTTP status.

@@ -5,6 +5,7 @@
 //! The budget's state lives in a [`BudgetStore`]: [`MemoryStore`] here, the
 //! Postgres store (shared by every process of a key) in `db/budgets.rs`.
 
+pub mod ahead;
 pub mod budget;
 pub mod client;
 pub mod counters;
@@ -12,6 +13,7 @@ pub mod cursor;
 pub mod error;
 pub mod gcra;
 pub mod headers;
+pub mod in_flight;
 pub mod model;
 pub mod mutation;
 pub mod pages;
@@ -20,7 +22,7 @@ pub mod store;
 pub mod turns;
 
 pub use budget::{Budget, BudgetOptions, Permit};
-pub use client::{ApiResponse, Client, ClientOptions};
+pub use client::{ApiResponse, Client, ClientOptions, SendSignal};
 pub use counters::CounterSnapshot;
 pub use cursor::{Page, WalkStats};
 pub use error::ApiError;

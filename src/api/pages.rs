@@ -8,17 +8,28 @@
 
 use serde::Deserialize;
 
+use super::ahead::Ahead;
 use super::client::Client;
 use super::cursor::{Cursor, MemorySeen, Page, Read, WalkStats};
 use super::error::{ApiError, excerpt};
 use super::model::ListPage;
 
 pub struct Walk {
-    client: Client,
-    path: String,
-    query: Vec<(String, String)>,
+    fetcher: Fetcher,
     cursor: Cursor,
     seen: MemorySeen,
+    /// Pages read ahead, when the walk keeps several in flight.
+    ahead: Option<Ahead>,
+}
+
+/// What reads one page of a walk: owned, so a page can be read on a task
+/// of its own while the walk goes on.
+#[derive(Clone)]
+pub struct Fetcher {
+    pub(super) client: Client,
+    path: String,
+    query: Vec<(String, String)>,
+    per_page: u32,
 }
 
 impl Walk {
@@ -45,13 +56,20 @@ impl Walk {
                 ),
             });
         }
-        Ok(Walk {
-            client,
-            path: path.to_string(),
-            query,
-            cursor: Cursor::new(per_page, 1),
-            seen: MemorySeen::new(),
-        })
+        let fetcher = Fetcher { client, path: path.to_string(), query, per_page: per_page.max(1) };
+        Ok(Walk { fetcher, cursor: Cursor::new(per_page, 1), seen: MemorySeen::new(), ahead: None })
+    }
+
+    /// Keeps several pages in flight (see [`Ahead`]), their memory bounded
+    /// by `memory_cap` bytes.
+    pub fn with_pages_in_flight(mut self, memory_cap: usize) -> Walk {
+        self.ahead = Some(Ahead::new(self.fetcher.clone(), memory_cap));
+        self
+    }
+
+    /// What reads this walk's pages, for a caller that keeps them in flight itself.
+    pub fn fetcher(&self) -> Fetcher {
+        self.fetcher.clone()
     }
 
     /// Starts the walk at `page` instead of 1 (to resume an interrupted walk).
@@ -78,10 +96,16 @@ impl Walk {
     /// Reads one page, with the in-memory seen set; `None` once every page has been delivered.
     pub async fn next_page(&mut self) -> Result<Option<Page>, ApiError> {
         let Some(read) = self.cursor.next_read() else { return Ok(None) };
-        let list = self.fetch(read).await?;
+        let list = match &mut self.ahead {
+            Some(ahead) if !self.cursor.is_looping() => ahead.take(read).await?,
+            _ => self.fetch(read).await?,
+        };
         let known = self.seen.lookup(&list.ids());
         let absorbed = self.cursor.absorb(read, list, &known);
         self.seen.apply(&absorbed);
+        if let Some(ahead) = &mut self.ahead {
+            ahead.set_total(absorbed.page.total);
+        }
         Ok(Some(absorbed.page))
     }
 
@@ -92,28 +116,35 @@ impl Walk {
     /// would end having read one page many times.
     pub async fn fetch(&self, read: Read) -> Result<ListPage, ApiError> {
         if self.cursor.is_looping() {
-            return Err(self.fatal(read, None, String::new(), format!(
+            return Err(self.fetcher.fatal(read.page, None, String::new(), format!(
                 "the walk read {} pages without reaching the end; the list keeps changing or the server ignores `page`",
                 self.cursor.stats().pages
             )));
         }
+        self.fetcher.fetch(read.page).await
+    }
+}
+
+impl Fetcher {
+    /// One GET of `page`, decoded; a page that says it is another one is refused.
+    pub async fn fetch(&self, page: u32) -> Result<ListPage, ApiError> {
         let mut query = self.query.clone();
-        query.push(("page".into(), read.page.to_string()));
-        query.push(("per_page".into(), self.cursor.per_page().to_string()));
+        query.push(("page".into(), page.to_string()));
+        query.push(("per_page".into(), self.per_page.to_string()));
         let response = self.client.get(&self.path, &query).await?;
         let status = Some(response.status);
         let list = ListPage::deserialize(&response.body).map_err(|e| {
             let body = excerpt(response.body.to_string().as_bytes());
             self.fatal(
-                read,
+                page,
                 status,
                 response.request_id.clone(),
                 format!("not a page of a list ({e}): {body}"),
             )
         })?;
         match list.pagination.and_then(|p| p.page) {
-            Some(answered) if answered != u64::from(read.page) => Err(self.fatal(
-                read,
+            Some(answered) if answered != u64::from(page) => Err(self.fatal(
+                page,
                 status,
                 response.request_id,
                 format!("the server answered page {answered}: it ignores or clamps `page`, so its pages cannot be walked"),
@@ -122,9 +153,13 @@ impl Walk {
         }
     }
 
-    fn fatal(&self, read: Read, status: Option<u16>, request_id: String, excerpt: String) -> ApiError {
+    pub(super) fn per_page(&self) -> u32 {
+        self.per_page
+    }
+
+    fn fatal(&self, page: u32, status: Option<u16>, request_id: String, excerpt: String) -> ApiError {
         ApiError::Fatal {
-            request: format!("GET {} page {}", self.path, read.page),
+            request: format!("GET {} page {}", self.path, page),
             status,
             code: None,
             excerpt,

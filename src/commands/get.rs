@@ -17,7 +17,7 @@ pub async fn run(args: GetArgs, config: &Config) -> anyhow::Result<()> {
     let pool = startup::pool(config).await?;
     let client = startup::client(&config.api, pool.as_ref()).await?;
     if args.all_pages {
-        walk(&client, &args, config.api.per_page).await
+        walk(&client, &args, config.api.per_page, config.api.pages_in_flight_memory).await
     } else {
         let response = client.get(&args.path, &args.query).await?;
         let text = serde_json::to_string_pretty(&response.body).context("Failed to print the response")?;
@@ -25,9 +25,10 @@ pub async fn run(args: GetArgs, config: &Config) -> anyhow::Result<()> {
     }
 }
 
-async fn walk(client: &Client, args: &GetArgs, per_page: u32) -> anyhow::Result<()> {
+async fn walk(client: &Client, args: &GetArgs, per_page: u32, in_flight: usize) -> anyhow::Result<()> {
     let started = Instant::now();
-    let mut walk = Walk::new(client.clone(), &args.path, args.query.clone(), per_page)?;
+    let mut walk =
+        Walk::new(client.clone(), &args.path, args.query.clone(), per_page)?.with_pages_in_flight(in_flight);
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     while let Some(page) = walk.next_page().await? {

@@ -35,6 +35,12 @@ pub fn config_from(args: &SimArgs) -> anyhow::Result<SimConfig> {
         config.faults = serde_json::from_str::<Faults>(faults)
             .map_err(|e| usage(format!("invalid --faults JSON: {e}")))?;
     }
+    if let Some(ms) = args.latency_ms {
+        config.faults.latency_ms = ms;
+    }
+    if let Some(ms) = args.latency_jitter_ms {
+        config.faults.latency_jitter_ms = ms;
+    }
     config.validate().map_err(|e| usage(format!("{e:#}")))?;
     Ok(config)
 }

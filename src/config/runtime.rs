@@ -33,6 +33,8 @@ pub struct ApiConfig {
     pub max_response_bytes: usize,
     /// How often a long 429 block is probed (`api.probe_interval_secs`).
     pub probe_interval: Duration,
+    /// Memory a walk's pages in flight may take, in bytes (`api.pages_in_flight_mib`).
+    pub pages_in_flight_memory: usize,
 }
 
 #[derive(Debug, Clone)]

@@ -38,6 +38,8 @@ pub struct ApiSection {
     /// While a 429 block has more than this left, one request of every
     /// process of the key probes the server this often (seconds, ≥ 1).
     pub probe_interval_secs: f64,
+    /// Memory a walk's pages in flight may take, in MiB.
+    pub pages_in_flight_mib: i64,
     /// Allow an `http://` base URL on a host other than loopback (the key
     /// would travel in clear text).
     pub allow_insecure: bool,
@@ -56,6 +58,7 @@ impl Default for ApiSection {
             max_retries: 5,
             max_response_bytes: 8 * 1024 * 1024,
             probe_interval_secs: 30.0,
+            pages_in_flight_mib: 32,
             allow_insecure: false,
         }
     }

@@ -92,6 +92,13 @@ pub(super) fn validate(
                 ),
             )
         })?;
+    let pages_in_flight_memory =
+        usize::try_from(a.pages_in_flight_mib).ok().filter(|m| (1..=4096).contains(m)).ok_or_else(|| {
+            invalid(
+                "api.pages_in_flight_mib",
+                format!("must be between 1 and 4096, got {}", a.pages_in_flight_mib),
+            )
+        })? << 20;
     // Under a second, a blocked key would be probed about as fast as it is paced.
     let probe_interval =
         positive_secs(a.probe_interval_secs).filter(|d| *d >= Duration::from_secs(1)).ok_or_else(|| {
@@ -186,6 +193,7 @@ pub(super) fn validate(
             max_retries,
             max_response_bytes,
             probe_interval,
+            pages_in_flight_memory,
         },
         sync: SyncConfig {
             schedule,

@@ -12,7 +12,7 @@ use super::problems;
 use super::refresh::{self, Answer, Part};
 use super::streams::ChildStream;
 use super::tally::Tally;
-use crate::api::{ApiError, is_safe_id};
+use crate::api::{ApiError, Client, is_safe_id};
 
 /// What became of one bundle.
 #[derive(Debug)]
@@ -26,25 +26,39 @@ pub(super) enum Fetched {
     },
 }
 
-/// Fetches and stores one bundle's children, in one transaction with the
+/// One bundle's answer: `None` when its id is not one safe path segment
+/// (nothing is requested).
+pub(super) type Requested = (String, Option<Result<Answer, ApiError>>);
+
+/// Requests one bundle's children with `client` (the mirror's, or a clone
+/// of it that reports its send); stores nothing.
+pub(super) async fn request(client: Client, stream: &'static ChildStream, id: String) -> Requested {
+    if !is_safe_id(&id) {
+        return (id, None);
+    }
+    let part = Part::Child(stream);
+    let answer = client.get(&part.path(&id), &[]).await;
+    (id, Some(refresh::read(part, answer)))
+}
+
+/// Stores one bundle's answered children, in one transaction with the
 /// record of the refresh (and the end of its problem, `was_problem`).
 /// `Err` only for what stops the run.
-pub(super) async fn fetch(
+pub(super) async fn store(
     m: &Mirror,
     stream: &'static ChildStream,
-    id: &str,
+    (id, answer): Requested,
     was_problem: bool,
     tally: &mut Tally,
 ) -> anyhow::Result<Fetched> {
-    if !is_safe_id(id) {
+    let id = id.as_str();
+    let Some(answer) = answer else {
         let text =
             format!("the bundle id {:?} is not one safe path segment; nothing was requested", excerpt_of(id));
         return set_aside(m, stream, id, "UNSAFE_ID", &text, false, tally).await;
-    }
-    let part = Part::Child(stream);
-    let answer = m.client.get(&part.path(id), &[]).await;
+    };
     tally.pages += 1;
-    let answer = match refresh::read(part, answer) {
+    let answer = match answer {
         Ok(answer) => answer,
         Err(e) => {
             let (code, retryable) = match &e {

@@ -18,13 +18,14 @@
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use super::child_fetch::{self, Fetched};
+use super::child_fetch::{self, Fetched, Requested};
 use super::context::Mirror;
 use super::streams::{BUNDLES, ChildStream};
 use super::summary::{RunSummary, Status};
 use super::tally::Tally;
 use super::{child_refreshes, deletes, problems, runs};
 use crate::api::ApiError;
+use crate::api::in_flight::InFlight;
 
 /// The bundles one run fetches children for, in order, and why.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -96,7 +97,18 @@ pub async fn run(
     let (started, total) = (std::time::Instant::now(), plan.requests());
     let every = m.settings.progress_every.as_secs_f64();
     let mut next_progress = every;
-    for (done, id) in ids.filter(|id| !waiting(id)).enumerate() {
+    // Several bundles' requests in flight as the budget gives sends; their
+    // answers are stored one by one, in plan order.
+    let mut queue = ids.filter(|id| !waiting(id)).cloned();
+    let mut flight = InFlight::new(m.in_flight_memory / CHILD_BYTES);
+    let mut refill = |flight: &mut InFlight<Requested>| {
+        while flight.room() && !cancel.is_cancelled() {
+            let Some(id) = queue.next() else { return };
+            flight.launch(&m.client, move |client| child_fetch::request(client, stream, id));
+        }
+    };
+    let mut done = 0;
+    while let Some(answered) = flight.next(&mut refill).await {
         let elapsed = started.elapsed().as_secs_f64();
         if elapsed >= next_progress {
             let left = (total - done) as f64 / m.settings.rate_per_second;
@@ -113,8 +125,9 @@ pub async fn run(
             outcome = Ok(false);
             break;
         }
-        match child_fetch::fetch(m, stream, id, set_aside.contains_key(id), &mut tally).await {
-            Ok(Fetched::Gone) => gone.push(id.clone()),
+        let id = answered.0.clone();
+        match child_fetch::store(m, stream, answered, set_aside.contains_key(&id), &mut tally).await {
+            Ok(Fetched::Gone) => gone.push(id),
             Ok(Fetched::Problem { retryable: true }) if storm + 1 >= STORM => {
                 outcome = Err(anyhow::anyhow!(
                     "{STORM} bundles in a row answered 5xx or not at all: the API is failing, not one bundle"
@@ -130,7 +143,8 @@ pub async fn run(
             }
         }
         tally.spent(&m.client.counters(), &before);
-        m.advance(stream.name, done as u64 + 1, Some(total as u64));
+        done += 1;
+        m.advance(stream.name, done as u64, Some(total as u64));
     }
     tally.spent(&m.client.counters(), &before);
     let guarded = match deletes::confirmed(m, &BUNDLES, &gone, &mut tally).await {
@@ -171,6 +185,10 @@ pub async fn run(
         error,
     })
 }
+
+/// A child's answer counted against `api.pages_in_flight_mib` (a bundle's
+/// videos, decoded), to bound the requests in flight of a children run.
+const CHILD_BYTES: usize = 256 << 10;
 
 /// Bundles failing one after another this many times (5xx, no answer) are
 /// the API failing, not one bundle: the run stops.

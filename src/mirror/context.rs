@@ -8,6 +8,7 @@ use sqlx::PgPool;
 
 use super::summary::Status;
 use crate::api::Client;
+use crate::api::ahead::DEFAULT_MEMORY_CAP;
 
 /// The knobs of the mirror (from `sync.*` and `api.*`).
 #[derive(Debug, Clone)]
@@ -35,11 +36,18 @@ pub struct Mirror {
     pub settings: Settings,
     /// Told how far each walk is; `None` reports nothing.
     pub progress: Option<Arc<dyn Progress>>,
+    /// Memory a walk's pages in flight may take, in bytes (`api.pages_in_flight_mib`).
+    pub in_flight_memory: usize,
 }
 
 impl Mirror {
     pub fn new(pool: PgPool, client: Client, settings: Settings) -> Mirror {
-        Mirror { pool, client, settings, progress: None }
+        Mirror { pool, client, settings, progress: None, in_flight_memory: DEFAULT_MEMORY_CAP }
+    }
+
+    /// The same mirror, its walks' pages in flight bounded by `bytes`.
+    pub fn with_in_flight_memory(self, bytes: usize) -> Mirror {
+        Mirror { in_flight_memory: bytes.max(1), ..self }
     }
 
     /// The same mirror, reporting each walk's progress to `progress`.

@@ -27,7 +27,11 @@ use super::refresh::list_item;
 use super::streams::ListStream;
 use super::tally::Tally;
 use super::{problems, store};
-use crate::api::{ApiError, is_safe_id};
+use crate::api::in_flight::InFlight;
+use crate::api::{ApiError, ApiResponse, is_safe_id};
+
+/// Delete checks in flight at most (each answer is one small row).
+const CHECKS_IN_FLIGHT: usize = 64;
 
 /// How many rows of `live` one run may mark deleted. At least one when the
 /// fraction allows any: `floor(4 × 0.2)` would otherwise forbid a small
@@ -73,20 +77,32 @@ pub async fn settle(
     drop(conn);
     let mut notes = Vec::new();
     let unchecked = missing - ids.len() as u64;
-    let (mut gone, mut unsure, total) = (Vec::new(), 0u64, ids.len());
-    for (checked, id) in ids.into_iter().enumerate() {
-        if !is_safe_id(&id) {
-            let text =
-                "a missing row's id is not one safe path segment; nothing was requested and it stays live";
-            tracing::warn!(stream = stream.name, id, "{text}");
-            let mut conn = m.pool.acquire().await.context("Failed to get a connection")?;
-            problems::record(&mut conn, stream.name, &id, "UNSAFE_ID", text).await?;
-            tally.problems += 1;
-            unsure += 1;
-            continue;
+    let (mut gone, mut unsure) = (Vec::new(), 0u64);
+    let (ids, unsafe_ids): (Vec<String>, Vec<String>) = ids.into_iter().partition(|id| is_safe_id(id));
+    for id in unsafe_ids {
+        let text = "a missing row's id is not one safe path segment; nothing was requested and it stays live";
+        tracing::warn!(stream = stream.name, id, "{text}");
+        let mut conn = m.pool.acquire().await.context("Failed to get a connection")?;
+        problems::record(&mut conn, stream.name, &id, "UNSAFE_ID", text).await?;
+        tally.problems += 1;
+        unsure += 1;
+    }
+    // Several checks in flight as the budget gives sends, answers taken in order.
+    let total = ids.len();
+    let mut queue = ids.into_iter();
+    let mut flight = InFlight::new(CHECKS_IN_FLIGHT);
+    let mut refill = |flight: &mut InFlight<(String, Result<ApiResponse, ApiError>)>| {
+        while flight.room() {
+            let Some(id) = queue.next() else { return };
+            let path = format!("{}{id}", detail.path);
+            flight.launch(&m.client, move |client| async move { (id, client.get(&path, &[]).await) });
         }
+    };
+    let mut checked = 0;
+    while let Some((id, answer)) = flight.next(&mut refill).await {
+        checked += 1;
         tally.delete_checks += 1;
-        match m.client.get(&format!("{}{id}", detail.path), &[]).await {
+        match answer {
             Err(ApiError::NotFound { code, .. }) if code == detail.gone_code => gone.push(id),
             Ok(found) => {
                 let item = list_item(found.body);
@@ -104,7 +120,7 @@ pub async fn settle(
             }
             // Stopping: the rows not checked yet stay live (checked next walk).
             Err(ApiError::Cancelled { .. }) => {
-                unsure += (total - checked) as u64;
+                unsure += (total + 1 - checked) as u64;
                 break;
             }
             Err(e) => {

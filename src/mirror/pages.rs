@@ -1,6 +1,8 @@
-//! The page loop of a list stream's run: each page fetched (the next one
-//! read ahead while this one is written) and written in one transaction with
-//! the ids it delivered, the tally and the checkpoint.
+//! The page loop of a list stream's run: pages read ahead, several in
+//! flight as the budget allows (see [`crate::api::ahead`]), and written in
+//! order, each in one transaction with the ids it delivered, the tally and
+//! the checkpoint. A page that fails ends the walk there: the pages after it
+//! are dropped unwritten, and the next run resumes at the last committed page.
 
 use std::time::Instant;
 
@@ -12,9 +14,9 @@ use super::rows::{Upserted, excerpt, id_of};
 use super::streams::ListStream;
 use super::tally::Tally;
 use super::{problems, runs, store};
+use crate::api::ahead::Ahead;
 use crate::api::cursor::{Absorbed, Read};
-use crate::api::model::ListPage;
-use crate::api::{ApiError, CounterSnapshot, Walk, is_safe_id};
+use crate::api::{CounterSnapshot, Walk, is_safe_id};
 
 /// How a walk's page loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,10 +57,10 @@ pub(super) async fn pages(
     let every = m.settings.progress_every.as_secs_f64();
     let (started, mut next_progress) = (Instant::now(), every);
     let mut forward = None;
-    // The next page's GET, sent while this page is written: the request and
-    // the transaction overlap instead of taking turns. A routine ledger run
-    // may stop at any page, so it does not read ahead.
-    let mut prefetched: Option<(Read, Result<ListPage, ApiError>)> = None;
+    // The next pages' GETs, sent while this page is written: the requests
+    // and the transactions overlap instead of taking turns. A routine ledger
+    // run may stop at any page, so it does not read ahead.
+    let mut ahead = (!routine).then(|| Ahead::new(walk.fetcher(), m.in_flight_memory));
     while let Some(read) = walk.next_read() {
         if cancel.is_cancelled() {
             return Ok(End::Cancelled);
@@ -70,9 +72,9 @@ pub(super) async fn pages(
                 tally.pages
             );
         }
-        let fetched = match prefetched.take() {
-            Some((ahead, fetched)) if ahead == read => fetched,
-            _ => walk.fetch(read).await,
+        let fetched = match &mut ahead {
+            Some(ahead) => ahead.take(read).await,
+            None => walk.fetch(read).await,
         };
         // Stopping while the page waited for the budget: nothing was sent,
         // every page before it is committed.
@@ -91,14 +93,15 @@ pub(super) async fn pages(
             forward = Some(read.page);
         }
         let write = write_page(m, stream, run_id, tx, &absorbed, &poison, read, forward, tally, before);
-        let ahead = walk.next_read().filter(|_| !routine && !cancel.is_cancelled());
-        let up = match ahead {
-            Some(next) => {
-                let (written, fetched) = tokio::join!(write, walk.fetch(next));
-                prefetched = Some((next, fetched));
-                written?
+        let up = match &mut ahead {
+            Some(ahead) if !cancel.is_cancelled() => {
+                ahead.set_total(absorbed.page.total);
+                tokio::select! {
+                    written = write => written?,
+                    never = ahead.pump() => match never {},
+                }
             }
-            None => write.await?,
+            _ => write.await?,
         };
 
         let total_pages = absorbed.page.total.map(|t| t.div_ceil(u64::from(m.settings.per_page)));

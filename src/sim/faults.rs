@@ -106,6 +106,11 @@ pub struct Faults {
     pub webhook_late_next: u32,
     /// The next N webhook deliveries are never sent (nor retried).
     pub webhook_drop_next: u32,
+    /// Every API answer takes this long (half before the request is handled,
+    /// half after): a distant server.
+    pub latency_ms: u64,
+    /// Up to this much more per answer, drawn from the seeded PRNG.
+    pub latency_jitter_ms: u64,
 }
 
 /// How far in the past `webhook_late_next` stamps a signature: twice the
@@ -146,6 +151,8 @@ impl Default for Faults {
             webhook_bad_signature_next: 0,
             webhook_late_next: 0,
             webhook_drop_next: 0,
+            latency_ms: 0,
+            latency_jitter_ms: 0,
         }
     }
 }

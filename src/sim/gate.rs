@@ -35,7 +35,17 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
         .get("x-request-id")
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.as_bytes().iter().all(|b| (0x20..0x7f).contains(b)))
         .cloned();
+    let latency = {
+        let faults = lock(&shared.faults);
+        let jitter = match faults.latency_jitter_ms {
+            0 => 0,
+            j => Rng::new(shared.config.seed ^ n ^ 0x1a7e_c1e5).below(j + 1),
+        };
+        Duration::from_millis(faults.latency_ms.saturating_add(jitter))
+    };
+    tokio::time::sleep(latency / 2).await;
     let mut response = authenticate(&shared, req, next).await;
+    tokio::time::sleep(latency - latency / 2).await;
     let headers = response.headers_mut();
     headers.insert("x-tokportal-api-version", HeaderValue::from_static(API_VERSION));
     if let Ok(value) = HeaderValue::from_str(&request_id) {

@@ -66,6 +66,10 @@ impl Client {
                 self.unless_cancelled(&request, budget.acquire_as(self.priority, &request, limit)).await?;
             waited += permit.waited;
             self.inner.counters.waited(permit.waited);
+            if let Some(signal) = &self.on_send {
+                signal.sent.store(true, std::sync::atomic::Ordering::Release);
+                signal.wake.notify_one();
+            }
             if let Some(before_send) = before_send {
                 before_send()
                     .await

@@ -191,3 +191,26 @@ async fn a_server_that_answers_another_page_than_the_one_asked_for_is_fatal() {
     assert!(request.ends_with("page 2") && excerpt.contains("answered page 1"), "{err}");
     server.abort();
 }
+
+#[tokio::test]
+async fn a_walk_with_pages_in_flight_under_jitter_and_drift_delivers_every_bundle_that_existed_throughout() {
+    // Answers 0-40 ms late at random: pages in flight together come back in any order.
+    let sim = unlimited(400).await;
+    sim.update_faults(|f| {
+        f.latency_jitter_ms = 40;
+        f.drift_every = 5;
+        f.drift_kind = DriftKind::Mixed;
+    })
+    .unwrap();
+    let at_start = sim.bundle_ids();
+    let mut walk = Walk::new(demo_client(&sim, 1000.0, 1000), "/bundles", vec![], 20)
+        .unwrap()
+        .with_pages_in_flight(32 << 20);
+    let mut delivered = Vec::new();
+    while let Some(page) = walk.next_page().await.unwrap() {
+        delivered.extend(page.items.iter().map(|item| item["id"].as_str().unwrap().to_string()));
+    }
+    assert!(sim.stats().faults_fired.drifted > 0, "the list changed during the walk");
+    assert_every_survivor_once(&delivered, &at_start, &sim.bundle_ids());
+    sim.shutdown().await;
+}

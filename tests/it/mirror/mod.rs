@@ -7,6 +7,7 @@ mod confirmed;
 mod deletes;
 mod drift;
 mod exact;
+mod in_flight;
 mod kill;
 mod poison;
 mod progress;

@@ -77,3 +77,34 @@ fn worker_sim_refuses_bad_keys_and_faults() {
         assert!(stderr.contains(reason), "{args:?} should be refused for {reason:?}; stderr: {stderr}");
     }
 }
+
+#[tokio::test]
+async fn worker_sim_latency_flags_set_the_time_every_answer_takes() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_worker"))
+        .args(["sim", "--port", "0", "--bundles", "3", "--latency-ms", "120", "--latency-jitter-ms", "30"])
+        .env_clear()
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("worker sim starts");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let base = first.trim_end().to_string();
+    let http = reqwest::Client::new();
+    let faults: serde_json::Value = http
+        .get(format!("{}/__sim/faults", base.trim_end_matches("/api/ext")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((faults["latency_ms"].as_u64(), faults["latency_jitter_ms"].as_u64()), (Some(120), Some(30)));
+    let asked = Instant::now();
+    let answer = http.get(format!("{base}/bundles")).header("X-API-Key", DEMO_KEY).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert!(asked.elapsed() >= Duration::from_millis(120), "answered after {:?}", asked.elapsed());
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

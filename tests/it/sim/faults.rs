@@ -246,3 +246,22 @@ fn an_update_never_restores_a_counted_knob_consumed_meanwhile() {
     assert!(refused.is_err());
     assert_eq!(*shared.faults.lock().unwrap(), live, "an invalid update changes nothing");
 }
+
+#[tokio::test]
+async fn latency_makes_every_answer_take_at_least_the_set_time_jitter_only_adds() {
+    let sim = start(unlimited()).await;
+    sim.update_faults(|f| {
+        f.latency_ms = 150;
+        f.latency_jitter_ms = 50;
+    })
+    .unwrap();
+    let api = Api::new(&sim);
+    for _ in 0..3 {
+        let asked = std::time::Instant::now();
+        assert_eq!(api.get("/bundles").send().await.unwrap().status(), 200);
+        assert!(asked.elapsed() >= Duration::from_millis(150), "answered after {:?}", asked.elapsed());
+    }
+    sim.update_faults(|f| f.latency_ms = 0).unwrap();
+    assert_eq!(sim.faults().latency_jitter_ms, 50);
+    sim.shutdown().await;
+}

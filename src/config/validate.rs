@@ -5,14 +5,13 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
 use secrecy::SecretString;
 
 use super::duration::{parse_duration, positive_secs};
 use super::runtime::{ApiConfig, Config, DatabaseConfig, LogConfig, LogFormat, SyncConfig};
-use super::{ConfigError, Layers, Origin, Settings, env_secrets, jobs, server, webhooks};
+use super::{ConfigError, Layers, Origin, Settings, env_secrets, jobs, schedule, server, webhooks};
 
 impl Config {
     /// Loads from the process environment.
@@ -101,12 +100,9 @@ pub(super) fn validate(
             )
         })?;
 
-    let schedule = cron::Schedule::from_str(&s.sync.schedule).map_err(|e| {
-        invalid(
-            "sync.schedule",
-            format!("not a cron expression (6 or 7 fields, seconds first): {:?}: {e}", s.sync.schedule),
-        )
-    })?;
+    let usable = (f64::from(burst) * (1.0 - a.reserved_share)).floor() as u32;
+    let (schedule, jobs_reserve, refresh_reserve) =
+        schedule::validate(&s.sync, usable.saturating_sub(1), &invalid)?;
     if s.sync.streams.is_empty() {
         return Err(invalid("sync.streams", "must name at least one stream".into()));
     }
@@ -194,6 +190,8 @@ pub(super) fn validate(
         },
         sync: SyncConfig {
             schedule,
+            jobs_reserve,
+            refresh_reserve,
             streams: s.sync.streams.clone(),
             full_walk_every,
             children_full_refresh,

@@ -79,6 +79,19 @@ pub async fn run(
     cancel: &CancellationToken,
 ) -> anyhow::Result<RunSummary> {
     let plan = plan(m, stream).await?;
+    run_planned(m, stream, plan, None, cancel).await
+}
+
+/// Fetches the children `plan` names, in order, stopping between bundles at
+/// `until` (continuous mode: when a list walk is due), the rest left for the
+/// next run.
+pub async fn run_planned(
+    m: &Mirror,
+    stream: &'static ChildStream,
+    plan: Plan,
+    until: Option<tokio::time::Instant>,
+    cancel: &CancellationToken,
+) -> anyhow::Result<RunSummary> {
     let plan_json = plan.to_json(m.settings.rate_per_second);
     let (run_id, _) = runs::start(&m.pool, stream.name, "children", None, Some(&plan_json)).await?;
     tracing::info!(stream = stream.name, run = run_id, plan = %plan_json, "fetching children");
@@ -93,6 +106,7 @@ pub async fn run(
     // Bundles a child request proved gone: marked at the end, under the delete guard.
     let mut gone = Vec::new();
     let mut storm = 0;
+    let mut left_for_later = 0;
     let (started, total) = (std::time::Instant::now(), plan.requests());
     let every = m.settings.progress_every.as_secs_f64();
     let mut next_progress = every;
@@ -111,6 +125,10 @@ pub async fn run(
         }
         if cancel.is_cancelled() {
             outcome = Ok(false);
+            break;
+        }
+        if until.is_some_and(|u| tokio::time::Instant::now() >= u) {
+            left_for_later = (total - backing_off).saturating_sub(done) as u64;
             break;
         }
         match child_fetch::fetch(m, stream, id, set_aside.contains_key(id), &mut tally).await {
@@ -142,7 +160,7 @@ pub async fn run(
     };
     let (status, note, error) = match outcome {
         Ok(true) => {
-            (Status::Succeeded.with_problems(tally.problems), waits(plan.deferred, backing_off), None)
+            (Status::Succeeded.with_problems(tally.problems), waits(plan.deferred + left_for_later, backing_off), None)
         }
         Ok(false) => (
             Status::Interrupted,

@@ -93,6 +93,20 @@ pub async fn last_full_walk(pool: &PgPool, stream: &str) -> anyhow::Result<Optio
     .context("Failed to read the stream's last full walk")
 }
 
+/// The last walk of each of `streams` that read its list to the end (or, for
+/// a ledger's routine run, to rows already held): seconds since it started
+/// and seconds it took; `None` for a stream never walked so.
+pub async fn last_walks(pool: &PgPool, streams: &[&str]) -> anyhow::Result<Vec<(String, Option<(f64, f64)>)>> {
+    let rows: Vec<(String, Option<f64>, Option<f64>)> = sqlx::query_as(
+        "SELECT s.stream, extract(epoch FROM now() - r.started_at)::float8,          extract(epoch FROM r.finished_at - r.started_at)::float8          FROM unnest($1::text[]) WITH ORDINALITY AS s(stream, n) LEFT JOIN LATERAL (            SELECT started_at, finished_at FROM tokportal.sync_runs WHERE stream = s.stream            AND status IN ('succeeded', 'succeeded_with_problems') AND kind IN ('full', 'resumed', 'routine')            ORDER BY started_at DESC LIMIT 1) AS r ON true ORDER BY s.n",
+    )
+    .bind(streams)
+    .fetch_all(pool)
+    .await
+    .context("Failed to read the streams' last walks")?;
+    Ok(rows.into_iter().map(|(s, age, took)| (s, age.zip(took))).collect())
+}
+
 /// Opens a run; returns its id and start time (the database's clock).
 pub async fn start(
     pool: &PgPool,

@@ -130,7 +130,13 @@ pub async fn standing(
             .await
             .context("Failed to read where the children stand")?;
     let n = |v: i64| v.max(0) as u64;
-    Ok(Standing { changed: n(changed), active: n(active), oldest_active_secs, rotation: n(rotation), overdue: n(overdue) })
+    Ok(Standing {
+        changed: n(changed),
+        active: n(active),
+        oldest_active_secs,
+        rotation: n(rotation),
+        overdue: n(overdue),
+    })
 }
 
 async fn pick(

@@ -159,9 +159,11 @@ pub async fn run_planned(
         }
     };
     let (status, note, error) = match outcome {
-        Ok(true) => {
-            (Status::Succeeded.with_problems(tally.problems), waits(plan.deferred + left_for_later, backing_off), None)
-        }
+        Ok(true) => (
+            Status::Succeeded.with_problems(tally.problems),
+            waits(plan.deferred + left_for_later, backing_off),
+            None,
+        ),
         Ok(false) => (
             Status::Interrupted,
             Some("stopped between bundles; the rest are planned again next run".into()),

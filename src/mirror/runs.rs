@@ -96,7 +96,10 @@ pub async fn last_full_walk(pool: &PgPool, stream: &str) -> anyhow::Result<Optio
 /// The last walk of each of `streams` that read its list to the end (or, for
 /// a ledger's routine run, to rows already held): seconds since it started
 /// and seconds it took; `None` for a stream never walked so.
-pub async fn last_walks(pool: &PgPool, streams: &[&str]) -> anyhow::Result<Vec<(String, Option<(f64, f64)>)>> {
+pub async fn last_walks(
+    pool: &PgPool,
+    streams: &[&str],
+) -> anyhow::Result<Vec<(String, Option<(f64, f64)>)>> {
     let rows: Vec<(String, Option<f64>, Option<f64>)> = sqlx::query_as(
         "SELECT s.stream, extract(epoch FROM now() - r.started_at)::float8,          extract(epoch FROM r.finished_at - r.started_at)::float8          FROM unnest($1::text[]) WITH ORDINALITY AS s(stream, n) LEFT JOIN LATERAL (            SELECT started_at, finished_at FROM tokportal.sync_runs WHERE stream = s.stream            AND status IN ('succeeded', 'succeeded_with_problems') AND kind IN ('full', 'resumed', 'routine')            ORDER BY started_at DESC LIMIT 1) AS r ON true ORDER BY s.n",
     )

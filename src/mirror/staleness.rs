@@ -54,9 +54,8 @@ pub async fn now(pool: &PgPool, configured: &[&str], overdue_after: Duration) ->
     for name in configured {
         match streams::find(name) {
             Some(Stream::List(l)) => lists.push(l.name),
-            Some(Stream::Children(c)) => {
-                children.push((c.name, child_refreshes::standing(pool, c.name, c.videos, overdue_after).await?))
-            }
+            Some(Stream::Children(c)) => children
+                .push((c.name, child_refreshes::standing(pool, c.name, c.videos, overdue_after).await?)),
             None => {}
         }
     }

@@ -56,7 +56,8 @@ impl Scheduler {
             None => return Ok(Step::Idle),
             Some(Pick::Walk(stream)) => mirror::sync_stream_once(m, stream, cancel).await?,
             Some(Pick::Children { stream, class }) => {
-                let until = pick::walk_due_in(&now, gap).map(|s| Instant::now() + Duration::from_secs_f64(s.max(gap)));
+                let until = pick::walk_due_in(&now, gap)
+                    .map(|s| Instant::now() + Duration::from_secs_f64(s.max(gap)));
                 self.children_once(stream, class, until, cancel).await?
             }
         };
@@ -93,16 +94,18 @@ impl Scheduler {
     async fn plan(&self, name: &str, videos: bool, class: Class) -> anyhow::Result<Plan> {
         let (pool, cap) = (&self.mirror.pool, self.mirror.settings.max_requests_per_run);
         Ok(match class {
-            Class::Changed => {
-                Plan { changed: child_refreshes::changed(pool, name, videos, cap).await?.0, ..Plan::default() }
-            }
+            Class::Changed => Plan {
+                changed: child_refreshes::changed(pool, name, videos, cap).await?.0,
+                ..Plan::default()
+            },
             Class::Active => Plan {
                 active: child_refreshes::active(pool, name, videos, Duration::ZERO, cap).await?.0,
                 ..Plan::default()
             },
-            Class::Overdue | Class::Rotation => {
-                Plan { rotation: child_refreshes::rotation(pool, name, videos, cap).await?, ..Plan::default() }
-            }
+            Class::Overdue | Class::Rotation => Plan {
+                rotation: child_refreshes::rotation(pool, name, videos, cap).await?,
+                ..Plan::default()
+            },
         })
     }
 

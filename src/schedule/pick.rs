@@ -50,7 +50,8 @@ pub fn walk_due_in(s: &Staleness, min_gap: f64) -> Option<f64> {
 /// What to refresh next; `None` with nothing configured.
 pub fn pick(s: &Staleness, min_gap: f64) -> Option<Pick> {
     let oldest = s.oldest_walk().map(|(stream, _)| stream);
-    let oldest_due = s.lists.iter().find(|(name, last)| Some(*name) == oldest && due_in(*last, min_gap) <= 0.0);
+    let oldest_due =
+        s.lists.iter().find(|(name, last)| Some(*name) == oldest && due_in(*last, min_gap) <= 0.0);
     if let Some((stream, _)) = oldest_due {
         return Some(Pick::Walk(stream));
     }
@@ -60,14 +61,10 @@ pub fn pick(s: &Staleness, min_gap: f64) -> Option<Pick> {
     first(&|st| st.changed > 0, Class::Changed)
         .or_else(|| first(&|st| st.overdue > 0, Class::Overdue))
         .or_else(|| {
-            let (stream, _) = s
-                .children
-                .iter()
-                .filter(|(_, st)| st.active > 0)
-                .max_by(|a, b| {
-                    let age = |x: Option<f64>| x.unwrap_or(f64::INFINITY);
-                    age(a.1.oldest_active_secs).total_cmp(&age(b.1.oldest_active_secs))
-                })?;
+            let (stream, _) = s.children.iter().filter(|(_, st)| st.active > 0).max_by(|a, b| {
+                let age = |x: Option<f64>| x.unwrap_or(f64::INFINITY);
+                age(a.1.oldest_active_secs).total_cmp(&age(b.1.oldest_active_secs))
+            })?;
             Some(Pick::Children { stream, class: Class::Active })
         })
         .or_else(|| first(&|st| st.rotation > 0, Class::Rotation))
@@ -89,7 +86,10 @@ mod tests {
         Standing { changed, active, oldest_active_secs: oldest, rotation, overdue }
     }
 
-    fn mirror(lists: Vec<(&'static str, Option<LastWalk>)>, children: Vec<(&'static str, Standing)>) -> Staleness {
+    fn mirror(
+        lists: Vec<(&'static str, Option<LastWalk>)>,
+        children: Vec<(&'static str, Standing)>,
+    ) -> Staleness {
         Staleness { lists, children }
     }
 
@@ -100,7 +100,10 @@ mod tests {
     #[test]
     fn the_list_whose_last_walk_is_oldest_goes_first_a_list_never_walked_before_all() {
         let active = vec![("bundle_videos", standing(5, 100, Some(9_000.0), 10, 0))];
-        let s = mirror(vec![("bundles", walked(300.0, 50.0)), ("credit_transactions", walked(900.0, 2.0))], active.clone());
+        let s = mirror(
+            vec![("bundles", walked(300.0, 50.0)), ("credit_transactions", walked(900.0, 2.0))],
+            active.clone(),
+        );
         assert_eq!(pick(&s, GAP), Some(Pick::Walk("credit_transactions")));
         let s = mirror(vec![("bundles", walked(300.0, 50.0)), ("credit_transactions", None)], active);
         assert_eq!(pick(&s, GAP), Some(Pick::Walk("credit_transactions")));

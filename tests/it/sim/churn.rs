@@ -19,15 +19,15 @@ async fn churn_changes_bundles_at_its_rate_and_logs_what_each_change_wrote() {
     assert_eq!(bad.status(), 400);
     // Bounded wait for at least 30 changes (200 a second).
     let deadline = Instant::now() + Duration::from_secs(30);
-    let changes = loop {
+    loop {
         let log: Value = http.get(admin_url(&sim, "/churn")).send().await.unwrap().json().await.unwrap();
         let changes = log["data"].as_array().unwrap().clone();
         if changes.len() >= 30 {
-            break changes;
+            break;
         }
         assert!(Instant::now() < deadline, "{} changes", changes.len());
         tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    }
     http.put(admin_url(&sim, "/churn")).body(r#"{"per_second": 0}"#).send().await.unwrap();
     // Stopped: the log read now is every change there will be.
     let log: Value = http.get(admin_url(&sim, "/churn")).send().await.unwrap().json().await.unwrap();

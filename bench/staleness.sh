@@ -20,12 +20,15 @@
 # WARM_MINUTES of the mode), changes made during the next MINUTES are followed
 # up to TAIL_MINUTES more; p50/p95/max delay, for bundle rows (status changes)
 # and for slots and accounts of non-terminal bundles, those never seen counted
-# (and counted as infinitely late in the percentiles); requests an hour; jobs'
+# (and counted as infinitely late in the percentiles), beside the bound: the
+# time the budget the list walks left (2/s less their requests a second, real)
+# needs to fetch every non-terminal bundle's children once; requests an hour; jobs'
 # wait from enqueue to first send. The script builds in release mode, creates
 # and drops its scratch database, and stops everything it started, by PID.
 #
 # Usage: bench/staleness.sh   (env: BUNDLES SCALE CHANGES_PER_HOUR MINUTES WARM_MINUTES
-#                               TAIL_MINUTES JOB_EVERY MODES PG_URL PG_QUERY)
+#                               TAIL_MINUTES JOB_EVERY MODES PG_URL PG_QUERY, and WORKER:
+#                               a worker binary to use instead of building one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,7 +45,7 @@ PG_QUERY=${PG_QUERY:-?sslmode=disable}
 DB=tokportal_staleness_$$
 KEY=sk_bench$(printf '%056d' $$)
 
-WORKER=${CARGO_TARGET_DIR:-$PWD/target}/release/worker
+WORKER=${WORKER:-}
 TMP=$(mktemp -d)
 SIM_PID=
 DAEMON_PID=
@@ -63,8 +66,11 @@ case $PERIOD in
   *) echo "SCALE must make 900/SCALE seconds divide a minute (15, 30, 45, 60, 75, 90, 150, 180, 225, 300, 450, 900)" >&2; exit 2 ;;
 esac
 
-echo "== building (release)" >&2
-cargo build --release --quiet --bin worker
+if [ -z "$WORKER" ]; then
+  echo "== building (release)" >&2
+  cargo build --release --quiet --bin worker
+  WORKER=${CARGO_TARGET_DIR:-$PWD/target}/release/worker
+fi
 
 psql "$PG_URL/postgres" -qc "CREATE DATABASE $DB" >/dev/null
 export DATABASE_URL="$PG_URL/$DB$PG_QUERY"
@@ -91,6 +97,7 @@ echo "   $(echo "$(date +%s.%N) - $start" | bc -l | xargs printf '%.0f') s" >&2
 psql "$DATABASE_URL" -q >/dev/null <<'SQL'
 CREATE SCHEMA bench;
 CREATE TABLE bench.seen (tbl text, bundle_id text, position int, marker text, at timestamptz);
+CREATE INDEX ON bench.seen (tbl, bundle_id, marker);
 CREATE TABLE bench.changes (x jsonb);
 CREATE FUNCTION bench.log() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE r jsonb := to_jsonb(NEW);
@@ -108,7 +115,7 @@ SQL
 
 requests() { curl -sf "$ADMIN/stats" | jq '[.keys[].requests] | add'; }
 
-printf '| mode | changes | bundle rows p50 / p95 / max (unseen) | children of non-terminal bundles p50 / p95 / max (unseen) | requests an hour | jobs: wait p50 / max (s, real) |\n'
+printf '| mode | changes | bundle rows p50 / p95 / max (unseen) | children of non-terminal bundles p50 / p95 / max (unseen); bound | requests an hour | jobs: wait p50 / max (s, real) |\n'
 printf '|---|---|---|---|---|---|\n'
 for mode in $MODES; do
   schedule=$CRON
@@ -154,11 +161,21 @@ WITH c AS (
     SELECT extract(epoch FROM first_sent_at - created_at)::float8 * :scale AS w FROM tokportal.mutation_jobs
     WHERE created_at BETWEEN to_timestamp(:from) AND to_timestamp(:to) AND first_sent_at IS NOT NULL) AS x
 )
-SELECT format('| %s | %s | %s / %s / %s s (%s) | %s / %s / %s s (%s) | %s | %s / %s |', :'mode',
+, w AS (
+  SELECT coalesce(sum(requests), 0)::float8 / ((:to - :from) * :scale) AS per_sec FROM tokportal.sync_runs
+  WHERE kind <> 'children' AND started_at BETWEEN to_timestamp(:from) AND to_timestamp(:to)
+), n AS (
+  SELECT count(*) FILTER (WHERE coalesce(status, '') NOT IN ('completed', 'cancelled', 'archived'))
+       + count(*) FILTER (WHERE coalesce(status, '') NOT IN ('completed', 'cancelled', 'archived')
+           AND NOT (jsonb_typeof(data->'videos_quantity') = 'number' AND (data->>'videos_quantity')::numeric = 0)) AS reqs
+  FROM tokportal.bundles WHERE deleted_at IS NULL
+)
+SELECT format('| %s | %s | %s / %s / %s s (%s) | %s / %s / %s s (%s); bound %s s | %s | %s / %s |', :'mode',
   (SELECT sum(n) FROM p),
   round(r.p50::numeric), round(r.p95::numeric), round(r.mx::numeric), r.unseen,
   round(k.p50::numeric), round(k.p95::numeric), round(k.mx::numeric), k.unseen,
+  round((n.reqs / (2.0 - w.per_sec))::numeric),
   round(:reqs / :hours), round(j.p50::numeric, 1), round(j.mx::numeric, 1))
-FROM p AS r, p AS k, j WHERE r.rows AND NOT k.rows;
+FROM p AS r, p AS k, j, w, n WHERE r.rows AND NOT k.rows;
 SQL
 done

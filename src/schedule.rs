@@ -5,8 +5,13 @@
 //! awaited before the next is computed, so a sync still running when its
 //! next tick comes is not started twice: the ticks it overran are skipped.
 //! `worker --once` is one [`cycle`]: the queue drained, then one tick.
+//! With `sync.schedule = "continuous"`, [`Scheduler::continuous`] refreshes
+//! without pause what [`pick`] says is most likely stale, on the budget jobs
+//! and webhook refreshes leave.
 
+mod continuous;
 pub mod cycle;
+pub mod pick;
 mod tick;
 
 use std::future::Future;

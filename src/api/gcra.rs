@@ -34,6 +34,12 @@ impl Rule {
         let interval = 1.0 / rate;
         Rule { interval, tolerance: f64::from(capacity.max(1) - 1) * interval }
     }
+
+    /// The same pace for a request that leaves `tokens` of the bucket to
+    /// others: it may go only while the bucket holds more than that.
+    pub fn keeping(self, tokens: u32) -> Rule {
+        Rule { tolerance: (self.tolerance - f64::from(tokens) * self.interval).max(0.0), ..self }
+    }
 }
 
 /// What a store keeps per key. `None` is a key never used: a full bucket.

@@ -32,6 +32,18 @@ pub enum Priority {
     /// A webhook refresh: the next send here, as long as `walk_share` of the
     /// sends stays with the others while they wait (0 < walk_share ≤ 1).
     Refresh { walk_share: f64 },
+    /// Work that only spends what others leave (the continuous mirror): it
+    /// may send only while the key's bucket holds more than `reserve`
+    /// tokens, and never books a send more than one interval ahead, so a
+    /// request of any other class booked after it waits at most about one
+    /// token's time behind it.
+    Background { reserve: u32 },
+}
+
+impl Priority {
+    pub fn is_background(self) -> bool {
+        matches!(self, Priority::Background { .. })
+    }
 }
 
 #[derive(Debug)]
@@ -81,7 +93,7 @@ impl Turns {
             self.slots.insert(i, at);
         }
         let refresh = match priority {
-            Priority::Normal => false,
+            Priority::Normal | Priority::Background { .. } => false,
             Priority::Refresh { walk_share } => {
                 self.walk_share = walk_share.clamp(0.0, 1.0);
                 true

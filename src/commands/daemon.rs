@@ -1,5 +1,5 @@
 //! `worker` with no subcommand: the daemon. One process runs the sync on
-//! `sync.schedule`, replays jobs as they are enqueued (woken by the jobs
+//! `sync.schedule` (or without pause, in continuous mode), replays jobs as they are enqueued (woken by the jobs
 //! table's NOTIFY, polling as a fallback) and serves `/metrics` and
 //! `/healthz` on `server.listen`, and the webhook receiver there too or alone
 //! on `server.webhook_listen` (the one route the internet must reach),
@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::Config;
+use crate::config::{Config, Schedule};
 use crate::jobs::{listen, prune};
 use crate::server::{self, AppState};
 use crate::startup::App;
@@ -96,8 +96,17 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
             prune_now.clone(),
             stop.clone(),
         ));
-        let (scheduler, sched, token) = (app.scheduler()?, config.sync.schedule.clone(), stop.clone());
-        tracker.spawn(async move { scheduler.run(&sched, &token, || prune_now.notify_one()).await });
+        let (scheduler, token) = (app.scheduler()?, stop.clone());
+        match config.sync.schedule.clone() {
+            Schedule::Cron(cron) => {
+                tracker.spawn(async move { scheduler.run(&cron, &token, || prune_now.notify_one()).await });
+            }
+            Schedule::Continuous => {
+                let reserve = config.sync.jobs_reserve + config.sync.refresh_reserve;
+                let scheduler = scheduler.in_background(reserve);
+                tracker.spawn(async move { scheduler.continuous(&token, || prune_now.notify_one()).await });
+            }
+        }
         tracker.spawn(listen::replay_loop(
             app.replayer()?,
             config.jobs.concurrency,

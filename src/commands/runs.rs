@@ -1,6 +1,8 @@
 //! `worker runs [--stream NAME] [--limit N] [--json]`: the recent walks of
 //! each stream from `tokportal.sync_runs`, newest first: what each wrote,
-//! the missing rows it left unchecked and the problems it set aside.
+//! the missing rows it left unchecked and the problems it set aside; then
+//! the staleness the mirror has now (the age of the oldest list walk and of
+//! the oldest children of a non-terminal bundle).
 
 use std::io::Write;
 
@@ -9,6 +11,7 @@ use anyhow::Context;
 use crate::cli::RunsArgs;
 use crate::config::Config;
 use crate::mirror::runs::{self, RunRow};
+use crate::mirror::staleness::{self, Staleness};
 use crate::startup;
 
 pub async fn run(args: RunsArgs, config: &Config) -> anyhow::Result<()> {
@@ -25,7 +28,24 @@ pub async fn run(args: RunsArgs, config: &Config) -> anyhow::Result<()> {
     for row in &rows {
         writeln!(out, "{}", line(row))?;
     }
+    let configured: Vec<&str> = config.sync.streams.iter().map(String::as_str).collect();
+    let now = staleness::now(&pool, &configured, config.sync.children_full_refresh).await?;
+    writeln!(out, "{}", staleness_line(&now))?;
     Ok(())
+}
+
+/// The staleness of the mirror now, in one line.
+fn staleness_line(s: &Staleness) -> String {
+    let walk = match s.oldest_walk() {
+        None => "no list stream configured".to_string(),
+        Some((stream, None)) => format!("{stream} never walked to its end"),
+        Some((stream, Some(age))) => format!("{stream}, started {age:.0} s ago"),
+    };
+    let children = match s.oldest_active_children() {
+        None => "none (no non-terminal bundle, or no child stream configured)".to_string(),
+        Some((stream, age)) => format!("{stream}, fetched {age:.0} s ago"),
+    };
+    format!("staleness: oldest list walk: {walk}; oldest children of a non-terminal bundle: {children}")
 }
 
 fn header() -> String {

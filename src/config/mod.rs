@@ -2,6 +2,7 @@
 //! with `[server]` in `server.rs` and `[webhooks]` in `webhooks.rs`), its
 //! layered loading (`load.rs`), the secrets taken from the environment
 //! (`env_secrets.rs`), and `validate()` (`validate.rs`, `[jobs]` in `jobs.rs`,
+//! `sync.schedule` and continuous mode's reserves in `schedule.rs`,
 //! durations in `duration.rs`) into the typed runtime [`Config`] (`runtime.rs`).
 //! Every error is a [`ConfigError`] naming the key and where its value came from.
 
@@ -22,7 +23,7 @@ pub use duration::parse_duration;
 pub use jobs::JobsConfig;
 pub use load::{DEFAULT_CONFIG_FILE, Layers, Origin, known_keys};
 pub use runtime::{ApiConfig, Config, DatabaseConfig, LogConfig, LogFormat, SyncConfig};
-pub use schedule::parse_schedule;
+pub use schedule::{CONTINUOUS, Schedule, parse_schedule};
 pub use server::{ServerConfig, ServerSection};
 pub use settings::{ApiSection, DatabaseSection, JobsSection, LogSection, Settings, SyncSection};
 pub use validate::KNOWN_STREAMS;

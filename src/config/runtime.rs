@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use super::{JobsConfig, ServerConfig, Settings, WebhooksConfig};
+use super::{JobsConfig, Schedule, ServerConfig, Settings, WebhooksConfig};
 use crate::secret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +39,11 @@ pub struct ApiConfig {
 
 #[derive(Debug, Clone)]
 pub struct SyncConfig {
-    pub schedule: cron::Schedule,
+    pub schedule: Schedule,
+    /// Tokens of the key's bucket continuous work leaves to jobs.
+    pub jobs_reserve: u32,
+    /// Tokens of the key's bucket continuous work leaves to webhook refreshes.
+    pub refresh_reserve: u32,
     pub streams: Vec<String>,
     pub full_walk_every: Duration,
     pub children_full_refresh: Duration,

@@ -67,7 +67,12 @@ impl Default for ApiSection {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SyncSection {
+    /// A cron expression, or "continuous".
     pub schedule: String,
+    /// Continuous mode: tokens of the key's bucket left to jobs.
+    pub jobs_reserve: i64,
+    /// Continuous mode: tokens of the key's bucket left to webhook refreshes.
+    pub refresh_reserve: i64,
     pub streams: Vec<String>,
     /// How often an append-only stream (the credit ledger) is walked to its end.
     pub full_walk_every: String,
@@ -87,6 +92,8 @@ impl Default for SyncSection {
     fn default() -> Self {
         Self {
             schedule: "0 */15 * * * *".into(),
+            jobs_reserve: 10,
+            refresh_reserve: 10,
             streams: crate::mirror::streams::defaults(),
             full_walk_every: "24h".into(),
             children_full_refresh: "24h".into(),

@@ -11,8 +11,7 @@ use secrecy::SecretString;
 
 use super::duration::{parse_duration, positive_secs};
 use super::runtime::{ApiConfig, Config, DatabaseConfig, LogConfig, LogFormat, SyncConfig};
-use super::schedule::parse_schedule;
-use super::{ConfigError, Layers, Origin, Settings, env_secrets, jobs, server, webhooks};
+use super::{ConfigError, Layers, Origin, Settings, env_secrets, jobs, schedule, server, webhooks};
 
 impl Config {
     /// Loads from the process environment.
@@ -108,7 +107,9 @@ pub(super) fn validate(
             )
         })?;
 
-    let schedule = parse_schedule(&s.sync.schedule).map_err(|message| invalid("sync.schedule", message))?;
+    let usable = (f64::from(burst) * (1.0 - a.reserved_share)).floor() as u32;
+    let (schedule, jobs_reserve, refresh_reserve) =
+        schedule::validate(&s.sync, usable.saturating_sub(1), &invalid)?;
     if s.sync.streams.is_empty() {
         return Err(invalid("sync.streams", "must name at least one stream".into()));
     }
@@ -197,6 +198,8 @@ pub(super) fn validate(
         },
         sync: SyncConfig {
             schedule,
+            jobs_reserve,
+            refresh_reserve,
             streams: s.sync.streams.clone(),
             full_walk_every,
             children_full_refresh,

@@ -94,19 +94,57 @@ pub async fn rotation(pool: &PgPool, stream: &str, videos: bool, limit: u32) -> 
 
 /// Seconds since the children of the live, non-terminal bundle refreshed
 /// longest ago were fetched (a bundle never fetched counts from when it was
-/// first seen); 0 when there is none.
+/// first seen); 0 when there is none. The same figure [`standing`] gives.
 pub async fn oldest_active_age(pool: &PgPool, stream: &str, videos: bool) -> anyhow::Result<f64> {
+    let standing = standing(pool, stream, videos, Duration::ZERO).await?;
+    Ok(standing.oldest_active_secs.unwrap_or(0.0).max(0.0))
+}
+
+/// Where a child stream stands, for continuous mode's picker and the
+/// staleness `worker runs` shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Standing {
+    /// Bundles new or changed since their children were fetched.
+    pub changed: u64,
+    /// Bundles in a non-terminal status, not changed.
+    pub active: u64,
+    /// Seconds since the children of the non-terminal bundle fetched longest
+    /// ago were fetched (since the bundle was first seen, if never).
+    pub oldest_active_secs: Option<f64>,
+    /// Terminal bundles, not changed.
+    pub rotation: u64,
+    /// Of those, children older than `overdue_after`.
+    pub overdue: u64,
+}
+
+/// Counts the bundles of each class and the age of the oldest children of a
+/// non-terminal bundle.
+pub async fn standing(
+    pool: &PgPool,
+    stream: &str,
+    videos: bool,
+    overdue_after: Duration,
+) -> anyhow::Result<Standing> {
     let sql = format!(
-        "SELECT coalesce(extract(epoch FROM now() - min(coalesce(c.refreshed_at, b.first_seen_at))), 0)::float8 \
-         {JOIN} WHERE {} AND {ACTIVE}",
+        "SELECT count(*) FILTER (WHERE {CHANGED}), count(*) FILTER (WHERE NOT {CHANGED} AND {ACTIVE}),          extract(epoch FROM now() - min(coalesce(c.refreshed_at, b.first_seen_at)) FILTER (WHERE {ACTIVE}))::float8,          count(*) FILTER (WHERE NOT {CHANGED} AND NOT {ACTIVE}),          count(*) FILTER (WHERE NOT {CHANGED} AND NOT {ACTIVE} AND c.refreshed_at < now() - make_interval(secs => $3))          {JOIN} WHERE {}",
         eligible(videos)
     );
-    sqlx::query_scalar(AssertSqlSafe(sql))
-        .bind(stream)
-        .bind(TERMINAL)
-        .fetch_one(pool)
-        .await
-        .context("Failed to read the age of the oldest children of an active bundle")
+    let (changed, active, oldest_active_secs, rotation, overdue): (i64, i64, Option<f64>, i64, i64) =
+        sqlx::query_as(AssertSqlSafe(sql))
+            .bind(stream)
+            .bind(TERMINAL)
+            .bind(overdue_after.as_secs_f64())
+            .fetch_one(pool)
+            .await
+            .context("Failed to read where the children stand")?;
+    let n = |v: i64| v.max(0) as u64;
+    Ok(Standing {
+        changed: n(changed),
+        active: n(active),
+        oldest_active_secs,
+        rotation: n(rotation),
+        overdue: n(overdue),
+    })
 }
 
 async fn pick(

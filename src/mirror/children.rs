@@ -80,6 +80,19 @@ pub async fn run(
     cancel: &CancellationToken,
 ) -> anyhow::Result<RunSummary> {
     let plan = plan(m, stream).await?;
+    run_planned(m, stream, plan, None, cancel).await
+}
+
+/// Fetches the children `plan` names, in order, stopping between bundles at
+/// `until` (continuous mode: when a list walk is due), the rest left for the
+/// next run.
+pub async fn run_planned(
+    m: &Mirror,
+    stream: &'static ChildStream,
+    plan: Plan,
+    until: Option<tokio::time::Instant>,
+    cancel: &CancellationToken,
+) -> anyhow::Result<RunSummary> {
     let plan_json = plan.to_json(m.settings.rate_per_second);
     let (run_id, _) = runs::start(&m.pool, stream.name, "children", None, Some(&plan_json)).await?;
     tracing::info!(stream = stream.name, run = run_id, plan = %plan_json, "fetching children");
@@ -94,6 +107,7 @@ pub async fn run(
     // Bundles a child request proved gone: marked at the end, under the delete guard.
     let mut gone = Vec::new();
     let mut storm = 0;
+    let mut left_for_later = 0;
     let (started, total) = (std::time::Instant::now(), plan.requests());
     let every = m.settings.progress_every.as_secs_f64();
     let mut next_progress = every;
@@ -102,7 +116,8 @@ pub async fn run(
     let mut queue = ids.filter(|id| !waiting(id)).cloned();
     let mut flight = InFlight::new(m.in_flight_memory / CHILD_BYTES);
     let mut refill = |flight: &mut InFlight<Requested>| {
-        while flight.room() && !cancel.is_cancelled() {
+        // Continuous mode: nothing more is sent once a list walk is due.
+        while flight.room() && !cancel.is_cancelled() && !past(until) {
             let Some(id) = queue.next() else { return };
             flight.launch(&m.client, move |client| child_fetch::request(client, stream, id));
         }
@@ -146,6 +161,9 @@ pub async fn run(
         done += 1;
         m.advance(stream.name, done as u64, Some(total as u64));
     }
+    if past(until) && outcome.as_ref().is_ok_and(|all| *all) {
+        left_for_later = (total - backing_off).saturating_sub(done) as u64;
+    }
     tally.spent(&m.client.counters(), &before);
     let guarded = match deletes::confirmed(m, &BUNDLES, &gone, &mut tally).await {
         Ok(note) => note,
@@ -155,9 +173,11 @@ pub async fn run(
         }
     };
     let (status, note, error) = match outcome {
-        Ok(true) => {
-            (Status::Succeeded.with_problems(tally.problems), waits(plan.deferred, backing_off), None)
-        }
+        Ok(true) => (
+            Status::Succeeded.with_problems(tally.problems),
+            waits(plan.deferred + left_for_later, backing_off),
+            None,
+        ),
         Ok(false) => (
             Status::Interrupted,
             Some("stopped between bundles; the rest are planned again next run".into()),
@@ -203,4 +223,9 @@ fn waits(deferred: u64, backing_off: usize) -> Option<String> {
         parts.push(format!("{backing_off} bundles set aside wait for their backoff (worker problems)"));
     }
     (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// Whether continuous mode's `until` has come.
+fn past(until: Option<tokio::time::Instant>) -> bool {
+    until.is_some_and(|u| tokio::time::Instant::now() >= u)
 }

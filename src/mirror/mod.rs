@@ -22,6 +22,8 @@
 //!   (the one account the database mirrors, checked by every run that writes).
 //! - [`rows`]: an item's id and typed values, and what an upsert did;
 //!   [`tally`]: what a run counts.
+//! - [`staleness`]: how long ago each list was walked and the oldest
+//!   children of a non-terminal bundle were fetched (continuous mode's inputs).
 //! - [`lock`]: one walk per stream across processes.
 //! - `context`: the [`Mirror`] a run is given; `summary`: what a run returns
 //!   ([`Outcome`], [`RunSummary`]) and its summary line.
@@ -41,6 +43,7 @@ pub mod problems;
 pub mod refresh;
 pub mod rows;
 pub mod runs;
+pub mod staleness;
 pub mod store;
 pub mod streams;
 mod summary;

@@ -101,18 +101,26 @@ pub async fn walk_ages(
     streams: &[&str],
     since: DateTime<Utc>,
 ) -> anyhow::Result<Vec<(String, f64)>> {
-    sqlx::query_as(
-        "SELECT s.stream, greatest(extract(epoch FROM clock_timestamp() - coalesce(max(r.started_at), $2)), 0)::float8 \
-         FROM unnest($1::text[]) AS s(stream) \
-         LEFT JOIN tokportal.sync_runs AS r ON r.stream = s.stream \
-             AND r.status IN ('succeeded', 'succeeded_with_problems') AND (r.complete OR r.kind = 'routine') \
-         GROUP BY s.stream",
+    let never = (Utc::now() - since).as_seconds_f64().max(0.0);
+    let walks = last_walks(pool, streams).await?;
+    Ok(walks.into_iter().map(|(s, walk)| (s, walk.map_or(never, |(age, _)| age.max(0.0)))).collect())
+}
+
+/// The last walk of each of `streams` that read its list to the end (or, for
+/// a ledger's routine run, to rows already held): seconds since it started
+/// and seconds it took; `None` for a stream never walked so.
+pub async fn last_walks(
+    pool: &PgPool,
+    streams: &[&str],
+) -> anyhow::Result<Vec<(String, Option<(f64, f64)>)>> {
+    let rows: Vec<(String, Option<f64>, Option<f64>)> = sqlx::query_as(
+        "SELECT s.stream, extract(epoch FROM now() - r.started_at)::float8,          extract(epoch FROM r.finished_at - r.started_at)::float8          FROM unnest($1::text[]) WITH ORDINALITY AS s(stream, n) LEFT JOIN LATERAL (            SELECT started_at, finished_at FROM tokportal.sync_runs WHERE stream = s.stream            AND status IN ('succeeded', 'succeeded_with_problems') AND (complete OR kind = 'routine')            ORDER BY started_at DESC LIMIT 1) AS r ON true ORDER BY s.n",
     )
     .bind(streams)
-    .bind(since)
     .fetch_all(pool)
     .await
-    .context("Failed to read the age of each stream's last walk")
+    .context("Failed to read the streams' last walks")?;
+    Ok(rows.into_iter().map(|(s, age, took)| (s, age.zip(took))).collect())
 }
 
 /// Opens a run; returns its id and start time (the database's clock).

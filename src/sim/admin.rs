@@ -34,6 +34,7 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/keys/{fingerprint}/revoke", post(revoke))
         .route("/webhooks/endpoints", get(webhook_endpoints))
         .route("/webhooks/events", get(webhook_events))
+        .route("/churn", get(churn).put(put_churn))
         .route("/reset", post(reset))
 }
 
@@ -55,6 +56,26 @@ fn parse<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Result<T, Strin
 
 async fn stats(State(shared): State<Arc<Shared>>) -> Response {
     Json(control::stats(&shared)).into_response()
+}
+
+/// The changes `/churn` made so far (`GET`), or its rate (`PUT {"per_second": N}`).
+async fn churn(State(shared): State<Arc<Shared>>) -> Response {
+    Json(json!({ "data": super::churn::changes(&shared) })).into_response()
+}
+
+async fn put_churn(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    #[derive(Deserialize, Default)]
+    struct Rate {
+        per_second: f64,
+    }
+    match parse::<Rate>(&body) {
+        Ok(rate) if rate.per_second.is_finite() && rate.per_second >= 0.0 => {
+            super::churn::set_rate(&shared, rate.per_second);
+            Json(json!({ "per_second": rate.per_second })).into_response()
+        }
+        Ok(_) => bad_request("per_second must be a number, 0 or more"),
+        Err(message) => bad_request(message),
+    }
 }
 
 async fn ledger(State(shared): State<Arc<Shared>>) -> Response {

@@ -23,6 +23,7 @@ pub mod admin;
 pub mod bucket;
 pub mod bundle;
 pub mod children;
+pub mod churn;
 pub mod config;
 pub mod control;
 pub mod dataset;

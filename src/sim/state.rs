@@ -138,6 +138,8 @@ pub struct Shared {
     pub webhooks: Arc<Webhooks>,
     pub shutdown: CancellationToken,
     pub tracker: TaskTracker,
+    /// Steady change at a rate (`/__sim/churn`).
+    pub churn: Mutex<super::churn::Churn>,
 }
 
 impl Shared {
@@ -174,6 +176,7 @@ impl Shared {
             request_ids: AtomicU64::new(0),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
+            churn: Mutex::default(),
             keys,
             config,
         }
@@ -194,6 +197,7 @@ impl Shared {
     /// idempotency stores, counters, faults, webhook endpoints and events.
     pub fn reset(&self) {
         *lock(&self.world) = World::connected(&self.config, &self.webhooks);
+        *lock(&self.churn) = super::churn::Churn::default();
         self.webhooks.reset();
         *lock(&self.faults) = self.config.faults.clone();
         *lock(&self.fired) = FaultsFired::default();

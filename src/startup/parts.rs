@@ -7,7 +7,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 
 use crate::api::{Budget, BudgetOptions, BudgetStore, Client, ClientOptions, MemoryStore};
-use crate::config::{ApiConfig, Config, ConfigError};
+use crate::config::{ApiConfig, Config, ConfigError, Schedule};
 use crate::db::budgets::PgBudgetStore;
 use crate::{db, jobs, mirror, secret};
 
@@ -117,8 +117,11 @@ pub fn mirror_settings(config: &Config) -> mirror::Settings {
 }
 
 /// Time between the next two ticks of the schedule (15 minutes when it
-/// has fewer than two upcoming ticks).
-fn run_period(schedule: &cron::Schedule) -> std::time::Duration {
+/// has fewer than two upcoming ticks, or in continuous mode).
+fn run_period(schedule: &Schedule) -> std::time::Duration {
+    let Schedule::Cron(schedule) = schedule else {
+        return std::time::Duration::from_secs(900);
+    };
     let mut ticks = schedule.upcoming(chrono::Utc);
     match (ticks.next(), ticks.next()) {
         (Some(a), Some(b)) => (b - a).to_std().unwrap_or(std::time::Duration::from_secs(900)),

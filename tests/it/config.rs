@@ -236,3 +236,57 @@ fn probe_interval_accepts_a_second_or_more_and_refuses_the_rest_exiting_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(crate::helpers::text(&out.stderr).contains("api.probe_interval_secs"));
 }
+
+#[test]
+fn sync_schedule_continuous_selects_continuous_mode_and_a_cron_still_works() {
+    let cfg = Config::load_from(None, &env(&[])).unwrap();
+    assert!(!cfg.sync.schedule.is_continuous());
+    assert_eq!((cfg.sync.jobs_reserve, cfg.sync.refresh_reserve), (10, 10));
+    let cfg = Config::load_from(None, &env(&[("TOKPORTAL__SYNC__SCHEDULE", "continuous")])).unwrap();
+    assert!(cfg.sync.schedule.is_continuous());
+    assert_eq!(cfg.sync.schedule.to_string(), "continuous");
+    let cfg = Config::load_from(None, &env(&[("TOKPORTAL__SYNC__SCHEDULE", "0 */5 * * * *")])).unwrap();
+    assert!(matches!(cfg.sync.schedule, tokportal_sync::config::Schedule::Cron(_)));
+}
+
+#[test]
+fn the_reserves_are_whole_tokens_and_must_leave_continuous_work_one_exiting_2() {
+    let continuous = ("TOKPORTAL__SYNC__SCHEDULE", "continuous");
+    for (var, bad, key) in [
+        ("TOKPORTAL__SYNC__JOBS_RESERVE", "-1", "sync.jobs_reserve"),
+        ("TOKPORTAL__SYNC__REFRESH_RESERVE", "-3", "sync.refresh_reserve"),
+    ] {
+        let err = Config::load_from(None, &env(&[continuous, (var, bad)])).unwrap_err();
+        assert!(matches!(&err, ConfigError::Invalid { key: k, .. } if k == key), "{bad}: {err}");
+    }
+    // A bucket of 120 is planned as 119: the reserves may take 118 of it.
+    let reserves = |jobs, refresh| {
+        env(&[
+            continuous,
+            ("TOKPORTAL__SYNC__JOBS_RESERVE", jobs),
+            ("TOKPORTAL__SYNC__REFRESH_RESERVE", refresh),
+        ])
+    };
+    let cfg = Config::load_from(None, &reserves("60", "58")).unwrap();
+    assert_eq!(cfg.sync.jobs_reserve + cfg.sync.refresh_reserve, 118);
+    let err = Config::load_from(None, &reserves("60", "59")).unwrap_err();
+    assert!(matches!(&err, ConfigError::Invalid { key, .. } if key == "sync.jobs_reserve"), "{err}");
+    // With a cron schedule the reserves are not used, so not held to the bucket.
+    let on_cron = env(&[("TOKPORTAL__SYNC__JOBS_RESERVE", "500")]);
+    assert_eq!(Config::load_from(None, &on_cron).unwrap().sync.jobs_reserve, 500);
+    // api.reserved_share shrinks the bucket the reserves come out of.
+    // (1/8 of 120 left: 15, planned as 14, and the 20 reserved do not fit.)
+    let shared = env(&[continuous, ("TOKPORTAL__API__RESERVED_SHARE", "0.875")]);
+    let err = Config::load_from(None, &shared).unwrap_err();
+    assert!(err.to_string().contains("sync.jobs_reserve") && err.to_string().contains("the 14 "), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::helpers::worker(
+        dir.path(),
+        &["check-config"],
+        &[("TOKPORTAL__SYNC__SCHEDULE", "continuous"), ("TOKPORTAL__API__BURST", "20")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = crate::helpers::text(&out.stderr);
+    assert!(stderr.contains("sync.jobs_reserve") && stderr.contains("at least one token"), "{stderr}");
+}

@@ -91,7 +91,14 @@ impl Budget {
                 Plan::Joined(id) => return Ok(self.turn(id, asked).await),
                 Plan::Book { rule, count } => (rule, count),
             };
-            let left = limit.saturating_sub(asked.elapsed());
+            let mut left = limit.saturating_sub(asked.elapsed());
+            let (rule, background) = match priority {
+                Priority::Background { reserve } => {
+                    left = seconds(rule.interval);
+                    (rule.keeping(reserve), true)
+                }
+                _ => (rule, false),
+            };
             let at = Instant::now();
             let in_flight = (count > 1).then_some(BatchInFlight(self));
             let reserved = self
@@ -107,6 +114,16 @@ impl Budget {
             let reservation =
                 reserved.map_err(|source| ApiError::Budget { request: request.to_string(), source })?;
             let wait = seconds(reservation.wait);
+            if !reservation.granted && background {
+                // Asks again once its send would be at most one interval away
+                // (a millisecond at least: the clock must move between asks).
+                let again = wait.saturating_sub(left).max(Duration::from_millis(1));
+                tokio::select! {
+                    () = tokio::time::sleep(again) => {}
+                    _ = lifted.changed() => {}
+                }
+                continue;
+            }
             if !reservation.granted {
                 return Err(ApiError::RateLimited {
                     request: request.to_string(),
@@ -206,7 +223,13 @@ impl Budget {
         if state.turns.has_unclaimed() {
             return Plan::Joined(state.turns.join(priority, None));
         }
-        let count = if state.batch_in_flight { 1 } else { state.next_batch.clamp(1, state.shape.max_batch) };
+        // Background work books one send at a time: a batch would hold sends
+        // booked ahead of the requests it must never delay.
+        let count = if state.batch_in_flight || priority.is_background() {
+            1
+        } else {
+            state.next_batch.clamp(1, state.shape.max_batch)
+        };
         state.batch_in_flight |= count > 1;
         Plan::Book { rule: state.shape.rule, count }
     }

@@ -19,7 +19,8 @@
 //! `corrections` (headers, 429 blocks, probe lift), `streak` (429 back-off).
 //! Tests, all under paused time: `tests` (pace, bounded wait, 429 blocks),
 //! `batch_tests` (booking ahead), `correction_tests` (the server's headers),
-//! `priority_tests` (refreshes ahead of the walk), `probe_tests` (long blocks).
+//! `priority_tests` (refreshes ahead of the walk), `probe_tests` (long blocks),
+//! `background_tests` (the continuous mirror behind jobs and refreshes).
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -191,3 +192,6 @@ mod priority_tests;
 
 #[cfg(test)]
 mod probe_tests;
+
+#[cfg(test)]
+mod background_tests;

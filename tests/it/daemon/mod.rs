@@ -2,6 +2,7 @@
 //! SIGTERM, `/metrics` and `/healthz`; the real binary as a child process.
 
 mod budget;
+mod continuous;
 mod listen;
 mod metrics;
 mod once;

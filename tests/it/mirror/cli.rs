@@ -49,10 +49,23 @@ async fn worker_sync_mirrors_every_stream_and_worker_runs_shows_the_runs(pool: P
     let out = run(dir.path().into(), vec!["runs", "--limit", "2"], env.clone()).await;
     let table = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(table.lines().count(), 3, "a header and two runs: {table}");
+    assert_eq!(table.lines().count(), 4, "a header, two runs and the staleness: {table}");
     assert!(
         table.lines().nth(1).is_some_and(|l| l.contains("bundle_accounts") && l.contains("succeeded")),
         "{table}"
+    );
+    // Just synced: the walk started seconds ago, every child was fetched since.
+    let staleness = table.lines().last().unwrap();
+    assert!(staleness.starts_with("staleness: oldest list walk: bundles, started "), "{staleness}");
+    let age = |after: &str| -> f64 {
+        let rest = &staleness[staleness.find(after).unwrap() + after.len()..];
+        rest.split(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(age("bundles, started ") >= 0.0 && age("bundles, started ") < 600.0, "{staleness}");
+    assert!(staleness.contains("oldest children of a non-terminal bundle: bundle_"), "{staleness}");
+    assert!(
+        age(", fetched ") <= age("bundles, started "),
+        "children fetched after the walk started: {staleness}"
     );
 
     let out = run(dir.path().into(), vec!["runs", "--stream", "bundles", "--json"], env).await;

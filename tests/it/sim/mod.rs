@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod bucket;
+mod churn;
 mod command;
 mod faults;
 mod idempotency;

@@ -23,10 +23,17 @@ fn eligible(videos: bool) -> &'static str {
     }
 }
 
+/// Each bundle with its last fetch of the stream's children and, if it was
+/// set aside (`tokportal.sync_problems`) and still waits out its backoff,
+/// that entry (`p`).
 const JOIN: &str = "FROM tokportal.bundles AS b \
-    LEFT JOIN tokportal.child_refreshes AS c ON c.stream = $1 AND c.bundle_id = b.id";
+    LEFT JOIN tokportal.child_refreshes AS c ON c.stream = $1 AND c.bundle_id = b.id \
+    LEFT JOIN tokportal.sync_problems AS p ON p.stream = $1 AND p.subject = b.id AND p.next_attempt_at > now()";
 const CHANGED: &str = "(c.bundle_id IS NULL OR b.changed_at > c.bundle_changed_at)";
 const ACTIVE: &str = "coalesce(b.status, '') <> ALL($2)";
+/// Not a bundle waiting out a backoff: the planner never gives such a
+/// bundle a request of the run's cap.
+const NOT_WAITING: &str = "p.subject IS NULL";
 
 /// Bundles new or changed since their children were last fetched: up to
 /// `limit` ids, oldest change first, and how many there are in all.
@@ -37,7 +44,8 @@ pub async fn changed(
     limit: u32,
 ) -> anyhow::Result<(Vec<String>, u64)> {
     let sql = format!(
-        "SELECT b.id, count(*) OVER () {JOIN} WHERE {} AND {CHANGED} ORDER BY b.changed_at, b.id LIMIT $3",
+        "SELECT b.id, count(*) OVER () {JOIN} WHERE {} AND {NOT_WAITING} AND {CHANGED} \
+         ORDER BY b.changed_at, b.id LIMIT $3",
         eligible(videos)
     );
     pick(pool, sql, stream, Duration::ZERO, limit).await.context("Failed to plan the changed bundles")
@@ -52,7 +60,7 @@ pub async fn active(
     limit: u32,
 ) -> anyhow::Result<(Vec<String>, u64)> {
     let sql = format!(
-        "SELECT b.id, count(*) OVER () {JOIN} WHERE {} AND NOT {CHANGED} AND {ACTIVE} \
+        "SELECT b.id, count(*) OVER () {JOIN} WHERE {} AND {NOT_WAITING} AND NOT {CHANGED} AND {ACTIVE} \
          AND c.refreshed_at < now() - make_interval(secs => $4) ORDER BY c.refreshed_at, b.id LIMIT $3",
         eligible(videos)
     );
@@ -69,7 +77,7 @@ pub async fn rest_counts(
 ) -> anyhow::Result<(u64, u64)> {
     let sql = format!(
         "SELECT count(*), count(*) FILTER (WHERE c.refreshed_at < now() - make_interval(secs => $3)) \
-         {JOIN} WHERE {} AND NOT {CHANGED} AND NOT {ACTIVE}",
+         {JOIN} WHERE {} AND {NOT_WAITING} AND NOT {CHANGED} AND NOT {ACTIVE}",
         eligible(videos)
     );
     let (all, overdue): (i64, i64) = sqlx::query_as(AssertSqlSafe(sql))
@@ -85,7 +93,7 @@ pub async fn rest_counts(
 /// The `limit` rest bundles refreshed longest ago.
 pub async fn rotation(pool: &PgPool, stream: &str, videos: bool, limit: u32) -> anyhow::Result<Vec<String>> {
     let sql = format!(
-        "SELECT b.id, count(*) OVER () {JOIN} WHERE {} AND NOT {CHANGED} AND NOT {ACTIVE} \
+        "SELECT b.id, count(*) OVER () {JOIN} WHERE {} AND {NOT_WAITING} AND NOT {CHANGED} AND NOT {ACTIVE} \
          ORDER BY c.refreshed_at, b.id LIMIT $3",
         eligible(videos)
     );
@@ -126,7 +134,13 @@ pub async fn standing(
     overdue_after: Duration,
 ) -> anyhow::Result<Standing> {
     let sql = format!(
-        "SELECT count(*) FILTER (WHERE {CHANGED}), count(*) FILTER (WHERE NOT {CHANGED} AND {ACTIVE}),          extract(epoch FROM now() - min(coalesce(c.refreshed_at, b.first_seen_at)) FILTER (WHERE {ACTIVE}))::float8,          count(*) FILTER (WHERE NOT {CHANGED} AND NOT {ACTIVE}),          count(*) FILTER (WHERE NOT {CHANGED} AND NOT {ACTIVE} AND c.refreshed_at < now() - make_interval(secs => $3))          {JOIN} WHERE {}",
+        "SELECT count(*) FILTER (WHERE {NOT_WAITING} AND {CHANGED}), \
+                count(*) FILTER (WHERE {NOT_WAITING} AND NOT {CHANGED} AND {ACTIVE}), \
+                extract(epoch FROM now() - min(coalesce(c.refreshed_at, b.first_seen_at)) FILTER (WHERE {ACTIVE}))::float8, \
+                count(*) FILTER (WHERE {NOT_WAITING} AND NOT {CHANGED} AND NOT {ACTIVE}), \
+                count(*) FILTER (WHERE {NOT_WAITING} AND NOT {CHANGED} AND NOT {ACTIVE} \
+                    AND c.refreshed_at < now() - make_interval(secs => $3)) \
+         {JOIN} WHERE {}",
         eligible(videos)
     );
     let (changed, active, oldest_active_secs, rotation, overdue): (i64, i64, Option<f64>, i64, i64) =

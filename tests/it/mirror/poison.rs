@@ -230,3 +230,41 @@ async fn a_storm_of_5xx_across_bundles_still_stops_the_children_run(pool: PgPool
     server.abort();
     sim.shutdown().await;
 }
+
+#[sqlx::test]
+async fn bundles_waiting_out_their_backoff_take_no_request_of_the_runs_cap(pool: PgPool) {
+    let sim = sim(20).await;
+    let mut m = super::support::mirror(&pool, &sim, settings());
+    m.settings.run_period = std::time::Duration::ZERO;
+    m.settings.max_requests_per_run = 3;
+    sync(&m, "bundles").await;
+    // The three bundles the planner would take first, set aside and waiting.
+    let first: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM tokportal.bundles WHERE NOT (data->>'videos_quantity' = '0') \
+         ORDER BY changed_at, id LIMIT 3",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    for id in &first {
+        sqlx::query(
+            "INSERT INTO tokportal.sync_problems (stream, subject, code, excerpt, next_attempt_at)
+             VALUES ('bundle_videos', $1, 'HTTP 500', '', now() + interval '1 hour')",
+        )
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let run = sync(&m, "bundle_videos").await;
+    assert_eq!(run.status, Status::Succeeded, "{:?}", run.error);
+    let fetched: Vec<String> =
+        sqlx::query_scalar("SELECT bundle_id FROM tokportal.child_refreshes WHERE stream = 'bundle_videos'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(fetched.len(), 3, "the cap's three requests went to bundles that can be fetched: {fetched:?}");
+    assert!(fetched.iter().all(|id| !first.contains(id)), "{fetched:?} {first:?}");
+    assert!(run.note.is_some_and(|n| n.contains("3 bundles set aside wait")));
+    sim.shutdown().await;
+}

@@ -132,7 +132,17 @@ pub async fn refresh_once_with(r: &Refresher, limits: &Limits) -> anyhow::Result
     }
     if fetches {
         // One database mirrors one account: a key of another is refused before anything is written.
-        crate::mirror::account::ensure_if_bound(&r.pool, &r.client).await?;
+        // The check runs under the claim; when it fails the batch goes back untouched (no attempt
+        // counted: a key of another account is the configuration's fault, not the events').
+        let checked =
+            keep_claim(r, &batch, crate::mirror::account::ensure_if_bound(&r.pool, &r.client)).await;
+        if let Err(e) = checked {
+            events::release(&r.pool, &batch).await?;
+            if crate::api::ApiError::cancelled_in(&e) {
+                return Ok(Outcome::Stopped { events: batch.ids.len() });
+            }
+            return Err(e.context("webhook refresh: the events are back in the queue, untouched"));
+        }
     }
     let applied = apply(&r.pool, &r.client, &batch, work);
     match keep_claim(r, &batch, applied).await {

@@ -138,5 +138,12 @@ async fn the_scheduled_sync_and_the_webhook_refresher_refuse_another_account_bef
     let e = refresh::refresh_once(&refresher).await.unwrap_err();
     assert!(format!("{e:#}").contains("worker mirror rebind"), "{e:#}");
     assert_eq!(live_bundles(&pool).await.len(), 0, "nothing was written");
+    let (held, failed, attempts): (bool, bool, i32) = sqlx::query_as(
+        "SELECT claimed_until IS NOT NULL, failed_at IS NOT NULL, attempts FROM tokportal.webhook_events",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((held, failed, attempts), (false, false, 0), "the event is back in the queue, untouched");
     sim.shutdown().await;
 }

@@ -3,7 +3,7 @@
 //! 1. a list walk, when it is due: never walked, or its last walk started at
 //!    least `1 / WALK_SHARE` times its length ago (and at least `min_gap`),
 //!    so while children wait the walks take about half the budget; among
-//!    the lists, the one whose last walk is oldest;
+//!    the lists due, the one whose last walk is oldest;
 //! 2. the children of bundles new or changed since their children were
 //!    fetched (the walk saw them move);
 //! 3. terminal bundles' children older than `sync.children_full_refresh`
@@ -50,8 +50,14 @@ pub fn walk_due_in(s: &Staleness, min_gap: f64) -> Option<f64> {
 /// What to refresh next; `None` with nothing configured.
 pub fn pick(s: &Staleness, min_gap: f64) -> Option<Pick> {
     let oldest = s.oldest_walk().map(|(stream, _)| stream);
-    let oldest_due =
-        s.lists.iter().find(|(name, last)| Some(*name) == oldest && due_in(*last, min_gap) <= 0.0);
+    // Among the lists due, the one whose last walk is oldest (never walked first):
+    // a short list due is not held back by a long one walked longer ago but not due.
+    let age = |last: &Option<LastWalk>| last.map_or(f64::INFINITY, |w| w.age);
+    let oldest_due = s
+        .lists
+        .iter()
+        .filter(|(_, last)| due_in(*last, min_gap) <= 0.0)
+        .max_by(|a, b| age(&a.1).total_cmp(&age(&b.1)));
     if let Some((stream, _)) = oldest_due {
         return Some(Pick::Walk(stream));
     }
@@ -106,6 +112,16 @@ mod tests {
         );
         assert_eq!(pick(&s, GAP), Some(Pick::Walk("credit_transactions")));
         let s = mirror(vec![("bundles", walked(300.0, 50.0)), ("credit_transactions", None)], active);
+        assert_eq!(pick(&s, GAP), Some(Pick::Walk("credit_transactions")));
+    }
+
+    #[test]
+    fn a_short_list_due_is_walked_while_a_longer_one_walked_longer_ago_is_not_due_yet() {
+        let active = vec![("bundle_videos", standing(0, 100, Some(9_000.0), 0, 0))];
+        let s = mirror(
+            vec![("bundles", walked(100.0, 100.0)), ("credit_transactions", walked(50.0, 1.0))],
+            active,
+        );
         assert_eq!(pick(&s, GAP), Some(Pick::Walk("credit_transactions")));
     }
 

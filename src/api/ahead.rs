@@ -71,6 +71,8 @@ pub struct Ahead {
     /// That page was read going forward (not a re-read): only then is the
     /// walk's next page known to follow it, and read ahead.
     forward: bool,
+    /// `total` of the page the walk took in last (`None` before the first).
+    taken_total: Option<Option<u64>>,
 }
 
 impl Ahead {
@@ -85,11 +87,13 @@ impl Ahead {
             last_page: None,
             front: 0,
             forward: false,
+            taken_total: None,
         }
     }
 
     /// The `total` of the page just taken in: where the list ends now.
     pub fn set_total(&mut self, total: Option<u64>) {
+        self.taken_total = Some(total);
         let per_page = u64::from(self.fetcher.per_page());
         self.last_page = total.map(|t| u32::try_from(t.div_ceil(per_page).max(1)).unwrap_or(u32::MAX));
     }
@@ -108,7 +112,8 @@ impl Ahead {
         self.tasks.retain(|&page, _| page == read.page || (forward && page > read.page));
         self.front = read.page;
         self.forward = forward;
-        if !self.tasks.contains_key(&read.page) {
+        let read_ahead = self.tasks.contains_key(&read.page);
+        if !read_ahead {
             self.launch(read.page);
         }
         self.fill();
@@ -126,6 +131,14 @@ impl Ahead {
             Err(_) => return Err(ApiError::Cancelled { request: format!("GET page {}", read.page) }),
         };
         self.measure(&list);
+        // The cursor's rules hold for a page served after the one taken before it. A page read
+        // ahead may have been served first: at the same `total` the order makes no difference the
+        // cursor could see, but at another the list changed in between, in an order unknown, so
+        // the page is read again now, after the page taken before it.
+        let total = list.pagination.as_ref().and_then(|p| p.total);
+        if read_ahead && self.taken_total.is_some_and(|taken| taken != total) {
+            return self.fetcher.fetch(read.page).await;
+        }
         Ok(list)
     }
 

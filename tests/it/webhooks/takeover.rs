@@ -14,9 +14,6 @@ use tokportal_sync::webhooks::{Outcome, Refresher, refresh_once};
 use super::support::{mirrored, refresher, sim, store};
 use crate::api_support::{budget_options, client, client_options};
 
-/// A bound on a wait only, far below the lease the tests give claims.
-const GENEROUS: Duration = Duration::from_secs(60);
-
 #[sqlx::test]
 async fn a_dead_process_s_batch_is_refreshed_by_another_as_soon_as_its_session_ends(pool: PgPool) {
     let sim = sim(3).await;
@@ -41,9 +38,7 @@ async fn a_dead_process_s_batch_is_refreshed_by_another_as_soon_as_its_session_e
         let dying = dying.clone();
         async move { refresh_once(&dying).await }
     });
-    let started = Instant::now();
     while sim.stats().faults_fired.stalled < 1 {
-        assert!(started.elapsed() < GENEROUS, "the refresh did not send its GET");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let other = Refresher { lease: long, ..refresher(&pool, &sim, Duration::ZERO) };
@@ -59,9 +54,8 @@ async fn a_dead_process_s_batch_is_refreshed_by_another_as_soon_as_its_session_e
     loop {
         match refresh_once(&other).await.unwrap() {
             Outcome::Refreshed { events: 1, .. } => break,
-            other => {
-                assert!(died.elapsed() < GENEROUS, "not taken over after {:?}: {other:?}", died.elapsed())
-            }
+            // Not yet: the harness ends a test that never gets there (.config/nextest.toml).
+            _ => {}
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -92,13 +86,11 @@ async fn a_live_refresh_outlasting_its_lease_is_never_taken_over(pool: PgPool) {
     let started = Instant::now();
     let claimed = "SELECT claimed_until IS NOT NULL FROM tokportal.webhook_events WHERE id = 'evt_slow'";
     while !sqlx::query_scalar::<_, bool>(claimed).fetch_one(&pool).await.unwrap() {
-        assert!(started.elapsed() < Duration::from_secs(60), "the slow refresh did not claim the batch");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let other = refresher(&pool, &sim, Duration::ZERO);
     while !refreshing.is_finished() {
-        // A bound on the wait only: the client's own timeout ends the refresh first.
-        assert!(started.elapsed() < LEASE * 6, "the refresh did not end");
+        // The client's own timeout (two leases) ends the refresh.
         let outcome = refresh_once(&other).await.unwrap();
         assert!(matches!(outcome, Outcome::Idle | Outcome::Wait(_)), "taken over: {outcome:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;

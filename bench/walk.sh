@@ -20,7 +20,7 @@ BURST=${BURST:-120}
 PER_PAGE=${PER_PAGE:-100}
 PROCS=${PROCS:-3}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
-# A local server: TLS to Postgres would add a ~0.2 s handshake to each process start.
+# A local server: TLS to Postgres would add its handshakes (about 0.05 s) to each process start.
 PG_QUERY=${PG_QUERY:-?sslmode=disable}
 DB=tokportal_bench_$$
 # The simulator's key for this run: made up here, accepted only by it.

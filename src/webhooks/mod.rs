@@ -24,6 +24,8 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::api::in_flight::InFlight;
+
 pub use receiver::Receiver;
 pub use refresh::{Limits, Outcome, Refresher, refresh_once, refresh_once_with};
 
@@ -55,44 +57,69 @@ pub async fn run(r: Refresher, wake: Arc<Notify>, stop: CancellationToken) -> Ha
     run_with(r, Limits::default(), wake, stop).await
 }
 
-/// Refreshes batches until none is ready, then sleeps until woken, the
-/// next batch's window ends, the poll interval or the stop; prunes old
-/// events at start and every [`PRUNE_EVERY`].
+/// Batches refreshed at once at most: each is one bundle's events, its
+/// requests sent in turn, so several batches in flight keep the key's budget
+/// busy however slowly the server answers.
+const REFRESHES_IN_FLIGHT: usize = 16;
+
+/// Refreshes batches until none is ready, several in flight as the key's
+/// budget gives sends (the next batch is claimed once the last one claimed
+/// has been given its first send, as for pages read ahead), then sleeps
+/// until woken, the next batch's window ends, the poll interval or the stop;
+/// prunes old events at start and every [`PRUNE_EVERY`]. At a stop, the
+/// refreshes in flight end first (those still waiting for budget release
+/// their events untouched).
 pub async fn run_with(r: Refresher, limits: Limits, wake: Arc<Notify>, stop: CancellationToken) -> Handled {
     let mut handled = Handled::default();
     let mut prune_at = tokio::time::Instant::now();
-    while !stop.is_cancelled() {
-        if tokio::time::Instant::now() >= prune_at {
+    let mut flight: InFlight<anyhow::Result<Outcome>> = InFlight::new(REFRESHES_IN_FLIGHT);
+    // Whether a claim may find a batch now: false from an answer of "none
+    // ready" (or an error) until the pause after it ends.
+    let mut ready = true;
+    let mut pause = POLL;
+    loop {
+        if flight.is_empty() && !stop.is_cancelled() && tokio::time::Instant::now() >= prune_at {
             prune(&r, limits.retention).await;
             prune_at = tokio::time::Instant::now() + PRUNE_EVERY;
         }
-        let pause = match refresh_once_with(&r, &limits).await {
-            Ok(Outcome::Refreshed { events, requests, .. }) => {
+        let claiming = ready && !stop.is_cancelled();
+        let answer = flight
+            .next(|f| {
+                while claiming && f.room() {
+                    let base = r.clone();
+                    f.launch(&r.client, move |client| async move {
+                        refresh_once_with(&Refresher { client, ..base }, &limits).await
+                    });
+                }
+            })
+            .await;
+        match answer {
+            Some(Ok(Outcome::Refreshed { events, requests, .. })) => {
                 handled.batches += 1;
                 handled.events += events as u64;
                 handled.requests += u64::from(requests);
-                continue;
             }
-            Ok(Outcome::Failed { .. }) => {
-                handled.failed += 1;
-                Duration::ZERO
+            Some(Ok(Outcome::Failed { .. })) => handled.failed += 1,
+            Some(Ok(Outcome::Wait(d))) => {
+                ready = false;
+                pause = pause.min(d);
             }
-            Ok(Outcome::Wait(d)) => d.min(POLL),
-            Ok(Outcome::Idle) => POLL,
-            // Only while stopping: the loop ends.
-            Ok(Outcome::Stopped { .. }) => continue,
-            Err(e) => {
+            Some(Ok(Outcome::Idle)) => ready = false,
+            // Only while stopping: the loop ends once nothing is in flight.
+            Some(Ok(Outcome::Stopped { .. })) => {}
+            Some(Err(e)) => {
                 tracing::error!(error = format!("{e:#}"), "webhook refresh failed; trying again shortly");
-                POLL
+                ready = false;
             }
-        };
-        if pause.is_zero() {
-            continue;
-        }
-        tokio::select! {
-            () = wake.notified() => {}
-            () = tokio::time::sleep(pause) => {}
-            () = stop.cancelled() => {}
+            None if stop.is_cancelled() => break,
+            None => {
+                tokio::select! {
+                    () = wake.notified() => {}
+                    () = tokio::time::sleep(pause) => {}
+                    () = stop.cancelled() => {}
+                }
+                (ready, pause) = (true, POLL);
+            }
         }
     }
     handled

@@ -5,6 +5,7 @@ mod claims;
 mod config;
 mod delivered;
 mod failures;
+mod in_flight;
 mod receive;
 mod refresh;
 mod register;

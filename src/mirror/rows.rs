@@ -42,6 +42,8 @@ pub fn typed(value: Option<&Value>, kind: Kind) -> Option<String> {
         (Kind::Numeric, Value::String(s)) => {
             s.parse::<f64>().ok().filter(|f| f.is_finite()).map(|_| s.clone())
         }
+        (Kind::Boolean, Value::Bool(b)) => Some(b.to_string()),
+        (Kind::Integer, Value::Number(n)) => n.as_i64().map(|i| i.to_string()),
         _ => None,
     }
 }

@@ -9,6 +9,23 @@ pub enum Kind {
     /// RFC 3339.
     Timestamp,
     Numeric,
+    /// A JSON `true` or `false` (a string "true" is not one).
+    Boolean,
+    /// A JSON integer that fits in 64 bits.
+    Integer,
+}
+
+impl Kind {
+    /// The Postgres type of a column of this kind.
+    pub const fn sql_type(self) -> &'static str {
+        match self {
+            Kind::Text => "text",
+            Kind::Timestamp => "timestamptz",
+            Kind::Numeric => "numeric",
+            Kind::Boolean => "boolean",
+            Kind::Integer => "bigint",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -12,27 +12,40 @@
 //! - a per-bundle child is a [`ChildStream`], planned per bundle by
 //!   `mirror::children`; its table is keyed by `bundle_id`.
 
+mod account_bans;
+mod accounts;
 mod bundle_accounts;
 mod bundle_videos;
 mod bundles;
 mod child;
+mod comments;
 mod credit_transactions;
 mod list;
+mod webhook_endpoints;
 
+pub use account_bans::ACCOUNT_BANS;
+pub use accounts::{ACCOUNT_NOT_FOUND, ACCOUNTS};
 pub use bundle_accounts::BUNDLE_ACCOUNTS;
 pub use bundle_videos::BUNDLE_VIDEOS;
 pub use bundles::{BUNDLE_NOT_FOUND, BUNDLES};
 pub use child::{CHILD_NOT_FOUND, ChildStream};
+pub use comments::{COMMENT_NOT_FOUND, COMMENTS};
 pub use credit_transactions::CREDIT_TRANSACTIONS;
-pub use list::{Column, Detail, Kind, ListStream, col};
+pub use list::{Column, Detail, Kind, ListStream, Routine, col};
+pub use webhook_endpoints::{WEBHOOK_ENDPOINTS, WEBHOOK_NOT_FOUND};
 
 /// Every stream, in the order the docs list them. `default_on`: mirrored
-/// when `sync.streams` is not set (the credit ledger is opt-in).
+/// when `sync.streams` is not set (the credit ledger, comments and webhook
+/// endpoints are opt-in).
 pub const ALL: &[Entry] = &[
     Entry { stream: Stream::List(&BUNDLES), default_on: true },
     Entry { stream: Stream::Children(&BUNDLE_VIDEOS), default_on: true },
     Entry { stream: Stream::Children(&BUNDLE_ACCOUNTS), default_on: true },
     Entry { stream: Stream::List(&CREDIT_TRANSACTIONS), default_on: false },
+    Entry { stream: Stream::List(&ACCOUNTS), default_on: true },
+    Entry { stream: Stream::List(&ACCOUNT_BANS), default_on: true },
+    Entry { stream: Stream::List(&COMMENTS), default_on: false },
+    Entry { stream: Stream::List(&WEBHOOK_ENDPOINTS), default_on: false },
 ];
 
 /// One line of [`ALL`].
@@ -127,13 +140,25 @@ mod tests {
 
     #[test]
     fn the_lists_run_first_then_the_children_each_stream_once() {
-        assert_eq!(order(), ["bundles", "credit_transactions", "bundle_videos", "bundle_accounts"]);
+        assert_eq!(
+            order(),
+            [
+                "bundles",
+                "credit_transactions",
+                "accounts",
+                "account_bans",
+                "comments",
+                "webhook_endpoints",
+                "bundle_videos",
+                "bundle_accounts"
+            ]
+        );
         let mut sorted = order().to_vec();
         sorted.sort_unstable();
         let mut all = names().to_vec();
         all.sort_unstable();
         assert_eq!(sorted, all);
-        assert_eq!(defaults(), ["bundles", "bundle_videos", "bundle_accounts"]);
+        assert_eq!(defaults(), ["bundles", "bundle_videos", "bundle_accounts", "accounts", "account_bans"]);
     }
 
     #[test]

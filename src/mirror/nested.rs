@@ -27,7 +27,7 @@ use super::context::Mirror;
 use super::pages::PAGE_TRANSACTION;
 use super::parent_fetches::{self, Due};
 use super::rows::id_of;
-use super::streams::{self, NestedStream, Stream};
+use super::streams::{self, NestedStream};
 use super::summary::{RunSummary, Status};
 use super::tally::Tally;
 use super::{deletes, nested_store, problems, runs};
@@ -61,13 +61,11 @@ pub async fn run(
     stream: &'static NestedStream,
     cancel: &CancellationToken,
 ) -> anyhow::Result<RunSummary> {
-    let Some(Stream::List(parent)) = streams::find(stream.parent) else {
-        anyhow::bail!("{}: its parent {} is not a list stream", stream.name, stream.parent);
-    };
+    let parent = stream.parent;
     // Closes the runs of processes that died (a run of this kind never resumes as a whole).
     runs::resume_point(&m.pool, stream.name).await?;
     let cap = m.settings.max_requests_per_run;
-    let (due, live, waiting) = parent_fetches::due(&m.pool, stream.name, stream.parent_table, cap).await?;
+    let (due, live, waiting) = parent_fetches::due(&m.pool, stream.name, stream.parent.table, cap).await?;
     let plan = json!({
         "parents": live,
         "due": due.len(),

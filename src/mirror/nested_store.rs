@@ -28,6 +28,10 @@ pub async fn upsert_page(
     let mut data = Vec::with_capacity(items.len());
     let mut columns = vec![Vec::with_capacity(items.len()); stream.columns.len()];
     for (index, item) in items.iter().enumerate() {
+        // Secrets are never stored, whatever the stream.
+        let mut item = item.clone();
+        crate::secret::strip_secret_keys(&mut item);
+        let item = &item;
         let id = id_of(item).ok_or_else(|| NoId { index, excerpt: excerpt(item) })?;
         ids.push(id);
         data.push(item.to_string());
@@ -154,7 +158,7 @@ pub async fn delete_orphans(conn: &mut PgConnection, stream: &NestedStream) -> a
         "UPDATE {table} AS t SET deleted_at = now(), missing_walks = 0 WHERE t.deleted_at IS NULL \
          AND NOT EXISTS (SELECT 1 FROM {parents} AS p WHERE p.id = t.{parent} AND p.deleted_at IS NULL)",
         table = stream.table,
-        parents = stream.parent_table,
+        parents = stream.parent.table,
         parent = stream.parent_column,
     );
     let done = sqlx::query(AssertSqlSafe(sql))
@@ -172,7 +176,7 @@ pub async fn mark_deleted_with(
     parent_table: &str,
     parent_ids: &[String],
 ) -> anyhow::Result<()> {
-    for s in streams::nested().filter(|s| s.parent_table == parent_table) {
+    for s in streams::nested().filter(|s| s.parent.table == parent_table) {
         let sql = format!(
             "UPDATE {} SET deleted_at = now(), missing_walks = 0 WHERE {} = ANY($1) AND deleted_at IS NULL",
             s.table, s.parent_column

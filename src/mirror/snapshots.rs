@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::child_fetch::{from_postgres, one_subjects};
 use super::context::Mirror;
 use super::snapshot_store::{self, Written};
-use super::streams::{self, DailyStream, SnapshotStream, Stream};
+use super::streams::{DailyStream, SnapshotStream};
 use super::summary::{RunSummary, Status};
 use super::tally::Tally;
 use super::{deletes, parent_fetches, problems, runs};
@@ -95,14 +95,9 @@ pub async fn run_snapshot(
     finish(m, stream.name, "snapshot", run_id, status, tally, note, error).await
 }
 
-/// The item as stored: without any key that names a secret.
+/// The item as stored: without any key that names a secret, at any depth.
 fn stored(mut data: Value) -> Value {
-    if let Value::Object(map) = &mut data {
-        map.retain(|key, _| {
-            let key = key.to_ascii_lowercase();
-            key != "secret" && !key.ends_with("_secret")
-        });
-    }
+    crate::secret::strip_secret_keys(&mut data);
     data
 }
 
@@ -114,12 +109,10 @@ pub async fn run_daily(
     stream: &'static DailyStream,
     cancel: &CancellationToken,
 ) -> anyhow::Result<RunSummary> {
-    let Some(Stream::List(parent)) = streams::find(stream.parent) else {
-        anyhow::bail!("{}: its parent {} is not a list stream", stream.name, stream.parent);
-    };
+    let parent = stream.parent;
     runs::resume_point(&m.pool, stream.name).await?;
     let cap = m.settings.max_requests_per_run;
-    let (due, live, waiting) = parent_fetches::due(&m.pool, stream.name, stream.parent_table, cap).await?;
+    let (due, live, waiting) = parent_fetches::due(&m.pool, stream.name, stream.parent.table, cap).await?;
     let plan = json!({
         "parents": live,
         "requests": due.len(),
@@ -334,8 +327,8 @@ mod tests {
 
     #[test]
     fn a_singleton_is_its_data_object_and_loses_its_secrets() {
-        let data = object_of(json!({"data": {"balance": 5, "webhook_secret": "s"}})).map(stored);
-        assert_eq!(data, Some(json!({"balance": 5})));
+        let data = object_of(json!({"data": {"balance": 5, "webhook_secret": "s", "n": {"secret": 1}}}));
+        assert_eq!(data.map(stored), Some(json!({"balance": 5, "n": {}})));
         assert_eq!(object_of(json!({"balance": 5})), Some(json!({"balance": 5})));
         assert_eq!(object_of(json!([1])), None);
     }

@@ -28,6 +28,8 @@ pub async fn upsert_page(
     let mut data = Vec::with_capacity(items.len());
     let mut columns = vec![Vec::with_capacity(items.len()); stream.columns.len()];
     for (index, item) in items.iter().enumerate() {
+        let item = stream.stored(item);
+        let item = item.as_ref();
         let id = id_of(item).ok_or_else(|| NoId { index, excerpt: excerpt(item) })?;
         ids.push(id);
         data.push(item.to_string());
@@ -64,6 +66,7 @@ fn upsert_sql(s: &ListStream) -> String {
             Kind::Timestamp => format!("p.{0}::timestamptz AS {0}", c.name),
             Kind::Numeric => format!("p.{0}::numeric AS {0}", c.name),
             Kind::Boolean => format!("p.{0}::boolean AS {0}", c.name),
+            Kind::TextArray => format!("p.{0}::text[] AS {0}", c.name),
             Kind::Integer => format!("p.{0}::bigint AS {0}", c.name),
         })
         .collect();

@@ -19,36 +19,49 @@
 //!   (`mirror::snapshots`).
 
 mod account_analytics;
+mod account_bans;
+mod accounts;
 mod bundle_accounts;
 mod bundle_videos;
 mod bundles;
 mod child;
+mod comments;
 mod credit_balance;
 mod credit_transactions;
 mod list;
 mod nested;
 mod snapshot;
 mod webhook_deliveries;
+mod webhook_endpoints;
 
 pub use account_analytics::ACCOUNT_ANALYTICS;
+pub use account_bans::ACCOUNT_BANS;
+pub use accounts::{ACCOUNT_NOT_FOUND, ACCOUNTS};
 pub use bundle_accounts::BUNDLE_ACCOUNTS;
 pub use bundle_videos::BUNDLE_VIDEOS;
 pub use bundles::{BUNDLE_NOT_FOUND, BUNDLES};
 pub use child::{CHILD_NOT_FOUND, ChildStream};
+pub use comments::{COMMENT_NOT_FOUND, COMMENTS};
 pub use credit_balance::CREDIT_BALANCE;
 pub use credit_transactions::CREDIT_TRANSACTIONS;
-pub use list::{Column, Detail, Kind, ListStream, col};
+pub use list::{Column, Detail, Kind, ListStream, Routine, col};
 pub use nested::NestedStream;
 pub use snapshot::{DailyStream, SnapshotStream};
 pub use webhook_deliveries::WEBHOOK_DELIVERIES;
+pub use webhook_endpoints::{WEBHOOK_ENDPOINTS, WEBHOOK_NOT_FOUND};
 
 /// Every stream, in the order the docs list them. `default_on`: mirrored
-/// when `sync.streams` is not set (the credit ledger is opt-in).
+/// when `sync.streams` is not set (the credit ledger, comments, webhook
+/// endpoints and deliveries, the balance and the analytics are opt-in).
 pub const ALL: &[Entry] = &[
     Entry { stream: Stream::List(&BUNDLES), default_on: true },
     Entry { stream: Stream::Children(&BUNDLE_VIDEOS), default_on: true },
     Entry { stream: Stream::Children(&BUNDLE_ACCOUNTS), default_on: true },
     Entry { stream: Stream::List(&CREDIT_TRANSACTIONS), default_on: false },
+    Entry { stream: Stream::List(&ACCOUNTS), default_on: true },
+    Entry { stream: Stream::List(&ACCOUNT_BANS), default_on: true },
+    Entry { stream: Stream::List(&COMMENTS), default_on: false },
+    Entry { stream: Stream::List(&WEBHOOK_ENDPOINTS), default_on: false },
     Entry { stream: Stream::Nested(&WEBHOOK_DELIVERIES), default_on: false },
     Entry { stream: Stream::Snapshot(&CREDIT_BALANCE), default_on: false },
     Entry { stream: Stream::Daily(&ACCOUNT_ANALYTICS), default_on: false },
@@ -109,8 +122,8 @@ impl Stream {
         match self {
             Stream::List(_) | Stream::Snapshot(_) => None,
             Stream::Children(_) => Some("bundles"),
-            Stream::Nested(s) => Some(s.parent),
-            Stream::Daily(s) => Some(s.parent),
+            Stream::Nested(s) => Some(s.parent.name),
+            Stream::Daily(s) => Some(s.parent.name),
         }
     }
 }
@@ -203,6 +216,10 @@ mod tests {
             [
                 "bundles",
                 "credit_transactions",
+                "accounts",
+                "account_bans",
+                "comments",
+                "webhook_endpoints",
                 "bundle_videos",
                 "bundle_accounts",
                 "webhook_deliveries",
@@ -215,7 +232,7 @@ mod tests {
         let mut all = names().to_vec();
         all.sort_unstable();
         assert_eq!(sorted, all);
-        assert_eq!(defaults(), ["bundles", "bundle_videos", "bundle_accounts"]);
+        assert_eq!(defaults(), ["bundles", "bundle_videos", "bundle_accounts", "accounts", "account_bans"]);
     }
 
     #[test]

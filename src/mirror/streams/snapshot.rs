@@ -15,8 +15,7 @@ pub struct SnapshotStream {
 pub struct DailyStream {
     pub name: &'static str,
     /// The list stream whose live rows are the parents.
-    pub parent: &'static str,
-    pub parent_table: &'static str,
+    pub parent: &'static super::ListStream,
     /// `GET {prefix}{id}{suffix}`.
     pub prefix: &'static str,
     pub suffix: &'static str,

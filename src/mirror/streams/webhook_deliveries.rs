@@ -6,6 +6,7 @@
 
 use super::list::{Column, Kind, col};
 use super::nested::NestedStream;
+use super::webhook_endpoints::{WEBHOOK_ENDPOINTS, WEBHOOK_NOT_FOUND};
 
 const COLUMNS: &[Column] = &[
     col("event_id", Kind::Text),
@@ -20,14 +21,13 @@ const COLUMNS: &[Column] = &[
 
 pub static WEBHOOK_DELIVERIES: NestedStream = NestedStream {
     name: "webhook_deliveries",
-    parent: "webhook_endpoints",
-    parent_table: "tokportal.webhook_endpoints",
+    parent: &WEBHOOK_ENDPOINTS,
     prefix: "/webhooks/",
     suffix: "/deliveries",
     table: "tokportal.webhook_deliveries",
     parent_column: "webhook_id",
     // Failed first: what people look for is fresh first, at no extra cost.
     passes: &[("success", "false"), ("success", "true")],
-    gone_code: "WEBHOOK_NOT_FOUND",
+    gone_code: WEBHOOK_NOT_FOUND,
     columns: COLUMNS,
 };

@@ -17,6 +17,7 @@ pub fn settings() -> Settings {
         per_page: 25,
         rate_per_second: 2.0,
         full_walk_every: Duration::from_secs(86_400),
+        since_overlap: Duration::from_secs(600),
         children_full_refresh: Duration::from_secs(86_400),
         children_active_refresh: Duration::from_secs(3600),
         run_period: Duration::from_secs(900),

@@ -12,5 +12,6 @@ mod kill;
 mod poison;
 mod progress;
 mod runs;
+mod secrets;
 mod staleness;
 pub mod support;

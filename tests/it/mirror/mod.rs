@@ -13,6 +13,7 @@ mod kill;
 mod poison;
 mod progress;
 mod runs;
+mod secrets;
 mod snapshots;
 mod staleness;
 pub mod support;

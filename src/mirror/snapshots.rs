@@ -85,6 +85,7 @@ pub async fn run_snapshot(
     }
     .await;
     tally.spent(&m.client.counters(), &before);
+    m.advance(stream.name, 1, Some(1));
     let (status, note, error) = match result {
         Ok(()) => (Status::Succeeded, None, None),
         Err(e) if ApiError::cancelled_in(&e) => {

@@ -231,3 +231,65 @@ async fn a_delivery_missing_from_two_complete_walks_of_its_endpoint_is_marked_de
     assert_eq!(mirrored(&pool, &endpoints[0]).await, served(&sim, &endpoints[0]).await);
     sim.shutdown().await;
 }
+
+#[sqlx::test]
+async fn a_rebind_empties_the_deliveries_the_snapshots_and_the_rotation(pool: PgPool) {
+    let sim = sim_once().await;
+    delivered(&sim, &[refused().await], 2).await;
+    let m = mirror(&pool, &sim, settings());
+    for stream in
+        ["accounts", "account_analytics", "credit_balance", "webhook_endpoints", "webhook_deliveries"]
+    {
+        assert!(sync(&m, stream).await.status.succeeded(), "{stream}");
+    }
+    let tables =
+        ["webhook_deliveries", "credit_balance_snapshots", "account_analytics_snapshots", "parent_fetches"];
+    let count = |table: &str| {
+        let sql = format!("SELECT count(*) FROM tokportal.{table}");
+        let pool = pool.clone();
+        async move { sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).fetch_one(&pool).await.unwrap() }
+    };
+    for table in tables {
+        assert!(count(table).await > 0, "{table} holds rows before");
+    }
+    tokportal_sync::mirror::account::rebind(&pool, &m.client).await.unwrap();
+    for table in tables {
+        assert_eq!(count(table).await, 0, "{table} is emptied");
+    }
+    sim.shutdown().await;
+}
+
+#[sqlx::test]
+async fn a_run_stopped_by_its_requests_mid_endpoint_resumes_at_the_endpoints_checkpoint(pool: PgPool) {
+    let sim = sim_once().await;
+    // 30 deliveries: two pages of 25.
+    let endpoint = delivered(&sim, &[refused().await], 30).await.remove(0);
+    let mut m = mirror(&pool, &sim, settings());
+    sync(&m, "webhook_endpoints").await;
+    m.settings.max_requests_per_run = 2;
+    let checkpoint = || async {
+        sqlx::query_as::<_, (Option<i32>, Option<i32>, bool)>(
+            "SELECT walk_pass, walk_page, fetched_at IS NOT NULL FROM tokportal.parent_fetches \
+             WHERE stream = 'webhook_deliveries' AND parent_id = $1",
+        )
+        .bind(&endpoint)
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    let stopped = sync(&m, "webhook_deliveries").await;
+    assert_eq!((stopped.status, stopped.tally.requests), (Status::Succeeded, 2), "{stopped}");
+    assert!(stopped.note.as_deref().unwrap_or_default().contains("wait for the next run"), "{stopped}");
+    let (pass, page, fetched) = checkpoint().await;
+    assert!(pass.is_some() && page.is_some() && !fetched, "a checkpoint, not a finished walk");
+
+    m.settings.max_requests_per_run = 100;
+    let resumed = sync(&m, "webhook_deliveries").await;
+    assert_eq!(resumed.status, Status::Succeeded, "{resumed}");
+    assert_eq!(checkpoint().await, (None, None, true), "the walk finished: {resumed}");
+    assert_eq!(mirrored(&pool, &endpoint).await, served(&sim, &endpoint).await);
+    // A fresh walk of the endpoint costs more than the resumed one did.
+    let full = sync(&m, "webhook_deliveries").await;
+    assert!(resumed.tally.requests < full.tally.requests, "resumed {resumed}; full {full}");
+    sim.shutdown().await;
+}

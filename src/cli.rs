@@ -207,6 +207,9 @@ pub struct SimArgs {
     /// Seeded bundles in the dataset.
     #[arg(long, default_value_t = 137)]
     pub bundles: usize,
+    /// Delivered accounts in the pool (`GET /accounts`); default: one for every five bundles, at least one.
+    #[arg(long)]
+    pub accounts: Option<usize>,
     /// Seed of the dataset and of random faults.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,

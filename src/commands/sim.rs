@@ -16,6 +16,7 @@ pub fn config_from(args: &SimArgs) -> anyhow::Result<SimConfig> {
     let mut config = SimConfig {
         bind: SocketAddr::new(args.bind, args.port),
         bundles: args.bundles,
+        accounts: args.accounts,
         seed: args.seed,
         rate_per_second: args.rate,
         burst: args.burst,

@@ -46,6 +46,7 @@ pub struct SyncConfig {
     pub refresh_reserve: u32,
     pub streams: Vec<String>,
     pub full_walk_every: Duration,
+    pub since_overlap: Duration,
     pub children_full_refresh: Duration,
     pub children_active_refresh: Duration,
     pub max_requests_per_run: u32,

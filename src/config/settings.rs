@@ -76,6 +76,8 @@ pub struct SyncSection {
     pub streams: Vec<String>,
     /// How often an append-only stream (the credit ledger) is walked to its end.
     pub full_walk_every: String,
+    /// How far before the last run's start a routine `since` run reads back.
+    pub since_overlap: String,
     /// Longest a bundle's children go without a refresh.
     pub children_full_refresh: String,
     /// Longest the children of a bundle in a non-terminal status go without a refresh.
@@ -96,6 +98,7 @@ impl Default for SyncSection {
             refresh_reserve: 10,
             streams: crate::mirror::streams::defaults(),
             full_walk_every: "24h".into(),
+            since_overlap: "10m".into(),
             children_full_refresh: "24h".into(),
             children_active_refresh: "1h".into(),
             max_requests_per_run: 600,

@@ -127,6 +127,7 @@ pub(super) fn validate(
         })
     };
     let full_walk_every = duration("sync.full_walk_every", &y.full_walk_every)?;
+    let since_overlap = duration("sync.since_overlap", &y.since_overlap)?;
     let children_full_refresh = duration("sync.children_full_refresh", &y.children_full_refresh)?;
     let children_active_refresh = duration("sync.children_active_refresh", &y.children_active_refresh)?;
     let max_requests_per_run =
@@ -202,6 +203,7 @@ pub(super) fn validate(
             refresh_reserve,
             streams: s.sync.streams.clone(),
             full_walk_every,
+            since_overlap,
             children_full_refresh,
             children_active_refresh,
             max_requests_per_run,

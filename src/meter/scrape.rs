@@ -76,7 +76,7 @@ impl Sources {
         }
 
         let enabled = || self.streams.iter().filter_map(|s| streams::find(s));
-        let lists: Vec<&str> = enabled().filter(|s| matches!(s, Stream::List(_))).map(Stream::name).collect();
+        let lists: Vec<&str> = enabled().filter(|s| s.is_walked()).map(Stream::name).collect();
         for (stream, age) in runs::walk_ages(pool, &lists, self.started).await? {
             gauge!(WALK_AGE, "stream" => stream).set(age);
         }

@@ -9,7 +9,7 @@ use metrics::{counter, gauge};
 use super::labels::{CLIENTS, Delivery, EVENT_KINDS, JOB_OUTCOMES, ROW_CHANGES, STATUSES};
 use super::*;
 use crate::mirror::Status;
-use crate::mirror::streams::{ALL, Stream};
+use crate::mirror::streams::ALL;
 
 /// Registers every series at 0 (counters stay at what they count, gauges
 /// at 0 until first set). The staleness gauges of a stream are set at the
@@ -39,10 +39,7 @@ pub fn every_series() {
         counter!(SYNC_PROBLEMS, "stream" => stream).absolute(0);
         gauge!(SYNC_PROBLEMS_OPEN, "stream" => stream).set(0.0);
         gauge!(SYNC_LAST_SUCCESS, "stream" => stream).set(0.0);
-        let age = match entry.stream {
-            Stream::List(_) => WALK_AGE,
-            Stream::Children(_) => CHILDREN_AGE,
-        };
+        let age = if entry.stream.is_walked() { WALK_AGE } else { CHILDREN_AGE };
         gauge!(age, "stream" => stream).set(0.0);
     }
     for outcome in JOB_OUTCOMES {

@@ -14,7 +14,9 @@ use anyhow::Context;
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
-use super::{child_refreshes, child_store, problems, runs, store};
+use super::{
+    child_refreshes, child_store, nested_store, parent_fetches, problems, runs, snapshot_store, store,
+};
 use crate::api::{ApiError, Client};
 
 const ME: &str = "/me";
@@ -117,6 +119,9 @@ pub async fn rebind(pool: &PgPool, client: &Client) -> anyhow::Result<(Option<St
     let held = bound(&mut tx).await?.map(|(held, _)| held);
     child_store::empty(&mut tx).await?;
     child_refreshes::empty(&mut tx).await?;
+    nested_store::empty(&mut tx).await?;
+    snapshot_store::empty(&mut tx).await?;
+    parent_fetches::empty(&mut tx).await?;
     store::empty(&mut tx).await?;
     problems::empty(&mut tx).await?;
     runs::empty(&mut tx).await?;

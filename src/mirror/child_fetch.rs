@@ -61,18 +61,7 @@ pub(super) async fn store(
     let answer = match answer {
         Ok(answer) => answer,
         Err(e) => {
-            let (code, retryable) = match &e {
-                ApiError::Retryable { status, .. } => {
-                    (status.map_or("NO_ANSWER".to_string(), |s| format!("HTTP {s}")), true)
-                }
-                ApiError::Fatal { status, code, .. } => (
-                    code.clone().unwrap_or_else(|| status.map_or("BAD_BODY".into(), |s| format!("HTTP {s}"))),
-                    false,
-                ),
-                ApiError::Conflict { code, .. } => (code.clone(), false),
-                // The key, the budget, stopping, or a 404 of a route (a wrong base_url): every bundle's.
-                _ => return Err(e.into()),
-            };
+            let Some((code, retryable)) = one_subjects(&e) else { return Err(e.into()) };
             return set_aside(m, stream, id, &code, &format!("{e}"), retryable, tally).await;
         }
     };
@@ -101,7 +90,25 @@ pub(super) async fn store(
     Ok(Fetched::Stored)
 }
 
-fn from_postgres(e: &anyhow::Error) -> bool {
+/// Whether `e` is a failure of the one subject (a bundle, a parent row)
+/// the request was about, to set it aside: its code and whether it may pass
+/// (a 5xx, no answer). `None`: what fails every request (the key, the
+/// budget, stopping, a 404 of a route from a wrong `api.base_url`).
+pub(super) fn one_subjects(e: &ApiError) -> Option<(String, bool)> {
+    match e {
+        ApiError::Retryable { status, .. } => {
+            Some((status.map_or("NO_ANSWER".to_string(), |s| format!("HTTP {s}")), true))
+        }
+        ApiError::Fatal { status, code, .. } => Some((
+            code.clone().unwrap_or_else(|| status.map_or("BAD_BODY".into(), |s| format!("HTTP {s}"))),
+            false,
+        )),
+        ApiError::Conflict { code, .. } => Some((code.clone(), false)),
+        _ => None,
+    }
+}
+
+pub(super) fn from_postgres(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| cause.downcast_ref::<sqlx::Error>().is_some())
 }
 

@@ -17,6 +17,8 @@ pub struct Settings {
     /// Sustained requests per second of the key, to state what a plan costs.
     pub rate_per_second: f64,
     pub full_walk_every: Duration,
+    /// How far before the last run's start a routine `since` run reads back.
+    pub since_overlap: Duration,
     pub children_full_refresh: Duration,
     pub children_active_refresh: Duration,
     /// Time between two scheduled runs: sizes the rotating slice of children.

@@ -1,6 +1,7 @@
 //! The one delete rule of the mirror, for every stream. A row is marked
 //! deleted only on proof:
-//! - a stream with a detail endpoint (`bundles`): after a complete walk,
+//! - a stream with a detail endpoint (`bundles`, `accounts`, `comments`,
+//!   `webhook_endpoints`): after a complete walk,
 //!   each live row it did not see is asked for with `GET {detail}{id}`; only
 //!   the documented not-found code confirms the delete, an answer upserts
 //!   it. An offset walk over a list whose order reshuffles ties misses live
@@ -9,8 +10,9 @@
 //!   left of `sync.max_requests_per_run` after the pages), those missed by
 //!   the most walks in a row are checked first; the rest stay live, and the
 //!   run says so (`sync_runs.delete_unchecked`, its note, the log, a metric);
-//! - a stream with no detail endpoint (`credit_transactions`): a row is
-//!   marked deleted once two consecutive complete walks missed it;
+//! - a stream with no detail endpoint (`credit_transactions`,
+//!   `account_bans`): a row is marked deleted once two consecutive complete
+//!   walks missed it;
 //! - a child request answered the bundle's not-found code: the bundle is
 //!   gone ([`confirmed`], called by `children` at the end of its run).
 //!

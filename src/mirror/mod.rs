@@ -12,12 +12,18 @@
 //!   soft-deleted.
 //! - [`children`]: which bundles' video slots and accounts to fetch this run, and fetching them;
 //!   `child_fetch`: one bundle's, and which failures set it aside instead of stopping the run.
+//! - [`nested`]: one run of a per-parent list stream (`webhook_deliveries`):
+//!   each parent's pages, parents in rotation within the run's requests.
+//! - [`snapshots`]: one run of a snapshot stream: the credit balance, a row
+//!   when it changed; each account's analytics of the day, in rotation.
 //! - [`refresh`]: one bundle in or out (a fetched bundle, its slots, its
 //!   account, or the answer proving one gone), on the caller's transaction:
 //!   what `webhooks` calls, and what `children` does for each bundle.
 //! - All SQL, one file a table: [`store`] (the list tables), [`child_store`]
 //!   (the per-bundle child tables), [`child_refreshes`] (when children were
-//!   fetched: the planner's queries), [`runs`] (`sync_runs` and `sync_seen`),
+//!   fetched: the planner's queries), [`nested_store`] (the per-parent list
+//!   tables), [`snapshot_store`] (the snapshot tables), [`parent_fetches`]
+//!   (when each parent's requests were made: the rotation), [`runs`] (`sync_runs` and `sync_seen`),
 //!   [`problems`] (what a run set aside instead of stopping), [`account`]
 //!   (the one account the database mirrors, checked by every run that writes).
 //! - [`rows`]: an item's id and typed values, and what an upsert did;
@@ -38,11 +44,16 @@ pub mod children;
 mod context;
 pub mod deletes;
 pub mod lock;
+pub mod nested;
+pub mod nested_store;
 mod pages;
+pub mod parent_fetches;
 pub mod problems;
 pub mod refresh;
 pub mod rows;
 pub mod runs;
+pub mod snapshot_store;
+pub mod snapshots;
 pub mod staleness;
 pub mod store;
 pub mod streams;
@@ -76,6 +87,9 @@ pub async fn sync_stream_once(
     let result = match found {
         Stream::List(list) => walk::run(m, list, cancel).await,
         Stream::Children(child) => children::run(m, child, cancel).await,
+        Stream::Nested(nested) => nested::run(m, nested, cancel).await,
+        Stream::Snapshot(snapshot) => snapshots::run_snapshot(m, snapshot, cancel).await,
+        Stream::Daily(daily) => snapshots::run_daily(m, daily, cancel).await,
     };
     lock.release().await;
     let run = result?;

@@ -13,6 +13,7 @@ use super::context::Mirror;
 use super::rows::{Upserted, excerpt, id_of};
 use super::streams::ListStream;
 use super::tally::Tally;
+use super::walk::Reading;
 use super::{problems, runs, store};
 use crate::api::ahead::Ahead;
 use crate::api::cursor::{Absorbed, Read};
@@ -47,20 +48,25 @@ pub(super) async fn pages(
     stream: &ListStream,
     run_id: i64,
     start_page: u32,
-    routine: bool,
+    reading: &Reading,
     tally: &mut Tally,
     before: &CounterSnapshot,
     cancel: &CancellationToken,
 ) -> anyhow::Result<End> {
+    let query = match reading {
+        Reading::Since { param, value } => vec![(param.to_string(), value.clone())],
+        Reading::All | Reading::Head => Vec::new(),
+    };
+    let head = *reading == Reading::Head;
     let mut walk =
-        Walk::new(m.client.clone(), stream.path, Vec::new(), m.settings.per_page)?.starting_at(start_page);
+        Walk::new(m.client.clone(), stream.path, query, m.settings.per_page)?.starting_at(start_page);
     let every = m.settings.progress_every.as_secs_f64();
     let (started, mut next_progress) = (Instant::now(), every);
     let mut forward = None;
     // The next pages' GETs, sent while this page is written: the requests
-    // and the transactions overlap instead of taking turns. A routine ledger
-    // run may stop at any page, so it does not read ahead.
-    let mut ahead = (!routine).then(|| Ahead::new(walk.fetcher(), m.in_flight_memory));
+    // and the transactions overlap instead of taking turns. A run of a
+    // ledger's head may stop at any page, so it does not read ahead.
+    let mut ahead = (!head).then(|| Ahead::new(walk.fetcher(), m.in_flight_memory));
     while let Some(read) = walk.next_read() {
         if cancel.is_cancelled() {
             return Ok(End::Cancelled);
@@ -124,7 +130,7 @@ pub(super) async fn pages(
             );
             next_progress = elapsed + every;
         }
-        if routine && received > 0 && up.inserted == 0 {
+        if head && received > 0 && up.inserted == 0 {
             return Ok(End::Head);
         }
     }
@@ -153,7 +159,7 @@ fn set_aside(stream: &ListStream, items: &mut Vec<serde_json::Value>) -> Vec<Poi
             Some(_) => None,
         };
         if let Some(code) = code {
-            poison.push(Poison { index, code, excerpt: excerpt(item) });
+            poison.push(Poison { index, code, excerpt: excerpt(&stream.stored(item)) });
         }
         index += 1;
         code.is_none()

@@ -42,8 +42,33 @@ pub fn typed(value: Option<&Value>, kind: Kind) -> Option<String> {
         (Kind::Numeric, Value::String(s)) => {
             s.parse::<f64>().ok().filter(|f| f.is_finite()).map(|_| s.clone())
         }
+        (Kind::Boolean, Value::Bool(b)) => Some(b.to_string()),
+        (Kind::TextArray, Value::Array(items)) => text_array(items),
+        (Kind::Integer, Value::Number(n)) => n.as_i64().map(|i| i.to_string()),
         _ => None,
     }
+}
+
+/// A JSON array of strings as a Postgres array literal (`{"a","b"}`); any
+/// element that is not a string makes the whole value NULL.
+fn text_array(items: &[Value]) -> Option<String> {
+    let mut out = String::from("{");
+    for (i, item) in items.iter().enumerate() {
+        let Value::String(s) = item else { return None };
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        for c in s.chars() {
+            if c == '"' || c == '\\' {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push('"');
+    }
+    out.push('}');
+    Some(out)
 }
 
 /// The first 200 characters of a JSON value, for error messages.

@@ -53,7 +53,9 @@ pub struct ResumePoint {
 /// Called with the stream's lock held, so a run still `running` belongs to a
 /// process that died: it is closed as `interrupted`. Returns where the most
 /// recent walk of the stream stopped, if it did not finish and had
-/// committed a page.
+/// committed a page. A routine run is not resumed: it read a ledger's head
+/// or a filtered list, whose pages are not the whole list's; the next run
+/// starts over (it is short, and it reads from the same last success).
 pub async fn resume_point(pool: &PgPool, stream: &str) -> anyhow::Result<Option<ResumePoint>> {
     sqlx::query(
         "UPDATE tokportal.sync_runs SET status = 'interrupted', finished_at = now(), \
@@ -73,7 +75,7 @@ pub async fn resume_point(pool: &PgPool, stream: &str) -> anyhow::Result<Option<
     .context("Failed to read the stream's last run")?;
     Ok(match last {
         Some((run_id, status, Some(page), kind))
-            if !status.starts_with("succeeded") && kind != "children" && page >= 1 =>
+            if !status.starts_with("succeeded") && kind != "children" && kind != "routine" && page >= 1 =>
         {
             Some(ResumePoint { run_id, last_page: page as u32 })
         }
@@ -91,6 +93,21 @@ pub async fn last_full_walk(pool: &PgPool, stream: &str) -> anyhow::Result<Optio
     .fetch_one(pool)
     .await
     .context("Failed to read the stream's last full walk")
+}
+
+/// When the last run of the stream that read what it set out to started: a
+/// full walk, or a routine run (resumed walks are left out: the pages
+/// before the resume point were read by a run that started earlier). What a
+/// `since` routine run reads back to.
+pub async fn last_success(pool: &PgPool, stream: &str) -> anyhow::Result<Option<DateTime<Utc>>> {
+    sqlx::query_scalar(
+        "SELECT max(started_at) FROM tokportal.sync_runs \
+         WHERE stream = $1 AND status IN ('succeeded', 'succeeded_with_problems') AND kind IN ('full', 'routine')",
+    )
+    .bind(stream)
+    .fetch_one(pool)
+    .await
+    .context("Failed to read the stream's last successful run")
 }
 
 /// Seconds since each of `streams` last started a walk that brought its

@@ -22,7 +22,9 @@ pub struct LastWalk {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Staleness {
-    /// Each configured list stream; `None`: never walked to its end.
+    /// Each configured stream whose freshness is its last run's age (lists,
+    /// per-parent and snapshot streams: [`Stream::is_walked`]); `None`:
+    /// never walked to its end.
     pub lists: Vec<(&'static str, Option<LastWalk>)>,
     pub children: Vec<(&'static str, Standing)>,
 }
@@ -53,9 +55,9 @@ pub async fn now(pool: &PgPool, configured: &[&str], overdue_after: Duration) ->
     let mut children = Vec::new();
     for name in configured {
         match streams::find(name) {
-            Some(Stream::List(l)) => lists.push(l.name),
             Some(Stream::Children(c)) => children
                 .push((c.name, child_refreshes::standing(pool, c.name, c.videos, overdue_after).await?)),
+            Some(s) => lists.push(s.name()),
             None => {}
         }
     }

@@ -9,9 +9,9 @@ use anyhow::Context;
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, PgConnection};
 
-use super::child_store;
 use super::rows::{NoId, Upserted, excerpt, id_of, typed};
 use super::streams::{Kind, ListStream};
+use super::{child_store, nested_store};
 
 /// One statement for the whole page: rows that are new, differ, were
 /// deleted or were missed by a walk are written; the others are not touched
@@ -28,6 +28,8 @@ pub async fn upsert_page(
     let mut data = Vec::with_capacity(items.len());
     let mut columns = vec![Vec::with_capacity(items.len()); stream.columns.len()];
     for (index, item) in items.iter().enumerate() {
+        let item = stream.stored(item);
+        let item = item.as_ref();
         let id = id_of(item).ok_or_else(|| NoId { index, excerpt: excerpt(item) })?;
         ids.push(id);
         data.push(item.to_string());
@@ -63,6 +65,9 @@ fn upsert_sql(s: &ListStream) -> String {
             Kind::Text => format!("p.{}", c.name),
             Kind::Timestamp => format!("p.{0}::timestamptz AS {0}", c.name),
             Kind::Numeric => format!("p.{0}::numeric AS {0}", c.name),
+            Kind::Boolean => format!("p.{0}::boolean AS {0}", c.name),
+            Kind::TextArray => format!("p.{0}::text[] AS {0}", c.name),
+            Kind::Integer => format!("p.{0}::bigint AS {0}", c.name),
         })
         .collect();
     let sets: Vec<String> = names.iter().map(|n| format!("{n} = excluded.{n}")).collect();
@@ -158,7 +163,7 @@ pub async fn note_missed(
 }
 
 /// Marks deleted every live row missed by two complete walks in a row, and
-/// their children. Returns the rows marked.
+/// their children and the rows listed under them (per-parent streams). Returns the rows marked.
 pub async fn delete_twice_missed(conn: &mut PgConnection, stream: &ListStream) -> anyhow::Result<u64> {
     let sql = format!(
         "UPDATE {} SET deleted_at = now(), missing_walks = 0 \
@@ -172,10 +177,11 @@ pub async fn delete_twice_missed(conn: &mut PgConnection, stream: &ListStream) -
     if stream.children {
         child_store::mark_deleted_with(conn, &ids).await?;
     }
+    nested_store::mark_deleted_with(conn, stream.table, &ids).await?;
     Ok(ids.len() as u64)
 }
 
-/// Marks the rows `ids` (and their children) deleted. Returns the rows marked.
+/// Marks the rows `ids` (their children and the rows listed under them too) deleted. Returns the rows marked.
 pub async fn mark_deleted(
     conn: &mut PgConnection,
     stream: &ListStream,
@@ -193,6 +199,7 @@ pub async fn mark_deleted(
     if stream.children {
         child_store::mark_deleted_with(conn, ids).await?;
     }
+    nested_store::mark_deleted_with(conn, stream.table, ids).await?;
     Ok(done.rows_affected())
 }
 

@@ -1,15 +1,15 @@
-//! One run of a list stream: every page (or, for a ledger's routine run, its
-//! head), each page in one transaction with the ids it delivered and the
+//! One run of a list stream: every page (or, for a routine run, a ledger's
+//! head or the items changed since the last run: [`Routine`]), each page in one transaction with the ids it delivered and the
 //! checkpoint, so a run stopped in any way resumes from its last committed
 //! page (read again: one page back), and only a complete walk that read
 //! every page itself may mark rows deleted.
 
-use chrono::Utc;
+use chrono::{DateTime, SecondsFormat, Utc};
 use tokio_util::sync::CancellationToken;
 
 use super::context::Mirror;
 use super::pages::{End, pages};
-use super::streams::ListStream;
+use super::streams::{ListStream, Routine};
 use super::summary::{RunSummary, Status};
 use super::tally::Tally;
 use super::{deletes, problems, runs};
@@ -20,11 +20,22 @@ pub async fn run(
     cancel: &CancellationToken,
 ) -> anyhow::Result<RunSummary> {
     let resume = runs::resume_point(&m.pool, stream.name).await?;
-    let routine = stream.ledger
+    let routine = stream.routine != Routine::Never
         && resume.is_none()
         && runs::last_full_walk(&m.pool, stream.name).await?.is_some_and(|at| {
             Utc::now().signed_duration_since(at).to_std().unwrap_or_default() < m.settings.full_walk_every
         });
+    let reading = match stream.routine {
+        _ if !routine => Reading::All,
+        Routine::Never => Reading::All,
+        Routine::Head => Reading::Head,
+        Routine::Since { param } => match runs::last_success(&m.pool, stream.name).await? {
+            Some(at) => Reading::Since { param, value: since_value(at, m.settings.since_overlap) },
+            // Unreachable after a full walk (itself a success); read everything.
+            None => Reading::All,
+        },
+    };
+    let routine = reading != Reading::All;
     let kind = match (resume, routine) {
         (Some(_), _) => "resumed",
         (None, true) => "routine",
@@ -45,9 +56,18 @@ pub async fn run(
     }
     let before = m.client.counters();
     let mut tally = Tally::default();
-    let walked = pages(m, stream, run_id, start_page, routine, &mut tally, &before, cancel).await;
+    let walked = pages(m, stream, run_id, start_page, &reading, &mut tally, &before, cancel).await;
     let (status, complete, mut note, error) = match walked {
-        Ok(End::Complete) => (Status::Succeeded, true, None, None),
+        Ok(End::Complete) => match &reading {
+            // Every page of the changes, not of the list: a routine run never deletes.
+            Reading::Since { param, value } => (
+                Status::Succeeded,
+                false,
+                Some(format!("routine run: the items changed since {param}={value}")),
+                None,
+            ),
+            _ => (Status::Succeeded, true, None, None),
+        },
         Ok(End::Head) => {
             (Status::Succeeded, false, Some("routine run: stopped at rows already held".into()), None)
         }
@@ -95,6 +115,27 @@ pub async fn run(
     finish(m, stream, run_id, kind, resumed_from, status, complete, tally, note, error).await
 }
 
+/// What one run reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Reading {
+    /// Every page of the list (a full or resumed walk).
+    All,
+    /// A ledger's head: pages until one made only of rows already held.
+    Head,
+    /// Every page of `{path}?{param}={value}`.
+    Since { param: &'static str, value: String },
+}
+
+/// The `since` value of a routine run: `last` (the start of the last
+/// successful run) minus `overlap`, in RFC 3339 UTC to the second, rounded
+/// down, so a change the previous run may have missed (it happened while
+/// that run was reading, or the two clocks differ) is read again.
+pub fn since_value(last: DateTime<Utc>, overlap: std::time::Duration) -> String {
+    let overlap = chrono::Duration::from_std(overlap).unwrap_or(chrono::Duration::MAX);
+    let at = last.checked_sub_signed(overlap).unwrap_or(DateTime::<Utc>::MIN_UTC);
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn finish(
     m: &Mirror,
@@ -123,4 +164,21 @@ async fn finish(
         note,
         error,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use chrono::{TimeZone, Utc};
+
+    use super::since_value;
+
+    #[test]
+    fn since_reads_back_the_overlap_in_rfc3339_utc_rounded_down_to_the_second() {
+        let last =
+            Utc.with_ymd_and_hms(2026, 12, 6, 8, 15, 30).unwrap() + chrono::Duration::milliseconds(900);
+        assert_eq!(since_value(last, Duration::from_secs(600)), "2026-12-06T08:05:30Z");
+        assert_eq!(since_value(last, Duration::ZERO), "2026-12-06T08:15:30Z");
+    }
 }

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::children::{Children, Owned};
+use super::saved::pool::username_of;
 use super::vocab::NO_SYMBOL;
 
 /// What a new bundle is made of, before the dataset gives it its keys.
@@ -102,23 +103,49 @@ impl Bundle {
 
     /// `data` of `GET /bundles/{id}/account`.
     pub fn account(&self) -> Value {
-        self.children.get(self.id).account
+        self.children().account
     }
 
     /// Slots and account together (generated once, where the two getters generate twice).
     pub fn children(&self) -> Owned {
-        self.children.get(self.id)
+        let mut owned = self.children.get(self.id);
+        if !self.children.is_stored() {
+            self.link(&mut owned.account, || self.fields());
+        }
+        owned
     }
 
     /// The children, stored from now on so they can be changed.
     pub fn children_mut(&mut self) -> &mut Owned {
+        if !self.children.is_stored() {
+            let linked = self.children();
+            *self.children.get_mut(self.id) = linked;
+        }
         self.children.get_mut(self.id)
+    }
+
+    /// A delivered account as generated names the id the bundle drew: it
+    /// takes the list item's `saved_account_id` instead (a pool account's,
+    /// see [`Pool::for_bundle`](super::saved::pool::Pool::for_bundle)), and that
+    /// account's username.
+    fn link(&self, account: &mut Value, fields: impl FnOnce() -> Map<String, Value>) {
+        if account.get("saved_account_id").is_none_or(Value::is_null) {
+            return;
+        }
+        let saved = fields().remove("saved_account_id").unwrap_or(Value::Null);
+        if let Some(id) = saved.as_str().and_then(|s| Uuid::parse_str(s).ok()) {
+            account["username"] = Value::String(username_of(&id));
+        }
+        account["saved_account_id"] = saved;
     }
 
     /// `GET /bundles/{id}`: the list item with its account and video slots embedded.
     pub fn detail(&self) -> Value {
         let mut fields = self.fields();
-        let Owned { videos, account } = self.children.get(self.id);
+        let Owned { videos, mut account } = self.children.get(self.id);
+        if !self.children.is_stored() {
+            self.link(&mut account, || fields.clone());
+        }
         fields.insert("account".into(), account);
         fields.insert("videos".into(), Value::Array(videos));
         Value::Object(fields)

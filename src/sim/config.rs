@@ -27,6 +27,9 @@ pub struct SimConfig {
     pub bind: SocketAddr,
     /// Seeded bundles in the dataset.
     pub bundles: usize,
+    /// Delivered accounts in the pool (`GET /accounts`); `None`: one for
+    /// every five bundles, at least one (see [`SimConfig::saved_accounts`]).
+    pub accounts: Option<usize>,
     pub seed: u64,
     /// Bucket refill, tokens per second.
     pub rate_per_second: f64,
@@ -80,6 +83,7 @@ impl Default for SimConfig {
         SimConfig {
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             bundles: 137,
+            accounts: None,
             seed: 42,
             rate_per_second: 2.0,
             burst: 120,
@@ -93,12 +97,22 @@ impl Default for SimConfig {
 }
 
 impl SimConfig {
+    /// The pool's size: `accounts`, or one for every five bundles (at least one).
+    pub fn saved_accounts(&self) -> usize {
+        self.accounts.unwrap_or((self.bundles / 5).max(1))
+    }
+
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(!self.keys.is_empty(), "the simulator needs at least one API key");
         anyhow::ensure!(
             self.bundles <= MAX_BUNDLES,
             "--bundles {} is more than the simulator holds (at most {MAX_BUNDLES}, about 1.5 GB of memory)",
             self.bundles
+        );
+        anyhow::ensure!(
+            (1..=MAX_BUNDLES).contains(&self.saved_accounts()),
+            "--accounts {} must be between 1 and {MAX_BUNDLES}",
+            self.saved_accounts()
         );
         anyhow::ensure!(self.burst >= 1, "burst must be at least 1");
         anyhow::ensure!(

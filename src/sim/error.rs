@@ -35,6 +35,24 @@ impl ApiError {
             .with_details(json!({ "bundle_id": id }))
     }
 
+    /// No such delivered account (`GET /accounts/{id}` and its sub-resources).
+    pub fn account_not_found(id: &str) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "ACCOUNT_NOT_FOUND", "Account not found.")
+            .with_details(json!({ "account_id": id }))
+    }
+
+    /// A `saved_account_id` (a filter or a body field) names no account.
+    pub fn saved_account_not_found(id: &str) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "SAVED_ACCOUNT_NOT_FOUND", "Saved account not found.")
+            .with_details(json!({ "saved_account_id": id }))
+    }
+
+    /// No such comment task (the code's name is assumed: the reference lists none for comments).
+    pub fn comment_not_found(id: &str) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "COMMENT_NOT_FOUND", "Comment task not found.")
+            .with_details(json!({ "comment_id": id }))
+    }
+
     pub fn not_found() -> Self {
         ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "No such endpoint.")
     }

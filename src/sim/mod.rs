@@ -14,7 +14,8 @@
 //! change emits and their signed deliveries; [`vocab`] the statuses, types,
 //! platforms and filter fields several parts share; [`lock`] how every mutex is
 //! taken; [`bucket`], [`idempotency`], [`faults`], [`ledger`], [`seed`],
-//! [`drift`], [`pricing`] the other parts.
+//! [`drift`], [`pricing`] the other parts; [`saved`] the delivered accounts
+//! (`/accounts`, `/account-bans`, `/comments`, analytics).
 //!
 //! Files depend in one direction: what several of them share (words, marks,
 //! the lock) has a file of its own below them, so none imports one that imports it.
@@ -36,6 +37,7 @@ pub mod filter;
 pub mod gate;
 pub mod handle;
 mod handle_data;
+mod handle_saved;
 mod handlers;
 pub mod idempotency;
 pub mod inject;
@@ -45,6 +47,7 @@ pub mod lock;
 pub mod pricing;
 pub mod retry_after;
 pub mod rng;
+pub mod saved;
 pub mod seed;
 pub mod server;
 pub mod sorted;

@@ -5,14 +5,15 @@
 
 use chrono::{DateTime, Duration, SecondsFormat, TimeZone, Utc};
 use serde_json::{Map, Value, json};
+use uuid::Uuid;
 
 use super::bundle::Draft;
 use super::children::{self, ChildSpec, Children};
 use super::dataset::Dataset;
 use super::rng::Rng;
-use super::vocab::{BUNDLE_TYPES, PLATFORMS, STATUSES, UNKNOWN_STATUS};
+use super::saved::pool::Pool;
+use super::vocab::{BUNDLE_TYPES, COUNTRIES, PLATFORMS, STATUSES, UNKNOWN_STATUS};
 
-const COUNTRIES: [&str; 7] = ["US", "FR", "DE", "GB", "BR", "USA", "JP"];
 const TITLES: [&str; 14] = [
     "Summer launch",
     "Café ☕ été — édition spéciale",
@@ -111,7 +112,11 @@ pub fn random_spec(rng: &mut Rng, index: usize, ref_pool: u64) -> BundleSpec {
 /// `count` bundles, one every 1 to 120 minutes from 2026-01-05. The first ones
 /// cover every documented status (and the unknown one); every seventh carries
 /// fields no documentation lists.
-pub fn bundles(seed: u64, count: usize) -> Dataset {
+///
+/// A delivered bundle's `saved_account_id` is one of `pool` (the seeded
+/// accounts' ids), of its platform and country where there is one, picked by
+/// the id the bundle drew, so the rest of its draws stay as they were.
+pub fn bundles(seed: u64, count: usize, pool: &[Uuid]) -> Dataset {
     let mut rng = Rng::new(seed);
     let mut at = epoch();
     let drafts = (0..count).map(move |index| {
@@ -123,6 +128,11 @@ pub fn bundles(seed: u64, count: usize) -> Dataset {
         };
         let spec = random_spec(&mut rng, index, count as u64 / 3);
         let mut draft = build(&mut rng, &spec, status, at);
+        let drawn = draft.fields.get("saved_account_id").and_then(Value::as_str).and_then(|s| s.parse().ok());
+        if let Some(drawn) = drawn {
+            let id = Pool::for_bundle(pool, &spec.platform, &spec.country, drawn);
+            draft.fields.insert("saved_account_id".into(), json!(id.map(|id| id.to_string())));
+        }
         if index % 7 == 3 {
             draft.fields.insert("x_beta_flags".into(), json!(["fast_track", "ünknown"]));
             draft.fields.insert("priority_score".into(), json!(rng.below(1000) as f64 / 1000.0));

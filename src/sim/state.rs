@@ -22,6 +22,7 @@ use super::idempotency::IdempotencyStore;
 use super::ledger::LedgerEntry;
 use super::lock::lock;
 use super::rng::Rng;
+use super::saved::{self, Saved};
 use super::seed;
 use super::webhooks::Webhooks;
 
@@ -82,6 +83,8 @@ impl Account {
 #[derive(Debug)]
 pub struct World {
     pub data: Dataset,
+    /// The delivered accounts, their bans and comment tasks.
+    pub saved: Saved,
     pub accounts: Vec<Account>,
     pub ledger: Vec<LedgerEntry>,
     pub rng: Rng,
@@ -109,8 +112,10 @@ impl World {
                 history: seed::credit_history(config.seed, i, key.credits),
             })
             .collect();
+        let saved = saved::seed::seeded(config.seed, config.saved_accounts());
         World {
-            data: seed::bundles(config.seed, config.bundles),
+            data: seed::bundles(config.seed, config.bundles, &saved::seed::ids(&saved)),
+            saved,
             accounts,
             ledger: Vec::new(),
             // Distinct stream from the dataset's so new ids never repeat seeded ones.

@@ -17,6 +17,8 @@ pub const STATUSES: [&str; 10] = [
 ];
 pub const BUNDLE_TYPES: [&str; 3] = ["account_only", "account_and_videos", "videos_only"];
 pub const PLATFORMS: [&str; 2] = ["tiktok", "instagram"];
+/// The countries of seeded bundles and accounts (`USA` too: clients must not assume two letters).
+pub const COUNTRIES: [&str; 7] = ["US", "FR", "DE", "GB", "BR", "USA", "JP"];
 
 /// A status no documentation lists, so clients prove they accept new enum values.
 pub const UNKNOWN_STATUS: &str = "on_hold_for_review";

@@ -106,6 +106,7 @@ pub fn mirror_settings(config: &Config) -> mirror::Settings {
         per_page: config.api.per_page,
         rate_per_second: config.api.rate_per_second,
         full_walk_every: s.full_walk_every,
+        since_overlap: s.since_overlap,
         children_full_refresh: s.children_full_refresh,
         children_active_refresh: s.children_active_refresh,
         run_period: run_period(&s.schedule),

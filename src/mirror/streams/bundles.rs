@@ -1,6 +1,6 @@
 //! `GET /bundles`, every page, into `tokportal.bundles`.
 
-use super::list::{Column, Detail, Kind, ListStream, col};
+use super::list::{Column, Detail, Kind, ListStream, Routine, col};
 
 /// The documented 404 code of a bundle that does not exist.
 pub const BUNDLE_NOT_FOUND: &str = "BUNDLE_NOT_FOUND";
@@ -23,5 +23,6 @@ pub static BUNDLES: ListStream = ListStream {
     columns: COLUMNS,
     detail: Some(Detail { path: "/bundles/", gone_code: BUNDLE_NOT_FOUND }),
     children: true,
-    ledger: false,
+    routine: Routine::Never,
+    strip_secrets: false,
 };

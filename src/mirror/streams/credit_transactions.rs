@@ -5,7 +5,7 @@
 //! a transaction is marked deleted only after two complete walks missed it.
 //! The ledger is append-only and listed newest first.
 
-use super::list::{Column, Kind, ListStream, col};
+use super::list::{Column, Kind, ListStream, Routine, col};
 
 const COLUMNS: &[Column] = &[
     Column { name: "kind", field: "type", kind: Kind::Text },
@@ -22,5 +22,6 @@ pub static CREDIT_TRANSACTIONS: ListStream = ListStream {
     columns: COLUMNS,
     detail: None,
     children: false,
-    ledger: true,
+    routine: Routine::Head,
+    strip_secrets: false,
 };

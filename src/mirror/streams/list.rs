@@ -9,6 +9,26 @@ pub enum Kind {
     /// RFC 3339.
     Timestamp,
     Numeric,
+    /// A JSON `true` or `false` (a string "true" is not one).
+    Boolean,
+    /// A JSON array of strings, as `text[]`.
+    TextArray,
+    /// A JSON integer that fits in 64 bits.
+    Integer,
+}
+
+impl Kind {
+    /// The Postgres type of a column of this kind.
+    pub const fn sql_type(self) -> &'static str {
+        match self {
+            Kind::Text => "text",
+            Kind::Timestamp => "timestamptz",
+            Kind::Numeric => "numeric",
+            Kind::Boolean => "boolean",
+            Kind::TextArray => "text[]",
+            Kind::Integer => "bigint",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -37,10 +57,28 @@ pub struct ListStream {
     /// Its rows own the rows of the child streams (keyed by `bundle_id`),
     /// which are marked deleted with them.
     pub children: bool,
+    /// What a run does between two full walks.
+    pub routine: Routine,
+    /// Every object key named `secret` or ending in `_secret` is taken out
+    /// of an item (at any depth) before it is compared or stored: secrets
+    /// are never stored, wherever the item came from.
+    pub strip_secrets: bool,
+}
+
+/// What a run of a list stream reads when its last full walk is younger than
+/// `sync.full_walk_every` (older, or never: a full walk, the only kind that
+/// may mark rows deleted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Routine {
+    /// Every run is a full walk.
+    Never,
     /// An append-only list, newest first: a routine run stops at the first
-    /// page made only of rows already held; a full walk runs every
-    /// `sync.full_walk_every`.
-    pub ledger: bool,
+    /// page made only of rows already held.
+    Head,
+    /// A list filtered by the time items last changed: a routine run reads
+    /// every page of `{path}?{param}=<RFC 3339 UTC>`, the start of the last
+    /// successful run (full, resumed or routine) minus `sync.since_overlap`.
+    Since { param: &'static str },
 }
 
 /// Where one row of a list stream is read, and the 404 code that proves it gone.
@@ -50,4 +88,17 @@ pub struct Detail {
     /// Only this documented code proves the row gone: a 404 of a route (a
     /// wrong `api.base_url`, a proxy) proves nothing and deletes nothing.
     pub gone_code: &'static str,
+}
+
+impl ListStream {
+    /// The item as this stream stores and compares it: without its secrets
+    /// when the stream strips them (else unchanged, not copied).
+    pub fn stored<'a>(&self, item: &'a serde_json::Value) -> std::borrow::Cow<'a, serde_json::Value> {
+        if !self.strip_secrets {
+            return std::borrow::Cow::Borrowed(item);
+        }
+        let mut item = item.clone();
+        crate::secret::strip_secret_keys(&mut item);
+        std::borrow::Cow::Owned(item)
+    }
 }

@@ -1,5 +1,6 @@
 //! The API routes under `/api/ext` (relative paths, like the real base URL).
 
+mod accounts;
 mod body;
 mod bundles;
 mod configure;
@@ -7,6 +8,7 @@ mod create;
 mod credits;
 mod lifecycle;
 pub mod query;
+mod saved_lists;
 mod webhooks;
 
 use std::sync::Arc;
@@ -31,6 +33,12 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/bundles/{id}/unpublish", post(lifecycle::unpublish))
         .route("/bundles/{id}/add-video-slots", post(lifecycle::add_video_slots))
         .route("/bundles/{id}/add-edit-slots", post(lifecycle::add_edit_slots))
+        .route("/accounts", get(accounts::list))
+        .route("/accounts/{id}", get(accounts::get))
+        .route("/accounts/{id}/analytics", get(accounts::analytics))
+        .route("/account-bans", get(saved_lists::bans))
+        .route("/comments", get(saved_lists::comments))
+        .route("/comments/{id}", get(saved_lists::comment))
         .route("/credits/balance", get(credits::balance))
         .route("/me", get(credits::me))
         .route("/credits/history", get(credits::history))

@@ -3,69 +3,13 @@
 //! aside in `sync_problems` while the rest is mirrored; a storm of 5xx still
 //! stops the run.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tokportal_sync::mirror::{Mirror, Status};
-use tokportal_sync::sim::SimServer;
+use tokportal_sync::mirror::Status;
 
-use super::support::{assert_mirror_equals, live_bundles, settings, sim, sync, sync_all};
-
-/// Answers the proxy gives instead of the simulator's, by path (query left
-/// out), and every path and query it was asked for.
-#[derive(Default)]
-struct Proxy {
-    answers: HashMap<String, (u16, String)>,
-    asked: Vec<String>,
-}
-
-type Script = Arc<Mutex<Proxy>>;
-
-/// A mirror whose client goes through a proxy in front of the simulator:
-/// a path in `script` gets its scripted answer; `edit` may rewrite a list
-/// page (its path, query and body) before it is sent.
-async fn proxy(
-    pool: &PgPool,
-    sim: &SimServer,
-    script: Script,
-    edit: fn(&str, &str, Value) -> Value,
-) -> (Mirror, tokio::task::JoinHandle<std::io::Result<()>>) {
-    let upstream = sim.base_url();
-    let http = reqwest::Client::new();
-    let app = axum::Router::new().route(
-        "/{*path}",
-        axum::routing::get(move |uri: axum::http::Uri| {
-            let (upstream, http, script) = (upstream.clone(), http.clone(), script.clone());
-            async move {
-                let scripted = {
-                    let mut proxy = script.lock().unwrap();
-                    proxy.asked.push(uri.to_string());
-                    proxy.answers.get(uri.path()).cloned()
-                };
-                if let Some((status, body)) = scripted {
-                    return (axum::http::StatusCode::from_u16(status).unwrap(), body);
-                }
-                let url = format!("{}{}", upstream.as_str().trim_end_matches('/'), uri);
-                let answer =
-                    http.get(url).header("x-api-key", tokportal_sync::sim::DEMO_KEY).send().await.unwrap();
-                let status = answer.status();
-                let body: Value = answer.json().await.unwrap();
-                let body = edit(uri.path(), uri.query().unwrap_or_default(), body);
-                (status, body.to_string())
-            }
-        }),
-    );
-    let (mut options, server) = crate::api_support::scripted(app).await;
-    options.max_retries = 0;
-    let client = crate::api_support::client(options, crate::api_support::budget_options(10_000.0, 10_000));
-    (Mirror::new(pool.clone(), client, settings()), server)
-}
-
-fn unchanged(_: &str, _: &str, body: Value) -> Value {
-    body
-}
+use super::support::{
+    Script, assert_mirror_equals, live_bundles, proxy, settings, sim, sync, sync_all, unchanged,
+};
 
 async fn problems(pool: &PgPool) -> Vec<(String, String, String)> {
     sqlx::query_as("SELECT stream, subject, code FROM tokportal.sync_problems ORDER BY stream, subject")

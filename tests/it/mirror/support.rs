@@ -1,7 +1,8 @@
 //! A simulator, a migrated database and a mirror wired to both, and the
 //! comparison of the mirrored tables with the simulator's own dataset.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -17,6 +18,7 @@ pub fn settings() -> Settings {
         per_page: 25,
         rate_per_second: 2.0,
         full_walk_every: Duration::from_secs(86_400),
+        since_overlap: Duration::from_secs(600),
         children_full_refresh: Duration::from_secs(86_400),
         children_active_refresh: Duration::from_secs(3600),
         run_period: Duration::from_secs(900),
@@ -150,4 +152,59 @@ where
     options.key = secrecy::SecretString::from(tokportal_sync::sim::DEMO_KEY);
     let client = crate::api_support::client(options, crate::api_support::budget_options(10_000.0, 10_000));
     Mirror::new(pool.clone(), client, settings())
+}
+
+/// Answers the proxy gives instead of the simulator's, by path (query left
+/// out), and every path and query it was asked for.
+#[derive(Default)]
+pub struct Proxy {
+    pub answers: HashMap<String, (u16, String)>,
+    pub asked: Vec<String>,
+}
+
+pub type Script = Arc<Mutex<Proxy>>;
+
+/// A mirror whose client goes through a proxy in front of the simulator:
+/// a path in `script` gets its scripted answer; `edit` may rewrite a list
+/// page (its path, query and body) before it is sent.
+pub async fn proxy(
+    pool: &PgPool,
+    sim: &SimServer,
+    script: Script,
+    edit: fn(&str, &str, Value) -> Value,
+) -> (Mirror, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let upstream = sim.base_url();
+    let http = reqwest::Client::new();
+    let app = axum::Router::new().route(
+        "/{*path}",
+        axum::routing::get(move |uri: axum::http::Uri| {
+            let (upstream, http, script) = (upstream.clone(), http.clone(), script.clone());
+            async move {
+                let scripted = {
+                    let mut proxy = script.lock().unwrap();
+                    proxy.asked.push(uri.to_string());
+                    proxy.answers.get(uri.path()).cloned()
+                };
+                if let Some((status, body)) = scripted {
+                    return (axum::http::StatusCode::from_u16(status).unwrap(), body);
+                }
+                let url = format!("{}{}", upstream.as_str().trim_end_matches('/'), uri);
+                let answer =
+                    http.get(url).header("x-api-key", tokportal_sync::sim::DEMO_KEY).send().await.unwrap();
+                let status = answer.status();
+                let body: Value = answer.json().await.unwrap();
+                let body = edit(uri.path(), uri.query().unwrap_or_default(), body);
+                (status, body.to_string())
+            }
+        }),
+    );
+    let (mut options, server) = crate::api_support::scripted(app).await;
+    options.max_retries = 0;
+    let client = crate::api_support::client(options, crate::api_support::budget_options(10_000.0, 10_000));
+    (Mirror::new(pool.clone(), client, settings()), server)
+}
+
+/// The `edit` of a proxy that changes nothing.
+pub fn unchanged(_: &str, _: &str, body: Value) -> Value {
+    body
 }

@@ -1,11 +1,14 @@
 //! The built-in simulator, over real HTTP on ephemeral loopback ports. Every
 //! test starts its own server and shuts it down.
 
+mod accounts;
 mod admin;
 mod auth;
+mod bans;
 mod bucket;
 mod churn;
 mod command;
+mod comments;
 mod faults;
 mod idempotency;
 mod order;

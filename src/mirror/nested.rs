@@ -1,0 +1,361 @@
+//! One run of a per-parent list stream (`webhook_deliveries`): for each
+//! live parent row (a webhook endpoint), every page of its list, once per
+//! filter of the stream's passes (failed deliveries first), each page in one
+//! transaction with its rows, the ids it delivered and the parent's
+//! checkpoint. Parents go in rotation, those walked longest ago first (a
+//! walk left unfinished before all, resumed at its checkpoint), within
+//! `sync.max_requests_per_run`; the rest wait for the next run.
+//!
+//! Deletes follow the one rule (`mirror::deletes`): a row missed by two
+//! complete walks of its parent (a resumed walk proves nothing) is marked
+//! deleted, within `sync.max_delete_fraction`; a parent answered with the
+//! documented not-found code is gone, marked through its own list stream
+//! (under its guard) with its rows; rows of a parent the mirror marked
+//! deleted go with it. A failure of one parent (a 5xx, a 403, a body that is
+//! not a page, an id that is not one safe path segment) sets it aside in
+//! `sync_problems`; it never stops the run.
+
+use std::collections::HashMap;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use super::child_fetch::one_subjects;
+use super::context::Mirror;
+use super::pages::PAGE_TRANSACTION;
+use super::parent_fetches::{self, Due};
+use super::rows::id_of;
+use super::streams::{self, NestedStream};
+use super::summary::{RunSummary, Status};
+use super::tally::Tally;
+use super::{deletes, nested_store, problems, runs};
+use crate::api::cursor::Absorbed;
+use crate::api::{ApiError, CounterSnapshot, Walk, is_safe_id};
+
+/// Parents failing one after another this many times (5xx, no answer) are
+/// the API failing, not one parent: the run stops.
+const STORM: u32 = 5;
+
+/// How the walk of one parent ended.
+enum Ended {
+    /// Every page of every pass; `resumed`: it began at a checkpoint.
+    Walked {
+        resumed: bool,
+        started: DateTime<Utc>,
+    },
+    /// The documented not-found code: the parent is gone.
+    Gone,
+    /// Set aside; `retryable`: a 5xx or no answer.
+    Problem {
+        retryable: bool,
+    },
+    /// The run's requests are spent: the checkpoint waits for the next run.
+    Capped,
+    Cancelled,
+}
+
+pub async fn run(
+    m: &Mirror,
+    stream: &'static NestedStream,
+    cancel: &CancellationToken,
+) -> anyhow::Result<RunSummary> {
+    let parent = stream.parent;
+    // Closes the runs of processes that died (a run of this kind never resumes as a whole).
+    runs::resume_point(&m.pool, stream.name).await?;
+    let cap = m.settings.max_requests_per_run;
+    let (due, live, waiting) = parent_fetches::due(&m.pool, stream.name, stream.parent.table, cap).await?;
+    let plan = json!({
+        "parents": live,
+        "due": due.len(),
+        "resuming": due.iter().filter(|d| d.resume().is_some()).count(),
+        "waiting_backoff": waiting,
+        "max_requests": cap,
+    });
+    let (run_id, started) = runs::start(&m.pool, stream.name, "parents", None, Some(&plan)).await?;
+    tracing::info!(stream = stream.name, run = run_id, plan = %plan, "walking each parent's list");
+    let before = m.client.counters();
+    let mut tally = Tally::default();
+    let mut notes = Vec::new();
+    let mut outcome: anyhow::Result<bool> = Ok(true);
+    let set_aside = problems::of_stream(&m.pool, stream.name).await?;
+    {
+        let mut conn = m.pool.acquire().await.context("Failed to get a connection")?;
+        tally.deleted += nested_store::delete_orphans(&mut conn, stream).await?;
+    }
+    let (mut gone, mut storm, mut walked, mut missed) = (Vec::new(), 0, 0usize, 0u64);
+    let total = due.len() as u64;
+    for (done, parent_row) in due.iter().enumerate() {
+        if cancel.is_cancelled() {
+            outcome = Ok(false);
+            break;
+        }
+        if tally.requests >= u64::from(cap) {
+            break;
+        }
+        let id = parent_row.id.as_str();
+        let ended = if is_safe_id(id) {
+            walk_parent(m, stream, parent_row, run_id, started, &mut tally, &before, cancel).await
+        } else {
+            let text = format!(
+                "the parent id {:?} is not one safe path segment; nothing was requested",
+                excerpt_of(id)
+            );
+            record(m, stream, id, "UNSAFE_ID", &text, &mut tally)
+                .await
+                .map(|()| Ended::Problem { retryable: false })
+        };
+        let ended = match ended {
+            Ok(ended) => ended,
+            Err(e) => {
+                outcome = if ApiError::cancelled_in(&e) { Ok(false) } else { Err(e) };
+                break;
+            }
+        };
+        match ended {
+            Ended::Walked { resumed, started: walk_started } => {
+                storm = 0;
+                walked += 1;
+                let mut tx = m.pool.begin().await.context("Failed to start a transaction")?;
+                if !resumed {
+                    if runs::seen_count(&m.pool, run_id).await? < tally.items {
+                        notes.push(
+                            "the ids this run saw were lost (did Postgres restart?): no row was marked missed".into(),
+                        );
+                    } else {
+                        let scopes: Vec<String> = (0..stream.passes.len()).map(scope).collect();
+                        missed +=
+                            nested_store::note_missed(&mut tx, stream, id, run_id, walk_started, &scopes)
+                                .await?;
+                    }
+                }
+                parent_fetches::fetched(&mut tx, stream.name, id).await?;
+                if set_aside.contains_key(id) {
+                    problems::clear(&mut tx, stream.name, id).await?;
+                }
+                tx.commit().await.context("Failed to commit a parent's walk")?;
+            }
+            Ended::Gone => {
+                storm = 0;
+                tracing::info!(stream = stream.name, parent = id, "the parent no longer exists");
+                gone.push(id.to_string());
+            }
+            Ended::Problem { retryable: true } if storm + 1 >= STORM => {
+                outcome = Err(anyhow::anyhow!(
+                    "{STORM} parents in a row answered 5xx or not at all: the API is failing, not one parent"
+                ));
+                break;
+            }
+            Ended::Problem { retryable } => storm = if retryable { storm + 1 } else { 0 },
+            Ended::Capped => break,
+            Ended::Cancelled => {
+                outcome = Ok(false);
+                break;
+            }
+        }
+        m.advance(stream.name, done as u64 + 1, Some(total));
+    }
+    tally.spent(&m.client.counters(), &before);
+    let left = due.len().saturating_sub(walked + gone.len());
+    if outcome.as_ref().is_ok_and(|all| *all) && left > 0 {
+        notes.push(format!(
+            "{left} parents wait for the next run (sync.max_requests_per_run, or set aside: worker problems)"
+        ));
+    }
+    if missed > 0 {
+        notes.push(format!("{missed} rows missed by a complete walk of their parent"));
+    }
+    if outcome.is_ok() {
+        match settle(m, stream, parent, &gone, &mut tally).await {
+            Ok(mut settled) => notes.append(&mut settled),
+            Err(e) => outcome = Err(e),
+        }
+    }
+    let (status, error) = match outcome {
+        Ok(true) => (Status::Succeeded.with_problems(tally.problems), None),
+        Ok(false) => {
+            notes.push("stopped between pages; the parent resumes at its checkpoint next run".into());
+            (Status::Interrupted, None)
+        }
+        Err(e) => (Status::Failed, Some(e)),
+    };
+    let note = (!notes.is_empty()).then(|| notes.join("; "));
+    let message = error.as_ref().map(|e| format!("{e:#}"));
+    let complete = status.succeeded();
+    runs::finish(&m.pool, run_id, status.as_str(), complete, &tally, note.as_deref(), message.as_deref())
+        .await?;
+    Ok(RunSummary {
+        run_id,
+        stream: stream.name,
+        kind: "parents",
+        status,
+        complete,
+        resumed_from_page: None,
+        tally,
+        note,
+        error,
+    })
+}
+
+/// The run's deletes: gone parents through their list stream (their rows
+/// with them), then rows missed twice, each under the delete guard.
+async fn settle(
+    m: &Mirror,
+    stream: &NestedStream,
+    parent: &'static streams::ListStream,
+    gone: &[String],
+    tally: &mut Tally,
+) -> anyhow::Result<Vec<String>> {
+    let mut notes = Vec::new();
+    if let Some(note) = deletes::confirmed(m, parent, gone, tally).await? {
+        notes.push(note);
+    }
+    let mut tx = m.pool.begin().await.context("Failed to start a transaction")?;
+    tally.deleted += nested_store::delete_orphans(&mut tx, stream).await?;
+    let (live, twice) = nested_store::count_live(&mut tx, stream).await?;
+    if twice > deletes::allowed(live, m.settings.max_delete_fraction) {
+        tally.delete_refused += twice;
+        let note = format!(
+            "delete guard: this run would mark {twice} of {live} live rows of {} deleted, more than \
+             sync.max_delete_fraction ({}); none were marked. If the account really lost them, run once \
+             with TOKPORTAL__SYNC__MAX_DELETE_FRACTION=1",
+            stream.table, m.settings.max_delete_fraction
+        );
+        tracing::warn!(stream = stream.name, twice, live, "{note}");
+        notes.push(note);
+    } else if twice > 0 {
+        tally.deleted += nested_store::delete_twice_missed(&mut tx, stream).await?;
+    }
+    tx.commit().await.context("Failed to commit the deletes")?;
+    Ok(notes)
+}
+
+/// The seen set's prefix of the ids a parent's `pass` delivered: each pass
+/// is a walk of its own (an item that moves from one filter's list to the
+/// other between the two is not taken for an anchor of the second).
+fn scope(pass: usize) -> String {
+    format!("{pass}:")
+}
+
+/// Walks every pass of one parent (from its checkpoint, if it has one).
+#[allow(clippy::too_many_arguments)]
+async fn walk_parent(
+    m: &Mirror,
+    stream: &'static NestedStream,
+    due: &Due,
+    run_id: i64,
+    run_started: DateTime<Utc>,
+    tally: &mut Tally,
+    before: &CounterSnapshot,
+    cancel: &CancellationToken,
+) -> anyhow::Result<Ended> {
+    let id = due.id.as_str();
+    let path = format!("{}{id}{}", stream.prefix, stream.suffix);
+    let resume = due.resume().filter(|(_, pass, _)| *pass < stream.passes.len());
+    let (started, first_pass, first_page) = resume.unwrap_or((run_started, 0, 1));
+    for (pass, (name, value)) in stream.passes.iter().enumerate().skip(first_pass) {
+        let page = if pass == first_pass { first_page } else { 1 };
+        let query = vec![(name.to_string(), value.to_string())];
+        let mut walk = Walk::new(m.client.clone(), &path, query, m.settings.per_page)?.starting_at(page);
+        let prefix = scope(pass);
+        let mut forward = None;
+        while let Some(read) = walk.next_read() {
+            if cancel.is_cancelled() {
+                return Ok(Ended::Cancelled);
+            }
+            tally.spent(&m.client.counters(), before);
+            if tally.requests >= u64::from(m.settings.max_requests_per_run) {
+                return Ok(Ended::Capped);
+            }
+            let list = match walk.fetch(read).await {
+                Ok(list) => list,
+                Err(ApiError::NotFound { code, .. }) if code == stream.gone_code => return Ok(Ended::Gone),
+                Err(e) if e.is_cancelled() => return Ok(Ended::Cancelled),
+                Err(e) => {
+                    let Some((code, retryable)) = one_subjects(&e) else { return Err(e.into()) };
+                    record(m, stream, id, &code, &format!("{e}"), tally).await?;
+                    return Ok(Ended::Problem { retryable });
+                }
+            };
+            let scoped: Vec<String> =
+                list.data.iter().filter_map(id_of).map(|i| format!("{prefix}{i}")).collect();
+            let mut tx = m
+                .pool
+                .begin_with(PAGE_TRANSACTION)
+                .await
+                .context("Failed to start the page's transaction")?;
+            let known: HashMap<String, bool> = runs::known(&mut tx, run_id, &scoped)
+                .await?
+                .into_iter()
+                .map(|(k, anchor)| (k[prefix.len()..].to_string(), anchor))
+                .collect();
+            let mut absorbed = walk.cursor_mut().absorb(read, list, &known);
+            let before_poison = absorbed.page.items.len();
+            absorbed.page.items.retain(|item| id_of(item).is_some());
+            let poison = before_poison - absorbed.page.items.len();
+            if poison > 0 {
+                let subject = format!("{id} page {} pass {pass}", read.page);
+                let text = format!("{poison} items without a string or number `id`");
+                problems::record(&mut tx, stream.name, &subject, "NO_ID", &text).await?;
+                tracing::warn!(
+                    stream = stream.name,
+                    parent = id,
+                    page = read.page,
+                    poison,
+                    "list items set aside"
+                );
+                tally.problems += 1;
+            }
+            let up = nested_store::upsert_page(&mut tx, stream, id, &absorbed.page.items)
+                .await
+                .with_context(|| format!("GET {path} page {}", read.page))?;
+            tally.pages += 1;
+            tally.rereads += u64::from(read.reread);
+            tally.items += absorbed.page.items.len() as u64;
+            tally.inserted += up.inserted;
+            tally.updated += up.updated + up.revived;
+            tally.unchanged += up.unchanged;
+            tally.spent(&m.client.counters(), before);
+            if !read.reread {
+                forward = Some(read.page);
+            }
+            let seen = Absorbed {
+                page: absorbed.page,
+                new_ids: absorbed.new_ids.into_iter().map(|(i, a)| (format!("{prefix}{i}"), a)).collect(),
+                anchors: absorbed.anchors.into_iter().map(|i| format!("{prefix}{i}")).collect(),
+            };
+            runs::record_page(&mut tx, run_id, &seen, None, tally).await?;
+            if let Some(page) = forward {
+                parent_fetches::checkpoint(&mut tx, stream.name, id, started, pass, page).await?;
+            }
+            tx.commit().await.with_context(|| format!("Failed to commit page {} of {path}", read.page))?;
+        }
+    }
+    Ok(Ended::Walked { resumed: resume.is_some(), started })
+}
+
+async fn record(
+    m: &Mirror,
+    stream: &NestedStream,
+    id: &str,
+    code: &str,
+    text: &str,
+    tally: &mut Tally,
+) -> anyhow::Result<()> {
+    tracing::warn!(
+        stream = stream.name,
+        parent = id,
+        code,
+        error = text,
+        "parent set aside; the run goes on"
+    );
+    let mut conn = m.pool.acquire().await.context("Failed to get a connection")?;
+    problems::record(&mut conn, stream.name, id, code, text).await?;
+    tally.problems += 1;
+    Ok(())
+}
+
+fn excerpt_of(id: &str) -> String {
+    id.chars().take(80).collect()
+}

@@ -38,4 +38,44 @@ impl SimServer {
     pub fn change_saved_account(&self, id: &str, set: Map<String, Value>) -> bool {
         lock(&self.shared.world).saved.change_account(id, &set)
     }
+
+    /// Every ban by id, exactly as `GET /account-bans` serves it (without `include_screenshots`).
+    pub fn account_bans(&self) -> BTreeMap<String, Value> {
+        let world = lock(&self.shared.world);
+        world.saved.bans.newest_first().map(|b| (b.id.to_string(), b.item(false))).collect()
+    }
+
+    /// Every comment task by id, exactly as `GET /comments` serves it.
+    pub fn comments(&self) -> BTreeMap<String, Value> {
+        let world = lock(&self.shared.world);
+        world.saved.comments.newest_first().map(|c| (c.id.to_string(), c.item())).collect()
+    }
+
+    /// Bans an account that is not banned: a new `open` ban (its id), the
+    /// account `banned` from now. `None` if no such account or banned already.
+    pub fn ban_saved_account(&self, id: &str) -> Option<String> {
+        lock(&self.shared.world).saved.ban(id)
+    }
+
+    /// Sets fields of a ban (not `id`) and bumps its `updated_at` to now; a ban
+    /// resolved `reinstated` lifts its account's ban. False if there is no such ban.
+    pub fn change_ban(&self, id: &str, set: Map<String, Value>) -> bool {
+        lock(&self.shared.world).saved.change_ban(id, &set)
+    }
+
+    /// Sets fields of a comment task (not `id`) and bumps its `updated_at` to now.
+    /// False if there is no such task.
+    pub fn change_comment(&self, id: &str, set: Map<String, Value>) -> bool {
+        lock(&self.shared.world).saved.change_comment(id, &set)
+    }
+
+    /// Adds `count` `pending` comment tasks from random accounts, the newest; their ids.
+    pub fn insert_comments(&self, count: usize) -> Vec<String> {
+        lock(&self.shared.world).saved.insert_comments(count)
+    }
+
+    /// Deletes comment tasks; the ids that existed.
+    pub fn delete_comments(&self, ids: &[String]) -> Vec<String> {
+        lock(&self.shared.world).saved.delete_comments(ids)
+    }
 }

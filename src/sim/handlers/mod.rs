@@ -8,6 +8,7 @@ mod create;
 mod credits;
 mod lifecycle;
 pub mod query;
+mod saved_lists;
 mod webhooks;
 
 use std::sync::Arc;
@@ -35,6 +36,9 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/accounts", get(accounts::list))
         .route("/accounts/{id}", get(accounts::get))
         .route("/accounts/{id}/analytics", get(accounts::analytics))
+        .route("/account-bans", get(saved_lists::bans))
+        .route("/comments", get(saved_lists::comments))
+        .route("/comments/{id}", get(saved_lists::comment))
         .route("/credits/balance", get(credits::balance))
         .route("/me", get(credits::me))
         .route("/credits/history", get(credits::history))

@@ -4,9 +4,11 @@
 mod accounts;
 mod admin;
 mod auth;
+mod bans;
 mod bucket;
 mod churn;
 mod command;
+mod comments;
 mod faults;
 mod idempotency;
 mod order;

@@ -42,7 +42,12 @@ async fn a_routine_run_reads_only_the_bans_changed_since_the_last_run_with_the_o
     let script = Script::default();
     let (m, server) = proxy(&pool, &sim, script.clone(), super::support::unchanged).await;
     let full = sync(&m, "account_bans").await;
-    assert_eq!((full.status, full.kind, full.complete), (Status::Succeeded, "full", true), "{:?}", full.error);
+    assert_eq!(
+        (full.status, full.kind, full.complete),
+        (Status::Succeeded, "full", true),
+        "{:?}",
+        full.error
+    );
     let all = expected(&sim, "account_bans");
     assert!(full.tally.pages > 1 && full.tally.items == all.len() as u64, "{} bans", all.len());
     assert_eq!(sinces(&script, 0).into_iter().flatten().count(), 0, "a full walk reads the whole list");
@@ -50,10 +55,13 @@ async fn a_routine_run_reads_only_the_bans_changed_since_the_last_run_with_the_o
     // Three changes: a ban moves on, another is resolved, an account is banned.
     let (open, review) = {
         let bans = sim.account_bans();
-        let pick = |status: &str| bans.iter().find(|(_, b)| b["status"] == json!(status)).map(|(id, _)| id.clone());
+        let pick =
+            |status: &str| bans.iter().find(|(_, b)| b["status"] == json!(status)).map(|(id, _)| id.clone());
         (pick("open").expect("an open ban"), pick("under_review").expect("a ban under review"))
     };
-    assert!(sim.step_ban(&open) && sim.step_ban(&review));
+    let set = |v: Value| v.as_object().unwrap().clone();
+    assert!(sim.change_ban(&open, set(json!({"status": "under_review"}))));
+    assert!(sim.change_ban(&review, set(json!({"status": "resolved", "resolution": "refunded"}))));
     let unbanned = sim
         .saved_accounts()
         .into_iter()
@@ -67,7 +75,11 @@ async fn a_routine_run_reads_only_the_bans_changed_since_the_last_run_with_the_o
     assert_eq!((routine.status, routine.kind, routine.complete), (Status::Succeeded, "routine", false));
     let since = since_value(started_at(&pool, full.run_id).await, m.settings.since_overlap);
     assert!(since.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(&since).is_ok(), "{since}");
-    assert_eq!(sinces(&script, asked_before), [Some(since.clone())], "one page of what changed, every request with since");
+    assert_eq!(
+        sinces(&script, asked_before),
+        [Some(since.clone())],
+        "one page of what changed, every request with since"
+    );
     assert!(routine.note.as_deref().is_some_and(|n| n.contains(&since)), "{:?}", routine.note);
     // Read: the three changed bans only (the seeded ones last changed long ago).
     assert_eq!((routine.tally.items, routine.tally.requests), (3, 1), "{:?}", routine.tally);
@@ -110,11 +122,12 @@ async fn routine_runs_never_delete_and_a_ban_missed_by_two_full_walks_is_marked_
     for round in 0..3 {
         let run = sync(&m, "account_bans").await;
         assert_eq!((run.kind, run.tally.deleted), ("routine", 0), "round {round}");
-        let missed: i32 = sqlx::query_scalar("SELECT missing_walks FROM tokportal.account_bans WHERE id = $1")
-            .bind(&victim)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+        let missed: i32 =
+            sqlx::query_scalar("SELECT missing_walks FROM tokportal.account_bans WHERE id = $1")
+                .bind(&victim)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
         assert_eq!(missed, 0, "round {round}: a routine run counts no miss");
     }
     assert!(live(&pool, TABLE).await.contains_key(&victim));

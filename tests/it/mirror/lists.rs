@@ -194,7 +194,7 @@ async fn accounts_and_comments_are_marked_deleted_only_on_their_own_not_found_co
             "accounts" => sim.delete_saved_accounts(std::slice::from_ref(&victim)),
             _ => sim.delete_comments(std::slice::from_ref(&victim)),
         };
-        assert_eq!(gone, [victim.clone()]);
+        assert_eq!(gone, std::slice::from_ref(&victim));
         // A 404 of a route, or of another resource, proves nothing.
         for code in ["NOT_FOUND", "BUNDLE_NOT_FOUND"] {
             let body = json!({"error": {"code": code, "message": "Not found."}}).to_string();

@@ -14,7 +14,7 @@ use super::support::{mirror, settings, sync};
 use crate::api_support::demo_client;
 
 /// A simulator without rate limiting that gives a delivery one attempt.
-async fn sim_once() -> SimServer {
+pub(super) async fn sim_once() -> SimServer {
     let webhooks =
         WebhookConfig { max_attempts: 1, timeout: Duration::from_secs(2), ..WebhookConfig::default() };
     sim::start(SimConfig { bundles: 3, rate_limit: false, webhooks, ..SimConfig::default() })
@@ -23,7 +23,7 @@ async fn sim_once() -> SimServer {
 }
 
 /// An endpoint answering 200 to every delivery; returns its URL.
-async fn receiver() -> String {
+pub(super) async fn receiver() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let app = axum::Router::new().fallback(|| async { "ok" });
@@ -32,7 +32,7 @@ async fn receiver() -> String {
 }
 
 /// A URL nothing listens on: every delivery to it fails.
-async fn refused() -> String {
+pub(super) async fn refused() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     drop(listener);
@@ -42,7 +42,7 @@ async fn refused() -> String {
 /// Registers `urls` (every event type) and creates `bundles` bundles, whose
 /// events are delivered to each; waits until no delivery will be attempted
 /// again. Returns the endpoints' ids, in the order of `urls`.
-async fn delivered(sim: &SimServer, urls: &[String], bundles: usize) -> Vec<String> {
+pub(super) async fn delivered(sim: &SimServer, urls: &[String], bundles: usize) -> Vec<String> {
     let ids: Vec<String> =
         urls.iter().map(|url| sim.register_webhook(DEMO_KEY, url, &[]).expect("the demo key").id).collect();
     sim.insert_bundles(bundles);

@@ -19,3 +19,4 @@ mod secrets;
 mod snapshots;
 mod staleness;
 pub mod support;
+mod views;

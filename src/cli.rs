@@ -121,6 +121,13 @@ pub struct SyncArgs {
         value_parser = clap::builder::PossibleValuesParser::new(crate::mirror::streams::names())
     )]
     pub stream: Option<String>,
+    /// Send nothing: print what each stream's run would cost now (its kind, its requests,
+    /// their time at the key's rate), read from the mirror
+    #[arg(long)]
+    pub plan: bool,
+    /// With --plan: print the plan as JSON
+    #[arg(long, requires = "plan")]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -34,6 +34,8 @@
 //! - `context`: the [`Mirror`] a run is given; `summary`: what a run returns
 //!   ([`Outcome`], [`RunSummary`]) and its summary line.
 //!
+//! - [`plan`]: what a sync would cost, stream by stream, before it sends anything (`worker sync --plan`).
+//!
 //! [`sync_stream_once`] is the unit the commands, the scheduler and the tests call.
 
 pub mod account;
@@ -48,6 +50,7 @@ pub mod nested;
 pub mod nested_store;
 mod pages;
 pub mod parent_fetches;
+pub mod plan;
 pub mod problems;
 pub mod refresh;
 pub mod rows;

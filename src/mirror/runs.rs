@@ -64,6 +64,13 @@ pub async fn resume_point(pool: &PgPool, stream: &str) -> anyhow::Result<Option<
     .execute(pool)
     .await
     .context("Failed to close the runs of processes that died")?;
+    interrupted_at(pool, stream).await
+}
+
+/// Where the most recent walk of the stream stopped, if it did not finish
+/// and had committed a page (a run still `running` counts: its process died,
+/// or is walking now); reads only (`worker sync --plan`).
+pub async fn interrupted_at(pool: &PgPool, stream: &str) -> anyhow::Result<Option<ResumePoint>> {
     let last: Option<(i64, String, Option<i32>, String)> = sqlx::query_as(
         "SELECT id, status, last_page, kind FROM tokportal.sync_runs WHERE stream = $1 ORDER BY id DESC LIMIT 1",
     )
@@ -296,4 +303,18 @@ pub async fn empty(conn: &mut PgConnection) -> anyhow::Result<()> {
         .await
         .context("Failed to empty tokportal.sync_seen and tokportal.sync_runs")?;
     Ok(())
+}
+
+/// The requests of the stream's last successful run of `kind`, if any.
+pub async fn last_requests(pool: &PgPool, stream: &str, kind: &str) -> anyhow::Result<Option<u64>> {
+    let n: Option<i64> = sqlx::query_scalar(
+        "SELECT requests FROM tokportal.sync_runs WHERE stream = $1 AND kind = $2 \
+         AND status IN ('succeeded', 'succeeded_with_problems') ORDER BY id DESC LIMIT 1",
+    )
+    .bind(stream)
+    .bind(kind)
+    .fetch_optional(pool)
+    .await
+    .context("Failed to read the stream's last run")?;
+    Ok(n.map(|n| n.max(0) as u64))
 }

@@ -20,26 +20,7 @@ pub async fn run(
     cancel: &CancellationToken,
 ) -> anyhow::Result<RunSummary> {
     let resume = runs::resume_point(&m.pool, stream.name).await?;
-    let (last_full, last_success) = runs::last_starts(&m.pool, stream.name).await?;
-    // An interrupted routine run is not resumed: it is short, and the next
-    // one reads from the same last success.
-    let routine = stream.routine != Routine::Never
-        && resume.is_none()
-        && last_full.is_some_and(|at| {
-            Utc::now().signed_duration_since(at).to_std().unwrap_or_default() < m.settings.full_walk_every
-        });
-    let reading = match stream.routine {
-        _ if !routine => Reading::All,
-        Routine::Never => Reading::All,
-        Routine::Head => Reading::Head,
-        Routine::Since { param } => match last_success {
-            Some(at) => Reading::Since { param, value: since_value(at, m.settings.since_overlap) },
-            // Only a resumed walk completed since the last success: the
-            // pages before its resume point were read by a run whose start
-            // is not recorded with it, so read everything.
-            None => Reading::All,
-        },
-    };
+    let reading = next_reading(m, stream, resume.is_some()).await?;
     let routine = reading != Reading::All;
     let kind = match (resume, routine) {
         (Some(_), _) => "resumed",
@@ -118,6 +99,31 @@ pub async fn run(
     }
     tally.spent(&m.client.counters(), &before);
     finish(m, stream, run_id, kind, resumed_from, status, complete, tally, note, error).await
+}
+
+/// What the next run of `stream` reads, `resuming` an interrupted walk or
+/// not: a routine run between full walks where the stream has one (an
+/// interrupted routine run is not resumed: it is short, and the next one
+/// reads from the same last success), else every page.
+pub(super) async fn next_reading(m: &Mirror, stream: &ListStream, resuming: bool) -> anyhow::Result<Reading> {
+    let (last_full, last_success) = runs::last_starts(&m.pool, stream.name).await?;
+    let routine = stream.routine != Routine::Never
+        && !resuming
+        && last_full.is_some_and(|at| {
+            Utc::now().signed_duration_since(at).to_std().unwrap_or_default() < m.settings.full_walk_every
+        });
+    Ok(match stream.routine {
+        _ if !routine => Reading::All,
+        Routine::Never => Reading::All,
+        Routine::Head => Reading::Head,
+        Routine::Since { param } => match last_success {
+            Some(at) => Reading::Since { param, value: since_value(at, m.settings.since_overlap) },
+            // Only a resumed walk completed since the last success: the
+            // pages before its resume point were read by a run whose start
+            // is not recorded with it, so read everything.
+            None => Reading::All,
+        },
+    })
 }
 
 /// What one run reads.

@@ -12,6 +12,7 @@ mod exact;
 mod in_flight;
 mod kill;
 mod lists;
+mod plan;
 mod poison;
 mod progress;
 mod runs;

@@ -34,6 +34,12 @@ pub const QUERIES: &[(&str, &str)] = &[
          JOIN tokportal.bundle_videos v ON v.bundle_id = b.id ORDER BY b.created_at DESC, v.position LIMIT 5",
     ),
     (
+        "delivered accounts of bundles, their latest ban and analytics (a view)",
+        "SELECT bundle_id, status, username, account_status, latest_ban_status, followers \
+         FROM tokportal.bundle_overview WHERE account_id IS NOT NULL \
+         ORDER BY latest_ban_at DESC NULLS LAST, bundle_id LIMIT 5",
+    ),
+    (
         "the walks",
         "SELECT id, stream, kind, status, pages, items, inserted, updated, deleted, requests FROM tokportal.sync_runs ORDER BY id",
     ),

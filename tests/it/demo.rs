@@ -48,6 +48,11 @@ async fn the_demo_mirrors_and_replays_every_job_exactly_once_into_database_url(p
     assert_eq!(requests, streams, "the simulator counted the requests the walks made: {stdout}");
     assert_eq!(ratio, None, "a burst of 500 holds the whole pass: {stdout}");
     assert!(stdout.contains("-- live bundles by status"), "{stdout}");
+    // The accounts were mirrored with the bundles, and a view joins them.
+    let view = stdout.split("-- delivered accounts of bundles").nth(1).expect("the view's query is shown");
+    let view = view.split("\n-- ").next().unwrap_or_default();
+    assert!(view.contains("FROM tokportal.bundle_overview"), "{view}");
+    assert!(view.lines().any(|row| row.contains(r#""username":"user_"#)), "a row: {view}");
     let succeeded: i64 =
         sqlx::query_scalar("SELECT count(*) FROM tokportal.mutation_jobs WHERE status = 'succeeded'")
             .fetch_one(&pool)

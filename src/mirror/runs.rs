@@ -53,9 +53,7 @@ pub struct ResumePoint {
 /// Called with the stream's lock held, so a run still `running` belongs to a
 /// process that died: it is closed as `interrupted`. Returns where the most
 /// recent walk of the stream stopped, if it did not finish and had
-/// committed a page. A routine run is not resumed: it read a ledger's head
-/// or a filtered list, whose pages are not the whole list's; the next run
-/// starts over (it is short, and it reads from the same last success).
+/// committed a page. A routine run (a head, a filtered list) is not resumed.
 pub async fn resume_point(pool: &PgPool, stream: &str) -> anyhow::Result<Option<ResumePoint>> {
     sqlx::query(
         "UPDATE tokportal.sync_runs SET status = 'interrupted', finished_at = now(), \
@@ -83,31 +81,23 @@ pub async fn resume_point(pool: &PgPool, stream: &str) -> anyhow::Result<Option<
     })
 }
 
-/// When the stream last completed a full walk.
-pub async fn last_full_walk(pool: &PgPool, stream: &str) -> anyhow::Result<Option<DateTime<Utc>>> {
-    sqlx::query_scalar(
-        "SELECT max(started_at) FROM tokportal.sync_runs \
-         WHERE stream = $1 AND status IN ('succeeded', 'succeeded_with_problems') AND complete AND kind IN ('full', 'resumed')",
+/// When the stream's last complete walk started (full or resumed: what
+/// `sync.full_walk_every` counts from), and its last successful full or
+/// routine run (what a `since` routine run reads back to; not a resumed walk,
+/// whose first pages were read by an earlier run).
+pub async fn last_starts(
+    pool: &PgPool,
+    stream: &str,
+) -> anyhow::Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)> {
+    sqlx::query_as(
+        "SELECT max(started_at) FILTER (WHERE complete AND kind IN ('full', 'resumed')), \
+         max(started_at) FILTER (WHERE kind IN ('full', 'routine')) FROM tokportal.sync_runs \
+         WHERE stream = $1 AND status IN ('succeeded', 'succeeded_with_problems')",
     )
     .bind(stream)
     .fetch_one(pool)
     .await
-    .context("Failed to read the stream's last full walk")
-}
-
-/// When the last run of the stream that read what it set out to started: a
-/// full walk, or a routine run (resumed walks are left out: the pages
-/// before the resume point were read by a run that started earlier). What a
-/// `since` routine run reads back to.
-pub async fn last_success(pool: &PgPool, stream: &str) -> anyhow::Result<Option<DateTime<Utc>>> {
-    sqlx::query_scalar(
-        "SELECT max(started_at) FROM tokportal.sync_runs \
-         WHERE stream = $1 AND status IN ('succeeded', 'succeeded_with_problems') AND kind IN ('full', 'routine')",
-    )
-    .bind(stream)
-    .fetch_one(pool)
-    .await
-    .context("Failed to read the stream's last successful run")
+    .context("Failed to read the stream's last walks")
 }
 
 /// Seconds since each of `streams` last started a walk that brought its
@@ -184,7 +174,8 @@ pub async fn finish(
     let mut tx = pool.begin().await.context("Failed to start a transaction")?;
     checkpoint(&mut tx, run_id, None, tally).await?;
     sqlx::query(
-        "UPDATE tokportal.sync_runs SET status = $2, complete = $3, finished_at = clock_timestamp(), \
+        "WITH forgotten AS (DELETE FROM tokportal.sync_seen WHERE run_id = $1) \
+         UPDATE tokportal.sync_runs SET status = $2, complete = $3, finished_at = clock_timestamp(), \
          note = coalesce($4, note), error = $5 WHERE id = $1",
     )
     .bind(run_id)
@@ -194,12 +185,7 @@ pub async fn finish(
     .bind(error)
     .execute(&mut *tx)
     .await
-    .context("Failed to record the end of a run")?;
-    sqlx::query("DELETE FROM tokportal.sync_seen WHERE run_id = $1")
-        .bind(run_id)
-        .execute(&mut *tx)
-        .await
-        .context("Failed to forget the ids a run saw")?;
+    .context("Failed to record the end of a run and forget the ids it saw")?;
     tx.commit().await.context("Failed to commit the end of a run")
 }
 
@@ -305,13 +291,9 @@ pub async fn recent(pool: &PgPool, stream: Option<&str>, limit: u32) -> anyhow::
 /// Forgets every run and what running walks saw (`worker mirror rebind`):
 /// no checkpoint of another account's list is resumed.
 pub async fn empty(conn: &mut PgConnection) -> anyhow::Result<()> {
-    sqlx::query("DELETE FROM tokportal.sync_seen")
-        .execute(&mut *conn)
+    sqlx::raw_sql("DELETE FROM tokportal.sync_seen; DELETE FROM tokportal.sync_runs")
+        .execute(conn)
         .await
-        .context("Failed to empty tokportal.sync_seen")?;
-    sqlx::query("DELETE FROM tokportal.sync_runs")
-        .execute(&mut *conn)
-        .await
-        .context("Failed to empty tokportal.sync_runs")?;
+        .context("Failed to empty tokportal.sync_seen and tokportal.sync_runs")?;
     Ok(())
 }

@@ -20,18 +20,23 @@ pub async fn run(
     cancel: &CancellationToken,
 ) -> anyhow::Result<RunSummary> {
     let resume = runs::resume_point(&m.pool, stream.name).await?;
+    let (last_full, last_success) = runs::last_starts(&m.pool, stream.name).await?;
+    // An interrupted routine run is not resumed: it is short, and the next
+    // one reads from the same last success.
     let routine = stream.routine != Routine::Never
         && resume.is_none()
-        && runs::last_full_walk(&m.pool, stream.name).await?.is_some_and(|at| {
+        && last_full.is_some_and(|at| {
             Utc::now().signed_duration_since(at).to_std().unwrap_or_default() < m.settings.full_walk_every
         });
     let reading = match stream.routine {
         _ if !routine => Reading::All,
         Routine::Never => Reading::All,
         Routine::Head => Reading::Head,
-        Routine::Since { param } => match runs::last_success(&m.pool, stream.name).await? {
+        Routine::Since { param } => match last_success {
             Some(at) => Reading::Since { param, value: since_value(at, m.settings.since_overlap) },
-            // Unreachable after a full walk (itself a success); read everything.
+            // Only a resumed walk completed since the last success: the
+            // pages before its resume point were read by a run whose start
+            // is not recorded with it, so read everything.
             None => Reading::All,
         },
     };

@@ -22,7 +22,8 @@ fn without_any_config_file_the_built_in_defaults_apply() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("# config file: none"), "{stdout}");
     assert!(stdout.contains("base_url = \"https://app.tokportal.com/api/ext\""), "{stdout}");
-    assert!(stdout.contains("streams = [\"bundles\", \"bundle_videos\", \"bundle_accounts\"]"), "{stdout}");
+    let defaults = r#"streams = ["bundles", "bundle_videos", "bundle_accounts", "accounts", "account_bans"]"#;
+    assert!(stdout.contains(defaults), "{stdout}");
 }
 
 #[test]

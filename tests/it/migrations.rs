@@ -7,11 +7,14 @@ use tokportal_sync::db;
 use crate::helpers::{database_url, text, worker};
 
 const TABLES: &[&str] = &[
+    "account_bans",
+    "accounts",
     "api_budgets",
     "bundle_accounts",
     "bundle_videos",
     "bundles",
     "child_refreshes",
+    "comments",
     "credit_transactions",
     "mirror_account",
     "mutation_attempts",
@@ -19,6 +22,7 @@ const TABLES: &[&str] = &[
     "sync_problems",
     "sync_runs",
     "sync_seen",
+    "webhook_endpoints",
     "webhook_events",
 ];
 

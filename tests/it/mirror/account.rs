@@ -47,6 +47,17 @@ async fn run(
     .unwrap()
 }
 
+/// The table of every list stream.
+fn list_tables() -> Vec<&'static str> {
+    use tokportal_sync::mirror::streams::{ALL, Stream};
+    ALL.iter()
+        .filter_map(|e| match e.stream {
+            Stream::List(s) => Some(s.table),
+            Stream::Children(_) => None,
+        })
+        .collect()
+}
+
 async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string())).fetch_one(pool).await.unwrap()
 }
@@ -86,9 +97,19 @@ async fn a_key_of_another_account_is_refused_with_nothing_written_until_the_mirr
     let out = go(vec!["mirror", "rebind"], OTHER).await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert_eq!(live_bundles(&pool).await.len(), 30);
+    // Every list table holds a row: those the default sync walked, and one planted in each other.
+    assert!(count(&pool, "SELECT count(*) FROM tokportal.accounts").await > 0);
+    assert!(count(&pool, "SELECT count(*) FROM tokportal.account_bans").await > 0);
+    for table in list_tables() {
+        let plant =
+            format!("INSERT INTO {table} (id, data) VALUES ('planted', '{{}}') ON CONFLICT DO NOTHING");
+        sqlx::query(sqlx::AssertSqlSafe(plant)).execute(&pool).await.unwrap();
+    }
     let out = go(vec!["mirror", "rebind", "--yes"], OTHER).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(count(&pool, "SELECT count(*) FROM tokportal.bundles").await, 0);
+    for table in list_tables() {
+        assert_eq!(count(&pool, &format!("SELECT count(*) FROM {table}")).await, 0, "{table} is emptied");
+    }
     assert_eq!(count(&pool, "SELECT count(*) FROM tokportal.sync_runs").await, 0);
     let out = go(vec!["sync"], OTHER).await;
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -1,6 +1,7 @@
 //! The mirror against the simulator and a real Postgres database per test.
 
 mod account;
+mod bans;
 mod children;
 mod cli;
 mod confirmed;
@@ -10,6 +11,7 @@ mod drift;
 mod exact;
 mod in_flight;
 mod kill;
+mod lists;
 mod poison;
 mod progress;
 mod runs;

@@ -53,7 +53,7 @@ fn list_tables() -> Vec<&'static str> {
     ALL.iter()
         .filter_map(|e| match e.stream {
             Stream::List(s) => Some(s.table),
-            Stream::Children(_) => None,
+            _ => None,
         })
         .collect()
 }

@@ -18,12 +18,20 @@ use crate::sim::listing::paginate;
 use crate::sim::lock::lock;
 use crate::sim::state::{KeyState, Shared};
 
+/// `GET /credits/balance`: the balance, `currency` `credits`, and
+/// `updated_at`, when it last moved (the newest entry of the history; both
+/// fields assumed: the reference shows only `balance`).
 pub async fn balance(
     State(shared): State<Arc<Shared>>,
     Extension(key): Extension<Arc<KeyState>>,
 ) -> ApiResult {
-    let credits = lock(&shared.world).accounts[key.index].credits;
-    Ok(Json(json!({ "data": { "balance": credits } })).into_response())
+    let (credits, updated_at) = {
+        let world = lock(&shared.world);
+        let account = &world.accounts[key.index];
+        (account.credits, account.history.first().map(|entry| entry["created_at"].clone()))
+    };
+    let data = json!({ "balance": credits, "currency": "credits", "updated_at": updated_at });
+    Ok(Json(json!({ "data": data })).into_response())
 }
 
 /// `GET /me`: the reference names the endpoint (getCurrentUser) but not its

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
+use axum::routing::{get, post, put};
 
 use super::error::ApiError;
 use super::extensions::Unrouted;
@@ -43,7 +43,7 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/me", get(credits::me))
         .route("/credits/history", get(credits::history))
         .route("/webhooks", get(webhooks::list).post(webhooks::create))
-        .route("/webhooks/{id}", delete(webhooks::delete))
+        .route("/webhooks/{id}", get(webhooks::get).delete(webhooks::delete))
         .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -1,6 +1,7 @@
 //! `POST /webhooks` (one of the six operations whose answer holds a secret,
-//! so the gate refuses an `Idempotency-Key` on it), `GET /webhooks` and
-//! `GET /webhooks/{id}/deliveries` (paginated like every list), and
+//! so the gate refuses an `Idempotency-Key` on it), `GET /webhooks`
+//! (`enabled`, `event`) and `GET /webhooks/{id}/deliveries` (`event_type`,
+//! `success`), paginated like every list, `GET /webhooks/{id}`, and
 //! `DELETE /webhooks/{id}`. A key sees only its own endpoints.
 
 use std::sync::Arc;
@@ -13,10 +14,12 @@ use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
 use super::body::object;
+use super::bundles::maybe_malformed;
 use super::query::{json_bytes, page_body, pagination, params};
 use crate::sim::error::{ApiError, ApiResult};
 use crate::sim::listing::paginate;
 use crate::sim::state::{KeyState, Shared};
+use crate::sim::webhooks::{DeliveryFilter, EndpointFilter};
 
 /// The longest endpoint URL accepted.
 const MAX_URL: usize = 2048;
@@ -53,9 +56,26 @@ pub async fn list(
     Extension(key): Extension<Arc<KeyState>>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult {
-    let (page, per_page) = pagination(&params(raw.as_deref()))?;
-    let (items, total) = paginate(shared.webhooks.items(key.index).iter(), page, per_page, Value::to_string);
-    Ok(json_bytes(StatusCode::OK, page_body(&items, page, per_page, total)))
+    let params = params(raw.as_deref());
+    let (page, per_page) = pagination(&params)?;
+    let text = |name: &str| params.get(name).filter(|v| !v.is_empty()).cloned();
+    let filter = EndpointFilter { enabled: text("enabled"), event: text("event") };
+    let all = shared.webhooks.items(key.index, &filter);
+    let (items, total) = paginate(all.iter(), page, per_page, Value::to_string);
+    let body = page_body(&items, page, per_page, total);
+    Ok(json_bytes(StatusCode::OK, maybe_malformed(&shared, body)))
+}
+
+/// `GET /webhooks/{id}`: the endpoint with its `secret` (the one read that
+/// shows it besides the creation; the reference does not say whether the real
+/// detail does, and a mirror must not store it either way).
+pub async fn get(
+    State(shared): State<Arc<Shared>>,
+    Extension(key): Extension<Arc<KeyState>>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let data = shared.webhooks.detail(key.index, &id).ok_or_else(|| not_found(&id))?;
+    Ok(Json(json!({ "data": data })).into_response())
 }
 
 pub async fn deliveries(
@@ -64,10 +84,14 @@ pub async fn deliveries(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult {
-    let (page, per_page) = pagination(&params(raw.as_deref()))?;
-    let all = shared.webhooks.delivery_items(key.index, &id).ok_or_else(|| not_found(&id))?;
+    let params = params(raw.as_deref());
+    let (page, per_page) = pagination(&params)?;
+    let text = |name: &str| params.get(name).filter(|v| !v.is_empty()).cloned();
+    let filter = DeliveryFilter { event_type: text("event_type"), success: text("success") };
+    let all = shared.webhooks.delivery_items(Some(key.index), &id, &filter).ok_or_else(|| not_found(&id))?;
     let (items, total) = paginate(all.iter(), page, per_page, Value::to_string);
-    Ok(json_bytes(StatusCode::OK, page_body(&items, page, per_page, total)))
+    let body = page_body(&items, page, per_page, total);
+    Ok(json_bytes(StatusCode::OK, maybe_malformed(&shared, body)))
 }
 
 pub async fn delete(

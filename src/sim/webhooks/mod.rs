@@ -55,5 +55,6 @@ pub mod sign;
 pub mod store;
 pub mod view;
 
+pub use read::{DeliveryFilter, EndpointFilter};
 pub use store::Webhooks;
 pub use view::{DeliveryState, Registered, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent};

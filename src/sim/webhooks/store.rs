@@ -36,10 +36,17 @@ pub(super) struct Endpoint {
     pub created_at: SystemTime,
     /// An attempt to it is under way: one endpoint gets one delivery at a time.
     pub busy: bool,
+    /// A disabled endpoint is kept but gets no new deliveries.
+    pub enabled: bool,
 }
 
 impl Endpoint {
     pub fn wants(&self, kind: &str) -> bool {
+        self.enabled && self.subscribes(kind)
+    }
+
+    /// Whether its subscription names `kind` (no events: every type).
+    pub fn subscribes(&self, kind: &str) -> bool {
         self.events.is_empty() || self.events.iter().any(|e| e == kind)
     }
 }
@@ -132,6 +139,7 @@ impl Webhooks {
             secret: format!("whsec_{}", Uuid::new_v4().simple()),
             created_at: SystemTime::now(),
             busy: false,
+            enabled: true,
         };
         let mut data = endpoint.item();
         data["secret"] = json!(endpoint.secret);
@@ -211,6 +219,14 @@ impl Webhooks {
         if wake {
             self.wake.notify_one();
         }
+    }
+
+    /// Enables or disables an endpoint (whoever's); false if there is no such endpoint.
+    pub fn set_enabled(&self, id: &str, enabled: bool) -> bool {
+        let mut store = lock(&self.store);
+        let Some(endpoint) = store.endpoints.iter_mut().find(|e| e.id == id) else { return false };
+        endpoint.enabled = enabled;
+        true
     }
 
     /// Forgets every endpoint and event; attempts under way record nothing.

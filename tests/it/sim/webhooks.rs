@@ -6,6 +6,7 @@ mod delivery;
 mod emission;
 mod endpoints;
 mod faults;
+mod reads;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

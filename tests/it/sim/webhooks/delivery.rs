@@ -99,7 +99,7 @@ async fn a_delivery_that_keeps_failing_stops_after_max_attempts() {
     let listed = api.get_json(&format!("/webhooks/{endpoint}/deliveries")).await;
     assert_eq!(listed["data"][0]["status"], "failed");
     assert_eq!(
-        (listed["data"][0]["attempts"].as_u64(), listed["data"][0]["last_status_code"].as_u64()),
+        (listed["data"][0]["attempts"].as_u64(), listed["data"][0]["status_code"].as_u64()),
         (Some(3), Some(500))
     );
     sim.shutdown().await;

@@ -104,7 +104,8 @@ async fn the_deliveries_list_is_paginated_newest_first_and_a_reset_forgets_every
     assert_eq!(newest["event_id"], events[2].id);
     assert_eq!(newest["event_type"], "bundle.created");
     assert_eq!((newest["status"].as_str(), newest["attempts"].as_u64()), (Some("delivered"), Some(1)));
-    assert_eq!(newest["last_status_code"], 200);
+    assert_eq!(newest["status_code"], 200);
+    assert_eq!((&newest["success"], &newest["error"]), (&json!(true), &serde_json::Value::Null));
     assert!(newest["delivered_at"].is_string() && newest["next_attempt_at"].is_null(), "{newest}");
     assert_eq!(events.iter().map(|e| e.bundle_id.clone().unwrap()).collect::<Vec<_>>(), inserted);
     assert_eq!(client().post(admin_url(&sim, "/reset")).send().await.unwrap().status(), 204);

@@ -13,9 +13,10 @@
 //! - [`children`]: which bundles' video slots and accounts to fetch this run, and fetching them;
 //!   `child_fetch`: one bundle's, and which failures set it aside instead of stopping the run.
 //! - [`nested`]: one run of a per-parent list stream (`webhook_deliveries`):
-//!   each parent's pages, parents in rotation within the run's requests.
+//!   parents in rotation within the run's requests; `nested_walk`: one
+//!   parent's pages.
 //! - [`snapshots`]: one run of a snapshot stream: the credit balance, a row
-//!   when it changed; each account's analytics of the day, in rotation.
+//!   when it changed; [`daily`]: each account's analytics of the day, in rotation.
 //! - [`refresh`]: one bundle in or out (a fetched bundle, its slots, its
 //!   account, or the answer proving one gone), on the caller's transaction:
 //!   what `webhooks` calls, and what `children` does for each bundle.
@@ -44,10 +45,12 @@ pub mod child_refreshes;
 pub mod child_store;
 pub mod children;
 mod context;
+pub mod daily;
 pub mod deletes;
 pub mod lock;
 pub mod nested;
 pub mod nested_store;
+mod nested_walk;
 mod pages;
 pub mod parent_fetches;
 pub mod plan;
@@ -92,7 +95,7 @@ pub async fn sync_stream_once(
         Stream::Children(child) => children::run(m, child, cancel).await,
         Stream::Nested(nested) => nested::run(m, nested, cancel).await,
         Stream::Snapshot(snapshot) => snapshots::run_snapshot(m, snapshot, cancel).await,
-        Stream::Daily(daily) => snapshots::run_daily(m, daily, cancel).await,
+        Stream::Daily(daily) => daily::run(m, daily, cancel).await,
     };
     lock.release().await;
     let run = result?;

@@ -36,9 +36,10 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/webhooks/events", get(webhook_events))
         .route("/churn", get(churn).put(put_churn))
         .route("/reset", post(reset))
+        .merge(super::admin_saved::router())
 }
 
-fn bad_request(message: impl Into<String>) -> Response {
+pub(super) fn bad_request(message: impl Into<String>) -> Response {
     (
         StatusCode::BAD_REQUEST,
         Json(json!({ "error": { "code": "VALIDATION_ERROR", "message": message.into() } })),
@@ -47,7 +48,7 @@ fn bad_request(message: impl Into<String>) -> Response {
 }
 
 /// An empty body means "all defaults".
-fn parse<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Result<T, String> {
+pub(super) fn parse<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Result<T, String> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }

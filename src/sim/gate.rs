@@ -29,6 +29,7 @@ pub const API_VERSION: &str = "2026-05-25";
 /// The middleware: ids on every answer, then the authenticated part.
 pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     super::churn::catch_up(&shared);
+    super::account_churn::catch_up(&shared);
     let n = shared.request_ids.fetch_add(1, Ordering::Relaxed);
     let request_id = format!("req_{:016x}{:08x}", Rng::new(shared.config.seed ^ n).next_u64(), n as u32);
     let echo = req

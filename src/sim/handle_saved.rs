@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use super::handle::SimServer;
 use super::lock::lock;
 use super::saved::analytics;
+use super::saved::clock::now_millis;
 
 impl SimServer {
     /// Every account by id, exactly as `GET /accounts` serves it.
@@ -54,24 +55,24 @@ impl SimServer {
     /// Bans an account that is not banned: a new `open` ban (its id), the
     /// account `banned` from now. `None` if no such account or banned already.
     pub fn ban_saved_account(&self, id: &str) -> Option<String> {
-        lock(&self.shared.world).saved.ban(id)
+        lock(&self.shared.world).saved.ban(id, now_millis())
     }
 
     /// Sets fields of a ban (not `id`) and bumps its `updated_at` to now; a ban
     /// resolved `reinstated` lifts its account's ban. False if there is no such ban.
     pub fn change_ban(&self, id: &str, set: Map<String, Value>) -> bool {
-        lock(&self.shared.world).saved.change_ban(id, &set)
+        lock(&self.shared.world).saved.change_ban(id, &set, now_millis())
     }
 
     /// Sets fields of a comment task (not `id`) and bumps its `updated_at` to now.
     /// False if there is no such task.
     pub fn change_comment(&self, id: &str, set: Map<String, Value>) -> bool {
-        lock(&self.shared.world).saved.change_comment(id, &set)
+        lock(&self.shared.world).saved.change_comment(id, &set, now_millis())
     }
 
     /// Adds `count` `pending` comment tasks from random accounts, the newest; their ids.
     pub fn insert_comments(&self, count: usize) -> Vec<String> {
-        lock(&self.shared.world).saved.insert_comments(count)
+        lock(&self.shared.world).saved.insert_comments(count, now_millis())
     }
 
     /// Deletes comment tasks; the ids that existed.

@@ -20,7 +20,9 @@
 //! Files depend in one direction: what several of them share (words, marks,
 //! the lock) has a file of its own below them, so none imports one that imports it.
 
+pub mod account_churn;
 pub mod admin;
+mod admin_saved;
 pub mod bucket;
 pub mod bundle;
 pub mod children;

@@ -145,6 +145,8 @@ pub struct Shared {
     pub tracker: TaskTracker,
     /// Steady change at a rate (`/__sim/churn`).
     pub churn: Mutex<super::churn::Churn>,
+    /// Steady change of the delivered accounts (`/__sim/account-churn`).
+    pub account_churn: Mutex<super::account_churn::AccountChurn>,
 }
 
 impl Shared {
@@ -182,6 +184,7 @@ impl Shared {
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
             churn: Mutex::default(),
+            account_churn: Mutex::default(),
             keys,
             config,
         }
@@ -203,6 +206,7 @@ impl Shared {
     pub fn reset(&self) {
         *lock(&self.world) = World::connected(&self.config, &self.webhooks);
         *lock(&self.churn) = super::churn::Churn::default();
+        *lock(&self.account_churn) = super::account_churn::AccountChurn::default();
         self.webhooks.reset();
         *lock(&self.faults) = self.config.faults.clone();
         *lock(&self.fired) = FaultsFired::default();

@@ -2,20 +2,21 @@
 //! admin endpoints, churn): an account banned (a new ban), a ban moving
 //! towards its resolution (a reinstatement lifts the account's ban), a comment
 //! task moving along its statuses, tasks added or removed, accounts changed
-//! or removed. Every change of a ban or a task bumps its `updated_at`.
+//! or removed. Every change of a ban or a task moves its `updated_at` to the
+//! time of the change, `at` (unix milliseconds): now, or the time churn
+//! scheduled it for.
 
 use serde_json::{Map, Value, json};
 
 use super::Saved;
 use super::bans::{Ban, REASONS, RESOLUTIONS};
-use super::clock::{now_millis, now_secs};
 use super::comments::Comment;
 
 impl Saved {
     /// Bans an account that is not banned: a new `open` ban, the account
     /// `banned` from now. `None` if there is no such account or it is banned already.
-    pub fn ban(&mut self, account_id: &str) -> Option<String> {
-        let now = now_secs();
+    pub fn ban(&mut self, account_id: &str, at: i64) -> Option<String> {
+        let now = at.div_euclid(1000);
         let account = self.pool.accounts.find_mut(account_id)?;
         if account.is_banned() {
             return None;
@@ -30,7 +31,7 @@ impl Saved {
             reason: REASONS[self.rng.below(REASONS.len() as u64) as usize],
             banned_at: now,
             created_at: now,
-            updated_at: now_millis(),
+            updated_at: at,
             overlay: None,
         };
         let id = ban.id.to_string();
@@ -40,9 +41,9 @@ impl Saved {
 
     /// Sets fields of a ban and bumps its `updated_at`; a ban resolved
     /// `reinstated` lifts its account's ban. False if there is no such ban.
-    pub fn change_ban(&mut self, id: &str, set: &Map<String, Value>) -> bool {
+    pub fn change_ban(&mut self, id: &str, set: &Map<String, Value>, at: i64) -> bool {
         let Some(ban) = self.bans.find_mut(id) else { return false };
-        ban.set(set, now_millis());
+        ban.set(set, at);
         let reinstated = ban.status() == Some("resolved") && ban.resolution() == Some("reinstated");
         let account_id = ban.account_id.to_string();
         if reinstated && let Some(account) = self.pool.accounts.find_mut(&account_id) {
@@ -53,7 +54,7 @@ impl Saved {
 
     /// Moves a ban one step: `open` to `under_review`, `under_review` to
     /// `resolved` with a resolution drawn at random. False if it is resolved or not found.
-    pub fn step_ban(&mut self, id: &str) -> bool {
+    pub fn step_ban(&mut self, id: &str, at: i64) -> bool {
         let next = match self.bans.find(id).and_then(Ban::status) {
             Some("open") => json!({ "status": "under_review" }),
             Some("under_review") => {
@@ -61,20 +62,20 @@ impl Saved {
             }
             _ => return false,
         };
-        self.change_ban(id, next.as_object().expect("an object literal"))
+        self.change_ban(id, next.as_object().expect("an object literal"), at)
     }
 
     /// Sets fields of a comment task and bumps its `updated_at`. False if there is no such task.
-    pub fn change_comment(&mut self, id: &str, set: &Map<String, Value>) -> bool {
+    pub fn change_comment(&mut self, id: &str, set: &Map<String, Value>, at: i64) -> bool {
         let Some(comment) = self.comments.find_mut(id) else { return false };
-        comment.set(set, now_millis());
+        comment.set(set, at);
         true
     }
 
     /// Moves a comment task one step: `pending` to `in_progress` (or, one
     /// time in ten, `cancelled`), to `posted`, to `verified` (or, one time in
     /// ten, `disputed`). False if it is in a final status or not found.
-    pub fn step_comment(&mut self, id: &str) -> bool {
+    pub fn step_comment(&mut self, id: &str, at: i64) -> bool {
         let odd = self.rng.chance(0.1);
         let next = match self.comments.find(id).and_then(Comment::status) {
             Some("pending") if odd => "cancelled",
@@ -84,19 +85,19 @@ impl Saved {
             Some("posted") => "verified",
             _ => return false,
         };
-        self.change_comment(id, &Map::from_iter([("status".to_string(), json!(next))]))
+        self.change_comment(id, &Map::from_iter([("status".to_string(), json!(next))]), at)
     }
 
     /// Adds `count` `pending` comment tasks, each from a live account drawn at
     /// random, created now (the newest); their ids. None without a live account.
-    pub fn insert_comments(&mut self, count: usize) -> Vec<String> {
+    pub fn insert_comments(&mut self, count: usize, at: i64) -> Vec<String> {
         let mut ids = Vec::new();
         for _ in 0..count {
             let Some(account) = self.pick_account() else { break };
             let (account_id, platform) = (account.id, account.platform());
             let mut comment =
-                Comment::new(self.rng.uuid(), account_id, platform, self.rng.next_u64(), now_secs());
-            comment.updated_at = now_millis();
+                Comment::new(self.rng.uuid(), account_id, platform, self.rng.next_u64(), at.div_euclid(1000));
+            comment.updated_at = at;
             ids.push(comment.id.to_string());
             self.comments.push(comment);
         }

@@ -8,10 +8,6 @@ pub fn secs(year: i32, month: u32, day: u32) -> i64 {
     Utc.with_ymd_and_hms(year, month, day, 0, 0, 0).single().map_or(0, |t| t.timestamp())
 }
 
-pub fn now_secs() -> i64 {
-    Utc::now().timestamp()
-}
-
 pub fn now_millis() -> i64 {
     Utc::now().timestamp_millis()
 }

@@ -6,12 +6,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sqlx::PgPool;
-use tokportal_sync::api::Walk;
 use tokportal_sync::mirror::{Mirror, Status};
 use tokportal_sync::sim::{self, DEMO_KEY, SimConfig, SimServer, WebhookConfig};
 
 use super::support::{mirror, settings, sync};
-use crate::api_support::demo_client;
 
 /// A simulator without rate limiting that gives a delivery one attempt.
 pub(super) async fn sim_once() -> SimServer {
@@ -55,17 +53,10 @@ pub(super) async fn delivered(sim: &SimServer, urls: &[String], bundles: usize) 
     ids
 }
 
-/// What `GET /webhooks/{id}/deliveries` serves now, every page, by id.
+/// What `GET /webhooks/{id}/deliveries` serves now, by id.
 async fn served(sim: &SimServer, endpoint: &str) -> BTreeMap<String, Value> {
-    let path = format!("/webhooks/{endpoint}/deliveries");
-    let mut walk = Walk::new(demo_client(sim, 10_000.0, 10_000), &path, Vec::new(), 100).unwrap();
-    let mut items = BTreeMap::new();
-    while let Some(page) = walk.next_page().await.unwrap() {
-        for item in page.items {
-            items.insert(item["id"].as_str().unwrap().to_string(), item);
-        }
-    }
-    items
+    let items = sim.webhook_deliveries_served(endpoint).expect("an endpoint of the simulator");
+    items.into_iter().map(|item| (item["id"].as_str().unwrap().to_string(), item)).collect()
 }
 
 /// The mirror's live deliveries of `endpoint`, by id.
@@ -118,14 +109,20 @@ async fn after_a_sync_the_mirror_holds_every_delivery_of_every_endpoint_and_a_se
             .fetch_all(&pool)
             .await
             .unwrap();
+    assert_eq!(rows.len(), 8);
     for (success, attempts, data) in rows {
-        assert_eq!(success, data.get("success").and_then(Value::as_bool), "{data}");
-        assert_eq!(attempts, data.get("attempts").and_then(Value::as_i64), "{data}");
+        assert_eq!(success, Some(data["webhook_id"] == endpoints[0].as_str()), "{data}");
+        assert_eq!(success, data["success"].as_bool(), "{data}");
+        assert_eq!(attempts, data["attempts"].as_i64(), "{data}");
     }
 
     let again = sync(&m, "webhook_deliveries").await;
     assert_eq!((again.tally.inserted, again.tally.updated, again.tally.deleted), (0, 0, 0), "{again}");
-    assert!(again.tally.items >= 8 && again.tally.unchanged == again.tally.items, "{again}");
+    assert_eq!(
+        (again.tally.items, again.tally.unchanged),
+        (8, 8),
+        "the two filtered walks partition: {again}"
+    );
     let unmoved: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM tokportal.webhook_deliveries WHERE last_seen_at < (SELECT started_at FROM \
          tokportal.sync_runs WHERE id = $1)",
@@ -291,5 +288,28 @@ async fn a_run_stopped_by_its_requests_mid_endpoint_resumes_at_the_endpoints_che
     // A fresh walk of the endpoint costs more than the resumed one did.
     let full = sync(&m, "webhook_deliveries").await;
     assert!(resumed.tally.requests < full.tally.requests, "resumed {resumed}; full {full}");
+    sim.shutdown().await;
+}
+
+#[sqlx::test]
+async fn an_endpoint_the_mirror_confirms_deleted_takes_its_deliveries_with_it(pool: PgPool) {
+    let sim = sim_once().await;
+    let endpoints = delivered(&sim, &[receiver().await, refused().await, refused().await], 2).await;
+    let m = mirror(&pool, &sim, settings());
+    walk_both(&m).await;
+    let gone = &endpoints[2];
+    let url = format!("{}/webhooks/{gone}", sim.base_url());
+    let deleted = reqwest::Client::new().delete(url).header("x-api-key", DEMO_KEY).send().await.unwrap();
+    assert!(deleted.status().is_success());
+
+    // The endpoints' walk misses it and GET /webhooks/{id} confirms it gone.
+    let walk = sync(&m, "webhook_endpoints").await;
+    assert_eq!(walk.tally.deleted, 1, "{walk}");
+    assert!(mirrored(&pool, gone).await.is_empty(), "its deliveries went with it");
+    let run = sync(&m, "webhook_deliveries").await;
+    assert_eq!((run.status, run.tally.requests), (Status::Succeeded, 4), "only the live endpoints: {run}");
+    for kept in &endpoints[..2] {
+        assert_eq!(mirrored(&pool, kept).await, served(&sim, kept).await);
+    }
     sim.shutdown().await;
 }

@@ -121,6 +121,17 @@ async fn webhook_endpoints_equal_the_simulators_and_a_delete_check_stores_no_sec
         typed(&pool).await.into_iter().map(|(id, (url, _, events, _))| (id, (url, events))).collect();
     assert_eq!(mirrored, expected);
 
+    // An endpoint disabled: that row alone changes.
+    let disabled = sim.webhook_endpoints()[1].id.clone();
+    assert!(sim.set_webhook_enabled(&disabled, false));
+    let run = sync(&m, "webhook_endpoints").await;
+    assert_eq!((run.tally.updated, run.tally.unchanged), (1, 2), "{:?}", run.error);
+    let enabled: BTreeMap<String, Option<bool>> =
+        typed(&pool).await.into_iter().map(|(id, (_, enabled, _, _))| (id, enabled)).collect();
+    let want: BTreeMap<String, Option<bool>> =
+        expected.keys().map(|id| (id.clone(), Some(*id != disabled))).collect();
+    assert_eq!(enabled, want);
+
     // A walk that misses one endpoint asks GET /webhooks/{id}, whose answer carries the secret.
     fn hide_first(path: &str, _: &str, mut body: Value) -> Value {
         if path == "/webhooks" {

@@ -190,3 +190,44 @@ async fn an_account_gone_upstream_is_marked_deleted_through_the_accounts_delete_
     assert_eq!(again.tally.requests, 5, "a deleted account is not asked for again: {again}");
     sim.shutdown().await;
 }
+
+#[sqlx::test]
+async fn an_account_whose_analytics_fail_is_set_aside_and_the_others_are_stored(pool: PgPool) {
+    use super::support::{Proxy, proxy, unchanged};
+    let sim = sim_of_accounts(5).await;
+    let script = std::sync::Arc::new(std::sync::Mutex::new(Proxy::default()));
+    let (m, _server) = proxy(&pool, &sim, script.clone(), unchanged).await;
+    sync(&m, "accounts").await;
+    let ids: Vec<String> = sim.saved_accounts().keys().cloned().collect();
+    let answers = [
+        (503, r#"{"error":{"code":"UNAVAILABLE"}}"#),
+        (403, r#"{"error":{"code":"FORBIDDEN"}}"#),
+        (200, "[1]"),
+    ];
+    for (id, (status, body)) in ids.iter().zip(answers) {
+        script.lock().unwrap().answers.insert(format!("/accounts/{id}/analytics"), (status, body.into()));
+    }
+    let run = sync(&m, "account_analytics").await;
+    assert_eq!(run.status, Status::SucceededWithProblems, "{run}");
+    assert_eq!((run.tally.problems, run.tally.inserted), (3, 2), "{run}");
+    let problems: Vec<(String, String)> = sqlx::query_as(
+        "SELECT subject, code FROM tokportal.sync_problems WHERE stream = 'account_analytics' ORDER BY subject",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let mut expected = vec![
+        (ids[0].clone(), "HTTP 503".to_string()),
+        (ids[1].clone(), "FORBIDDEN".into()),
+        (ids[2].clone(), "BAD_BODY".into()),
+    ];
+    expected.sort();
+    assert_eq!(problems, expected);
+    let stored: Vec<String> = snapshots(&pool).await.into_iter().map(|r| r.0).collect();
+    assert_eq!(stored, ids[3..].to_vec());
+
+    // Set aside, they wait out their backoff: the next run asks only for the others.
+    let next = sync(&m, "account_analytics").await;
+    assert_eq!(next.tally.requests, 2, "{next}");
+    sim.shutdown().await;
+}

@@ -1,6 +1,7 @@
 //! The built-in simulator, over real HTTP on ephemeral loopback ports. Every
 //! test starts its own server and shuts it down.
 
+mod account_drift;
 mod accounts;
 mod admin;
 mod auth;

@@ -134,7 +134,11 @@ impl Fetcher {
         let response = self.client.get(&self.path, &query).await?;
         let status = Some(response.status);
         let list = ListPage::deserialize(&response.body).map_err(|e| {
-            let body = excerpt(response.body.to_string().as_bytes());
+            // Never a secret in an error (logged, stored with the run):
+            // a malformed page of `GET /webhooks` may carry signing secrets.
+            let mut shown = response.body.clone();
+            crate::secret::strip_secret_keys(&mut shown);
+            let body = excerpt(shown.to_string().as_bytes());
             self.fatal(
                 page,
                 status,

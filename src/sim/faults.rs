@@ -71,7 +71,8 @@ pub struct Faults {
     /// The next N matching requests execute, then the answer is held for `stall_ms`.
     pub stall_next: u32,
     pub stall_ms: u64,
-    /// The next N list pages (`GET /bundles`, `GET /credits/history`) are cut-off JSON.
+    /// The next N list pages (every paginated list: `GET /bundles`, `/credits/history`,
+    /// `/accounts`, `/account-bans`, `/comments`, `/webhooks`, deliveries) are cut-off JSON.
     pub malformed_next: u32,
     /// Every mutation waits this long before it executes (its idempotency key stays in progress).
     pub slow_ms: u64,

@@ -141,3 +141,47 @@ async fn routine_runs_never_delete_and_a_ban_missed_by_two_full_walks_is_marked_
     server.abort();
     sim.shutdown().await;
 }
+
+#[sqlx::test]
+async fn under_steady_churn_routine_runs_without_overlap_converge_on_the_simulators_lists(pool: PgPool) {
+    let sim = with_accounts(300).await;
+    let mut s = super::support::settings();
+    // No overlap: each routine run reads back exactly to the previous run's
+    // start, so a change made while that run was reading must still be read.
+    s.since_overlap = Duration::ZERO;
+    let m = super::support::mirror(&pool, &sim, s);
+    let lists =
+        [("accounts", "tokportal.accounts"), ("account_bans", TABLE), ("comments", "tokportal.comments")];
+    for (stream, _) in lists {
+        sync(&m, stream).await;
+    }
+    let http = reqwest::Client::new();
+    let churn = |body: &'static str| http.put(format!("{}/account-churn", sim.admin_url())).body(body).send();
+    assert!(churn(r#"{"per_second": 200}"#).await.unwrap().status().is_success());
+    let mut read = 0;
+    for round in 0..4 {
+        for (stream, _) in lists {
+            let run = sync(&m, stream).await;
+            assert_eq!(run.status, Status::Succeeded, "round {round} {stream}: {:?}", run.error);
+            if stream == "account_bans" {
+                assert_eq!(run.kind, "routine", "round {round}");
+                read += run.tally.items;
+            }
+        }
+    }
+    assert!(churn(r#"{"per_second": 0}"#).await.unwrap().status().is_success());
+    let bans = sync(&m, "account_bans").await;
+    assert_eq!(bans.kind, "routine");
+    for (stream, table) in lists {
+        if stream != "account_bans" {
+            sync(&m, stream).await;
+        }
+        assert_eq!(live(&pool, table).await, expected(&sim, stream), "{stream}");
+    }
+    let total = expected(&sim, "account_bans").len() as u64;
+    assert!(
+        read > 0 && read < 4 * total,
+        "the routine runs read {read} bans of {total}, not the whole list each"
+    );
+    sim.shutdown().await;
+}

@@ -168,3 +168,29 @@ async fn webhook_endpoints_equal_the_simulators_and_a_delete_check_stores_no_sec
     plain_server.abort();
     sim.shutdown().await;
 }
+
+#[sqlx::test]
+async fn a_malformed_page_fails_the_run_with_an_excerpt_that_holds_no_secret(pool: PgPool) {
+    let body = json!({
+        "data": {"id": "w1", "url": "https://a.example/hook", "secret": "whsec_in_a_malformed_page"},
+        "pagination": {"page": 1, "per_page": 25, "total": 1, "total_pages": 1}
+    })
+    .to_string();
+    let app = axum::Router::new().route(
+        "/webhooks",
+        axum::routing::get(move || {
+            let body = body.clone();
+            async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], body) }
+        }),
+    );
+    let (options, server) = crate::api_support::scripted(app).await;
+    let client = crate::api_support::client(options, crate::api_support::budget_options(10_000.0, 10_000));
+    let run = sync(&Mirror::new(pool.clone(), client, settings()), "webhook_endpoints").await;
+    assert_eq!(run.status, Status::Failed);
+    let error = format!("{:#}", run.error.expect("the page's error"));
+    assert!(error.contains("not a page of a list") && error.contains("https://a.example/hook"), "{error}");
+    assert!(!error.contains("whsec_"), "{error}");
+    let stored = stored_text(&pool).await;
+    assert!(stored.contains("not a page of a list") && !stored.contains("whsec_"), "{stored}");
+    server.abort();
+}

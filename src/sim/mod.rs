@@ -15,7 +15,8 @@
 //! platforms and filter fields several parts share; [`lock`] how every mutex is
 //! taken; [`bucket`], [`idempotency`], [`faults`], [`ledger`], [`seed`],
 //! [`drift`], [`pricing`] the other parts; [`saved`] the delivered accounts
-//! (`/accounts`, `/account-bans`, `/comments`, analytics).
+//! (`/accounts`, `/account-bans`, `/comments`, analytics), changed steadily by
+//! [`account_churn`] and on demand by `admin_saved`'s endpoints.
 //!
 //! Files depend in one direction: what several of them share (words, marks,
 //! the lock) has a file of its own below them, so none imports one that imports it.

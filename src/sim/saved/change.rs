@@ -11,6 +11,9 @@ use serde_json::{Map, Value, json};
 use super::Saved;
 use super::bans::{Ban, REASONS, RESOLUTIONS};
 use super::comments::Comment;
+use super::pool::SavedAccount;
+use super::table::Table;
+use crate::sim::rng::Rng;
 
 impl Saved {
     /// Bans an account that is not banned: a new `open` ban, the account
@@ -120,36 +123,33 @@ impl Saved {
         true
     }
 
-    fn pick_account(&mut self) -> Option<&super::pool::SavedAccount> {
-        let len = self.pool.accounts.len();
-        if len == 0 {
-            return None;
-        }
-        let n = self.rng.below(len as u64) as usize;
-        self.pool.accounts.nth(n)
+    /// Draws from one table until `keep` takes one (at most 16 draws: deleted
+    /// slots and rows `keep` refuses are drawn past).
+    fn pick<T>(rng: &mut Rng, table: &Table<T>, keep: impl Fn(&T) -> Option<String>) -> Option<String>
+    where
+        T: super::table::Record,
+    {
+        (0..16).find_map(|_| table.at_random(rng.next_u64()).and_then(&keep))
     }
 
-    /// A live account's id drawn at random, not banned (a few tries).
+    fn pick_account(&mut self) -> Option<&SavedAccount> {
+        let id = Self::pick(&mut self.rng, &self.pool.accounts, |a| Some(a.id.to_string()))?;
+        self.pool.accounts.find(&id)
+    }
+
+    /// A live account's id drawn at random, not banned.
     pub fn pick_unbanned(&mut self) -> Option<String> {
-        (0..16).find_map(|_| self.pick_account().filter(|a| !a.is_banned()).map(|a| a.id.to_string()))
+        Self::pick(&mut self.rng, &self.pool.accounts, |a| (!a.is_banned()).then(|| a.id.to_string()))
     }
 
-    /// A ban drawn at random among those not resolved (at most `tries` draws).
+    /// A ban drawn at random among those not resolved.
     pub fn pick_open_ban(&mut self) -> Option<String> {
-        let len = self.bans.len();
-        (0..16).find_map(|_| {
-            let n = self.rng.below(len as u64) as usize;
-            self.bans.nth(n).filter(|b| b.status() != Some("resolved")).map(|b| b.id.to_string())
-        })
+        Self::pick(&mut self.rng, &self.bans, |b| (b.status() != Some("resolved")).then(|| b.id.to_string()))
     }
 
     /// A comment task drawn at random among those not in a final status.
     pub fn pick_moving_comment(&mut self) -> Option<String> {
-        let len = self.comments.len();
-        (0..16).find_map(|_| {
-            let n = self.rng.below(len as u64) as usize;
-            let moving = |c: &&Comment| matches!(c.status(), Some("pending" | "in_progress" | "posted"));
-            self.comments.nth(n).filter(moving).map(|c| c.id.to_string())
-        })
+        let moving = |c: &Comment| matches!(c.status(), Some("pending" | "in_progress" | "posted"));
+        Self::pick(&mut self.rng, &self.comments, |c| moving(c).then(|| c.id.to_string()))
     }
 }

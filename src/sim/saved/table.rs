@@ -84,10 +84,14 @@ impl<T: Record> Table<T> {
         self.rows.iter_mut().rev().flatten()
     }
 
-    /// The live row at rank `n` of the insertion order, oldest first (rows
-    /// deleted are skipped, so this scans: for picking at random, rarely).
-    pub fn nth(&self, n: usize) -> Option<&T> {
-        self.rows.iter().flatten().nth(n)
+    /// The row in slot `draw % slots`, if it is live: a draw at random in
+    /// constant time (a caller that finds a deleted slot draws again).
+    pub fn at_random(&self, draw: u64) -> Option<&T> {
+        let slots = self.rows.len() as u64;
+        if slots == 0 {
+            return None;
+        }
+        self.rows[(draw % slots) as usize].as_ref()
     }
 }
 

@@ -18,16 +18,13 @@ use super::streams::SnapshotStream;
 use super::summary::{RunSummary, Status};
 use super::tally::Tally;
 use crate::api::ApiError;
-/// The object of a singleton answer: `data` when it is an object (the
-/// documented envelope), else the body itself when it is one.
+/// The object of a singleton answer: `data` when the body has it (the
+/// documented envelope; `None` when it is not an object), else the body
+/// itself when it is an object.
 pub(super) fn object_of(body: Value) -> Option<Value> {
     match body {
         Value::Object(mut map) => match map.remove("data") {
-            Some(data @ Value::Object(_)) => Some(data),
-            Some(other) => {
-                map.insert("data".into(), other);
-                Some(Value::Object(map))
-            }
+            Some(data) => data.is_object().then_some(data),
             None => Some(Value::Object(map)),
         },
         _ => None,
@@ -138,5 +135,6 @@ mod tests {
         assert_eq!(data.map(stored), Some(json!({"balance": 5, "n": {}})));
         assert_eq!(object_of(json!({"balance": 5})), Some(json!({"balance": 5})));
         assert_eq!(object_of(json!([1])), None);
+        assert_eq!(object_of(json!({"data": [1]})), None);
     }
 }

@@ -231,3 +231,26 @@ async fn an_account_whose_analytics_fail_is_set_aside_and_the_others_are_stored(
     assert_eq!(next.tally.requests, 2, "{next}");
     sim.shutdown().await;
 }
+
+#[sqlx::test]
+async fn in_continuous_mode_the_snapshot_and_per_parent_streams_take_their_turn_by_the_age_of_their_last_run(
+    pool: PgPool,
+) {
+    use tokportal_sync::mirror::staleness;
+    use tokportal_sync::schedule::pick::{Pick, pick};
+    let sim = sim_of_accounts(3).await;
+    let m = mirror(&pool, &sim, settings());
+    let configured = ["accounts", "account_analytics", "credit_balance"];
+    let day = std::time::Duration::from_secs(86_400);
+    let before = staleness::now(&pool, &configured, day).await.unwrap();
+    assert_eq!(before.lists.iter().map(|(s, _)| *s).collect::<Vec<_>>(), configured, "each is walked");
+    assert!(before.lists.iter().all(|(_, last)| last.is_none()), "never run");
+    for stream in configured {
+        sync(&m, stream).await;
+    }
+    let after = staleness::now(&pool, &configured, day).await.unwrap();
+    assert!(after.lists.iter().all(|(_, last)| last.is_some()), "{after:?}");
+    // None due yet (an hour's gap): the one run longest ago goes first, the accounts' walk.
+    assert_eq!(pick(&after, 3600.0), Some(Pick::Walk("accounts")));
+    sim.shutdown().await;
+}

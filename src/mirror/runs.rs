@@ -10,8 +10,28 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
+mod past;
+
 pub use super::tally::Tally;
 use crate::api::cursor::Absorbed;
+pub use past::{ResumePoint, interrupted_at, last_requests, last_starts};
+
+/// Called with the stream's lock held, so a run still `running` belongs to a
+/// process that died: it is closed as `interrupted`. Returns where the most
+/// recent walk of the stream stopped, if it did not finish and had
+/// committed a page. A routine run (a head, a filtered list) is not resumed.
+pub async fn resume_point(pool: &PgPool, stream: &str) -> anyhow::Result<Option<ResumePoint>> {
+    sqlx::query(
+        "UPDATE tokportal.sync_runs SET status = 'interrupted', finished_at = now(), \
+         note = concat_ws('; ', note, 'the process ended during the run') \
+         WHERE stream = $1 AND status = 'running'",
+    )
+    .bind(stream)
+    .execute(pool)
+    .await
+    .context("Failed to close the runs of processes that died")?;
+    interrupted_at(pool, stream).await
+}
 
 /// A run row as `worker runs` shows it.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
@@ -41,70 +61,6 @@ pub struct RunRow {
     pub plan: Option<Value>,
     pub note: Option<String>,
     pub error: Option<String>,
-}
-
-/// Where an interrupted walk stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ResumePoint {
-    pub run_id: i64,
-    pub last_page: u32,
-}
-
-/// Called with the stream's lock held, so a run still `running` belongs to a
-/// process that died: it is closed as `interrupted`. Returns where the most
-/// recent walk of the stream stopped, if it did not finish and had
-/// committed a page. A routine run (a head, a filtered list) is not resumed.
-pub async fn resume_point(pool: &PgPool, stream: &str) -> anyhow::Result<Option<ResumePoint>> {
-    sqlx::query(
-        "UPDATE tokportal.sync_runs SET status = 'interrupted', finished_at = now(), \
-         note = concat_ws('; ', note, 'the process ended during the run') \
-         WHERE stream = $1 AND status = 'running'",
-    )
-    .bind(stream)
-    .execute(pool)
-    .await
-    .context("Failed to close the runs of processes that died")?;
-    interrupted_at(pool, stream).await
-}
-
-/// Where the most recent walk of the stream stopped, if it did not finish
-/// and had committed a page (a run still `running` counts: its process died,
-/// or is walking now); reads only (`worker sync --plan`).
-pub async fn interrupted_at(pool: &PgPool, stream: &str) -> anyhow::Result<Option<ResumePoint>> {
-    let last: Option<(i64, String, Option<i32>, String)> = sqlx::query_as(
-        "SELECT id, status, last_page, kind FROM tokportal.sync_runs WHERE stream = $1 ORDER BY id DESC LIMIT 1",
-    )
-    .bind(stream)
-    .fetch_optional(pool)
-    .await
-    .context("Failed to read the stream's last run")?;
-    Ok(match last {
-        Some((run_id, status, Some(page), kind))
-            if !status.starts_with("succeeded") && kind != "children" && kind != "routine" && page >= 1 =>
-        {
-            Some(ResumePoint { run_id, last_page: page as u32 })
-        }
-        _ => None,
-    })
-}
-
-/// When the stream's last complete walk started (full or resumed: what
-/// `sync.full_walk_every` counts from), and its last successful full or
-/// routine run (what a `since` routine run reads back to; not a resumed walk,
-/// whose first pages were read by an earlier run).
-pub async fn last_starts(
-    pool: &PgPool,
-    stream: &str,
-) -> anyhow::Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)> {
-    sqlx::query_as(
-        "SELECT max(started_at) FILTER (WHERE complete AND kind IN ('full', 'resumed')), \
-         max(started_at) FILTER (WHERE kind IN ('full', 'routine')) FROM tokportal.sync_runs \
-         WHERE stream = $1 AND status IN ('succeeded', 'succeeded_with_problems')",
-    )
-    .bind(stream)
-    .fetch_one(pool)
-    .await
-    .context("Failed to read the stream's last walks")
 }
 
 /// Seconds since each of `streams` last started a walk that brought its
@@ -304,18 +260,4 @@ pub async fn empty(conn: &mut PgConnection) -> anyhow::Result<()> {
         .await
         .context("Failed to empty tokportal.sync_seen and tokportal.sync_runs")?;
     Ok(())
-}
-
-/// The requests of the stream's last successful run of `kind`, if any.
-pub async fn last_requests(pool: &PgPool, stream: &str, kind: &str) -> anyhow::Result<Option<u64>> {
-    let n: Option<i64> = sqlx::query_scalar(
-        "SELECT requests FROM tokportal.sync_runs WHERE stream = $1 AND kind = $2 \
-         AND status IN ('succeeded', 'succeeded_with_problems') ORDER BY id DESC LIMIT 1",
-    )
-    .bind(stream)
-    .bind(kind)
-    .fetch_optional(pool)
-    .await
-    .context("Failed to read the stream's last run")?;
-    Ok(n.map(|n| n.max(0) as u64))
 }

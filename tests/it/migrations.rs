@@ -1,4 +1,4 @@
-//! Migrations: every table of the schema, idempotent, safe to run from two
+//! Migrations: every table and view of the schema, idempotent, safe to run from two
 //! processes at once; and the CHECK constraints of the mutation queue.
 
 use sqlx::PgPool;
@@ -7,6 +7,7 @@ use tokportal_sync::db;
 use crate::helpers::{database_url, text, worker};
 
 const TABLES: &[&str] = &[
+    "account_analytics_snapshots",
     "account_bans",
     "accounts",
     "api_budgets",
@@ -15,21 +16,43 @@ const TABLES: &[&str] = &[
     "bundles",
     "child_refreshes",
     "comments",
+    "credit_balance_snapshots",
     "credit_transactions",
     "mirror_account",
     "mutation_attempts",
     "mutation_jobs",
+    "parent_fetches",
     "sync_problems",
     "sync_runs",
     "sync_seen",
+    "webhook_deliveries",
     "webhook_endpoints",
     "webhook_events",
 ];
 
+/// The views of the schema (docs/mirror.md, "Views").
+const VIEWS: &[&str] = &[
+    "bundle_overview",
+    "credit_balance_history",
+    "failed_webhook_deliveries",
+    "pending_comments_per_account",
+    "recent_account_bans",
+];
+
 async fn tables(pool: &PgPool) -> Vec<String> {
+    of_type(pool, "BASE TABLE").await
+}
+
+async fn views(pool: &PgPool) -> Vec<String> {
+    of_type(pool, "VIEW").await
+}
+
+async fn of_type(pool: &PgPool, kind: &str) -> Vec<String> {
     sqlx::query_scalar(
-        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'tokportal' ORDER BY 1",
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'tokportal' \
+         AND table_type = $1 ORDER BY 1",
     )
+    .bind(kind)
     .fetch_all(pool)
     .await
     .unwrap()
@@ -40,8 +63,10 @@ async fn migrate_creates_every_table_and_a_second_run_changes_nothing(pool: PgPo
     let first = db::migrate(&pool).await.unwrap();
     assert_eq!(first, db::MIGRATOR.iter().count());
     assert_eq!(tables(&pool).await, TABLES);
+    assert_eq!(views(&pool).await, VIEWS);
     assert_eq!(db::migrate(&pool).await.unwrap(), 0);
     assert_eq!(tables(&pool).await, TABLES);
+    assert_eq!(views(&pool).await, VIEWS);
 }
 
 #[sqlx::test(migrations = false)]

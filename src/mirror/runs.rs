@@ -101,8 +101,9 @@ pub async fn last_starts(
 }
 
 /// Seconds since each of `streams` last started a walk that brought its
-/// list up to date (a complete walk, or a ledger's routine run of its head),
-/// or since `since` for a stream with none: how stale its rows can be.
+/// list up to date (a complete walk, or a routine run: a ledger's head, the
+/// changes of a list), or since `since` for a stream with none: how stale
+/// its rows can be.
 pub async fn walk_ages(
     pool: &PgPool,
     streams: &[&str],
@@ -113,9 +114,9 @@ pub async fn walk_ages(
     Ok(walks.into_iter().map(|(s, walk)| (s, walk.map_or(never, |(age, _)| age.max(0.0)))).collect())
 }
 
-/// The last walk of each of `streams` that read its list to the end (or, for
-/// a ledger's routine run, to rows already held): seconds since it started
-/// and seconds it took; `None` for a stream never walked so.
+/// The last walk of each of `streams` that read its list to the end (or a
+/// routine run: its head or its changes): seconds since it started and
+/// seconds it took; `None` for a stream never walked so.
 pub async fn last_walks(
     pool: &PgPool,
     streams: &[&str],

@@ -149,7 +149,10 @@ fn no_command_and_no_part_of_the_demo_reaches_into_a_command() {
 
 #[test]
 fn the_api_layer_the_simulator_and_secret_call_nothing_above_them() {
-    let allowed: &[(&str, &[&str])] = &[("api", &["api"]), ("sim", &["sim", "secret"]), ("secret", &[])];
+    // `secret` imports nothing from the crate: every layer may use it (the
+    // api layer, to keep secrets out of the excerpts its errors carry).
+    let allowed: &[(&str, &[&str])] =
+        &[("api", &["api", "secret"]), ("sim", &["sim", "secret"]), ("secret", &[])];
     let mut offenders = Vec::new();
     for s in sources() {
         let Some((_, ok)) = allowed.iter().find(|(t, _)| *t == top(&s.path)) else { continue };

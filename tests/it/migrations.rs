@@ -7,6 +7,7 @@ use tokportal_sync::db;
 use crate::helpers::{database_url, text, worker};
 
 const TABLES: &[&str] = &[
+    "account_analytics_snapshots",
     "account_bans",
     "accounts",
     "api_budgets",
@@ -15,13 +16,16 @@ const TABLES: &[&str] = &[
     "bundles",
     "child_refreshes",
     "comments",
+    "credit_balance_snapshots",
     "credit_transactions",
     "mirror_account",
     "mutation_attempts",
     "mutation_jobs",
+    "parent_fetches",
     "sync_problems",
     "sync_runs",
     "sync_seen",
+    "webhook_deliveries",
     "webhook_endpoints",
     "webhook_events",
 ];

@@ -96,9 +96,11 @@ pub async fn run(
                 let mut tx = m.pool.begin().await.context("Failed to start a transaction")?;
                 if !resumed {
                     if runs::seen_count(&m.pool, run_id).await? < tally.items {
-                        notes.push(
-                            "the ids this run saw were lost (did Postgres restart?): no row was marked missed".into(),
-                        );
+                        let lost = "the ids this run saw were lost (did Postgres restart?): no row was marked missed";
+                        if !notes.iter().any(|n| n == lost) {
+                            tracing::warn!(stream = stream.name, run = run_id, "{lost}");
+                            notes.push(lost.to_string());
+                        }
                     } else {
                         let scopes: Vec<String> = (0..stream.passes.len()).map(scope).collect();
                         missed +=

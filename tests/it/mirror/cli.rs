@@ -134,3 +134,37 @@ async fn worker_problems_lists_what_the_walks_set_aside(pool: PgPool) {
     let row: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
     assert_eq!((row["code"].as_str(), row["attempts"].as_i64()), (Some("BUNDLE_NOT_OWNED"), Some(1)));
 }
+
+#[sqlx::test]
+async fn worker_sync_runs_the_per_parent_and_snapshot_streams_after_their_lists_and_worker_runs_shows_them(
+    pool: PgPool,
+) {
+    let sim = sim(10).await;
+    let url = database_url(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = env(&url, sim.base_url().as_str(), DEMO_KEY);
+    env.push(("TOKPORTAL__SYNC__STREAMS", "credit_balance,account_analytics,accounts".into()));
+    let out = run(dir.path().into(), vec!["sync"], env.clone()).await;
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let at = |line: &str| err.find(line).unwrap_or_else(|| panic!("{line} in {err}"));
+    // The list first, then what hangs from its rows, then the rest.
+    assert!(at("accounts: succeeded (full)") < at("account_analytics: succeeded (parents)"), "{err}");
+    assert!(
+        at("account_analytics: succeeded (parents)") < at("credit_balance: succeeded (snapshot)"),
+        "{err}"
+    );
+    assert!(err.contains("2 inserted"), "two accounts' analytics: {err}");
+
+    let out = run(dir.path().into(), vec!["runs"], env).await;
+    let table = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let line = |stream: &str| {
+        table.lines().find(|l| l.contains(stream)).unwrap_or_else(|| panic!("{stream}: {table}"))
+    };
+    assert!(
+        line("account_analytics").contains(" parents ") && line("account_analytics").contains("succeeded")
+    );
+    assert!(line("credit_balance").contains(" snapshot ") && line("credit_balance").contains("succeeded"));
+    sim.shutdown().await;
+}

@@ -313,3 +313,28 @@ async fn an_endpoint_the_mirror_confirms_deleted_takes_its_deliveries_with_it(po
     }
     sim.shutdown().await;
 }
+
+#[sqlx::test]
+async fn an_endpoint_whose_id_is_not_one_safe_path_segment_is_set_aside_and_never_requested(pool: PgPool) {
+    let sim = sim_once().await;
+    let endpoints = delivered(&sim, &[receiver().await], 1).await;
+    let m = mirror(&pool, &sim, settings());
+    walk_both(&m).await;
+    // A row no walk would write (the list sets such ids aside): held here by hand.
+    sqlx::query("INSERT INTO tokportal.webhook_endpoints (id, data) VALUES ('../credits/balance', '{}')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let run = sync(&m, "webhook_deliveries").await;
+    assert_eq!(run.status, Status::SucceededWithProblems, "{run}");
+    assert_eq!(run.tally.requests, 2, "the safe endpoint's two walks only: {run}");
+    let code: String = sqlx::query_scalar(
+        "SELECT code FROM tokportal.sync_problems WHERE stream = 'webhook_deliveries' AND subject = '../credits/balance'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(code, "UNSAFE_ID");
+    assert_eq!(mirrored(&pool, &endpoints[0]).await, served(&sim, &endpoints[0]).await);
+    sim.shutdown().await;
+}

@@ -55,6 +55,7 @@ steps=(
     "The mirror|BUNDLES=100000 bench/mirror.sh && BUNDLES=1000000 bench/mirror.sh"
     "Booking the budget|cargo run --quiet --release --example booking -- --pages 6000 && cargo run --quiet --release --example booking -- --pages 6000 --rate 1000000"
     "Webhooks|DATABASE_URL='$PG' cargo run --quiet --release --example webhook_staleness && DATABASE_URL='$PG' cargo run --quiet --release --example webhook_staleness -- --no-priority"
+    "The whole account|PG_URL='${PG%/*}' bench/account.sh"
 )
 
 if [ "${1:-}" = "--list" ]; then

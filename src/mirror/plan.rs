@@ -163,7 +163,7 @@ async fn list_estimate(m: &Mirror, list: &'static ListStream) -> anyhow::Result<
                 requests: last.unwrap_or(1).max(1),
                 up_to: 0,
                 basis: format!(
-                    "what changed since {param}={value}: {}",
+                    "what changed since {value} (`{param}`): {}",
                     match last {
                         Some(n) => format!("as many requests as the last routine run ({n})"),
                         None => "one page (no routine run yet)".into(),

@@ -199,15 +199,6 @@ async fn set_aside(
     retryable: bool,
     tally: &mut Tally,
 ) -> anyhow::Result<One> {
-    tracing::warn!(
-        stream = stream.name,
-        parent = id,
-        code,
-        error = text,
-        "parent set aside; the run goes on"
-    );
-    let mut conn = m.pool.acquire().await.context("Failed to get a connection")?;
-    problems::record(&mut conn, stream.name, id, code, text).await?;
-    tally.problems += 1;
+    problems::set_aside_parent(&m.pool, stream.name, id, code, text, tally).await?;
     Ok(One::Problem { retryable })
 }

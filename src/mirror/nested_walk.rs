@@ -152,15 +152,5 @@ pub(super) async fn record(
     text: &str,
     tally: &mut Tally,
 ) -> anyhow::Result<()> {
-    tracing::warn!(
-        stream = stream.name,
-        parent = id,
-        code,
-        error = text,
-        "parent set aside; the run goes on"
-    );
-    let mut conn = m.pool.acquire().await.context("Failed to get a connection")?;
-    problems::record(&mut conn, stream.name, id, code, text).await?;
-    tally.problems += 1;
-    Ok(())
+    problems::set_aside_parent(&m.pool, stream.name, id, code, text, tally).await
 }

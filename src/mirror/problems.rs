@@ -25,6 +25,23 @@ pub struct ProblemRow {
     pub next_attempt_at: DateTime<Utc>,
 }
 
+/// A parent row of a per-parent stream (a webhook endpoint, an account) set
+/// aside: logged, recorded with its backoff, counted in the run's tally.
+pub async fn set_aside_parent(
+    pool: &PgPool,
+    stream: &str,
+    id: &str,
+    code: &str,
+    text: &str,
+    tally: &mut super::tally::Tally,
+) -> anyhow::Result<()> {
+    tracing::warn!(stream, parent = id, code, error = text, "parent set aside; the run goes on");
+    let mut conn = pool.acquire().await.context("Failed to get a connection")?;
+    record(&mut conn, stream, id, code, text).await?;
+    tally.problems += 1;
+    Ok(())
+}
+
 /// Records (or counts again) a problem of `stream` about `subject`.
 pub async fn record(
     conn: &mut PgConnection,

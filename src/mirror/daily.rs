@@ -153,7 +153,7 @@ async fn store_one(
     tally.pages += 1;
     let body = match answer {
         Ok(found) => found.body,
-        Err(ApiError::NotFound { code, .. }) if code == stream.gone_code => {
+        Err(ApiError::NotFound { code, .. }) if stream.gone_codes.contains(&code.as_str()) => {
             tracing::info!(stream = stream.name, parent = id, "the parent no longer exists");
             return Ok(One::Gone);
         }

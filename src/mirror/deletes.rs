@@ -105,7 +105,9 @@ pub async fn settle(
         checked += 1;
         tally.delete_checks += 1;
         match answer {
-            Err(ApiError::NotFound { code, .. }) if code == detail.gone_code => gone.push(id),
+            Err(ApiError::NotFound { code, .. }) if detail.gone_codes.contains(&code.as_str()) => {
+                gone.push(id)
+            }
             Ok(found) => {
                 let item = list_item(found.body);
                 let mut tx = m.pool.begin().await.context("Failed to start a transaction")?;

@@ -79,7 +79,9 @@ pub(super) async fn walk_parent(
             }
             let list = match walk.fetch(read).await {
                 Ok(list) => list,
-                Err(ApiError::NotFound { code, .. }) if code == stream.gone_code => return Ok(Ended::Gone),
+                Err(ApiError::NotFound { code, .. }) if stream.gone_codes.contains(&code.as_str()) => {
+                    return Ok(Ended::Gone);
+                }
                 Err(e) if e.is_cancelled() => return Ok(Ended::Cancelled),
                 Err(e) => {
                     let Some((code, retryable)) = one_subjects(&e) else { return Err(e.into()) };

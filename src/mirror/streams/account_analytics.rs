@@ -1,7 +1,7 @@
 //! `GET /accounts/{id}/analytics` for each live account, in rotation, into
 //! `tokportal.account_analytics_snapshots`: one row per account and day.
 
-use super::accounts::{ACCOUNT_NOT_FOUND, ACCOUNTS};
+use super::accounts::{ACCOUNT_GONE, ACCOUNTS};
 use super::snapshot::DailyStream;
 
 pub static ACCOUNT_ANALYTICS: DailyStream = DailyStream {
@@ -10,5 +10,5 @@ pub static ACCOUNT_ANALYTICS: DailyStream = DailyStream {
     prefix: "/accounts/",
     suffix: "/analytics",
     table: "tokportal.account_analytics_snapshots",
-    gone_code: ACCOUNT_NOT_FOUND,
+    gone_codes: ACCOUNT_GONE,
 };

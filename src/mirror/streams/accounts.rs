@@ -6,8 +6,10 @@
 
 use super::list::{Column, Detail, Kind, ListStream, Routine, col};
 
-/// The documented 404 code of an account that does not exist.
-pub const ACCOUNT_NOT_FOUND: &str = "ACCOUNT_NOT_FOUND";
+/// The 404 codes of a delivered account that does not exist: the reference
+/// lists both `ACCOUNT_NOT_FOUND` and `SAVED_ACCOUNT_NOT_FOUND` without saying
+/// which endpoint answers which, and both name an account, never a route.
+pub const ACCOUNT_GONE: &[&str] = &["ACCOUNT_NOT_FOUND", "SAVED_ACCOUNT_NOT_FOUND"];
 
 const COLUMNS: &[Column] = &[
     col("platform", Kind::Text),
@@ -24,7 +26,7 @@ pub static ACCOUNTS: ListStream = ListStream {
     path: "/accounts",
     table: "tokportal.accounts",
     columns: COLUMNS,
-    detail: Some(Detail { path: "/accounts/", gone_code: ACCOUNT_NOT_FOUND }),
+    detail: Some(Detail { path: "/accounts/", gone_codes: ACCOUNT_GONE }),
     children: false,
     routine: Routine::Never,
     strip_secrets: false,

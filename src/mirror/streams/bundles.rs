@@ -21,7 +21,7 @@ pub static BUNDLES: ListStream = ListStream {
     path: "/bundles",
     table: "tokportal.bundles",
     columns: COLUMNS,
-    detail: Some(Detail { path: "/bundles/", gone_code: BUNDLE_NOT_FOUND }),
+    detail: Some(Detail { path: "/bundles/", gone_codes: &[BUNDLE_NOT_FOUND] }),
     children: true,
     routine: Routine::Never,
     strip_secrets: false,

@@ -5,9 +5,11 @@
 
 use super::list::{Column, Detail, Kind, ListStream, Routine, col};
 
-/// The 404 code of a comment that does not exist. Assumed: the reference
-/// lists the endpoint but not this code, and only this code deletes a row.
-pub const COMMENT_NOT_FOUND: &str = "COMMENT_NOT_FOUND";
+/// The 404 codes of a comment task that does not exist. Assumed: the
+/// reference lists the endpoint (getCommentTask) but no code for it, so the
+/// names the API's pattern (`BUNDLE_NOT_FOUND`, `VIDEO_NOT_FOUND`) gives the
+/// resource and the operation; only these codes delete a row.
+pub const COMMENT_GONE: &[&str] = &["COMMENT_NOT_FOUND", "COMMENT_TASK_NOT_FOUND"];
 
 const COLUMNS: &[Column] = &[
     col("saved_account_id", Kind::Text),
@@ -22,7 +24,7 @@ pub static COMMENTS: ListStream = ListStream {
     path: "/comments",
     table: "tokportal.comments",
     columns: COLUMNS,
-    detail: Some(Detail { path: "/comments/", gone_code: COMMENT_NOT_FOUND }),
+    detail: Some(Detail { path: "/comments/", gone_codes: COMMENT_GONE }),
     children: false,
     routine: Routine::Never,
     strip_secrets: false,

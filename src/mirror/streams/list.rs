@@ -81,13 +81,13 @@ pub enum Routine {
     Since { param: &'static str },
 }
 
-/// Where one row of a list stream is read, and the 404 code that proves it gone.
+/// Where one row of a list stream is read, and the 404 codes that prove it gone.
 #[derive(Debug, Clone, Copy)]
 pub struct Detail {
     pub path: &'static str,
-    /// Only this documented code proves the row gone: a 404 of a route (a
-    /// wrong `api.base_url`, a proxy) proves nothing and deletes nothing.
-    pub gone_code: &'static str,
+    /// Only these codes prove the row gone: a 404 of a route (a wrong
+    /// `api.base_url`, a proxy) proves nothing and deletes nothing.
+    pub gone_codes: &'static [&'static str],
 }
 
 impl ListStream {

@@ -36,19 +36,19 @@ mod webhook_endpoints;
 
 pub use account_analytics::ACCOUNT_ANALYTICS;
 pub use account_bans::ACCOUNT_BANS;
-pub use accounts::{ACCOUNT_NOT_FOUND, ACCOUNTS};
+pub use accounts::{ACCOUNT_GONE, ACCOUNTS};
 pub use bundle_accounts::BUNDLE_ACCOUNTS;
 pub use bundle_videos::BUNDLE_VIDEOS;
 pub use bundles::{BUNDLE_NOT_FOUND, BUNDLES};
 pub use child::{CHILD_NOT_FOUND, ChildStream};
-pub use comments::{COMMENT_NOT_FOUND, COMMENTS};
+pub use comments::{COMMENT_GONE, COMMENTS};
 pub use credit_balance::CREDIT_BALANCE;
 pub use credit_transactions::CREDIT_TRANSACTIONS;
 pub use list::{Column, Detail, Kind, ListStream, Routine, col};
 pub use nested::NestedStream;
 pub use snapshot::{DailyStream, SnapshotStream};
 pub use webhook_deliveries::WEBHOOK_DELIVERIES;
-pub use webhook_endpoints::{WEBHOOK_ENDPOINTS, WEBHOOK_NOT_FOUND};
+pub use webhook_endpoints::{WEBHOOK_ENDPOINTS, WEBHOOK_GONE};
 
 /// Every stream, in the order the docs list them. `default_on`: mirrored
 /// when `sync.streams` is not set (the credit ledger, comments, webhook

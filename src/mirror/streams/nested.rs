@@ -18,7 +18,7 @@ pub struct NestedStream {
     /// they partition the list (a server ignoring the filter costs a second
     /// walk of the same items, absorbed by id).
     pub passes: &'static [(&'static str, &'static str)],
-    /// The 404 code proving the parent gone (its rows go with it).
-    pub gone_code: &'static str,
+    /// The 404 codes proving the parent gone (its rows go with it).
+    pub gone_codes: &'static [&'static str],
     pub columns: &'static [super::Column],
 }

@@ -20,6 +20,6 @@ pub struct DailyStream {
     pub prefix: &'static str,
     pub suffix: &'static str,
     pub table: &'static str,
-    /// The 404 code proving the parent gone.
-    pub gone_code: &'static str,
+    /// The 404 codes proving the parent gone.
+    pub gone_codes: &'static [&'static str],
 }

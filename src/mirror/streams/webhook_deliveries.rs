@@ -6,7 +6,7 @@
 
 use super::list::{Column, Kind, col};
 use super::nested::NestedStream;
-use super::webhook_endpoints::{WEBHOOK_ENDPOINTS, WEBHOOK_NOT_FOUND};
+use super::webhook_endpoints::{WEBHOOK_ENDPOINTS, WEBHOOK_GONE};
 
 const COLUMNS: &[Column] = &[
     col("event_id", Kind::Text),
@@ -28,6 +28,6 @@ pub static WEBHOOK_DELIVERIES: NestedStream = NestedStream {
     parent_column: "webhook_id",
     // Failed first: what people look for is fresh first, at no extra cost.
     passes: &[("success", "false"), ("success", "true")],
-    gone_code: WEBHOOK_NOT_FOUND,
+    gone_codes: WEBHOOK_GONE,
     columns: COLUMNS,
 };

@@ -7,8 +7,10 @@
 
 use super::list::{Column, Detail, Kind, ListStream, Routine, col};
 
-/// The 404 code of a webhook endpoint that does not exist.
-pub const WEBHOOK_NOT_FOUND: &str = "WEBHOOK_NOT_FOUND";
+/// The 404 codes of a webhook endpoint that does not exist. Assumed, as for
+/// comment tasks: the reference lists no code for it; the names of the
+/// resource and of the operation (getWebhookEndpoint).
+pub const WEBHOOK_GONE: &[&str] = &["WEBHOOK_NOT_FOUND", "WEBHOOK_ENDPOINT_NOT_FOUND"];
 
 const COLUMNS: &[Column] = &[
     col("url", Kind::Text),
@@ -22,7 +24,7 @@ pub static WEBHOOK_ENDPOINTS: ListStream = ListStream {
     path: "/webhooks",
     table: "tokportal.webhook_endpoints",
     columns: COLUMNS,
-    detail: Some(Detail { path: "/webhooks/", gone_code: WEBHOOK_NOT_FOUND }),
+    detail: Some(Detail { path: "/webhooks/", gone_codes: WEBHOOK_GONE }),
     children: false,
     routine: Routine::Never,
     strip_secrets: true,

@@ -181,7 +181,7 @@ async fn changes_of_accounts_bans_and_comment_tasks_converge_and_only_changed_ro
 }
 
 #[sqlx::test]
-async fn accounts_and_comments_are_marked_deleted_only_on_their_own_not_found_code(pool: PgPool) {
+async fn accounts_and_comments_are_marked_deleted_only_on_their_own_not_found_codes(pool: PgPool) {
     let sim = with_accounts(20).await;
     let script = Script::default();
     let (m, server) = proxy(&pool, &sim, script.clone(), unchanged).await;
@@ -208,8 +208,15 @@ async fn accounts_and_comments_are_marked_deleted_only_on_their_own_not_found_co
             );
             assert!(live(&pool, table).await.contains_key(&victim), "{stream} {code}: still live");
         }
-        // The simulator's own answer: its documented code.
+        // Accounts: the reference's other account code proves it too (the
+        // simulator answers ACCOUNT_NOT_FOUND; another server may answer
+        // SAVED_ACCOUNT_NOT_FOUND). Comments: the simulator's own answer.
         script.lock().unwrap().answers.clear();
+        if stream == "accounts" {
+            let body =
+                json!({"error": {"code": "SAVED_ACCOUNT_NOT_FOUND", "message": "Not found."}}).to_string();
+            script.lock().unwrap().answers.insert(format!("{detail}{victim}"), (404, body));
+        }
         let run = sync(&m, stream).await;
         assert_eq!(run.tally.deleted, 1, "{stream}: {:?}", run.note);
         assert_eq!(live(&pool, table).await, expected(&sim, stream), "{stream}");

@@ -90,6 +90,10 @@ pub(super) async fn store(
     Ok(Fetched::Stored)
 }
 
+/// Subjects (bundles, parents) failing one after another this many times
+/// (5xx, no answer) are the API failing, not one subject: the run stops.
+pub(super) const STORM: u32 = 5;
+
 /// Whether `e` is a failure of the one subject (a bundle, a parent row)
 /// the request was about, to set it aside: its code and whether it may pass
 /// (a 5xx, no answer). `None`: what fails every request (the key, the

@@ -18,10 +18,10 @@
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use super::child_fetch::{self, Fetched, Requested};
+use super::child_fetch::{self, Fetched, Requested, STORM};
 use super::context::Mirror;
 use super::streams::{BUNDLES, ChildStream};
-use super::summary::{RunSummary, Status};
+use super::summary::{RunSummary, Status, finished};
 use super::tally::Tally;
 use super::{child_refreshes, deletes, problems, runs};
 use crate::api::ApiError;
@@ -190,30 +190,12 @@ pub async fn run_planned(
         (Some(g), Some(n)) => Some(format!("{g}; {n}")),
         (g, n) => g.or(n),
     };
-    let message = error.as_ref().map(|e| format!("{e:#}"));
-    let complete = status.succeeded();
-    runs::finish(&m.pool, run_id, status.as_str(), complete, &tally, note.as_deref(), message.as_deref())
-        .await?;
-    Ok(RunSummary {
-        run_id,
-        stream: stream.name,
-        kind: "children",
-        status,
-        complete,
-        resumed_from_page: None,
-        tally,
-        note,
-        error,
-    })
+    finished(m, stream.name, "children", run_id, status, tally, note, error).await
 }
 
 /// A child's answer counted against `api.pages_in_flight_mib` (a bundle's
 /// videos, decoded), to bound the requests in flight of a children run.
 const CHILD_BYTES: usize = 256 << 10;
-
-/// Bundles failing one after another this many times (5xx, no answer) are
-/// the API failing, not one bundle: the run stops.
-const STORM: u32 = 5;
 
 fn waits(deferred: u64, backing_off: usize) -> Option<String> {
     let mut parts = Vec::new();

@@ -13,20 +13,16 @@ use anyhow::Context;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::child_fetch::{from_postgres, one_subjects};
+use super::child_fetch::{STORM, from_postgres, one_subjects};
 use super::context::Mirror;
 use super::snapshot_store::{self, Written};
-use super::snapshots::{day_of, finish, object_of, stored};
+use super::snapshots::{day_of, object_of, stored};
 use super::streams::DailyStream;
-use super::summary::Status;
+use super::summary::{Status, finished};
 use super::tally::Tally;
 use super::{RunSummary, deletes, parent_fetches, problems, runs};
 use crate::api::in_flight::InFlight;
 use crate::api::{ApiError, ApiResponse, is_safe_id};
-
-/// Parents failing one after another this many times (5xx, no answer) are
-/// the API failing, not one parent: the run stops.
-const STORM: u32 = 5;
 
 /// Requests in flight at most (each answer is one small object).
 const IN_FLIGHT: usize = 64;
@@ -124,7 +120,7 @@ pub async fn run(
         Err(e) => (Status::Failed, Some(e)),
     };
     let note = (!notes.is_empty()).then(|| notes.join("; "));
-    finish(m, stream.name, "parents", run_id, status, tally, note, error).await
+    finished(m, stream.name, "parents", run_id, status, tally, note, error).await
 }
 
 /// What became of one parent.

@@ -19,18 +19,15 @@ use anyhow::Context;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use super::child_fetch::STORM;
 use super::context::Mirror;
 use super::nested_walk::{Ended, record, scope, walk_parent};
 use super::parent_fetches;
 use super::streams::{self, NestedStream};
-use super::summary::{RunSummary, Status};
+use super::summary::{RunSummary, Status, finished};
 use super::tally::Tally;
 use super::{deletes, nested_store, problems, runs};
 use crate::api::{ApiError, is_safe_id};
-
-/// Parents failing one after another this many times (5xx, no answer) are
-/// the API failing, not one parent: the run stops.
-const STORM: u32 = 5;
 
 pub async fn run(
     m: &Mirror,
@@ -151,7 +148,7 @@ pub async fn run(
         }
     }
     let (status, error) = match outcome {
-        Ok(true) => (Status::Succeeded.with_problems(tally.problems), None),
+        Ok(true) => (Status::Succeeded, None),
         Ok(false) => {
             notes.push("stopped between pages; the parent resumes at its checkpoint next run".into());
             (Status::Interrupted, None)
@@ -159,21 +156,7 @@ pub async fn run(
         Err(e) => (Status::Failed, Some(e)),
     };
     let note = (!notes.is_empty()).then(|| notes.join("; "));
-    let message = error.as_ref().map(|e| format!("{e:#}"));
-    let complete = status.succeeded();
-    runs::finish(&m.pool, run_id, status.as_str(), complete, &tally, note.as_deref(), message.as_deref())
-        .await?;
-    Ok(RunSummary {
-        run_id,
-        stream: stream.name,
-        kind: "parents",
-        status,
-        complete,
-        resumed_from_page: None,
-        tally,
-        note,
-        error,
-    })
+    finished(m, stream.name, "parents", run_id, status, tally, note, error).await
 }
 
 /// The run's deletes: gone parents through their list stream (their rows

@@ -9,94 +9,26 @@ use anyhow::Context;
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, PgConnection};
 
-use super::rows::{NoId, Upserted, excerpt, id_of, typed};
+use super::rows::Upserted;
+use super::store::{self, Target};
 use super::streams::{self, NestedStream};
 
-/// One statement for the page: rows that are new, differ, moved to another
-/// parent, were deleted or were missed by a walk are written; the others
-/// are not touched. `items` must not repeat an id.
+/// One statement for the page ([`store::upsert_rows`]): rows that are new,
+/// differ, moved to another parent, were deleted or were missed by a walk
+/// are written; the others are not touched. Secrets are never stored,
+/// whatever the stream. `items` must not repeat an id.
 pub async fn upsert_page(
     conn: &mut PgConnection,
     stream: &NestedStream,
     parent_id: &str,
     items: &[Value],
 ) -> anyhow::Result<Upserted> {
-    if items.is_empty() {
-        return Ok(Upserted::default());
-    }
-    let mut ids = Vec::with_capacity(items.len());
-    let mut data = Vec::with_capacity(items.len());
-    let mut columns = vec![Vec::with_capacity(items.len()); stream.columns.len()];
-    for (index, item) in items.iter().enumerate() {
-        // Secrets are never stored, whatever the stream.
-        let mut item = item.clone();
-        crate::secret::strip_secret_keys(&mut item);
-        let item = &item;
-        let id = id_of(item).ok_or_else(|| NoId { index, excerpt: excerpt(item) })?;
-        ids.push(id);
-        data.push(item.to_string());
-        for (values, column) in columns.iter_mut().zip(stream.columns) {
-            values.push(typed(item.get(column.field), column.kind));
-        }
-    }
-    let mut query = sqlx::query_as::<_, (i64, i64, i64, i64)>(AssertSqlSafe(upsert_sql(stream)))
-        .bind(parent_id)
-        .bind(ids)
-        .bind(data);
-    for values in columns {
-        query = query.bind(values);
-    }
-    let (inserted, updated, revived, written) = query
-        .fetch_one(&mut *conn)
-        .await
-        .with_context(|| format!("Failed to upsert a page into {}", stream.table))?;
-    Ok(Upserted {
-        inserted: inserted as u64,
-        updated: updated as u64,
-        revived: revived as u64,
-        unchanged: items.len() as u64 - written as u64,
-    })
-}
-
-fn upsert_sql(s: &NestedStream) -> String {
-    let names: Vec<&str> = s.columns.iter().map(|c| c.name).collect();
-    let arrays: Vec<String> = (2..=names.len() + 3).map(|i| format!("${i}::text[]")).collect();
-    let casts: Vec<String> =
-        s.columns.iter().map(|c| format!("p.{0}::{1} AS {0}", c.name, c.kind.sql_type())).collect();
-    let sets: Vec<String> = names.iter().map(|n| format!("{n} = excluded.{n}")).collect();
-    format!(
-        r#"
-WITH incoming AS (
-    SELECT p.id, p.data::jsonb AS data, $1::text AS {parent}, {casts}
-    FROM unnest({arrays}) AS p(id, data, {names})
-), changed AS (
-    SELECT i.*, t.id IS NULL AS is_new, t.deleted_at IS NOT NULL AS was_deleted,
-           t.data IS DISTINCT FROM i.data AS differs
-    FROM incoming AS i LEFT JOIN {table} AS t ON t.id = i.id
-    WHERE t.id IS NULL OR t.data IS DISTINCT FROM i.data OR t.deleted_at IS NOT NULL OR t.missing_walks > 0
-        OR t.{parent} IS DISTINCT FROM i.{parent}
-), up AS (
-    INSERT INTO {table} AS t (id, data, {parent}, {names}, first_seen_at, last_seen_at, changed_at)
-    SELECT id, data, {parent}, {names}, now(), now(), now() FROM changed
-    ON CONFLICT (id) DO UPDATE SET data = excluded.data, {parent} = excluded.{parent}, {sets},
-        last_seen_at = excluded.last_seen_at,
-        changed_at = CASE WHEN t.data IS DISTINCT FROM excluded.data THEN excluded.changed_at ELSE t.changed_at END,
-        deleted_at = NULL,
-        missing_walks = 0
-    RETURNING 1
-)
-SELECT count(*) FILTER (WHERE is_new),
-       count(*) FILTER (WHERE NOT is_new AND differs),
-       count(*) FILTER (WHERE NOT is_new AND NOT differs AND was_deleted),
-       (SELECT count(*) FROM up)
-FROM changed"#,
-        parent = s.parent_column,
-        casts = casts.join(", "),
-        arrays = arrays.join(", "),
-        names = names.join(", "),
-        sets = sets.join(", "),
-        table = s.table,
-    )
+    let target = Target {
+        table: stream.table,
+        columns: stream.columns,
+        parent: Some((stream.parent_column, parent_id)),
+    };
+    store::upsert_rows(conn, &target, items, true).await
 }
 
 /// Counts one more complete walk of `parent_id` that missed each of its

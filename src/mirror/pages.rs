@@ -159,7 +159,7 @@ fn set_aside(stream: &ListStream, items: &mut Vec<serde_json::Value>) -> Vec<Poi
             Some(_) => None,
         };
         if let Some(code) = code {
-            poison.push(Poison { index, code, excerpt: excerpt(&stream.stored(item)) });
+            poison.push(Poison { index, code, excerpt: excerpt(&store::stored(item, stream.strip_secrets)) });
         }
         index += 1;
         code.is_none()

@@ -15,7 +15,7 @@ use super::context::Mirror;
 use super::runs;
 use super::snapshot_store;
 use super::streams::SnapshotStream;
-use super::summary::{RunSummary, Status};
+use super::summary::{RunSummary, Status, finished};
 use super::tally::Tally;
 use crate::api::ApiError;
 /// The object of a singleton answer: `data` when the body has it (the
@@ -75,42 +75,13 @@ pub async fn run_snapshot(
         }
         Err(e) => (Status::Failed, None, Some(e)),
     };
-    finish(m, stream.name, "snapshot", run_id, status, tally, note, error).await
+    finished(m, stream.name, "snapshot", run_id, status, tally, note, error).await
 }
 
 /// The item as stored: without any key that names a secret, at any depth.
 pub(super) fn stored(mut data: Value) -> Value {
     crate::secret::strip_secret_keys(&mut data);
     data
-}
-
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn finish(
-    m: &Mirror,
-    name: &'static str,
-    kind: &'static str,
-    run_id: i64,
-    status: Status,
-    tally: Tally,
-    note: Option<String>,
-    error: Option<anyhow::Error>,
-) -> anyhow::Result<RunSummary> {
-    let status = status.with_problems(tally.problems);
-    let complete = status.succeeded();
-    let message = error.as_ref().map(|e| format!("{e:#}"));
-    runs::finish(&m.pool, run_id, status.as_str(), complete, &tally, note.as_deref(), message.as_deref())
-        .await?;
-    Ok(RunSummary {
-        run_id,
-        stream: name,
-        kind,
-        status,
-        complete,
-        resumed_from_page: None,
-        tally,
-        note,
-        error,
-    })
 }
 
 #[cfg(test)]

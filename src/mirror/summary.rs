@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use super::context::Mirror;
+use super::runs;
 use super::tally::Tally;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,4 +105,37 @@ impl fmt::Display for RunSummary {
         }
         Ok(())
     }
+}
+
+impl RunSummary {
+    /// Records the run's end in `tokportal.sync_runs` (status, counts, note,
+    /// error) and returns it.
+    pub(super) async fn recorded(self, m: &Mirror) -> anyhow::Result<RunSummary> {
+        let message = self.error.as_ref().map(|e| format!("{e:#}"));
+        let (status, note) = (self.status.as_str(), self.note.as_deref());
+        runs::finish(&m.pool, self.run_id, status, self.complete, &self.tally, note, message.as_deref())
+            .await?;
+        Ok(self)
+    }
+}
+
+/// The end of a run that is not a walk of pages (children, per-parent,
+/// snapshot runs): `status` with the problems it set aside, complete when
+/// it succeeded; recorded, then returned.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn finished(
+    m: &Mirror,
+    stream: &'static str,
+    kind: &'static str,
+    run_id: i64,
+    status: Status,
+    tally: Tally,
+    note: Option<String>,
+    error: Option<anyhow::Error>,
+) -> anyhow::Result<RunSummary> {
+    let status = status.with_problems(tally.problems);
+    let complete = status.succeeded();
+    RunSummary { run_id, stream, kind, status, complete, resumed_from_page: None, tally, note, error }
+        .recorded(m)
+        .await
 }

@@ -161,20 +161,9 @@ async fn finish(
     error: Option<anyhow::Error>,
 ) -> anyhow::Result<RunSummary> {
     let status = status.with_problems(tally.problems);
-    let message = error.as_ref().map(|e| format!("{e:#}"));
-    runs::finish(&m.pool, run_id, status.as_str(), complete, &tally, note.as_deref(), message.as_deref())
-        .await?;
-    Ok(RunSummary {
-        run_id,
-        stream: stream.name,
-        kind,
-        status,
-        complete,
-        resumed_from_page,
-        tally,
-        note,
-        error,
-    })
+    RunSummary { run_id, stream: stream.name, kind, status, complete, resumed_from_page, tally, note, error }
+        .recorded(m)
+        .await
 }
 
 #[cfg(test)]

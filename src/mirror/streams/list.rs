@@ -89,16 +89,3 @@ pub struct Detail {
     /// `api.base_url`, a proxy) proves nothing and deletes nothing.
     pub gone_codes: &'static [&'static str],
 }
-
-impl ListStream {
-    /// The item as this stream stores and compares it: without its secrets
-    /// when the stream strips them (else unchanged, not copied).
-    pub fn stored<'a>(&self, item: &'a serde_json::Value) -> std::borrow::Cow<'a, serde_json::Value> {
-        if !self.strip_secrets {
-            return std::borrow::Cow::Borrowed(item);
-        }
-        let mut item = item.clone();
-        crate::secret::strip_secret_keys(&mut item);
-        std::borrow::Cow::Owned(item)
-    }
-}

@@ -56,6 +56,9 @@ steps=(
     "Booking the budget|cargo run --quiet --release --example booking -- --pages 6000 && cargo run --quiet --release --example booking -- --pages 6000 --rate 1000000"
     "Webhooks|DATABASE_URL='$PG' cargo run --quiet --release --example webhook_staleness && DATABASE_URL='$PG' cargo run --quiet --release --example webhook_staleness -- --no-priority"
     "The whole account|PG_URL='${PG%/*}' bench/account.sh"
+    "Pages in flight|PG_URL='${PG%/*}' bench/in_flight.sh"
+    "Continuous mode: staleness|PG_URL='${PG%/*}' bench/staleness.sh"
+    "A crash costs seconds, not a lease|DATABASE_URL='$PG' cargo nextest run --locked --test it --no-capture jobs::takeover::a_job_of_a_worker_killed_mid_send webhooks::takeover::a_dead_process_s_batch && for seed in 1 2 3; do DATABASE_URL='$PG' CRASH_SEED=\$seed cargo nextest run --locked --test it --run-ignored all --test-threads 1 --no-capture jobs::crash; done"
 )
 
 if [ "${1:-}" = "--list" ]; then

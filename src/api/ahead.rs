@@ -12,9 +12,12 @@
 //! times the JSON size of the largest page seen (a decoded item takes far
 //! more room than its text).
 //!
-//! Read-ahead is only ever forward: when the walk asks for a page again (a
-//! re-read, because items may have been skipped) or skips back, the pages
-//! read ahead are dropped, and those the walk asks for next are read afresh.
+//! Pages are handed over as answered, whatever happened to the list
+//! meanwhile: the cursor's rules do not depend on the order in which the
+//! server answered (see [`super::cursor`]). When the walk steps back to read
+//! a page again (because items may have been skipped), nothing new is
+//! launched, and the pages read ahead past the furthest page it asked for
+//! are kept: it comes back to them.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -66,13 +69,11 @@ pub struct Ahead {
     pages_seen: u64,
     /// The list's last page, from the latest `total`; nothing is read ahead until known.
     last_page: Option<u32>,
-    /// The page the walk asked for last: read-ahead starts after it.
+    /// The furthest page the walk asked for: read-ahead starts after it.
     front: u32,
-    /// That page was read going forward (not a re-read): only then is the
+    /// The walk's last page asked for was its furthest: only then is the
     /// walk's next page known to follow it, and read ahead.
     forward: bool,
-    /// `total` of the page the walk took in last (`None` before the first).
-    taken_total: Option<Option<u64>>,
 }
 
 impl Ahead {
@@ -87,13 +88,11 @@ impl Ahead {
             last_page: None,
             front: 0,
             forward: false,
-            taken_total: None,
         }
     }
 
     /// The `total` of the page just taken in: where the list ends now.
     pub fn set_total(&mut self, total: Option<u64>) {
-        self.taken_total = Some(total);
         let per_page = u64::from(self.fetcher.per_page());
         self.last_page = total.map(|t| u32::try_from(t.div_ceil(per_page).max(1)).unwrap_or(u32::MAX));
     }
@@ -107,13 +106,12 @@ impl Ahead {
     /// (and after, see [`Ahead::pump`]) the pages after it are launched as
     /// the budget allows.
     pub async fn take(&mut self, read: Read) -> Result<ListPage, ApiError> {
-        // Only pages after this one, read for a walk going forward, stay.
-        let forward = !read.reread && read.page > self.front;
-        self.tasks.retain(|&page, _| page == read.page || (forward && page > read.page));
-        self.front = read.page;
-        self.forward = forward;
-        let read_ahead = self.tasks.contains_key(&read.page);
-        if !read_ahead {
+        // This page and those past the furthest asked for stay.
+        self.front = self.front.max(read.page);
+        self.forward = read.page == self.front;
+        let front = self.front;
+        self.tasks.retain(|&page, _| page == read.page || page > front);
+        if !self.tasks.contains_key(&read.page) {
             self.launch(read.page);
         }
         self.fill();
@@ -131,14 +129,6 @@ impl Ahead {
             Err(_) => return Err(ApiError::Cancelled { request: format!("GET page {}", read.page) }),
         };
         self.measure(&list);
-        // The cursor's rules hold for a page served after the one taken before it. A page read
-        // ahead may have been served first: at the same `total` the order makes no difference the
-        // cursor could see, but at another the list changed in between, in an order unknown, so
-        // the page is read again now, after the page taken before it.
-        let total = list.pagination.as_ref().and_then(|p| p.total);
-        if read_ahead && self.taken_total.is_some_and(|taken| taken != total) {
-            return self.fetcher.fetch(read.page).await;
-        }
         Ok(list)
     }
 

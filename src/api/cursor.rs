@@ -17,10 +17,19 @@
 //! was read. Head inserts therefore cost nothing: the next page starts with
 //! items of the one before. Any other page may have skipped items, so the
 //! cursor reads backwards until a clean page: the pages read on the way, all
-//! at one `total`, are then clean too, and the walk goes on after the highest.
-//! A change of `total` on the way drops the pages read before it (they are
-//! read again going forward). The walk ends on a clean page that is empty or
-//! the last of the latest `total_pages`.
+//! at one `total` (a *run*), are then clean too, and the walk goes on after
+//! the highest. A run is also clean once a clean page holds one of its items,
+//! at whatever `total`: the clean page reaches from before every unread item
+//! into the run, and the run reaches on, without a gap, to its last item. That
+//! is what keeps pages read ahead useful when the list changed while they were
+//! in flight: a page answered before the page below it (a 503 retried later,
+//! say) and shifted against it costs reading that page again, not every page
+//! read ahead after it. The walk ends on a clean page that is empty or the
+//! last of the latest `total_pages`.
+//!
+//! None of these rules depends on the order in which the server answered the
+//! pages: an anchor lies before every unread item whenever a page is read, and
+//! two pages at one `total` follow each other whenever both were answered.
 //!
 //! So every item that existed for the whole walk is delivered, whatever the
 //! order and wherever the list changes, as long as items keep their relative
@@ -34,13 +43,15 @@
 //! account.
 
 mod seen;
+mod since;
 mod sorted;
 
 use serde_json::Value;
 
-use super::model::ListPage;
+use super::model::{ListPage, Served};
 
 pub use seen::{Absorbed, Known, MemorySeen};
+use since::Since;
 use sorted::Sorted;
 
 /// One page as delivered: only items not delivered before.
@@ -79,22 +90,24 @@ pub struct Cursor {
     /// The last clean page: every item the walk has yet to deliver lies after
     /// its items (0 before the first read of a walk from page 1).
     clean: u32,
-    /// No change of `total` seen since `clean` was read.
-    fresh: bool,
-    /// Pages read since, at the current `total`, not known clean yet.
+    /// How the page after `clean` can follow it without an anchor.
+    since: Since,
+    /// Pages read since, at one `total`, not known clean yet.
     run: Option<Run>,
     /// The page to read next; `None` once the walk is complete.
     next: Option<u32>,
     /// The highest page read: a read at or below it is a re-read.
     highest: u32,
-    last_total: Option<u64>,
+    /// Ticks for pages that come without [`Served`]: each read after the last.
+    clock: u64,
     /// Set from the first page: more page reads than this is a loop.
     max_pages: Option<u64>,
     stats: WalkStats,
 }
 
 /// Consecutive pages `lo..=hi`, read at one `total` and holding no anchor:
-/// clean as soon as page `lo - 1`, read at that same `total`, is.
+/// clean as soon as page `lo - 1`, read next to them, is, or as soon as a
+/// clean page holds one of their items.
 #[derive(Debug)]
 struct Run {
     lo: u32,
@@ -103,6 +116,10 @@ struct Run {
     ends: bool,
     /// Their ids, to become anchors.
     ids: Vec<String>,
+    /// The list's last page at their `total`.
+    last: u32,
+    /// Their `total`, the latest answer among them, and changes seen since.
+    since: Since,
 }
 
 impl Cursor {
@@ -112,11 +129,11 @@ impl Cursor {
             per_page: per_page.max(1),
             // A resumed walk trusts its first page, as a walk from page 1 does.
             clean: start - 1,
-            fresh: true,
+            since: Since::default(),
             run: None,
             next: Some(start),
             highest: start - 1,
-            last_total: None,
+            clock: 0,
             max_pages: None,
             stats: WalkStats::default(),
         }
@@ -156,18 +173,24 @@ impl Cursor {
         let last = u32::try_from(total_pages).unwrap_or(u32::MAX);
         // The server says how many pages there are: saturate, never overflow.
         self.max_pages.get_or_insert(total_pages.saturating_mul(8).saturating_add(16));
-        if matches!((self.last_total, total), (Some(a), Some(b)) if a != b) {
+        let served = list.served.unwrap_or_else(|| {
+            self.clock += 2;
+            Served { asked: self.clock - 1, answered: self.clock }
+        });
+        if self.since.differs(total) {
             tracing::debug!(page = number, total, "the list changed during the walk");
-            self.fresh = false;
-            self.run = None;
         }
-        self.last_total = total.or(self.last_total);
+        self.since.note(total, served);
+        if let Some(run) = &mut self.run {
+            run.since.note(total, served);
+        }
         let empty = list.data.is_empty();
         let mut sorted = Sorted::of(list.data, known);
-        if sorted.holds_anchor || number <= 1 || (number == self.clean.saturating_add(1) && self.fresh) {
-            self.settle(number, empty, last, &mut sorted);
+        let follows = number == self.clean.saturating_add(1) && self.since.matches(total, served);
+        if sorted.holds_anchor || number <= 1 || follows {
+            self.settle(number, empty, last, total, served, &mut sorted);
         } else {
-            self.step_back(number, empty, last, &mut sorted);
+            self.step_back(number, empty, last, total, served, &mut sorted);
         }
         self.highest = self.highest.max(number);
         self.stats.pages += 1;
@@ -179,51 +202,99 @@ impl Cursor {
         Absorbed { page, new_ids: sorted.new_ids, anchors: sorted.anchors }
     }
 
-    /// Page `number` is clean, and so is a run just above it: everything up
-    /// to the run's top is done.
-    fn settle(&mut self, number: u32, empty: bool, last: u32, sorted: &mut Sorted) {
+    /// Page `number` is clean, and so is the run if it lies just above it,
+    /// read next to it, or the page holds one of its items: everything up to
+    /// the run's top is done. A run that does not join stays, above the page,
+    /// for a later clean page to join.
+    fn settle(
+        &mut self,
+        number: u32,
+        empty: bool,
+        last: u32,
+        total: Option<u64>,
+        served: Served,
+        sorted: &mut Sorted,
+    ) {
         for (_, anchor) in &mut sorted.new_ids {
             *anchor = true;
         }
+        let joins = self.run.as_ref().is_some_and(|run| {
+            (run.lo == number.saturating_add(1) && run.since.matches(total, served))
+                || sorted.unanchored.iter().any(|id| run.ids.contains(id))
+        });
         sorted.anchors.append(&mut sorted.unanchored);
-        let (top, ends) = match self.run.take() {
-            Some(mut run) if run.lo == number.saturating_add(1) => {
+        self.since = Since::of(total, served);
+        let (top, ends, last) = match self.run.take() {
+            Some(mut run) if joins => {
                 sorted.anchors.append(&mut run.ids);
-                (run.hi, run.ends)
+                if run.hi >= number {
+                    // The next page follows the run's top page: the pages read
+                    // ahead with the run were read next to it, most likely.
+                    self.since = run.since;
+                }
+                // Where the list ends is known at the `total` of the page reached.
+                if run.hi > number { (run.hi, run.ends, run.last) } else { (number, empty, last) }
             }
-            _ => (number, empty),
+            Some(run) => {
+                if run.lo > number {
+                    self.run = Some(run);
+                }
+                (number, empty, last)
+            }
+            None => (number, empty, last),
         };
         self.clean = top;
-        self.fresh = true;
         self.next = if ends || top >= last { None } else { Some(top.saturating_add(1)) };
     }
 
-    /// Page `number` may follow skipped items: it joins the run and the
-    /// cursor reads the page below. An empty page means the list now ends
-    /// before it, on page `last`: the pages in between are empty too.
-    fn step_back(&mut self, number: u32, empty: bool, last: u32, sorted: &mut Sorted) {
+    /// Page `number` may follow skipped items: it joins the run (just above
+    /// it, read next to it) or starts one, and the cursor reads the page
+    /// below. An empty page means the list now ends before it, on page
+    /// `last`: the pages in between are empty too.
+    fn step_back(
+        &mut self,
+        number: u32,
+        empty: bool,
+        last: u32,
+        total: Option<u64>,
+        served: Served,
+        sorted: &mut Sorted,
+    ) {
         let mut ids = std::mem::take(&mut sorted.unanchored);
         ids.extend(sorted.new_ids.iter().map(|(id, _)| id.clone()));
+        let since = Since::of(total, served);
         let run = match self.run.take() {
-            Some(mut run) if !empty && run.lo == number.saturating_add(1) => {
+            Some(mut run)
+                if !empty && run.lo == number.saturating_add(1) && run.since.matches(total, served) =>
+            {
                 run.lo = number;
                 run.ids.append(&mut ids);
+                run.since.answered = run.since.answered.max(served.answered);
                 run
             }
-            _ if empty => Run { lo: number.min(last.saturating_add(1)).max(1), hi: number, ends: true, ids },
-            _ => Run { lo: number, hi: number, ends: false, ids },
+            _ if empty => Run {
+                lo: number.min(last.saturating_add(1)).max(1),
+                hi: number,
+                ends: true,
+                ids,
+                last,
+                since,
+            },
+            _ => Run { lo: number, hi: number, ends: false, ids, last, since },
         };
         let below = run.lo - 1;
         self.run = Some(run);
         if below == 0 {
             // The list is empty: nothing can be hidden before page 1.
-            self.settle(0, true, last, sorted);
+            self.settle(0, true, last, total, served, sorted);
         } else {
             self.next = Some(below);
         }
     }
 }
 
+#[cfg(test)]
+mod ahead_tests;
 #[cfg(test)]
 mod test_list;
 #[cfg(test)]

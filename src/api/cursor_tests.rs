@@ -188,6 +188,7 @@ fn an_empty_page_ends_the_walk_whatever_total_pages_says() {
     let page = ListPage {
         data: vec![],
         pagination: Some(Pagination { total: Some(500), total_pages: Some(50), ..Default::default() }),
+        served: None,
     };
     cursor.absorb(read, page, &Known::new());
     assert_eq!(cursor.next_read(), None);
@@ -218,6 +219,7 @@ fn a_huge_total_pages_from_the_server_neither_panics_nor_looks_like_a_loop() {
             total: Some(u64::MAX),
             total_pages: Some(u64::MAX),
         }),
+        served: None,
     };
     let page = cursor.absorb(read, page, &Known::new()).page;
     assert_eq!(page.items.len(), 10);
@@ -232,6 +234,7 @@ fn an_item_twice_on_one_page_is_delivered_once_and_recorded_once() {
     let page = ListPage {
         data: [1, 2, 1, 3].iter().map(|id| json!({ "id": id })).collect(),
         pagination: Some(Pagination { total: Some(4), total_pages: Some(1), ..Default::default() }),
+        served: None,
     };
     let absorbed = cursor.absorb(read, page, &Known::new());
     assert_eq!((ids(&absorbed), absorbed.page.duplicates), (vec![1, 2, 3], 1));

@@ -38,10 +38,24 @@ pub struct Pagination {
 }
 
 /// One page of a list: `data` stays raw JSON, one value per item.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct ListPage {
     pub data: Vec<Value>,
     pub pagination: Option<Pagination>,
+    /// When the walk asked for it and when its answer came, on the walk's own
+    /// clock (`None`: a page read after the one before it was answered).
+    #[serde(skip)]
+    pub served: Option<Served>,
+}
+
+/// Two ticks of a walk's clock: every page asked for and every answer takes
+/// the next tick, so a page asked for after another's answer was certainly
+/// served after it, and two pages whose ticks interleave were in flight
+/// together, served in an order nobody knows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Served {
+    pub asked: u64,
+    pub answered: u64,
 }
 
 impl ListPage {

@@ -6,13 +6,16 @@
 //! transaction of each page) drives [`Walk::next_read`], [`Walk::fetch`] and
 //! the cursor's `absorb` itself.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use serde::Deserialize;
 
 use super::ahead::Ahead;
 use super::client::Client;
 use super::cursor::{Cursor, MemorySeen, Page, Read, WalkStats};
 use super::error::{ApiError, excerpt};
-use super::model::ListPage;
+use super::model::{ListPage, Served};
 
 pub struct Walk {
     fetcher: Fetcher,
@@ -30,6 +33,9 @@ pub struct Fetcher {
     path: String,
     query: Vec<(String, String)>,
     per_page: u32,
+    /// The walk's clock: a tick for every page asked for and every answer
+    /// (shared by the clones reading its pages ahead).
+    clock: Arc<AtomicU64>,
 }
 
 impl Walk {
@@ -56,7 +62,13 @@ impl Walk {
                 ),
             });
         }
-        let fetcher = Fetcher { client, path: path.to_string(), query, per_page: per_page.max(1) };
+        let fetcher = Fetcher {
+            client,
+            path: path.to_string(),
+            query,
+            per_page: per_page.max(1),
+            clock: Arc::default(),
+        };
         Ok(Walk { fetcher, cursor: Cursor::new(per_page, 1), seen: MemorySeen::new(), ahead: None })
     }
 
@@ -131,9 +143,11 @@ impl Fetcher {
         let mut query = self.query.clone();
         query.push(("page".into(), page.to_string()));
         query.push(("per_page".into(), self.per_page.to_string()));
+        let asked = self.clock.fetch_add(1, Ordering::SeqCst) + 1;
         let response = self.client.get(&self.path, &query).await?;
+        let answered = self.clock.fetch_add(1, Ordering::SeqCst) + 1;
         let status = Some(response.status);
-        let list = ListPage::deserialize(&response.body).map_err(|e| {
+        let mut list = ListPage::deserialize(&response.body).map_err(|e| {
             // Never a secret in an error (logged, stored with the run):
             // a malformed page of `GET /webhooks` may carry signing secrets.
             let mut shown = response.body.clone();
@@ -153,7 +167,10 @@ impl Fetcher {
                 response.request_id,
                 format!("the server answered page {answered}: it ignores or clamps `page`, so its pages cannot be walked"),
             )),
-            _ => Ok(list),
+            _ => {
+                list.served = Some(Served { asked, answered });
+                Ok(list)
+            }
         }
     }
 

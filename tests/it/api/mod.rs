@@ -5,6 +5,7 @@
 mod budget_store;
 mod errors;
 mod get;
+mod late_page;
 mod pacing;
 mod response_cap;
 pub mod support;

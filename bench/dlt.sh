@@ -69,7 +69,7 @@ start_sim() { # latency_ms
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 fresh_db() {
-  psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $DB" >/dev/null
+  psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1
   psql "$PG_URL/postgres" -qc "CREATE DATABASE $DB" >/dev/null
 }
 
@@ -106,7 +106,7 @@ walk_once() { # latency_ms, walker; prints one row and sets WALL
     table="tokportal.bundles WHERE deleted_at IS NULL"
   else
     table="tokportal_dlt.bundles"
-    steps=$(jq -r '.steps | "\(.extract*100|round/100)/\(.normalize*100|round/100)/\(.load*100|round/100)"' "$TMP/out")
+    steps=$(jq -r '.steps | "\(.extract) \(.normalize) \(.load)"' "$TMP/out")
     DLT_SEEN=$(jq -r '.dlt' "$TMP/out")
   fi
   psql "$PG_URL/$DB" -tAc "SELECT id FROM $table" | sort >"$TMP/db_ids"
@@ -121,7 +121,11 @@ walk_once() { # latency_ms, walker; prints one row and sets WALL
       -v steps="$steps" -v bundles="$BUNDLES" -v per="$PER_PAGE" -v rate="$RATE" -v burst="$BURST" 'BEGIN {
     pages = int((bundles + per - 1) / per)
     optimum = (pages - burst) / rate
-    printf "%6d %-5s %7.2f %7.2f %6.3f %8d %5d %7d  %s\n", lat, w, wall, optimum, wall / optimum, req, lim, rows, steps
+    printf "%6d %-5s %7.2f %7.2f %6.3f %8d %5d %7d", lat, w, wall, optimum, wall / optimum, req, lim, rows
+    if (split(steps, s, " ") == 3) {
+      printf "  %.2f/%.2f/%.2f + %.2f", s[1], s[2], s[3], wall - s[1] - s[2] - s[3]
+    }
+    printf "\n"
   }' | tee -a "$TMP/walks"
 }
 
@@ -130,7 +134,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 printf "\nbucket: burst %s, %s/s; %s bundles, %s per page; dlt %s; %s pairs a latency, alternating\n\n" \
   "$BURST" "$RATE" "$BUNDLES" "$PER_PAGE" "$DLT_VERSION" "$RUNS"
 printf "%6s %-5s %7s %7s %6s %8s %5s %7s  %s\n" lat_ms walk wall_s optim_s ratio requests 429s rows \
-  "dlt extract/normalize/load s"
+  "dlt extract/normalize/load + rest, s"
 : >"$TMP/walks"
 : >"$TMP/pairs"
 for latency in 0 "$LATENCY_MS"; do
@@ -161,7 +165,8 @@ cat <<'NOTE'
 
 optim_s = (pages - burst) / rate: the token-bucket optimum; ratio = wall_s / optim_s (wall time of the
           whole process: start, for sync GET /me and the run's bookkeeping, for dlt importing dlt and
-          its extract, normalize and load steps, exit)
+          its extract, normalize and load steps, exit; "rest" is the time outside the three steps:
+          starting Python, importing dlt, setting the pipeline up, exit)
 requests and 429s are the simulator's counts; rows = rows in the table after the walk (sync: the
 mirror's live bundles; dlt: tokportal_dlt.bundles), equal id for id to the simulator's bundles.
 dlt/sync = a pair's wall times (the two walks run one after the other on the same machine).

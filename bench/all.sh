@@ -6,7 +6,8 @@
 # Usage: bench/all.sh [STEP...]   (no STEP: all; STEP is a number from `bench/all.sh --list`)
 # env: DATABASE_URL / PG_URL for the steps that need Postgres
 #      (default postgres://postgres@127.0.0.1:5432/postgres); the scripts'
-#      own variables (BUNDLES, RATE, …) pass through.
+#      own variables (BUNDLES, RATE, …) pass through; DLT=1 runs the step
+#      "Against dlt" too (it installs dlt from PyPI), skipped otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,6 +60,7 @@ steps=(
     "Pages in flight|PG_URL='${PG%/*}' bench/in_flight.sh"
     "Continuous mode: staleness|PG_URL='${PG%/*}' bench/staleness.sh"
     "A crash costs seconds, not a lease|DATABASE_URL='$PG' cargo nextest run --locked --test it --no-capture jobs::takeover::a_job_of_a_worker_killed_mid_send webhooks::takeover::a_dead_process_s_batch && for seed in 1 2 3; do DATABASE_URL='$PG' CRASH_SEED=\$seed cargo nextest run --locked --test it --run-ignored all --test-threads 1 --no-capture jobs::crash; done"
+    "Against dlt|if [ \"\${DLT:-}\" = 1 ]; then PG_URL='${PG%/*}' bench/dlt.sh; else echo '(skipped: DLT=1 runs it; it installs dlt from PyPI into a venv outside the repository)'; fi"
 )
 
 if [ "${1:-}" = "--list" ]; then

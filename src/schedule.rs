@@ -67,7 +67,7 @@ impl Scheduler {
     /// its first sync (a key already recorded for the account costs no
     /// request). False: stopping while `GET /me` waited for the key's budget.
     async fn account(&self) -> anyhow::Result<bool> {
-        match mirror::account::ensure(&self.mirror.pool, &self.mirror.client).await {
+        match mirror::account::ensure_reading_ahead(&self.mirror, self.streams.first().copied()).await {
             Err(e) if crate::api::ApiError::cancelled_in(&e) => Ok(false),
             other => other.map(|_| true),
         }

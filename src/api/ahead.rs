@@ -142,6 +142,14 @@ impl Ahead {
         }
     }
 
+    /// Asks for `page` now, before the walk does (its first page, say, while
+    /// something else is awaited).
+    pub fn ask(&mut self, page: u32) {
+        if !self.tasks.contains_key(&page) {
+            self.launch(page);
+        }
+    }
+
     /// Pages in flight or waiting to be taken.
     pub fn len(&self) -> usize {
         self.tasks.len()

@@ -54,6 +54,28 @@ pub async fn ensure(pool: &PgPool, client: &Client) -> anyhow::Result<String> {
     check(pool, client, held).await
 }
 
+/// [`ensure`] for a sync whose first stream is `first`: at the first sync of
+/// a database, `GET /me` and page 1 of that stream's walk (a full walk from
+/// page 1, since nothing was mirrored yet) are in flight together, so the
+/// walk does not wait one more round trip. Page 1 is only read: its run
+/// takes it once the account is checked, and nothing is written before.
+pub async fn ensure_reading_ahead(m: &super::Mirror, first: Option<&str>) -> anyhow::Result<String> {
+    let mut conn = m.pool.acquire().await.context("Failed to get a connection")?;
+    let held = bound(&mut conn).await?;
+    drop(conn);
+    if held.is_none()
+        && let Some(super::streams::Stream::List(list)) = first.and_then(super::streams::find)
+        && super::walk::next_reading(m, list, false).await? == super::walk::Reading::All
+    {
+        let fetcher =
+            crate::api::Walk::new(m.client.clone(), list.path, Vec::new(), m.settings.per_page)?.fetcher();
+        let mut ahead = crate::api::ahead::Ahead::new(fetcher, m.in_flight_memory);
+        ahead.ask(1);
+        m.keep_first_page(list.name, ahead);
+    }
+    check(&m.pool, &m.client, held).await
+}
+
 /// [`ensure`] on what [`bound`] read.
 async fn check(
     pool: &PgPool,

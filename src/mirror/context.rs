@@ -1,14 +1,14 @@
 //! What the mirror runs on: [`Mirror`] (the pool of the process, the key's
 //! client and the [`Settings`]), and the [`Progress`] it reports each walk to.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::PgPool;
 
 use super::summary::Status;
 use crate::api::Client;
-use crate::api::ahead::DEFAULT_MEMORY_CAP;
+use crate::api::ahead::{Ahead, DEFAULT_MEMORY_CAP};
 
 /// The knobs of the mirror (from `sync.*` and `api.*`).
 #[derive(Debug, Clone)]
@@ -40,11 +40,24 @@ pub struct Mirror {
     pub progress: Option<Arc<dyn Progress>>,
     /// Memory a walk's pages in flight may take, in bytes (`api.pages_in_flight_mib`).
     pub in_flight_memory: usize,
+    /// A stream's page 1, asked for before its walk started ([`super::account`]).
+    pub first_page: FirstPage,
 }
+
+/// Page 1 of a stream's walk, asked for before the walk started, kept for it.
+#[derive(Clone, Default)]
+pub struct FirstPage(Arc<Mutex<Option<(&'static str, Ahead)>>>);
 
 impl Mirror {
     pub fn new(pool: PgPool, client: Client, settings: Settings) -> Mirror {
-        Mirror { pool, client, settings, progress: None, in_flight_memory: DEFAULT_MEMORY_CAP }
+        Mirror {
+            pool,
+            client,
+            settings,
+            progress: None,
+            in_flight_memory: DEFAULT_MEMORY_CAP,
+            first_page: FirstPage::default(),
+        }
     }
 
     /// The same mirror, its walks' pages in flight bounded by `bytes`.
@@ -55,6 +68,23 @@ impl Mirror {
     /// The same mirror, reporting each walk's progress to `progress`.
     pub fn with_progress(self, progress: Arc<dyn Progress>) -> Mirror {
         Mirror { progress: Some(progress), ..self }
+    }
+
+    /// Keeps `ahead` (page 1 of `stream`'s walk asked for already) for that walk.
+    pub(super) fn keep_first_page(&self, stream: &'static str, ahead: Ahead) {
+        *self.first_page.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((stream, ahead));
+    }
+
+    /// The pages of `stream`'s walk from page 1 asked for before it started, if any.
+    pub(super) fn take_first_page(&self, stream: &str) -> Option<Ahead> {
+        let mut kept = self.first_page.0.lock().unwrap_or_else(|e| e.into_inner());
+        match kept.take() {
+            Some((name, ahead)) if name == stream => Some(ahead),
+            other => {
+                *kept = other;
+                None
+            }
+        }
     }
 
     /// `done` of `total` requests of `stream` are behind it.

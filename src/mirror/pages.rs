@@ -66,7 +66,10 @@ pub(super) async fn pages(
     // The next pages' GETs, sent while this page is written: the requests
     // and the transactions overlap instead of taking turns. A run of a
     // ledger's head may stop at any page, so it does not read ahead.
-    let mut ahead = (!head).then(|| Ahead::new(walk.fetcher(), m.in_flight_memory));
+    let mut ahead = (!head).then(|| {
+        let first = (start_page == 1 && *reading == Reading::All).then(|| m.take_first_page(stream.name));
+        first.flatten().unwrap_or_else(|| Ahead::new(walk.fetcher(), m.in_flight_memory))
+    });
     while let Some(read) = walk.next_read() {
         if cancel.is_cancelled() {
             return Ok(End::Cancelled);

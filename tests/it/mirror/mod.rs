@@ -9,6 +9,7 @@ mod deletes;
 mod deliveries;
 mod drift;
 mod exact;
+mod first_page;
 mod in_flight;
 mod kill;
 mod lists;

@@ -1,0 +1,83 @@
+//! The first sync of a database asks `GET /me` (to bind the mirror to the
+//! key's account) and page 1 of its first stream's walk together, so the
+//! walk does not wait one more round trip; nothing is written before the
+//! account is checked.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use tokportal_sync::mirror::Mirror;
+use tokportal_sync::schedule::Scheduler;
+
+use super::support::{live_bundles, settings, sim};
+
+#[sqlx::test]
+async fn the_first_sync_asks_for_page_1_while_get_me_is_in_flight_and_writes_only_once_the_account_is_bound(
+    pool: PgPool,
+) {
+    let sim = sim(60).await;
+    // A proxy that answers `GET /me` only once page 1 was asked for (or 5 s passed),
+    // and notes what happened in order, and how many rows the mirror held then.
+    let events: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (upstream, http, log, db) = (sim.base_url(), reqwest::Client::new(), events.clone(), pool.clone());
+    let app = axum::Router::new().route(
+        "/{*path}",
+        axum::routing::get(move |uri: axum::http::Uri| {
+            let (upstream, http, log, db) = (upstream.clone(), http.clone(), log.clone(), db.clone());
+            async move {
+                let what = format!("{}?{}", uri.path(), uri.query().unwrap_or_default());
+                log.lock().unwrap().push(format!("asked {what}"));
+                if uri.path() == "/me" {
+                    for _ in 0..500 {
+                        if log
+                            .lock()
+                            .unwrap()
+                            .iter()
+                            .any(|e| e.starts_with("asked /bundles") && e.contains("page=1&"))
+                        {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    let (runs,): (i64,) = sqlx::query_as("SELECT count(*) FROM tokportal.sync_runs")
+                        .fetch_one(&db)
+                        .await
+                        .unwrap();
+                    log.lock().unwrap().push(format!("runs before /me answered: {runs}"));
+                }
+                let url = format!("{}{}", upstream.as_str().trim_end_matches('/'), uri);
+                let answer =
+                    http.get(url).header("x-api-key", tokportal_sync::sim::DEMO_KEY).send().await.unwrap();
+                let (code, body) = (answer.status(), answer.text().await.unwrap());
+                log.lock().unwrap().push(format!("answered {what}"));
+                (code, body)
+            }
+        }),
+    );
+    let (options, server) = crate::api_support::scripted(app).await;
+    let client = crate::api_support::client(options, crate::api_support::budget_options(10_000.0, 10_000));
+    let scheduler =
+        Scheduler { mirror: Mirror::new(pool.clone(), client, settings()), streams: vec!["bundles"] };
+
+    let tick = scheduler.tick_once(&CancellationToken::new()).await.unwrap();
+    server.abort();
+    assert_eq!(tick.runs.len(), 1, "{tick}");
+    let events = events.lock().unwrap().clone();
+    let at = |prefix: &str| {
+        events.iter().position(|e| e.starts_with(prefix)).unwrap_or_else(|| panic!("{prefix}: {events:?}"))
+    };
+    assert!(
+        at("asked /bundles?page=1&") < at("answered /me"),
+        "page 1 was asked for while GET /me was in flight: {events:?}"
+    );
+    assert!(
+        events.contains(&"runs before /me answered: 0".to_string()),
+        "nothing written before: {events:?}"
+    );
+    let asked_page_1 = events.iter().filter(|e| e.starts_with("asked /bundles?page=1&")).count();
+    assert_eq!(asked_page_1, 1, "page 1 is read once, by the walk that asked for it: {events:?}");
+    assert_eq!(live_bundles(&pool).await.len(), 60, "the walk took page 1 and mirrored every bundle");
+    sim.shutdown().await;
+}

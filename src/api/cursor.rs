@@ -283,12 +283,18 @@ impl Cursor {
             _ => Run { lo: number, hi: number, ends: false, ids, last, since },
         };
         let below = run.lo - 1;
+        // Answered before the clean page below it (that one was retried, or slow): most likely
+        // served before it too, and shifted against it by changes served in between. Read again
+        // now, the page holds items of both and the run joins without reading the page below.
+        let answered_first = run.hi == number
+            && number == self.clean.saturating_add(1)
+            && served.answered < self.since.answered;
         self.run = Some(run);
         if below == 0 {
             // The list is empty: nothing can be hidden before page 1.
             self.settle(0, true, last, total, served, sorted);
         } else {
-            self.next = Some(below);
+            self.next = Some(if answered_first && !empty { number } else { below });
         }
     }
 }

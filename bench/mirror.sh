@@ -3,7 +3,8 @@
 # simulator with its rate limit off and the worker's budget configured huge,
 # so the figures measure the pipeline (HTTP, JSON, Postgres), not the budget:
 #   1. `worker sync --stream bundles` of BUNDLES bundles into an empty mirror:
-#      rows/s and the worker's peak RSS (/usr/bin/time -v);
+#      rows/s, the worker's peak RSS and CPU time (/usr/bin/time -v) and the
+#      simulator's CPU time meanwhile (the three share the machine's cores);
 #   2. `COPY` of the same rows into a table of the same shape (same indexes),
 #      in the same run: rows/s, and the mirror's rate as a share of it;
 #   3. a second walk of the unchanged account: n_tup_upd / n_tup_hot_upd of
@@ -15,7 +16,9 @@
 # It builds in release mode, creates and drops its own scratch database, and
 # stops everything it started, by PID.
 #
-# Usage: bench/mirror.sh   (env: BUNDLES, ROUTINE_BUNDLES, ROUTINE_CHANGED, PG_URL)
+# Usage: bench/mirror.sh   (env: BUNDLES, ROUTINE_BUNDLES, ROUTINE_CHANGED, PG_URL;
+#   WORKER=path runs a worker already built instead of building one, e.g. to
+#   compare two builds in turns; ROUTINE_BUNDLES=0 leaves out part 4)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +28,8 @@ ROUTINE_CHANGED=${ROUTINE_CHANGED:-100}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 DB=tokportal_bench_mirror_$$
 KEY=sk_bench$(printf '%056d' $$)
-WORKER=${CARGO_TARGET_DIR:-$PWD/target}/release/worker
+BUILD=${WORKER:+no}
+WORKER=${WORKER:-${CARGO_TARGET_DIR:-$PWD/target}/release/worker}
 mkdir -p target && TMP=$(mktemp -d -p "$PWD/target" bench-mirror.XXXXXX)
 SIM_PID=
 
@@ -36,8 +40,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "== building (release)" >&2
-cargo build --release --quiet --bin worker
+if [ -z "$BUILD" ]; then
+  echo "== building (release)" >&2
+  cargo build --release --quiet --bin worker
+fi
 
 psql "$PG_URL/postgres" -qc "CREATE DATABASE $DB" >/dev/null
 export DATABASE_URL="$PG_URL/$DB?sslmode=disable"
@@ -71,15 +77,21 @@ sync_timed() { # label, args...: runs worker sync under /usr/bin/time; sets WALL
   end=$(now)
   WALL=$(echo "$end - $start" | bc -l)
   RSS_MB=$(awk '/Maximum resident set size/ {printf "%.1f", $6 / 1024}' "$TMP/$label.err")
+  CPU_S=$(awk -F': ' '/(User|System) time/ {s += $2} END {printf "%.1f", s}' "$TMP/$label.err")
 }
+# CPU seconds (user + system) the simulator has used so far.
+sim_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / hz}' "/proc/$SIM_PID/stat"; }
 stats() { q "SELECT pg_stat_clear_snapshot(); SELECT n_tup_upd || ' ' || n_tup_hot_upd FROM pg_stat_user_tables WHERE relid = 'tokportal.bundles'::regclass" | tail -1; }
 
 echo "== 1. first walk of $BUNDLES bundles" >&2
 start_sim "$BUNDLES"
+SIM_CPU=$(sim_cpu)
 sync_timed first --stream bundles
+SIM_CPU=$(echo "$(sim_cpu) - $SIM_CPU" | bc -l)
 ROWS=$(q "SELECT count(*) FROM tokportal.bundles")
 MIRROR_RATE=$(echo "$ROWS / $WALL" | bc -l)
-printf "mirror: %d rows in %.2f s = %.0f rows/s, peak RSS %s MiB\n" "$ROWS" "$WALL" "$MIRROR_RATE" "$RSS_MB"
+printf "mirror: %d rows in %.2f s = %.0f rows/s, peak RSS %s MiB; CPU: worker %s s, simulator %.1f s\n" \
+  "$ROWS" "$WALL" "$MIRROR_RATE" "$RSS_MB" "$CPU_S" "$SIM_CPU"
 
 echo "== 2. COPY of the same rows" >&2
 psql "$DATABASE_URL" -qc "\\copy (SELECT * FROM tokportal.bundles) TO '$TMP/rows.copy'"
@@ -99,6 +111,7 @@ AFTER=$(stats)
 printf "second walk: %.2f s, peak RSS %s MiB; n_tup_upd n_tup_hot_upd before: %s, after: %s\n" \
   "$WALL" "$RSS_MB" "$BEFORE" "$AFTER"
 stop_sim
+[ "$ROUTINE_BUNDLES" -gt 0 ] || exit 0
 
 echo "== 4. routine run on $ROUTINE_BUNDLES bundles, $ROUTINE_CHANGED changed" >&2
 psql "$DATABASE_URL" -qc "TRUNCATE tokportal.bundles, tokportal.bundle_videos, tokportal.bundle_accounts, tokportal.child_refreshes, tokportal.sync_runs CASCADE"

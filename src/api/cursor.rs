@@ -283,9 +283,8 @@ impl Cursor {
             _ => Run { lo: number, hi: number, ends: false, ids, last, since },
         };
         let below = run.lo - 1;
-        // Answered before the clean page below it (that one was retried, or slow): most likely
-        // served before it too, and shifted against it by changes served in between. Read again
-        // now, the page holds items of both and the run joins without reading the page below.
+        // Answered before the clean page below it (retried, or slow): most likely served first too,
+        // and shifted against it. Read again now, it holds items of both: the run joins.
         let answered_first = run.hi == number
             && number == self.clean.saturating_add(1)
             && served.answered < self.since.answered;

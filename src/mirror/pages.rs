@@ -1,8 +1,12 @@
 //! The page loop of a list stream's run: pages read ahead, several in
 //! flight as the budget allows (see [`crate::api::ahead`]), and written in
 //! order, each in one transaction with the ids it delivered, the tally and
-//! the checkpoint. A page that fails ends the walk there: the pages after it
-//! are dropped unwritten, and the next run resumes at the last committed page.
+//! the checkpoint; two page transactions are in flight, and commit one after
+//! the other ([`writer`]). A page that fails ends the walk there: the pages
+//! after it are dropped unwritten or rolled back, and the next run resumes
+//! at the last committed page.
+
+mod writer;
 
 use std::time::Instant;
 
@@ -14,10 +18,12 @@ use super::rows::{Upserted, excerpt, id_of};
 use super::streams::ListStream;
 use super::tally::Tally;
 use super::walk::Reading;
-use super::{problems, runs, store};
+use super::{problems, store};
 use crate::api::ahead::Ahead;
 use crate::api::cursor::{Absorbed, Read};
 use crate::api::{CounterSnapshot, Walk, is_safe_id};
+use sqlx::PgConnection;
+use writer::{Writer, Written};
 
 /// How a walk's page loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,12 +51,31 @@ pub const PAGE_TRANSACTION: &str =
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn pages(
     m: &Mirror,
-    stream: &ListStream,
+    stream: &'static ListStream,
     run_id: i64,
     start_page: u32,
     reading: &Reading,
     tally: &mut Tally,
     before: &CounterSnapshot,
+    cancel: &CancellationToken,
+) -> anyhow::Result<End> {
+    let mut writer = Writer::new(m.pool.clone(), m.client.clone(), stream, run_id, *before, *tally);
+    let walked = walk_pages(m, stream, start_page, reading, &mut writer, cancel).await;
+    // Whatever ended the walk, the pages in flight commit (or roll back after a failed one).
+    let settled = writer.settle(0).await;
+    *tally = writer.tally();
+    match (walked, settled) {
+        (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+        (Ok(end), Ok(_)) => Ok(end),
+    }
+}
+
+async fn walk_pages(
+    m: &Mirror,
+    stream: &ListStream,
+    start_page: u32,
+    reading: &Reading,
+    writer: &mut Writer,
     cancel: &CancellationToken,
 ) -> anyhow::Result<End> {
     let query = match reading {
@@ -60,16 +85,17 @@ pub(super) async fn pages(
     let head = *reading == Reading::Head;
     let mut walk =
         Walk::new(m.client.clone(), stream.path, query, m.settings.per_page)?.starting_at(start_page);
-    let every = m.settings.progress_every.as_secs_f64();
-    let (started, mut next_progress) = (Instant::now(), every);
+    let mut progress = Progress::new(m);
     let mut forward = None;
     // The next pages' GETs, sent while this page is written: the requests
     // and the transactions overlap instead of taking turns. A run of a
-    // ledger's head may stop at any page, so it does not read ahead.
+    // ledger's head may stop at any page, so it does not read ahead, nor
+    // write a page before the one before it committed.
     let mut ahead = (!head).then(|| {
         let first = (start_page == 1 && *reading == Reading::All).then(|| m.take_first_page(stream.name));
         first.flatten().unwrap_or_else(|| Ahead::new(walk.fetcher(), m.in_flight_memory))
     });
+    let in_flight = usize::from(!head);
     while let Some(read) = walk.next_read() {
         if cancel.is_cancelled() {
             return Ok(End::Cancelled);
@@ -78,7 +104,7 @@ pub(super) async fn pages(
             anyhow::bail!(
                 "{}: the walk read {} pages without reaching the end; the list keeps changing or the server ignores `page`",
                 stream.path,
-                tally.pages
+                walk.cursor_mut().stats().pages
             );
         }
         let fetched = match &mut ahead {
@@ -86,44 +112,70 @@ pub(super) async fn pages(
             None => walk.fetch(read).await,
         };
         // Stopping while the page waited for the budget: nothing was sent,
-        // every page before it is committed.
+        // every page before it is committed (or in flight, and commits).
         let list = match fetched {
             Err(e) if e.is_cancelled() => return Ok(End::Cancelled),
             other => other?,
         };
         let received = list.data.len();
         let ids: Vec<String> = list.data.iter().filter_map(id_of).collect();
-        let mut tx =
-            m.pool.begin_with(PAGE_TRANSACTION).await.context("Failed to start the page's transaction")?;
-        let known = runs::known(&mut tx, run_id, &ids).await?;
+        let (tx, known) = writer.begin(&ids).await?;
         let mut absorbed = walk.cursor_mut().absorb(read, list, &known);
         let poison = set_aside(stream, &mut absorbed.page.items);
         if !read.reread {
             forward = Some(read.page);
         }
-        let write = write_page(m, stream, run_id, tx, &absorbed, &poison, read, forward, tally, before);
-        let up = match &mut ahead {
+        let total = absorbed.page.total;
+        writer.write(writer::Page { tx, absorbed, poison, read, forward, received });
+        let written = match &mut ahead {
             Some(ahead) if !cancel.is_cancelled() => {
-                ahead.set_total(absorbed.page.total);
+                ahead.set_total(total);
                 tokio::select! {
-                    written = write => written?,
+                    written = writer.settle(in_flight) => written?,
                     never = ahead.pump() => match never {},
                 }
             }
-            _ => write.await?,
+            _ => writer.settle(in_flight).await?,
         };
+        for page in written {
+            progress.page(m, stream, &page, writer.tally());
+            if head && page.received > 0 && page.up.inserted == 0 {
+                return Ok(End::Head);
+            }
+        }
+    }
+    for page in writer.settle(0).await? {
+        progress.page(m, stream, &page, writer.tally());
+    }
+    Ok(End::Complete)
+}
 
-        let total_pages = absorbed.page.total.map(|t| t.div_ceil(u64::from(m.settings.per_page)));
-        m.advance(stream.name, u64::from(read.page), total_pages);
-        let elapsed = started.elapsed().as_secs_f64();
-        if elapsed >= next_progress {
+/// The walk's progress, shown as pages commit.
+struct Progress {
+    started: Instant,
+    every: f64,
+    next: f64,
+}
+
+impl Progress {
+    fn new(m: &Mirror) -> Progress {
+        let every = m.settings.progress_every.as_secs_f64();
+        Progress { started: Instant::now(), every, next: every }
+    }
+
+    fn page(&mut self, m: &Mirror, stream: &ListStream, page: &Written, tally: Tally) {
+        let total_pages = page.total.map(|t| t.div_ceil(u64::from(m.settings.per_page)));
+        m.advance(stream.name, u64::from(page.read.page), total_pages);
+        let elapsed = self.started.elapsed().as_secs_f64();
+        if elapsed >= self.next {
             // At the key's sustained rate: what the budget allows, whatever the server's speed.
             let eta_secs = total_pages.map(|t| {
-                (t.saturating_sub(u64::from(read.page)) as f64 / m.settings.rate_per_second).round() as u64
+                (t.saturating_sub(u64::from(page.read.page)) as f64 / m.settings.rate_per_second).round()
+                    as u64
             });
             tracing::info!(
                 stream = stream.name,
-                page = read.page,
+                page = page.read.page,
                 total_pages,
                 eta_secs,
                 items = tally.items,
@@ -131,13 +183,9 @@ pub(super) async fn pages(
                 elapsed_secs = elapsed as u64,
                 "walking"
             );
-            next_progress = elapsed + every;
-        }
-        if head && received > 0 && up.inserted == 0 {
-            return Ok(End::Head);
+            self.next = elapsed + self.every;
         }
     }
-    Ok(End::Complete)
 }
 
 /// A list item the mirror cannot hold, set aside in `sync_problems`.
@@ -170,38 +218,32 @@ fn set_aside(stream: &ListStream, items: &mut Vec<serde_json::Value>) -> Vec<Poi
     poison
 }
 
-/// Writes one absorbed page: its rows, the ids it delivered, the tally and
-/// the checkpoint, in the page's transaction, then commits.
-#[allow(clippy::too_many_arguments)]
-async fn write_page(
-    m: &Mirror,
+/// A page's problems and rows, in its transaction; returns what the upsert
+/// did and what the page adds to the run's tally.
+async fn upsert_page(
+    tx: &mut PgConnection,
     stream: &ListStream,
-    run_id: i64,
-    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
     absorbed: &Absorbed,
     poison: &[Poison],
     read: Read,
-    forward: Option<u32>,
-    tally: &mut Tally,
-    before: &CounterSnapshot,
-) -> anyhow::Result<Upserted> {
+) -> anyhow::Result<(Upserted, impl FnOnce(&mut Tally) + use<>)> {
     for p in poison {
         let subject = format!("page {} item {}", read.page, p.index);
-        problems::record(&mut tx, stream.name, &subject, p.code, &p.excerpt).await?;
+        problems::record(&mut *tx, stream.name, &subject, p.code, &p.excerpt).await?;
         tracing::warn!(stream = stream.name, page = read.page, code = p.code, item = %p.excerpt, "list item set aside");
     }
-    tally.problems += poison.len() as u64;
-    let up = store::upsert_page(&mut tx, stream, &absorbed.page.items)
+    let up = store::upsert_page(&mut *tx, stream, &absorbed.page.items)
         .await
         .with_context(|| format!("GET {} page {}", stream.path, read.page))?;
-    tally.pages += 1;
-    tally.rereads += u64::from(read.reread);
-    tally.items += absorbed.page.items.len() as u64;
-    tally.inserted += up.inserted;
-    tally.updated += up.updated + up.revived;
-    tally.unchanged += up.unchanged;
-    tally.spent(&m.client.counters(), before);
-    runs::record_page(&mut tx, run_id, absorbed, forward, tally).await?;
-    tx.commit().await.with_context(|| format!("Failed to commit page {}", read.page))?;
-    Ok(up)
+    let (problems, items) = (poison.len() as u64, absorbed.page.items.len() as u64);
+    let add = move |tally: &mut Tally| {
+        tally.problems += problems;
+        tally.pages += 1;
+        tally.rereads += u64::from(read.reread);
+        tally.items += items;
+        tally.inserted += up.inserted;
+        tally.updated += up.updated + up.revived;
+        tally.unchanged += up.unchanged;
+    };
+    Ok((up, add))
 }

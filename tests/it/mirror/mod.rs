@@ -4,6 +4,7 @@ mod account;
 mod bans;
 mod children;
 mod cli;
+mod commits;
 mod confirmed;
 mod deletes;
 mod deliveries;

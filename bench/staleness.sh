@@ -26,9 +26,10 @@
 # wait from enqueue to first send. The script builds in release mode, creates
 # and drops its scratch database, and stops everything it started, by PID.
 #
-# MODES: "schedule" (every 15 minutes, scaled) and "continuous", or
-# "continuous:SHARE" for a `sync.walk_share` other than the default; the
-# share each mode ran with is in its row. STREAMS (comma-separated): the
+# MODES: "schedule" (every 15 minutes, scaled) and "continuous", each
+# optionally followed by ":SHARE" (continuous: a `sync.walk_share` other
+# than the default; the share each mode ran with is in its row) and
+# ":TAIL" (that mode's TAIL_MINUTES), as in "schedule::16 continuous:0.95:4". STREAMS (comma-separated): the
 # streams mirrored, by default the bundles and their two child streams, the
 # issue's 10,000 bundles; with more lists (accounts, account_bans) the walks'
 # share is spread over them all. Besides the requests an hour, each row
@@ -127,16 +128,17 @@ SQL
 
 requests() { curl -sf "$ADMIN/stats" | jq '[.keys[].requests] | add'; }
 
-echo "== streams $STREAMS; SCALE=$SCALE; changes $CHANGES_PER_HOUR an hour; MINUTES=$MINUTES TAIL_MINUTES=$TAIL_MINUTES" >&2
+echo "== streams $STREAMS; SCALE=$SCALE; changes $CHANGES_PER_HOUR an hour; MINUTES=$MINUTES; modes $MODES" >&2
 printf '| mode | changes | bundle rows p50 / p95 / max (unseen) | children of non-terminal bundles p50 / p95 / max (unseen); bound | requests an hour: all (walks; children: changed / non-terminal / rotation) | jobs: wait p50 / max (s, real) |\n'
 printf '|---|---|---|---|---|---|\n'
 for spec in $MODES; do
-  mode=${spec%%:*} share=
-  [ "$spec" != "$mode" ] && share=${spec#*:}
+  IFS=: read -r mode share tail <<<"$spec"
+  tail=${tail:-$TAIL_MINUTES}
   schedule=$CRON label="schedule (every $PERIOD s, 15 min real)"
   if [ "$mode" = continuous ]; then
-    schedule=continuous label="continuous, share ${share:-default}"
+    schedule=continuous label="continuous, share ${share:-0.5 (the default)}"
   fi
+  label="$label; tail $tail min"
   env TOKPORTAL__SYNC__SCHEDULE="$schedule" ${share:+TOKPORTAL__SYNC__WALK_SHARE=$share} \
     "$WORKER" >"$TMP/daemon.out" 2>"$TMP/daemon.$mode$share.log" &
   DAEMON_PID=$!
@@ -149,7 +151,7 @@ for spec in $MODES; do
     sleep "$JOB_EVERY"
   done
   to=$(date +%s.%N); after=$(requests)
-  sleep $(( TAIL_MINUTES * 60 ))
+  sleep $(( tail * 60 ))
   curl -sf -X PUT "$ADMIN/churn" -d '{"per_second": 0}' >/dev/null
   kill "$DAEMON_PID"; wait "$DAEMON_PID" || true; DAEMON_PID=
   curl -sf "$ADMIN/churn" | jq -c '.data[]' >"$TMP/changes.jsonl"
@@ -205,5 +207,21 @@ SELECT format('| %s | %s | %s / %s / %s s (%s) | %s / %s / %s s (%s); bound %s s
   round((k.active / :hours)::numeric), round((k.rotation / :hours)::numeric),
   round(j.p50::numeric, 1), round(j.mx::numeric, 1))
 FROM p AS r, p AS c, j, w, k, n WHERE r.rows AND NOT c.rows;
+SQL
+  # Where the window's time went (stderr): the runs of each kind (their share
+  # of the time, their own requests a second, real), and the time between runs.
+  psql "$DATABASE_URL" -qAt -v from="$from" -v to="$to" -v scale="$SCALE" <<'SQL' >&2
+WITH r AS (
+  SELECT kind, started_at, finished_at, requests, lead(started_at) OVER (ORDER BY started_at) AS next
+  FROM tokportal.sync_runs WHERE started_at BETWEEN to_timestamp(:from) AND to_timestamp(:to) AND finished_at IS NOT NULL
+), s AS (
+  SELECT CASE WHEN kind = 'children' THEN 'children' ELSE 'walks' END AS what, count(*) AS runs,
+         sum(extract(epoch FROM finished_at - started_at)) AS secs, sum(requests) AS reqs,
+         sum(greatest(extract(epoch FROM next - finished_at), 0)) AS between
+  FROM r GROUP BY 1
+)
+SELECT format('   %s: %s runs, %s%% of the time at %s requests a second (real); %s%% of the time between runs',
+  what, runs, round((100 * secs / (:to - :from))::numeric), round((reqs / secs / :scale)::numeric, 2),
+  round((100 * between / (:to - :from))::numeric, 1)) FROM s ORDER BY what;
 SQL
 done

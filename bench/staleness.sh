@@ -13,8 +13,10 @@
 # Time runs SCALE times faster than real: the key's rate is 2*SCALE a second
 # (burst 120 and 100 a page, as the real key), the schedule, the children's
 # refresh periods and the change rate are scaled by the same factor, so every
-# figure is reported in real time (wall seconds times SCALE). With SCALE=60, a
-# minute of the benchmark is an hour of a real account.
+# figure is reported in real time (wall seconds times SCALE). With SCALE=30 (the
+# default), a minute of the benchmark is half an hour of a real account. The
+# scale must stay one the machine keeps up with: every page and child written
+# in under 1/(2*SCALE) s, or the machine, not the budget, sets the pace.
 #
 # Per mode: after a warm-up (one full sync of every bundle and child, then
 # WARM_MINUTES of the mode), changes made during the next MINUTES are followed
@@ -26,20 +28,33 @@
 # wait from enqueue to first send. The script builds in release mode, creates
 # and drops its scratch database, and stops everything it started, by PID.
 #
+# MODES: "schedule" (every 15 minutes, scaled) and "continuous", each
+# optionally followed by ":SHARE" (continuous: a `sync.walk_share` other
+# than the default; the share each mode ran with is in its row) and
+# ":TAIL" (that mode's TAIL_MINUTES), as in "schedule::16 continuous:0.95:4". STREAMS (comma-separated): the
+# streams mirrored, by default the bundles and their two child streams, the
+# issue's 10,000 bundles; with more lists (accounts, account_bans) the walks'
+# share is spread over them all. Besides the requests an hour, each row
+# splits them: the walks' share of them, and the children's requests by
+# class (changed bundles', non-terminal ones', the rotation's). Size
+# TAIL_MINUTES above the bound (real seconds / SCALE / 60): a change not seen
+# by the end counts as infinitely late.
+#
 # Usage: bench/staleness.sh   (env: BUNDLES SCALE CHANGES_PER_HOUR MINUTES WARM_MINUTES
-#                               TAIL_MINUTES JOB_EVERY MODES PG_URL PG_QUERY, and WORKER:
-#                               a worker binary to use instead of building one)
+#                               TAIL_MINUTES JOB_EVERY MODES STREAMS PG_URL PG_QUERY, and
+#                               WORKER: a worker binary to use instead of building one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUNDLES=${BUNDLES:-10000}
-SCALE=${SCALE:-60}
+SCALE=${SCALE:-30}
 CHANGES_PER_HOUR=${CHANGES_PER_HOUR:-3600}
 MINUTES=${MINUTES:-4}
 WARM_MINUTES=${WARM_MINUTES:-1}
-TAIL_MINUTES=${TAIL_MINUTES:-2}
+TAIL_MINUTES=${TAIL_MINUTES:-16}
 JOB_EVERY=${JOB_EVERY:-5}
 MODES=${MODES:-schedule continuous}
+STREAMS=${STREAMS:-bundles,bundle_videos,bundle_accounts}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 PG_QUERY=${PG_QUERY:-?sslmode=disable}
 DB=tokportal_staleness_$$
@@ -87,7 +102,7 @@ export TOKPORTAL_API_KEY="$KEY" TOKPORTAL__API__BASE_URL="$BASE" TOKPORTAL__API_
   TOKPORTAL__API__BURST=120 TOKPORTAL__API__PER_PAGE=100 TOKPORTAL__SERVER__LISTEN=127.0.0.1:0 \
   TOKPORTAL__SYNC__CHILDREN_ACTIVE_REFRESH="$(( 3600 / SCALE ))s" \
   TOKPORTAL__SYNC__CHILDREN_FULL_REFRESH="$(( 86400 / SCALE ))s" \
-  TOKPORTAL__LOG__LEVEL=warn
+  TOKPORTAL__SYNC__STREAMS="$STREAMS" TOKPORTAL__LOG__LEVEL=warn
 
 echo "== warm-up: one full sync of $BUNDLES bundles and their children" >&2
 start=$(date +%s.%N)
@@ -115,12 +130,19 @@ SQL
 
 requests() { curl -sf "$ADMIN/stats" | jq '[.keys[].requests] | add'; }
 
-printf '| mode | changes | bundle rows p50 / p95 / max (unseen) | children of non-terminal bundles p50 / p95 / max (unseen); bound | requests an hour | jobs: wait p50 / max (s, real) |\n'
+echo "== streams $STREAMS; SCALE=$SCALE; changes $CHANGES_PER_HOUR an hour; MINUTES=$MINUTES; modes $MODES" >&2
+printf '| mode | changes | bundle rows p50 / p95 / max (unseen) | children of non-terminal bundles p50 / p95 / max (unseen); bound | requests an hour: all (walks; children: changed / non-terminal / rotation) | jobs: wait p50 / max (s, real) |\n'
 printf '|---|---|---|---|---|---|\n'
-for mode in $MODES; do
-  schedule=$CRON
-  [ "$mode" = continuous ] && schedule=continuous
-  TOKPORTAL__SYNC__SCHEDULE="$schedule" "$WORKER" >"$TMP/daemon.out" 2>"$TMP/daemon.$mode.log" &
+for spec in $MODES; do
+  IFS=: read -r mode share tail <<<"$spec"
+  tail=${tail:-$TAIL_MINUTES}
+  schedule=$CRON label="schedule (every $PERIOD s, 15 min real)"
+  if [ "$mode" = continuous ]; then
+    schedule=continuous label="continuous, share ${share:-0.5 (the default)}"
+  fi
+  label="$label; tail $tail min"
+  env TOKPORTAL__SYNC__SCHEDULE="$schedule" ${share:+TOKPORTAL__SYNC__WALK_SHARE=$share} \
+    "$WORKER" >"$TMP/daemon.out" 2>"$TMP/daemon.$mode$share.log" &
   DAEMON_PID=$!
   curl -sf -X PUT "$ADMIN/churn" -d "{\"per_second\": $(echo "$CHANGES_PER_HOUR * $SCALE / 3600" | bc -l)}" >/dev/null
   sleep $(( WARM_MINUTES * 60 ))
@@ -131,12 +153,12 @@ for mode in $MODES; do
     sleep "$JOB_EVERY"
   done
   to=$(date +%s.%N); after=$(requests)
-  sleep $(( TAIL_MINUTES * 60 ))
+  sleep $(( tail * 60 ))
   curl -sf -X PUT "$ADMIN/churn" -d '{"per_second": 0}' >/dev/null
   kill "$DAEMON_PID"; wait "$DAEMON_PID" || true; DAEMON_PID=
   curl -sf "$ADMIN/churn" | jq -c '.data[]' >"$TMP/changes.jsonl"
   psql "$DATABASE_URL" -q -c "TRUNCATE bench.changes" -c "\\copy bench.changes (x) FROM '$TMP/changes.jsonl'" >/dev/null
-  psql "$DATABASE_URL" -qAt -F '|' -v mode="$mode" -v from="$from" -v to="$to" -v scale="$SCALE" \
+  psql "$DATABASE_URL" -qAt -F '|' -v mode="$label" -v from="$from" -v to="$to" -v scale="$SCALE" \
        -v hours="$(echo "($to - $from) * $SCALE / 3600" | bc -l)" -v reqs="$(( after - before ))" <<'SQL'
 WITH c AS (
   SELECT x->>'kind' AS kind, x->>'bundle_id' AS bundle_id, (x->>'position')::int AS position,
@@ -164,18 +186,44 @@ WITH c AS (
 , w AS (
   SELECT coalesce(sum(requests), 0)::float8 / ((:to - :from) * :scale) AS per_sec FROM tokportal.sync_runs
   WHERE kind <> 'children' AND started_at BETWEEN to_timestamp(:from) AND to_timestamp(:to)
+), k AS (
+  -- Children runs by class: a continuous run fetches one class; a scheduled
+  -- run's plan counts each, and its requests are split in that proportion.
+  SELECT coalesce(sum(requests * (plan->>'changed')::float8 / nullif((plan->>'requests')::float8, 0)), 0) AS changed,
+         coalesce(sum(requests * (plan->>'active')::float8 / nullif((plan->>'requests')::float8, 0)), 0) AS active,
+         coalesce(sum(requests * (plan->>'rotation')::float8 / nullif((plan->>'requests')::float8, 0)), 0) AS rotation
+  FROM tokportal.sync_runs
+  WHERE kind = 'children' AND started_at BETWEEN to_timestamp(:from) AND to_timestamp(:to)
 ), n AS (
   SELECT count(*) FILTER (WHERE coalesce(status, '') NOT IN ('completed', 'cancelled', 'archived'))
        + count(*) FILTER (WHERE coalesce(status, '') NOT IN ('completed', 'cancelled', 'archived')
            AND NOT (jsonb_typeof(data->'videos_quantity') = 'number' AND (data->>'videos_quantity')::numeric = 0)) AS reqs
   FROM tokportal.bundles WHERE deleted_at IS NULL
 )
-SELECT format('| %s | %s | %s / %s / %s s (%s) | %s / %s / %s s (%s); bound %s s | %s | %s / %s |', :'mode',
+SELECT format('| %s | %s | %s / %s / %s s (%s) | %s / %s / %s s (%s); bound %s s | %s (%s; %s / %s / %s) | %s / %s |', :'mode',
   (SELECT sum(n) FROM p),
   round(r.p50::numeric), round(r.p95::numeric), round(r.mx::numeric), r.unseen,
-  round(k.p50::numeric), round(k.p95::numeric), round(k.mx::numeric), k.unseen,
+  round(c.p50::numeric), round(c.p95::numeric), round(c.mx::numeric), c.unseen,
   round((n.reqs / (2.0 - w.per_sec))::numeric),
-  round(:reqs / :hours), round(j.p50::numeric, 1), round(j.mx::numeric, 1))
-FROM p AS r, p AS k, j, w, n WHERE r.rows AND NOT k.rows;
+  round(:reqs / :hours), round((w.per_sec * 3600)::numeric), round((k.changed / :hours)::numeric),
+  round((k.active / :hours)::numeric), round((k.rotation / :hours)::numeric),
+  round(j.p50::numeric, 1), round(j.mx::numeric, 1))
+FROM p AS r, p AS c, j, w, k, n WHERE r.rows AND NOT c.rows;
+SQL
+  # Where the window's time went (stderr): the runs of each kind (their share
+  # of the time, their own requests a second, real), and the time between runs.
+  psql "$DATABASE_URL" -qAt -v from="$from" -v to="$to" -v scale="$SCALE" <<'SQL' >&2
+WITH r AS (
+  SELECT kind, started_at, finished_at, requests, lead(started_at) OVER (ORDER BY started_at) AS next
+  FROM tokportal.sync_runs WHERE started_at BETWEEN to_timestamp(:from) AND to_timestamp(:to) AND finished_at IS NOT NULL
+), s AS (
+  SELECT CASE WHEN kind = 'children' THEN 'children' ELSE 'walks' END AS what, count(*) AS runs,
+         sum(extract(epoch FROM finished_at - started_at)) AS secs, sum(requests) AS reqs,
+         sum(greatest(extract(epoch FROM next - finished_at), 0)) AS between
+  FROM r GROUP BY 1
+)
+SELECT format('   %s: %s runs, %s%% of the time at %s requests a second (real); %s%% of the time between runs',
+  what, runs, round((100 * secs / (:to - :from))::numeric), round((reqs / secs / :scale)::numeric, 2),
+  round((100 * between / (:to - :from))::numeric, 1)) FROM s ORDER BY what;
 SQL
 done

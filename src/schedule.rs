@@ -34,6 +34,9 @@ pub fn streams(configured: &[String]) -> Vec<&'static str> {
 pub struct Scheduler {
     pub mirror: Mirror,
     pub streams: Vec<&'static str>,
+    /// Continuous mode: the share of the budget the list walks take while
+    /// children wait (`sync.walk_share`, see [`pick`]).
+    pub walk_share: f64,
 }
 
 impl Scheduler {

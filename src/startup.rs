@@ -123,6 +123,10 @@ impl App {
 
     /// The configured streams (`sync.streams`) on the mirror.
     pub fn scheduler(&self) -> anyhow::Result<Scheduler> {
-        Ok(Scheduler { mirror: self.mirror()?, streams: schedule::streams(&self.config.sync.streams) })
+        Ok(Scheduler {
+            mirror: self.mirror()?,
+            streams: schedule::streams(&self.config.sync.streams),
+            walk_share: self.config.sync.walk_share,
+        })
     }
 }

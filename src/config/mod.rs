@@ -23,7 +23,7 @@ pub use duration::parse_duration;
 pub use jobs::JobsConfig;
 pub use load::{DEFAULT_CONFIG_FILE, Layers, Origin, known_keys};
 pub use runtime::{ApiConfig, Config, DatabaseConfig, LogConfig, LogFormat, SyncConfig};
-pub use schedule::{CONTINUOUS, Schedule, parse_schedule};
+pub use schedule::{CONTINUOUS, DEFAULT_WALK_SHARE, Schedule, parse_schedule};
 pub use server::{ServerConfig, ServerSection};
 pub use settings::{ApiSection, DatabaseSection, JobsSection, LogSection, Settings, SyncSection};
 pub use validate::KNOWN_STREAMS;

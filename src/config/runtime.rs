@@ -44,6 +44,8 @@ pub struct SyncConfig {
     pub jobs_reserve: u32,
     /// Tokens of the key's bucket continuous work leaves to webhook refreshes.
     pub refresh_reserve: u32,
+    /// Continuous mode: share of the budget the list walks take while children wait.
+    pub walk_share: f64,
     pub streams: Vec<String>,
     pub full_walk_every: Duration,
     pub since_overlap: Duration,

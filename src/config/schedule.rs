@@ -1,6 +1,7 @@
 //! `sync.schedule` validated: a cron expression, or `"continuous"` with the
 //! reserves of the key's bucket continuous work leaves to jobs
-//! (`sync.jobs_reserve`) and webhook refreshes (`sync.refresh_reserve`).
+//! (`sync.jobs_reserve`) and webhook refreshes (`sync.refresh_reserve`),
+//! and the share of the budget its list walks take (`sync.walk_share`).
 //! A cron expression takes the `cron` crate's 6- or 7-field form, seconds
 //! first; a 5-field crontab line gets a message saying what to write instead,
 //! and the crate's own message loses its echo of the expression and its caret
@@ -13,6 +14,11 @@ use super::{ConfigError, SyncSection};
 
 /// The value of `sync.schedule` that selects continuous mode.
 pub const CONTINUOUS: &str = "continuous";
+
+/// `sync.walk_share` unless set: the walks and the children each get half of
+/// what jobs and refreshes leave while both wait (docs/operations.md,
+/// "Continuous mode", says why and when to raise it).
+pub const DEFAULT_WALK_SHARE: f64 = 0.5;
 
 /// When the daemon walks the streams.
 #[derive(Debug, Clone)]
@@ -71,6 +77,26 @@ pub fn validate(
         ));
     }
     Ok((schedule, jobs, refreshes))
+}
+
+/// `sync.walk_share`: a share of the budget, more than 0 and at most 1 (checked
+/// with a cron schedule too, where it is not used, so a typo is not kept
+/// until the day the schedule changes).
+pub fn walk_share(
+    y: &SyncSection,
+    invalid: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<f64, ConfigError> {
+    let share = y.walk_share;
+    if share.is_finite() && share > 0.0 && share <= 1.0 {
+        return Ok(share);
+    }
+    Err(invalid(
+        "sync.walk_share",
+        format!(
+            "must be a share of the budget more than 0 and at most 1 (0.5: the list walks take half of \
+             what jobs and refreshes leave while children wait; 1: the walks back to back), got {share}"
+        ),
+    ))
 }
 
 /// The schedule, or a message saying what is wrong with `text`.

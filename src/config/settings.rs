@@ -73,6 +73,8 @@ pub struct SyncSection {
     pub jobs_reserve: i64,
     /// Continuous mode: tokens of the key's bucket left to webhook refreshes.
     pub refresh_reserve: i64,
+    /// Continuous mode: share of the budget the list walks take while children wait.
+    pub walk_share: f64,
     pub streams: Vec<String>,
     /// How often an append-only stream (the credit ledger) is walked to its end.
     pub full_walk_every: String,
@@ -96,6 +98,7 @@ impl Default for SyncSection {
             schedule: "0 */15 * * * *".into(),
             jobs_reserve: 10,
             refresh_reserve: 10,
+            walk_share: super::schedule::DEFAULT_WALK_SHARE,
             streams: crate::mirror::streams::defaults(),
             full_walk_every: "24h".into(),
             since_overlap: "10m".into(),

@@ -110,6 +110,7 @@ pub(super) fn validate(
     let usable = (f64::from(burst) * (1.0 - a.reserved_share)).floor() as u32;
     let (schedule, jobs_reserve, refresh_reserve) =
         schedule::validate(&s.sync, usable.saturating_sub(1), &invalid)?;
+    let walk_share = schedule::walk_share(&s.sync, &invalid)?;
     if s.sync.streams.is_empty() {
         return Err(invalid("sync.streams", "must name at least one stream".into()));
     }
@@ -201,6 +202,7 @@ pub(super) fn validate(
             schedule,
             jobs_reserve,
             refresh_reserve,
+            walk_share,
             streams: s.sync.streams.clone(),
             full_walk_every,
             since_overlap,

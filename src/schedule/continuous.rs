@@ -27,7 +27,9 @@ const MIN_GAP_REQUESTS: f64 = 30.0;
 /// What one step did.
 #[derive(Debug)]
 pub enum Step {
-    Ran(RunSummary),
+    /// `cut`: a children run the next walk's turn stopped, so there is more to
+    /// do at once even if it sent nothing.
+    Ran { run: RunSummary, cut: bool },
     /// Another process holds the stream's lock.
     Skipped(&'static str),
     /// No stream is configured.
@@ -51,18 +53,24 @@ impl Scheduler {
     /// class of a child stream's bundles until the next walk is due.
     pub async fn step_once(&self, cancel: &CancellationToken) -> anyhow::Result<Step> {
         let (m, gap) = (&self.mirror, self.min_gap());
+        let share = self.walk_share;
         let now = staleness::now(&m.pool, &self.streams, m.settings.children_full_refresh).await?;
-        let outcome = match pick::pick(&now, gap) {
+        let outcome = match pick::pick(&now, gap, share) {
             None => return Ok(Step::Idle),
             Some(Pick::Walk(stream)) => mirror::sync_stream_once(m, stream, cancel).await?,
             Some(Pick::Children { stream, class }) => {
-                let until = pick::walk_due_in(&now, gap)
-                    .map(|s| Instant::now() + Duration::from_secs_f64(s.max(gap)));
-                self.children_once(stream, class, until, cancel).await?
+                let due =
+                    pick::walk_due_in(&now, gap, share).map(|s| Instant::now() + Duration::from_secs_f64(s));
+                let outcome = self.children_once(stream, class, due, cancel).await?;
+                let cut = due.is_some_and(|due| Instant::now() >= due);
+                return Ok(match outcome {
+                    Outcome::Ran(run) => Step::Ran { run, cut },
+                    Outcome::Skipped { stream } => Step::Skipped(stream),
+                });
             }
         };
         Ok(match outcome {
-            Outcome::Ran(run) => Step::Ran(run),
+            Outcome::Ran(run) => Step::Ran { run, cut: false },
             Outcome::Skipped { stream } => Step::Skipped(stream),
         })
     }
@@ -71,7 +79,7 @@ impl Scheduler {
         &self,
         name: &'static str,
         class: Class,
-        until: Option<Instant>,
+        due: Option<Instant>,
         cancel: &CancellationToken,
     ) -> anyhow::Result<Outcome> {
         let m = &self.mirror;
@@ -81,8 +89,15 @@ impl Scheduler {
         let Some(held) = lock::try_lock(&m.pool, name).await? else {
             return Ok(Outcome::Skipped { stream: name });
         };
+        // Stops launching when the walk falls due, however soon (the walks' share
+        // holds), but not before one request's time after planning: a run
+        // sending nothing would make the loop pause as if there were nothing to do.
+        let one_request = Duration::from_secs_f64(1.0 / m.settings.rate_per_second.max(f64::MIN_POSITIVE));
         let result = match self.plan(name, stream.videos, class).await {
-            Ok(plan) => children::run_planned(m, stream, plan, until, cancel).await,
+            Ok(plan) => {
+                let until = due.map(|due| due.max(Instant::now() + one_request));
+                children::run_planned(m, stream, plan, until, cancel).await
+            }
             Err(e) => Err(e),
         };
         held.release().await;
@@ -116,8 +131,8 @@ impl Scheduler {
         let mut bound = false;
         while !cancel.is_cancelled() {
             let rest = match self.account_then_step(&mut bound, cancel).await {
-                Ok(Some(Step::Ran(run))) => {
-                    let idle = run.tally.requests == 0 || !run.status.succeeded();
+                Ok(Some(Step::Ran { run, cut })) => {
+                    let idle = rests_after(run.tally.requests, run.status.succeeded(), cut);
                     tracing::info!(kind = run.kind, "continuous sync {run}");
                     meter::run_finished(&run);
                     if run.kind != "children" {
@@ -160,5 +175,25 @@ impl Scheduler {
             *bound = true;
         }
         self.step_once(cancel).await.map(Some)
+    }
+}
+
+/// Whether the loop pauses after a run: it failed, or it sent nothing
+/// though nothing stopped it (there was nothing to do). A children run the
+/// next walk's turn cut before it sent anything is followed at once by the walk.
+fn rests_after(requests: u64, succeeded: bool, cut: bool) -> bool {
+    !succeeded || (requests == 0 && !cut)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rests_after;
+
+    #[test]
+    fn the_loop_pauses_after_a_failure_or_a_run_with_nothing_to_do_never_after_one_the_walks_turn_cut() {
+        assert!(rests_after(0, true, false), "nothing to do");
+        assert!(rests_after(12, false, false) && rests_after(0, false, true), "failed");
+        assert!(!rests_after(12, true, false), "busy");
+        assert!(!rests_after(0, true, true), "cut before its first send: the walk is due now");
     }
 }

@@ -19,4 +19,5 @@ mod migrations;
 mod mirror;
 mod secrets;
 mod sim;
+mod walk_share;
 mod webhooks;

@@ -149,6 +149,7 @@ async fn the_scheduled_sync_and_the_webhook_refresher_refuse_another_account_bef
     let scheduler = tokportal_sync::schedule::Scheduler {
         mirror: tokportal_sync::mirror::Mirror { client: other.clone(), ..m.clone() },
         streams: vec!["bundles"],
+        walk_share: tokportal_sync::config::DEFAULT_WALK_SHARE,
     };
     let e = scheduler.tick_once(&CancellationToken::new()).await.unwrap_err();
     assert!(matches!(e.downcast_ref::<ApiError>(), Some(ApiError::Invalid { .. })), "{e:#}");

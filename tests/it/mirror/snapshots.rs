@@ -251,6 +251,6 @@ async fn in_continuous_mode_the_snapshot_and_per_parent_streams_take_their_turn_
     let after = staleness::now(&pool, &configured, day).await.unwrap();
     assert!(after.lists.iter().all(|(_, last)| last.is_some()), "{after:?}");
     // None due yet (an hour's gap): the one run longest ago goes first, the accounts' walk.
-    assert_eq!(pick(&after, 3600.0), Some(Pick::Walk("accounts")));
+    assert_eq!(pick(&after, 3600.0, 0.5), Some(Pick::Walk("accounts")));
     sim.shutdown().await;
 }

@@ -58,8 +58,11 @@ async fn the_first_sync_asks_for_page_1_while_get_me_is_in_flight_and_writes_onl
     );
     let (options, server) = crate::api_support::scripted(app).await;
     let client = crate::api_support::client(options, crate::api_support::budget_options(10_000.0, 10_000));
-    let scheduler =
-        Scheduler { mirror: Mirror::new(pool.clone(), client, settings()), streams: vec!["bundles"] };
+    let scheduler = Scheduler {
+        mirror: Mirror::new(pool.clone(), client, settings()),
+        streams: vec!["bundles"],
+        walk_share: tokportal_sync::config::DEFAULT_WALK_SHARE,
+    };
 
     let tick = scheduler.tick_once(&CancellationToken::new()).await.unwrap();
     server.abort();

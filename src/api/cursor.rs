@@ -122,6 +122,17 @@ struct Run {
     since: Since,
 }
 
+/// A page taken in: its number, whether it was empty, the list's last page
+/// and `total` as it says, and when it was served.
+#[derive(Debug, Clone, Copy)]
+struct Taken {
+    number: u32,
+    empty: bool,
+    last: u32,
+    total: Option<u64>,
+    served: Served,
+}
+
 impl Cursor {
     pub fn new(per_page: u32, start_page: u32) -> Cursor {
         let start = start_page.max(1);
@@ -187,10 +198,11 @@ impl Cursor {
         let empty = list.data.is_empty();
         let mut sorted = Sorted::of(list.data, known);
         let follows = number == self.clean.saturating_add(1) && self.since.matches(total, served);
+        let taken = Taken { number, empty, last, total, served };
         if sorted.holds_anchor || number <= 1 || follows {
-            self.settle(number, empty, last, total, served, &mut sorted);
+            self.settle(taken, &mut sorted);
         } else {
-            self.step_back(number, empty, last, total, served, &mut sorted);
+            self.step_back(taken, &mut sorted);
         }
         self.highest = self.highest.max(number);
         self.stats.pages += 1;
@@ -206,15 +218,8 @@ impl Cursor {
     /// read next to it, or the page holds one of its items: everything up to
     /// the run's top is done. A run that does not join stays, above the page,
     /// for a later clean page to join.
-    fn settle(
-        &mut self,
-        number: u32,
-        empty: bool,
-        last: u32,
-        total: Option<u64>,
-        served: Served,
-        sorted: &mut Sorted,
-    ) {
+    fn settle(&mut self, taken: Taken, sorted: &mut Sorted) {
+        let Taken { number, empty, last, total, served } = taken;
         for (_, anchor) in &mut sorted.new_ids {
             *anchor = true;
         }
@@ -251,15 +256,8 @@ impl Cursor {
     /// it, read next to it) or starts one, and the cursor reads the page
     /// below. An empty page means the list now ends before it, on page
     /// `last`: the pages in between are empty too.
-    fn step_back(
-        &mut self,
-        number: u32,
-        empty: bool,
-        last: u32,
-        total: Option<u64>,
-        served: Served,
-        sorted: &mut Sorted,
-    ) {
+    fn step_back(&mut self, taken: Taken, sorted: &mut Sorted) {
+        let Taken { number, empty, last, total, served } = taken;
         let mut ids = std::mem::take(&mut sorted.unanchored);
         ids.extend(sorted.new_ids.iter().map(|(id, _)| id.clone()));
         let since = Since::of(total, served);
@@ -291,7 +289,7 @@ impl Cursor {
         self.run = Some(run);
         if below == 0 {
             // The list is empty: nothing can be hidden before page 1.
-            self.settle(0, true, last, total, served, sorted);
+            self.settle(Taken { number: 0, empty: true, ..taken }, sorted);
         } else {
             self.next = Some(if answered_first && !empty { number } else { below });
         }

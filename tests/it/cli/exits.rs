@@ -119,6 +119,10 @@ async fn a_refused_key_stops_once_and_sync_at_the_first_401_and_exits_3(pool: Pg
 
     let out = run(dir.path(), &["sync"], &env).await;
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    assert_eq!(sim.stats().refused, 2, "GET /me's 401, and no stream walked after it");
+    // GET /me's 401, and no stream walked after it. At a database's first sync, page 1 of the
+    // first walk is asked for together with GET /me: it is refused too when it left before the
+    // 401 stopped the sync, and never sent when it was still waiting for the budget.
+    let refused = sim.stats().refused - 1;
+    assert!(refused == 1 || refused == 2, "GET /me and at most page 1 beside it: {refused} refused");
     sim.shutdown().await;
 }

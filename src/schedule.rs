@@ -45,6 +45,7 @@ impl Scheduler {
     /// the mirror's (nothing written); a stream whose walk failed is in `runs`.
     pub async fn tick_once(&self, cancel: &CancellationToken) -> anyhow::Result<Tick> {
         let mut tick = Tick::default();
+        let _first_page = self.mirror.first_page.for_this_sync();
         // One database mirrors one account: checked before anything is written.
         if !self.streams.is_empty() && !self.account().await? {
             tick.not_started.extend(self.streams.iter().copied());

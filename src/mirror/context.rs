@@ -48,6 +48,24 @@ pub struct Mirror {
 #[derive(Clone, Default)]
 pub struct FirstPage(Arc<Mutex<Option<(&'static str, Ahead)>>>);
 
+impl FirstPage {
+    /// A guard that forgets the page kept (stopping its request) when the
+    /// sync it was asked for ends, however it ends: a later sync would find
+    /// it stale.
+    pub fn for_this_sync(&self) -> ForgetFirstPage {
+        ForgetFirstPage(self.0.clone())
+    }
+}
+
+/// See [`FirstPage::for_this_sync`].
+pub struct ForgetFirstPage(Arc<Mutex<Option<(&'static str, Ahead)>>>);
+
+impl Drop for ForgetFirstPage {
+    fn drop(&mut self) {
+        drop(self.0.lock().unwrap_or_else(|e| e.into_inner()).take());
+    }
+}
+
 impl Mirror {
     pub fn new(pool: PgPool, client: Client, settings: Settings) -> Mirror {
         Mirror {

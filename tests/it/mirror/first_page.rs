@@ -84,3 +84,41 @@ async fn the_first_sync_asks_for_page_1_while_get_me_is_in_flight_and_writes_onl
     assert_eq!(live_bundles(&pool).await.len(), 60, "the walk took page 1 and mirrored every bundle");
     sim.shutdown().await;
 }
+
+#[sqlx::test]
+async fn a_page_asked_for_ahead_by_a_sync_whose_walk_did_not_run_is_never_used_by_a_later_sync(pool: PgPool) {
+    let sim = sim(60).await;
+    let m = super::support::mirror(&pool, &sim, settings());
+    let scheduler = Scheduler {
+        mirror: m,
+        streams: vec!["bundles"],
+        walk_share: tokportal_sync::config::DEFAULT_WALK_SHARE,
+    };
+    // Another process walks the bundles: this first sync binds the mirror, asks for page 1
+    // beside GET /me, and skips the walk.
+    let held =
+        tokportal_sync::mirror::lock::try_lock(&pool, "bundles").await.unwrap().expect("the lock is free");
+    let first = scheduler.tick_once(&CancellationToken::new()).await.unwrap();
+    assert_eq!(first.skipped, vec!["bundles"], "{first}");
+    // Let page 1's request be answered if it is still going, then change every bundle.
+    for _ in 0..200 {
+        if sim.stats().list_requests > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for id in sim.bundle_ids() {
+        let set = serde_json::json!({ "title": "changed after the first sync" });
+        assert!(sim.change_bundle(&id, set.as_object().unwrap().clone()));
+    }
+    held.release().await;
+
+    let second = scheduler.tick_once(&CancellationToken::new()).await.unwrap();
+    assert_eq!(second.runs.len(), 1, "{second}");
+    let rows = live_bundles(&pool).await;
+    assert_eq!(rows.len(), 60);
+    let stale: Vec<&String> =
+        rows.iter().filter(|(_, d)| d["title"] != "changed after the first sync").map(|(id, _)| id).collect();
+    assert!(stale.is_empty(), "the later sync read page 1 itself; stale rows: {stale:?}");
+    sim.shutdown().await;
+}

@@ -15,12 +15,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::child_fetch::{STORM, from_postgres, one_subjects};
 use super::context::Mirror;
+use super::parents_run;
 use super::snapshot_store::{self, Written};
 use super::snapshots::{day_of, object_of, stored};
 use super::streams::DailyStream;
 use super::summary::{Status, finished};
 use super::tally::Tally;
-use super::{RunSummary, deletes, parent_fetches, problems, runs};
+use super::{RunSummary, deletes, parent_fetches, problems};
 use crate::api::in_flight::InFlight;
 use crate::api::{ApiError, ApiResponse, is_safe_id};
 
@@ -36,21 +37,24 @@ pub async fn run(
     cancel: &CancellationToken,
 ) -> anyhow::Result<RunSummary> {
     let parent = stream.parent;
-    runs::resume_point(&m.pool, stream.name).await?;
-    let cap = m.settings.max_requests_per_run;
-    let (due, live, waiting) = parent_fetches::due(&m.pool, stream.name, stream.parent.table, cap).await?;
-    let plan = json!({
-        "parents": live,
-        "requests": due.len(),
-        "deferred": live.saturating_sub(waiting).saturating_sub(due.len() as u64),
-        "waiting_backoff": waiting,
-        "seconds_at_budget": (due.len() as f64 / m.settings.rate_per_second * 10.0).round() / 10.0,
-    });
-    let (run_id, _) = runs::start(&m.pool, stream.name, "parents", None, Some(&plan)).await?;
-    tracing::info!(stream = stream.name, run = run_id, plan = %plan, "fetching each parent's snapshot");
-    let before = m.client.counters();
+    let rate = m.settings.rate_per_second;
+    let parents_run::Started { due, run_id, before, set_aside, waiting, plan, .. } = parents_run::start(
+        m,
+        stream.name,
+        parent.table,
+        "fetching each parent's snapshot",
+        |due, live, waiting| {
+            json!({
+                "parents": live,
+                "requests": due.len(),
+                "deferred": live.saturating_sub(waiting).saturating_sub(due.len() as u64),
+                "waiting_backoff": waiting,
+                "seconds_at_budget": (due.len() as f64 / rate * 10.0).round() / 10.0,
+            })
+        },
+    )
+    .await?;
     let mut tally = Tally::default();
-    let set_aside = problems::of_stream(&m.pool, stream.name).await?;
     let total = due.len() as u64;
     let mut queue = due.into_iter().map(|d| d.id);
     let mut flight = InFlight::new(IN_FLIGHT);

@@ -53,6 +53,7 @@ pub mod nested_store;
 mod nested_walk;
 mod pages;
 pub mod parent_fetches;
+mod parents_run;
 pub mod plan;
 pub mod problems;
 pub mod refresh;

@@ -23,6 +23,7 @@ use super::child_fetch::STORM;
 use super::context::Mirror;
 use super::nested_walk::{Ended, record, scope, walk_parent};
 use super::parent_fetches;
+use super::parents_run;
 use super::streams::{self, NestedStream};
 use super::summary::{RunSummary, Status, finished};
 use super::tally::Tally;
@@ -35,24 +36,26 @@ pub async fn run(
     cancel: &CancellationToken,
 ) -> anyhow::Result<RunSummary> {
     let parent = stream.parent;
-    // Closes the runs of processes that died (a run of this kind never resumes as a whole).
-    runs::resume_point(&m.pool, stream.name).await?;
     let cap = m.settings.max_requests_per_run;
-    let (due, live, waiting) = parent_fetches::due(&m.pool, stream.name, stream.parent.table, cap).await?;
-    let plan = json!({
-        "parents": live,
-        "due": due.len(),
-        "resuming": due.iter().filter(|d| d.resume().is_some()).count(),
-        "waiting_backoff": waiting,
-        "max_requests": cap,
-    });
-    let (run_id, started) = runs::start(&m.pool, stream.name, "parents", None, Some(&plan)).await?;
-    tracing::info!(stream = stream.name, run = run_id, plan = %plan, "walking each parent's list");
-    let before = m.client.counters();
+    let parents_run::Started { due, run_id, started, before, set_aside, .. } = parents_run::start(
+        m,
+        stream.name,
+        parent.table,
+        "walking each parent's list",
+        |due, live, waiting| {
+            json!({
+                "parents": live,
+                "due": due.len(),
+                "resuming": due.iter().filter(|d| d.resume().is_some()).count(),
+                "waiting_backoff": waiting,
+                "max_requests": cap,
+            })
+        },
+    )
+    .await?;
     let mut tally = Tally::default();
     let mut notes = Vec::new();
     let mut outcome: anyhow::Result<bool> = Ok(true);
-    let set_aside = problems::of_stream(&m.pool, stream.name).await?;
     {
         let mut conn = m.pool.acquire().await.context("Failed to get a connection")?;
         tally.deleted += nested_store::delete_orphans(&mut conn, stream).await?;

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use sqlx::PgPool;
 use tokportal_sync::mirror::Status;
 
-use super::support::{live_bundles, mirror, proxied, settings, sim, sync};
+use super::support::{checkpoints, live_bundles, mirror, proxied, settings, sim, sync};
 
 const SCRIPT: &str = r#"
 CREATE SEQUENCE public.held;
@@ -71,13 +71,6 @@ async fn commits(pool: &PgPool) -> Vec<i32> {
     sqlx::query_scalar("SELECT page FROM public.commits ORDER BY at").fetch_all(pool).await.unwrap()
 }
 
-async fn runs(pool: &PgPool) -> Vec<(String, String, Option<i32>, i32)> {
-    sqlx::query_as("SELECT kind, status, resumed_from_page, last_page FROM tokportal.sync_runs ORDER BY id")
-        .fetch_all(pool)
-        .await
-        .unwrap()
-}
-
 #[sqlx::test]
 async fn the_next_page_is_written_while_a_page_commits_and_pages_commit_in_order(pool: PgPool) {
     install(&pool).await;
@@ -94,7 +87,7 @@ async fn the_next_page_is_written_while_a_page_commits_and_pages_commit_in_order
     assert_eq!((run.tally.pages, run.tally.items, run.tally.inserted), (12, 300, 300));
     assert_eq!(held(&pool).await, 11, "each page's next page was written while it committed");
     assert_eq!(commits(&pool).await, (1..=12).collect::<Vec<_>>(), "pages committed in order");
-    assert_eq!(runs(&pool).await, vec![("full".into(), "succeeded".into(), None, 12)]);
+    assert_eq!(checkpoints(&pool).await, vec![("full".into(), "succeeded".into(), None, 12)]);
     assert_eq!(live_bundles(&pool).await.len(), 300);
     sim.shutdown().await;
 }
@@ -117,7 +110,7 @@ async fn a_page_failing_at_commit_while_the_next_is_written_commits_nothing_afte
     assert!(error.contains("page 5 refused at commit"), "{error}");
     assert_eq!(held(&pool).await, 1, "page 6 was being written as page 5 failed");
     assert_eq!(commits(&pool).await, vec![1, 2, 3, 4], "nothing committed after page 4");
-    assert_eq!(runs(&pool).await, vec![("full".into(), "failed".into(), None, 4)]);
+    assert_eq!(checkpoints(&pool).await, vec![("full".into(), "failed".into(), None, 4)]);
     assert_eq!(live_bundles(&pool).await.len(), 4 * 25);
     let seen: i64 =
         sqlx::query_scalar("SELECT count(*) FROM tokportal.sync_seen").fetch_one(&pool).await.unwrap();
@@ -128,7 +121,7 @@ async fn a_page_failing_at_commit_while_the_next_is_written_commits_nothing_afte
     assert_eq!(resumed.status, Status::Succeeded, "{:?}", resumed.error);
     assert_eq!(resumed.resumed_from_page, Some(4));
     assert_eq!(resumed.tally.pages, 12 - 4 + 1, "the resumed run reads from the checkpoint on");
-    assert_eq!(runs(&pool).await[1], ("resumed".into(), "succeeded".into(), Some(4), 12));
+    assert_eq!(checkpoints(&pool).await[1], ("resumed".into(), "succeeded".into(), Some(4), 12));
     assert_eq!(live_bundles(&pool).await.len(), 300);
     sim.shutdown().await;
 }
@@ -160,7 +153,7 @@ async fn a_page_failing_to_read_while_the_page_before_commits_ends_the_run_at_th
     assert!(format!("{:#}", run.error.unwrap()).contains("page=5"), "the error names the page");
     assert_eq!(held(&pool).await, 1, "page 5 was asked while page 4 was being committed");
     assert_eq!(commits(&pool).await, vec![1, 2, 3, 4], "page 4 committed, nothing after it");
-    assert_eq!(runs(&pool).await, vec![("full".into(), "failed".into(), None, 4)]);
+    assert_eq!(checkpoints(&pool).await, vec![("full".into(), "failed".into(), None, 4)]);
     assert_eq!(live_bundles(&pool).await.len(), 4 * 25);
 
     failing.store(false, Ordering::SeqCst);

@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use tokportal_sync::mirror::{Mirror, Status};
 use tokportal_sync::sim::SimServer;
 
-use super::support::{live_bundles, settings, sim, sync};
+use super::support::{checkpoints, live_bundles, settings, sim, sync};
 
 /// What the proxy does with a page: hold its answer this long, and answer
 /// this status instead of the simulator's (`None`: the simulator's answer).
@@ -88,13 +88,6 @@ async fn proxy(
     (Mirror::new(pool.clone(), client, settings()), server)
 }
 
-async fn checkpoint(pool: &PgPool) -> Vec<(String, String, Option<i32>, i32)> {
-    sqlx::query_as("SELECT kind, status, resumed_from_page, last_page FROM tokportal.sync_runs ORDER BY id")
-        .fetch_all(pool)
-        .await
-        .unwrap()
-}
-
 #[sqlx::test]
 async fn pages_answered_in_reverse_order_are_written_in_order_and_the_mirror_equals_the_account(
     pool: PgPool,
@@ -114,7 +107,7 @@ async fn pages_answered_in_reverse_order_are_written_in_order_and_the_mirror_equ
         answered.windows(2).any(|w| w[0] > w[1]),
         "pages were in flight together and answered out of order: {answered:?}"
     );
-    assert_eq!(checkpoint(&pool).await, vec![("full".into(), "succeeded".into(), None, 12)]);
+    assert_eq!(checkpoints(&pool).await, vec![("full".into(), "succeeded".into(), None, 12)]);
     let mut upstream = sim.bundle_ids();
     upstream.sort();
     let mirrored: Vec<String> = live_bundles(&pool).await.into_keys().collect();
@@ -142,7 +135,7 @@ async fn a_page_failing_while_later_pages_are_in_flight_commits_nothing_after_th
     assert!(format!("{:#}", run.error.unwrap()).contains("page=5"), "the error names the page");
     let after: Vec<u32> = seen.lock().unwrap().answered.iter().copied().filter(|&p| p > 5).collect();
     assert!(!after.is_empty(), "pages after the failing one were in flight and answered");
-    assert_eq!(checkpoint(&pool).await, vec![("full".into(), "failed".into(), None, 4)]);
+    assert_eq!(checkpoints(&pool).await, vec![("full".into(), "failed".into(), None, 4)]);
     assert_eq!(live_bundles(&pool).await.len(), 4 * 25, "only the pages before the failure are committed");
 
     *plan.lock().unwrap() = Arc::new(|_| (Duration::ZERO, None));
@@ -150,7 +143,7 @@ async fn a_page_failing_while_later_pages_are_in_flight_commits_nothing_after_th
     assert_eq!(resumed.status, Status::Succeeded, "{:?}", resumed.error);
     assert_eq!(resumed.resumed_from_page, Some(4));
     assert_eq!(resumed.tally.pages, 12 - 4 + 1, "the resumed run reads from the checkpoint on");
-    let runs = checkpoint(&pool).await;
+    let runs = checkpoints(&pool).await;
     assert_eq!(runs[1], ("resumed".into(), "succeeded".into(), Some(4), 12));
     assert_eq!(live_bundles(&pool).await.len(), 300);
     server.abort();

@@ -208,3 +208,11 @@ pub async fn proxy(
 pub fn unchanged(_: &str, _: &str, body: Value) -> Value {
     body
 }
+
+/// Each run's kind, status, the page it resumed from and its last committed page, oldest first.
+pub async fn checkpoints(pool: &PgPool) -> Vec<(String, String, Option<i32>, i32)> {
+    sqlx::query_as("SELECT kind, status, resumed_from_page, last_page FROM tokportal.sync_runs ORDER BY id")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}

@@ -30,7 +30,7 @@ const SCRATCH: &str = "point DATABASE_URL at a scratch database, or set it empty
 /// bundles the simulator never had (other than those an earlier demo created).
 pub async fn refuse_foreign_mirror(pool: &PgPool, server: &SimServer, client: &Client) -> anyhow::Result<()> {
     let mut conn = pool.acquire().await.context("Failed to get a connection")?;
-    if account::bound(&mut conn).await?.is_none() {
+    if account::bound(&mut *conn).await?.is_none() {
         let foreign =
             store::count_live_bundles_except(&mut conn, &server.bundle_ids(), "worker-demo").await?;
         anyhow::ensure!(

@@ -12,7 +12,7 @@
 
 use anyhow::Context;
 use serde_json::Value;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgExecutor, PgPool};
 
 use super::{
     child_refreshes, child_store, nested_store, parent_fetches, problems, runs, snapshot_store, store,
@@ -37,9 +37,9 @@ pub async fn of_key(client: &Client) -> anyhow::Result<String> {
 
 /// The account this database mirrors and the fingerprints of the keys
 /// known to belong to it, if a run bound it.
-pub async fn bound(conn: &mut PgConnection) -> anyhow::Result<Option<(String, Vec<String>)>> {
+pub async fn bound<'e>(db: impl PgExecutor<'e>) -> anyhow::Result<Option<(String, Vec<String>)>> {
     sqlx::query_as("SELECT account_id, key_fingerprints FROM tokportal.mirror_account")
-        .fetch_optional(conn)
+        .fetch_optional(db)
         .await
         .context("Failed to read the account this database mirrors")
 }
@@ -48,9 +48,7 @@ pub async fn bound(conn: &mut PgConnection) -> anyhow::Result<Option<(String, Ve
 /// it when no run has. A key of another account is an error whose exit
 /// status is 2, naming both accounts and the way out; nothing is written.
 pub async fn ensure(pool: &PgPool, client: &Client) -> anyhow::Result<String> {
-    let mut conn = pool.acquire().await.context("Failed to get a connection")?;
-    let held = bound(&mut conn).await?;
-    drop(conn);
+    let held = bound(pool).await?;
     check(pool, client, held).await
 }
 
@@ -60,9 +58,7 @@ pub async fn ensure(pool: &PgPool, client: &Client) -> anyhow::Result<String> {
 /// walk does not wait one more round trip. Page 1 is only read: its run
 /// takes it once the account is checked, and nothing is written before.
 pub async fn ensure_reading_ahead(m: &super::Mirror, first: Option<&str>) -> anyhow::Result<String> {
-    let mut conn = m.pool.acquire().await.context("Failed to get a connection")?;
-    let held = bound(&mut conn).await?;
-    drop(conn);
+    let held = bound(&m.pool).await?;
     if held.is_none()
         && let Some(super::streams::Stream::List(list)) = first.and_then(super::streams::find)
         && super::walk::next_reading(m, list, false).await? == super::walk::Reading::All
@@ -123,9 +119,7 @@ async fn check(
 /// [`ensure`] once a sync bound the mirror; before, nothing (a webhook
 /// refresh never binds: the first sync does, before it writes).
 pub async fn ensure_if_bound(pool: &PgPool, client: &Client) -> anyhow::Result<()> {
-    let mut conn = pool.acquire().await.context("Failed to get a connection")?;
-    let held = bound(&mut conn).await?;
-    drop(conn);
+    let held = bound(pool).await?;
     if held.is_some() {
         check(pool, client, held).await?;
     }
@@ -138,7 +132,7 @@ pub async fn ensure_if_bound(pool: &PgPool, client: &Client) -> anyhow::Result<(
 pub async fn rebind(pool: &PgPool, client: &Client) -> anyhow::Result<(Option<String>, String)> {
     let account = of_key(client).await?;
     let mut tx = pool.begin().await.context("Failed to start a transaction")?;
-    let held = bound(&mut tx).await?.map(|(held, _)| held);
+    let held = bound(&mut *tx).await?.map(|(held, _)| held);
     child_store::empty(&mut tx).await?;
     child_refreshes::empty(&mut tx).await?;
     nested_store::empty(&mut tx).await?;

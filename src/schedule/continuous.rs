@@ -55,22 +55,18 @@ impl Scheduler {
         let (m, gap) = (&self.mirror, self.min_gap());
         let share = self.walk_share;
         let now = staleness::now(&m.pool, &self.streams, m.settings.children_full_refresh).await?;
-        let outcome = match pick::pick(&now, gap, share) {
+        let (outcome, cut) = match pick::pick(&now, gap, share) {
             None => return Ok(Step::Idle),
-            Some(Pick::Walk(stream)) => mirror::sync_stream_once(m, stream, cancel).await?,
+            Some(Pick::Walk(stream)) => (mirror::sync_stream_once(m, stream, cancel).await?, false),
             Some(Pick::Children { stream, class }) => {
                 let due =
                     pick::walk_due_in(&now, gap, share).map(|s| Instant::now() + Duration::from_secs_f64(s));
                 let outcome = self.children_once(stream, class, due, cancel).await?;
-                let cut = due.is_some_and(|due| Instant::now() >= due);
-                return Ok(match outcome {
-                    Outcome::Ran(run) => Step::Ran { run, cut },
-                    Outcome::Skipped { stream } => Step::Skipped(stream),
-                });
+                (outcome, due.is_some_and(|due| Instant::now() >= due))
             }
         };
         Ok(match outcome {
-            Outcome::Ran(run) => Step::Ran { run, cut: false },
+            Outcome::Ran(run) => Step::Ran { run, cut },
             Outcome::Skipped { stream } => Step::Skipped(stream),
         })
     }

@@ -30,6 +30,8 @@ const JOIN: &str = "FROM tokportal.bundles AS b \
     LEFT JOIN tokportal.child_refreshes AS c ON c.stream = $1 AND c.bundle_id = b.id \
     LEFT JOIN tokportal.sync_problems AS p ON p.stream = $1 AND p.subject = b.id AND p.next_attempt_at > now()";
 const CHANGED: &str = "(c.bundle_id IS NULL OR b.changed_at > c.bundle_changed_at)";
+/// Children never fetched (a new bundle, or one revived).
+const NEVER: &str = "c.bundle_id IS NULL";
 const ACTIVE: &str = "coalesce(b.status, '') <> ALL($2)";
 /// Not a bundle waiting out a backoff: the planner never gives such a
 /// bundle a request of the run's cap.
@@ -100,6 +102,33 @@ pub async fn rotation(pool: &PgPool, stream: &str, videos: bool, limit: u32) -> 
     Ok(pick(pool, sql, stream, Duration::ZERO, limit).await.context("Failed to plan the rotation")?.0)
 }
 
+/// Continuous mode's first class: bundles whose children were never
+/// fetched, in the order they were first seen.
+pub async fn unfetched(pool: &PgPool, stream: &str, videos: bool, limit: u32) -> anyhow::Result<Vec<String>> {
+    let sql = format!(
+        "SELECT b.id, count(*) OVER () {JOIN} WHERE {} AND {NOT_WAITING} AND {NEVER} \
+         ORDER BY b.first_seen_at, b.id LIMIT $3",
+        eligible(videos)
+    );
+    Ok(pick(pool, sql, stream, Duration::ZERO, limit).await.context("Failed to plan the new bundles")?.0)
+}
+
+/// Continuous mode's round: the bundles fetched before that are in a
+/// non-terminal status or changed since (a bundle that became terminal gets
+/// its last fetch here), children fetched longest ago first. A change of the
+/// bundle's row does not move it ahead: the reference ties neither the slots
+/// nor the account to the bundle's status (slots have their own lifecycle),
+/// so the oldest children are the likeliest stale, and taking them in that
+/// order refreshes each within one round of the budget the walks leave.
+pub async fn round(pool: &PgPool, stream: &str, videos: bool, limit: u32) -> anyhow::Result<Vec<String>> {
+    let sql = format!(
+        "SELECT b.id, count(*) OVER () {JOIN} WHERE {} AND {NOT_WAITING} AND NOT {NEVER} \
+         AND ({ACTIVE} OR {CHANGED}) ORDER BY c.refreshed_at, b.id LIMIT $3",
+        eligible(videos)
+    );
+    Ok(pick(pool, sql, stream, Duration::ZERO, limit).await.context("Failed to plan the round")?.0)
+}
+
 /// Seconds since the children of the live, non-terminal bundle refreshed
 /// longest ago were fetched (a bundle never fetched counts from when it was
 /// first seen); 0 when there is none. The same figure [`standing`] gives.
@@ -112,10 +141,11 @@ pub async fn oldest_active_age(pool: &PgPool, stream: &str, videos: bool) -> any
 /// staleness `worker runs` shows.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Standing {
-    /// Bundles new or changed since their children were fetched.
-    pub changed: u64,
-    /// Bundles in a non-terminal status, not changed.
-    pub active: u64,
+    /// Bundles whose children were never fetched ([`unfetched`]).
+    pub new: u64,
+    /// Bundles in the [`round`]: fetched before, and in a non-terminal status
+    /// or changed since.
+    pub round: u64,
     /// Seconds since the children of the non-terminal bundle fetched longest
     /// ago were fetched (since the bundle was first seen, if never).
     pub oldest_active_secs: Option<f64>,
@@ -134,8 +164,8 @@ pub async fn standing(
     overdue_after: Duration,
 ) -> anyhow::Result<Standing> {
     let sql = format!(
-        "SELECT count(*) FILTER (WHERE {NOT_WAITING} AND {CHANGED}), \
-                count(*) FILTER (WHERE {NOT_WAITING} AND NOT {CHANGED} AND {ACTIVE}), \
+        "SELECT count(*) FILTER (WHERE {NOT_WAITING} AND {NEVER}), \
+                count(*) FILTER (WHERE {NOT_WAITING} AND NOT {NEVER} AND ({ACTIVE} OR {CHANGED})), \
                 extract(epoch FROM now() - min(coalesce(c.refreshed_at, b.first_seen_at)) FILTER (WHERE {ACTIVE}))::float8, \
                 count(*) FILTER (WHERE {NOT_WAITING} AND NOT {CHANGED} AND NOT {ACTIVE}), \
                 count(*) FILTER (WHERE {NOT_WAITING} AND NOT {CHANGED} AND NOT {ACTIVE} \
@@ -143,7 +173,7 @@ pub async fn standing(
          {JOIN} WHERE {}",
         eligible(videos)
     );
-    let (changed, active, oldest_active_secs, rotation, overdue): (i64, i64, Option<f64>, i64, i64) =
+    let (new, round, oldest_active_secs, rotation, overdue): (i64, i64, Option<f64>, i64, i64) =
         sqlx::query_as(AssertSqlSafe(sql))
             .bind(stream)
             .bind(TERMINAL)
@@ -153,8 +183,8 @@ pub async fn standing(
             .context("Failed to read where the children stand")?;
     let n = |v: i64| v.max(0) as u64;
     Ok(Standing {
-        changed: n(changed),
-        active: n(active),
+        new: n(new),
+        round: n(round),
         oldest_active_secs,
         rotation: n(rotation),
         overdue: n(overdue),

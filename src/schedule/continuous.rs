@@ -105,14 +105,13 @@ impl Scheduler {
     async fn plan(&self, name: &str, videos: bool, class: Class) -> anyhow::Result<Plan> {
         let (pool, cap) = (&self.mirror.pool, self.mirror.settings.max_requests_per_run);
         Ok(match class {
-            Class::Changed => Plan {
-                changed: child_refreshes::changed(pool, name, videos, cap).await?.0,
+            Class::New => Plan {
+                changed: child_refreshes::unfetched(pool, name, videos, cap).await?,
                 ..Plan::default()
             },
-            Class::Active => Plan {
-                active: child_refreshes::active(pool, name, videos, Duration::ZERO, cap).await?.0,
-                ..Plan::default()
-            },
+            Class::Active => {
+                Plan { active: child_refreshes::round(pool, name, videos, cap).await?, ..Plan::default() }
+            }
             Class::Overdue | Class::Rotation => Plan {
                 rotation: child_refreshes::rotation(pool, name, videos, cap).await?,
                 ..Plan::default()

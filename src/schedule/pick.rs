@@ -6,22 +6,29 @@
 //!    `min_gap`). So while children wait, the walks together take about that
 //!    share of the budget, however many lists there are; among the lists
 //!    due, the one whose last walk is oldest;
-//! 2. the children of bundles new or changed since their children were
-//!    fetched (the walk saw them move);
+//! 2. the children of new bundles (never fetched);
 //! 3. terminal bundles' children older than `sync.children_full_refresh`
 //!    (the longest any bundle's children go unrefreshed);
-//! 4. the children of non-terminal bundles, the stream with the oldest first;
+//! 4. the round: the children of non-terminal bundles (and of bundles that
+//!    changed since their last fetch, such as one that became terminal), the
+//!    stream with the oldest first, oldest first within it
+//!    ([`child_refreshes::round`]). A bundle whose row changed does not jump
+//!    the round: its slots and account are no likelier stale than older
+//!    ones, and only a round in age order refreshes every bundle within the
+//!    time the budget left after the walks needs for all of them;
 //! 5. last, the rotation: terminal bundles' children, oldest first;
 //! 6. with nothing else to do, the list whose last walk is oldest.
 //!
 //! A children run stops when the next walk falls due ([`walk_due_in`]).
+//!
+//! [`child_refreshes::round`]: crate::mirror::child_refreshes::round
 
 use crate::mirror::staleness::{LastWalk, Staleness};
 
 /// Which of a child stream's bundles a run fetches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
-    Changed,
+    New,
     Overdue,
     Active,
     Rotation,
@@ -71,10 +78,10 @@ pub fn pick(s: &Staleness, min_gap: f64, share: f64) -> Option<Pick> {
     let first = |has: &dyn Fn(&crate::mirror::child_refreshes::Standing) -> bool, class| {
         s.children.iter().find(|(_, st)| has(st)).map(|(stream, _)| Pick::Children { stream, class })
     };
-    first(&|st| st.changed > 0, Class::Changed)
+    first(&|st| st.new > 0, Class::New)
         .or_else(|| first(&|st| st.overdue > 0, Class::Overdue))
         .or_else(|| {
-            let (stream, _) = s.children.iter().filter(|(_, st)| st.active > 0).max_by(|a, b| {
+            let (stream, _) = s.children.iter().filter(|(_, st)| st.round > 0).max_by(|a, b| {
                 let age = |x: Option<f64>| x.unwrap_or(f64::INFINITY);
                 age(a.1.oldest_active_secs).total_cmp(&age(b.1.oldest_active_secs))
             })?;

@@ -11,8 +11,8 @@ fn walked(age: f64, took: f64) -> Option<LastWalk> {
     Some(LastWalk { age, took })
 }
 
-fn standing(changed: u64, active: u64, oldest: Option<f64>, rotation: u64, overdue: u64) -> Standing {
-    Standing { changed, active, oldest_active_secs: oldest, rotation, overdue }
+fn standing(new: u64, round: u64, oldest: Option<f64>, rotation: u64, overdue: u64) -> Standing {
+    Standing { new, round, oldest_active_secs: oldest, rotation, overdue }
 }
 
 fn mirror(
@@ -114,7 +114,7 @@ fn while_children_wait_the_walks_take_the_share_of_the_time_whether_the_lists_ar
 }
 
 #[test]
-fn changed_bundles_children_go_before_overdue_ones_before_non_terminal_ones_before_the_rotation() {
+fn new_bundles_children_go_before_overdue_ones_before_the_round_before_the_rotation() {
     let lists = vec![("bundles", walked(10.0, 50.0))];
     let s = mirror(
         lists.clone(),
@@ -123,7 +123,7 @@ fn changed_bundles_children_go_before_overdue_ones_before_non_terminal_ones_befo
             ("bundle_accounts", standing(7, 100, Some(800.0), 900, 0)),
         ],
     );
-    assert_eq!(pick(&s, GAP, HALF), kids("bundle_accounts", Class::Changed));
+    assert_eq!(pick(&s, GAP, HALF), kids("bundle_accounts", Class::New));
     let s = mirror(
         lists.clone(),
         vec![
@@ -141,7 +141,7 @@ fn changed_bundles_children_go_before_overdue_ones_before_non_terminal_ones_befo
         ],
     );
     assert_eq!(pick(&s, GAP, HALF), kids("bundle_accounts", Class::Active));
-    // The rotation only once no bundle is new, changed, overdue or non-terminal.
+    // The rotation only once no bundle is new, overdue or in the round.
     let s = mirror(lists.clone(), vec![("bundle_videos", standing(0, 0, None, 900, 0))]);
     assert_eq!(pick(&s, GAP, HALF), kids("bundle_videos", Class::Rotation));
     // Nothing at all to fetch: the list again, though not due yet.

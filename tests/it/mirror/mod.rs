@@ -17,6 +17,7 @@ mod lists;
 mod plan;
 mod poison;
 mod progress;
+mod round;
 mod runs;
 mod secrets;
 mod snapshots;

@@ -6,6 +6,7 @@
 //! This file holds the [`Client`] and its verbs; `send` the machinery every
 //! verb goes through (budget, 429s, the attempt, the answer).
 
+mod retry;
 mod send;
 
 use std::future::Future;
@@ -26,6 +27,7 @@ use super::counters::{CounterSnapshot, Counters};
 use super::error::ApiError;
 use super::mutation::{IdempotencyKey, MutationMethod};
 use super::turns::Priority;
+use retry::first_retry_after;
 use send::describe;
 
 /// A caller's step run right before a request leaves (see
@@ -148,7 +150,7 @@ impl Client {
     pub async fn get(&self, path: &str, query: &[(String, String)]) -> Result<ApiResponse, ApiError> {
         let url = self.url(path, query)?;
         let mut delays = ExponentialBuilder::default()
-            .with_min_delay(Duration::from_millis(250))
+            .with_min_delay(first_retry_after(self.inner.budget.rate_per_second()))
             .with_max_delay(Duration::from_secs(30))
             .with_jitter()
             .with_max_times(self.inner.options.max_retries as usize)

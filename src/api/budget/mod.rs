@@ -150,6 +150,11 @@ impl Budget {
         self.options.max_wait
     }
 
+    /// The key's rate, requests a second (`api.rate_per_second`).
+    pub fn rate_per_second(&self) -> f64 {
+        self.options.rate_per_second
+    }
+
     /// The state is only ever changed by short, panic-free sections, so a
     /// poisoned lock still holds consistent data.
     fn state(&self) -> MutexGuard<'_, State> {

@@ -18,7 +18,8 @@
 # Everything started here is stopped by PID; the databases are dropped.
 #
 # Usage: bench/in_flight.sh   (env: BUNDLES RATE BURST PER_PAGE INSERTS FAIL LATENCY_MS RUNS
-#                              SCENARIOS WALKERS PG_URL)
+#                              SCENARIOS WALKERS PG_URL, and WORKER: a worker binary to use
+#                              instead of building one, e.g. to compare two builds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,7 +37,8 @@ PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 KEY=sk_bench$(printf '%056d' $$)
 DB=tokportal_bench_inflight_$$
 
-WORKER=${CARGO_TARGET_DIR:-$PWD/target}/release/worker
+BUILD=${WORKER:+no}
+WORKER=${WORKER:-${CARGO_TARGET_DIR:-$PWD/target}/release/worker}
 TMP=$(mktemp -d)
 SIM_PID=
 INSERTER_PID=
@@ -49,8 +51,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "== building (release)" >&2
-cargo build --release --locked --quiet --bin worker
+if [ -z "$BUILD" ]; then
+  echo "== building (release)" >&2
+  cargo build --release --locked --quiet --bin worker
+fi
 
 start_sim() { # scenario, latency_ms
   local faults='{}'

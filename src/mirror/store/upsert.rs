@@ -71,7 +71,7 @@ pub(in crate::mirror) async fn upsert_rows(
         let item = item.as_ref();
         let id = id_of(item).ok_or_else(|| NoId { index, excerpt: excerpt(item) })?;
         ids.push(id);
-        data.push(item.to_string());
+        data.push(json_text(item, data.last().map_or(0, String::len)));
         for (values, column) in columns.iter_mut().zip(target.columns) {
             values.push(typed(item.get(column.field), column.kind));
         }
@@ -94,6 +94,14 @@ pub(in crate::mirror) async fn upsert_rows(
         revived: revived as u64,
         unchanged: items.len() as u64 - written as u64,
     })
+}
+
+/// `item` as JSON text, written into a buffer sized like the item before it
+/// (`Value::to_string` grows its buffer from nothing, copying it each time).
+fn json_text(item: &Value, like: usize) -> String {
+    let mut text = Vec::with_capacity(like + like / 8 + 64);
+    serde_json::to_writer(&mut text, item).expect("a serde_json::Value always serializes");
+    String::from_utf8(text).expect("serde_json writes UTF-8")
 }
 
 /// The item as stored and compared: without its secrets when asked (else

@@ -9,8 +9,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde::Deserialize;
-
 use super::ahead::Ahead;
 use super::client::Client;
 use super::cursor::{Cursor, MemorySeen, Page, Read, WalkStats};
@@ -147,24 +145,19 @@ impl Fetcher {
         let response = self.client.get(&self.path, &query).await?;
         let answered = self.clock.fetch_add(1, Ordering::SeqCst) + 1;
         let status = Some(response.status);
-        let mut list = ListPage::deserialize(&response.body).map_err(|e| {
+        let request_id = response.request_id;
+        let mut list = ListPage::from_body(response.body).map_err(|(e, mut shown)| {
             // Never a secret in an error (logged, stored with the run):
             // a malformed page of `GET /webhooks` may carry signing secrets.
-            let mut shown = response.body.clone();
             crate::secret::strip_secret_keys(&mut shown);
             let body = excerpt(shown.to_string().as_bytes());
-            self.fatal(
-                page,
-                status,
-                response.request_id.clone(),
-                format!("not a page of a list ({e}): {body}"),
-            )
+            self.fatal(page, status, request_id.clone(), format!("not a page of a list ({e}): {body}"))
         })?;
         match list.pagination.and_then(|p| p.page) {
             Some(answered) if answered != u64::from(page) => Err(self.fatal(
                 page,
                 status,
-                response.request_id,
+                request_id,
                 format!("the server answered page {answered}: it ignores or clamps `page`, so its pages cannot be walked"),
             )),
             _ => {

@@ -111,7 +111,9 @@ pub async fn settle(
             Ok(found) => {
                 let item = list_item(found.body);
                 let mut tx = m.pool.begin().await.context("Failed to start a transaction")?;
-                let up = store::upsert_page(&mut tx, stream, std::slice::from_ref(&item)).await?;
+                let up =
+                    store::upsert_page(&mut tx, stream, std::slice::from_ref(&item), store::Probe::Lookup)
+                        .await?;
                 store::clear_missed(&mut tx, stream, &id).await?;
                 tx.commit().await.context("Failed to commit a confirmed row")?;
                 tally.inserted += up.inserted;

@@ -28,7 +28,7 @@ pub async fn upsert_page(
         columns: stream.columns,
         parent: Some((stream.parent_column, parent_id)),
     };
-    store::upsert_rows(conn, &target, items, true).await
+    store::upsert_rows(conn, &target, items, true, store::Probe::Lookup).await
 }
 
 /// Counts one more complete walk of `parent_id` that missed each of its

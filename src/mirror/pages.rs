@@ -1,8 +1,8 @@
 //! The page loop of a list stream's run: pages read ahead, several in
 //! flight as the budget allows (see [`crate::api::ahead`]), and written in
 //! order, each in one transaction with the ids it delivered, the tally and
-//! the checkpoint; two page transactions are in flight, and commit one after
-//! the other ([`writer`]). A page that fails ends the walk there: the pages
+//! the checkpoint; up to three page transactions are in flight, and commit
+//! one after the other ([`writer`]). A page that fails ends the walk there: the pages
 //! after it are dropped unwritten or rolled back, and the next run resumes
 //! at the last committed page.
 
@@ -47,6 +47,13 @@ pub(super) enum End {
 ///   committed, checkpoint included, and the next run reads them again.
 pub const PAGE_TRANSACTION: &str =
     "BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL synchronous_commit = off";
+
+/// Page transactions a walk keeps open at once: the page being begun while
+/// the two before it write and commit. Two left about a sixth of a 2-core
+/// machine idle during a walk without a rate limit (each page waits for the
+/// one before it to commit); three fill it. With the stream's lock, a walk
+/// holds up to four connections of the pool.
+pub(super) const PAGES_IN_FLIGHT: usize = 3;
 
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn pages(
@@ -95,7 +102,7 @@ async fn walk_pages(
         let first = (start_page == 1 && *reading == Reading::All).then(|| m.take_first_page(stream.name));
         first.flatten().unwrap_or_else(|| Ahead::new(walk.fetcher(), m.in_flight_memory))
     });
-    let in_flight = usize::from(!head);
+    let in_flight = if head { 0 } else { PAGES_IN_FLIGHT - 1 };
     while let Some(read) = walk.next_read() {
         if cancel.is_cancelled() {
             return Ok(End::Cancelled);
@@ -226,13 +233,14 @@ async fn upsert_page(
     absorbed: &Absorbed,
     poison: &[Poison],
     read: Read,
+    probe: store::Probe,
 ) -> anyhow::Result<(Upserted, impl FnOnce(&mut Tally) + use<>)> {
     for p in poison {
         let subject = format!("page {} item {}", read.page, p.index);
         problems::record(&mut *tx, stream.name, &subject, p.code, &p.excerpt).await?;
         tracing::warn!(stream = stream.name, page = read.page, code = p.code, item = %p.excerpt, "list item set aside");
     }
-    let up = store::upsert_page(&mut *tx, stream, &absorbed.page.items)
+    let up = store::upsert_page(&mut *tx, stream, &absorbed.page.items, probe)
         .await
         .with_context(|| format!("GET {} page {}", stream.path, read.page))?;
     let (problems, items) = (poison.len() as u64, absorbed.page.items.len() as u64);

@@ -94,7 +94,8 @@ pub async fn apply(conn: &mut PgConnection, bundle_id: &str, answer: &Answer) ->
     match answer {
         Answer::Bundle(item) => {
             applied.items = 1;
-            applied.up = store::upsert_page(conn, &BUNDLES, std::slice::from_ref(item)).await?;
+            applied.up =
+                store::upsert_page(conn, &BUNDLES, std::slice::from_ref(item), store::Probe::Lookup).await?;
             store::clear_missed(conn, &BUNDLES, bundle_id).await?;
         }
         Answer::BundleGone => {

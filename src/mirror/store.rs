@@ -5,139 +5,30 @@
 //! choose the transaction. Table and column names come from the static stream
 //! definitions, never from input.
 
-use std::borrow::Cow;
+mod upsert;
 
 use anyhow::Context;
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, PgConnection};
 
-use super::rows::{NoId, Upserted, excerpt, id_of, typed};
-use super::streams::{Column, ListStream};
+use super::rows::Upserted;
+use super::streams::ListStream;
 use super::{child_store, nested_store};
+pub use upsert::Probe;
+pub(super) use upsert::{Target, stored, upsert_rows};
 
 /// One statement for the whole page: rows that are new, differ, were
-/// deleted or were missed by a walk are written; the others are not touched
-/// (no dead tuple, no WAL). `items` must not repeat an id.
+/// deleted or were missed by a walk are written; the others are not
+/// rewritten (see [`Probe`] for how the page's ids are found). `items` must
+/// not repeat an id.
 pub async fn upsert_page(
     conn: &mut PgConnection,
     stream: &ListStream,
     items: &[Value],
+    probe: Probe,
 ) -> anyhow::Result<Upserted> {
     let target = Target { table: stream.table, columns: stream.columns, parent: None };
-    upsert_rows(conn, &target, items, stream.strip_secrets).await
-}
-
-/// Where a page's rows go: a table keyed by `id`, its typed columns, and
-/// for the list of one parent row, the column naming the parent and its id.
-pub(super) struct Target<'a> {
-    pub table: &'static str,
-    pub columns: &'static [Column],
-    pub parent: Option<(&'static str, &'a str)>,
-}
-
-/// The page upsert of every table keyed by the item's `id` (a list
-/// stream's, a per-parent list's): one statement writing only the rows that
-/// are new, differ (or moved to another parent), were deleted or were
-/// missed by a walk. With `strip_secrets`, every key naming a secret is
-/// taken out of each item before it is compared or stored.
-pub(super) async fn upsert_rows(
-    conn: &mut PgConnection,
-    target: &Target<'_>,
-    items: &[Value],
-    strip_secrets: bool,
-) -> anyhow::Result<Upserted> {
-    if items.is_empty() {
-        return Ok(Upserted::default());
-    }
-    let mut ids = Vec::with_capacity(items.len());
-    let mut data = Vec::with_capacity(items.len());
-    let mut columns = vec![Vec::with_capacity(items.len()); target.columns.len()];
-    for (index, item) in items.iter().enumerate() {
-        let item = stored(item, strip_secrets);
-        let item = item.as_ref();
-        let id = id_of(item).ok_or_else(|| NoId { index, excerpt: excerpt(item) })?;
-        ids.push(id);
-        data.push(item.to_string());
-        for (values, column) in columns.iter_mut().zip(target.columns) {
-            values.push(typed(item.get(column.field), column.kind));
-        }
-    }
-    let sql = upsert_sql(target);
-    let mut query = sqlx::query_as::<_, (i64, i64, i64, i64)>(AssertSqlSafe(sql)).bind(ids).bind(data);
-    for values in columns {
-        query = query.bind(values);
-    }
-    if let Some((_, parent_id)) = target.parent {
-        query = query.bind(parent_id);
-    }
-    let (inserted, updated, revived, written) = query
-        .fetch_one(&mut *conn)
-        .await
-        .with_context(|| format!("Failed to upsert a page into {}", target.table))?;
-    Ok(Upserted {
-        inserted: inserted as u64,
-        updated: updated as u64,
-        revived: revived as u64,
-        unchanged: items.len() as u64 - written as u64,
-    })
-}
-
-/// The item as stored and compared: without its secrets when asked (else
-/// unchanged, not copied).
-pub(super) fn stored(item: &Value, strip_secrets: bool) -> Cow<'_, Value> {
-    if !strip_secrets {
-        return Cow::Borrowed(item);
-    }
-    let mut item = item.clone();
-    crate::secret::strip_secret_keys(&mut item);
-    Cow::Owned(item)
-}
-
-fn upsert_sql(t: &Target<'_>) -> String {
-    let names: Vec<&str> = t.columns.iter().map(|c| c.name).collect();
-    let arrays: Vec<String> = (1..=names.len() + 2).map(|i| format!("${i}::text[]")).collect();
-    let mut casts: Vec<String> =
-        t.columns.iter().map(|c| format!("p.{0}::{1} AS {0}", c.name, c.kind.sql_type())).collect();
-    let mut written = names.clone();
-    let mut moved = String::new();
-    if let Some((column, _)) = t.parent {
-        casts.push(format!("${}::text AS {column}", names.len() + 3));
-        written.push(column);
-        moved = format!(" OR t.{column} IS DISTINCT FROM i.{column}");
-    }
-    let sets: Vec<String> = written.iter().map(|n| format!("{n} = excluded.{n}")).collect();
-    format!(
-        r#"
-WITH incoming AS (
-    SELECT p.id, p.data::jsonb AS data, {casts}
-    FROM unnest({arrays}) AS p(id, data, {names})
-), changed AS (
-    SELECT i.*, t.id IS NULL AS is_new, t.deleted_at IS NOT NULL AS was_deleted,
-           t.data IS DISTINCT FROM i.data AS differs
-    FROM incoming AS i LEFT JOIN {table} AS t ON t.id = i.id
-    WHERE t.id IS NULL OR t.data IS DISTINCT FROM i.data OR t.deleted_at IS NOT NULL OR t.missing_walks > 0{moved}
-), up AS (
-    INSERT INTO {table} AS t (id, data, {written}, first_seen_at, last_seen_at, changed_at)
-    SELECT id, data, {written}, now(), now(), now() FROM changed
-    ON CONFLICT (id) DO UPDATE SET data = excluded.data, {sets},
-        last_seen_at = excluded.last_seen_at,
-        changed_at = CASE WHEN t.data IS DISTINCT FROM excluded.data THEN excluded.changed_at ELSE t.changed_at END,
-        deleted_at = NULL,
-        missing_walks = 0
-    RETURNING 1
-)
-SELECT count(*) FILTER (WHERE is_new),
-       count(*) FILTER (WHERE NOT is_new AND differs),
-       count(*) FILTER (WHERE NOT is_new AND NOT differs AND was_deleted),
-       (SELECT count(*) FROM up)
-FROM changed"#,
-        casts = casts.join(", "),
-        arrays = arrays.join(", "),
-        names = names.join(", "),
-        written = written.join(", "),
-        sets = sets.join(", "),
-        table = t.table,
-    )
+    upsert_rows(conn, &target, items, stream.strip_secrets, probe).await
 }
 
 /// Live rows a run did not see, leaving out rows first written after the

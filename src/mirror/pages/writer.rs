@@ -1,7 +1,8 @@
-//! Two page transactions in flight: a page's transaction (the lookup of its
-//! ids in the seen set, its rows, its problems) runs while the page before it
-//! still records its ids and checkpoint and commits, on another connection.
-//! Pages still commit strictly one after the other, in the order read:
+//! Up to three page transactions in flight ([`super::PAGES_IN_FLIGHT`]): a
+//! page's transaction (the lookup of its ids in the seen set, its rows, its
+//! problems) runs while the pages before it still write, record their ids
+//! and checkpoint and commit, each on a connection of its own. Pages still
+//! commit strictly one after the other, in the order read:
 //!
 //! - Each page's transaction takes, as it begins, an exclusive
 //!   transaction-level advisory lock keyed by the run and the page's place in
@@ -14,9 +15,9 @@
 //!   committed; else it rolls back, and so does every page after it. Nothing
 //!   after the last committed page is ever committed; the next run resumes
 //!   there.
-//! - The seen set in Postgres does not show the ids of the page not yet
+//! - The seen set in Postgres does not show the ids of the pages not yet
 //!   committed: they are looked up in memory ([`Writer::begin`]), so the
-//!   cursor knows them. Two pages in flight therefore never write the same
+//!   cursor knows them. Pages in flight therefore never write the same
 //!   row of the mirrored table (an id is delivered once per walk) nor of the
 //!   seen set (a page records its ids and anchors only after the page before
 //!   it committed, so its `UPDATE` of anchors sees that page's ids).
@@ -31,6 +32,7 @@ use crate::api::cursor::{Absorbed, Known, Read};
 use crate::api::{Client, CounterSnapshot};
 use crate::mirror::rows::Upserted;
 use crate::mirror::runs;
+use crate::mirror::store::Probe;
 use crate::mirror::streams::ListStream;
 use crate::mirror::tally::Tally;
 
@@ -73,6 +75,8 @@ pub(super) struct Writer {
     /// Oldest first; the newest page's sender hands its tally to the next.
     pending: Vec<Pending>,
     handoff: Option<oneshot::Receiver<Tally>>,
+    /// How the next page's upsert finds its rows, from the last page committed.
+    probe: Probe,
 }
 
 impl Writer {
@@ -84,7 +88,18 @@ impl Writer {
         before: CounterSnapshot,
         tally: Tally,
     ) -> Writer {
-        Writer { pool, client, stream, run_id, before, tally, begun: 0, pending: Vec::new(), handoff: None }
+        Writer {
+            pool,
+            client,
+            stream,
+            run_id,
+            before,
+            tally,
+            begun: 0,
+            pending: Vec::new(),
+            handoff: None,
+            probe: Probe::default(),
+        }
     }
 
     /// The tally of the last page committed.
@@ -136,6 +151,7 @@ impl Writer {
             before: self.before,
             after,
             next: tx,
+            probe: self.probe,
         };
         self.pending.push(Pending { task: tokio::spawn(job.run(page)), seen });
     }
@@ -150,6 +166,9 @@ impl Writer {
             match joined(page.task.await) {
                 Ok((written, tally)) => {
                     self.tally = tally;
+                    if written.received > 0 {
+                        self.probe = Probe::after(&written.up);
+                    }
                     done.push(written);
                 }
                 Err(e) => {
@@ -194,13 +213,15 @@ struct Job {
     before: CounterSnapshot,
     after: After,
     next: oneshot::Sender<Tally>,
+    probe: Probe,
 }
 
 impl Job {
     async fn run(self, page: Page) -> anyhow::Result<(Written, Tally)> {
         let Page { mut tx, absorbed, poison, read, forward, received } = page;
         let written = async {
-            let (up, add) = super::upsert_page(&mut tx, self.stream, &absorbed, &poison, read).await?;
+            let (up, add) =
+                super::upsert_page(&mut tx, self.stream, &absorbed, &poison, read, self.probe).await?;
             let mut tally = match self.after {
                 After::Committed(tally) => tally,
                 After::Page { turn, rx } => {

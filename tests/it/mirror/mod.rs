@@ -16,6 +16,7 @@ mod kill;
 mod lists;
 mod plan;
 mod poison;
+mod probes;
 mod progress;
 mod round;
 mod runs;

@@ -1,0 +1,197 @@
+//! The page upsert of every table keyed by the item's `id` (a list
+//! stream's, a per-parent list's), in the two plans of [`Probe`]. Table and
+//! column names come from the static stream definitions, never from input.
+
+use std::borrow::Cow;
+
+use anyhow::Context;
+use serde_json::Value;
+use sqlx::{AssertSqlSafe, PgConnection};
+
+use crate::mirror::rows::{NoId, Upserted, excerpt, id_of, typed};
+use crate::mirror::streams::Column;
+
+/// How a page's upsert finds the rows the mirror already holds. Both write
+/// exactly the same rows (new, differing, deleted, missed by a walk, moved
+/// to another parent), with the same bookkeeping, and count them alike;
+/// they differ in what a row costs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Probe {
+    /// Looks the page's ids up first and inserts or updates only the rows
+    /// that must be written: a row that did not change is not touched at
+    /// all (no dead tuple, no lock, no WAL). A new row costs three probes of
+    /// the key (the lookup, `ON CONFLICT`'s, the insert's).
+    #[default]
+    Lookup,
+    /// Inserts the page straight away, `ON CONFLICT` deciding per row: a new
+    /// row costs two probes of the key, not three; a row that did not change
+    /// is still not rewritten, but is locked until the page commits (a lock
+    /// is a few bytes of WAL). For pages that are mostly new rows: a first
+    /// walk, the head of a list that grew.
+    Insert,
+}
+
+impl Probe {
+    /// The plan for the next page, from what the last page written did:
+    /// inserting first while most of its rows were new.
+    pub fn after(up: &Upserted) -> Probe {
+        let rows = up.inserted + up.updated + up.revived + up.unchanged;
+        if rows > 0 && up.inserted * 2 > rows { Probe::Insert } else { Probe::Lookup }
+    }
+}
+
+/// Where a page's rows go: a table keyed by `id`, its typed columns, and
+/// for the list of one parent row, the column naming the parent and its id.
+pub(in crate::mirror) struct Target<'a> {
+    pub table: &'static str,
+    pub columns: &'static [Column],
+    pub parent: Option<(&'static str, &'a str)>,
+}
+
+/// The page upsert of every table keyed by the item's `id` (a list
+/// stream's, a per-parent list's): one statement writing only the rows that
+/// are new, differ (or moved to another parent), were deleted or were
+/// missed by a walk. With `strip_secrets`, every key naming a secret is
+/// taken out of each item before it is compared or stored.
+pub(in crate::mirror) async fn upsert_rows(
+    conn: &mut PgConnection,
+    target: &Target<'_>,
+    items: &[Value],
+    strip_secrets: bool,
+    probe: Probe,
+) -> anyhow::Result<Upserted> {
+    if items.is_empty() {
+        return Ok(Upserted::default());
+    }
+    let mut ids = Vec::with_capacity(items.len());
+    let mut data = Vec::with_capacity(items.len());
+    let mut columns = vec![Vec::with_capacity(items.len()); target.columns.len()];
+    for (index, item) in items.iter().enumerate() {
+        let item = stored(item, strip_secrets);
+        let item = item.as_ref();
+        let id = id_of(item).ok_or_else(|| NoId { index, excerpt: excerpt(item) })?;
+        ids.push(id);
+        data.push(json_text(item, data.last().map_or(0, String::len)));
+        for (values, column) in columns.iter_mut().zip(target.columns) {
+            values.push(typed(item.get(column.field), column.kind));
+        }
+    }
+    let sql = upsert_sql(target, probe);
+    let mut query = sqlx::query_as::<_, (i64, i64, i64, i64)>(AssertSqlSafe(sql)).bind(ids).bind(data);
+    for values in columns {
+        query = query.bind(values);
+    }
+    if let Some((_, parent_id)) = target.parent {
+        query = query.bind(parent_id);
+    }
+    let (inserted, updated, revived, written) = query
+        .fetch_one(&mut *conn)
+        .await
+        .with_context(|| format!("Failed to upsert a page into {}", target.table))?;
+    Ok(Upserted {
+        inserted: inserted as u64,
+        updated: updated as u64,
+        revived: revived as u64,
+        unchanged: items.len() as u64 - written as u64,
+    })
+}
+
+/// `item` as JSON text, written into a buffer sized like the item before it
+/// (`Value::to_string` grows its buffer from nothing, copying it each time).
+fn json_text(item: &Value, like: usize) -> String {
+    let mut text = Vec::with_capacity(like + like / 8 + 64);
+    serde_json::to_writer(&mut text, item).expect("a serde_json::Value always serializes");
+    String::from_utf8(text).expect("serde_json writes UTF-8")
+}
+
+/// The item as stored and compared: without its secrets when asked (else
+/// unchanged, not copied).
+pub(in crate::mirror) fn stored(item: &Value, strip_secrets: bool) -> Cow<'_, Value> {
+    if !strip_secrets {
+        return Cow::Borrowed(item);
+    }
+    let mut item = item.clone();
+    crate::secret::strip_secret_keys(&mut item);
+    Cow::Owned(item)
+}
+
+fn upsert_sql(t: &Target<'_>, probe: Probe) -> String {
+    let names: Vec<&str> = t.columns.iter().map(|c| c.name).collect();
+    let arrays: Vec<String> = (1..=names.len() + 2).map(|i| format!("${i}::text[]")).collect();
+    let mut casts: Vec<String> =
+        t.columns.iter().map(|c| format!("p.{0}::{1} AS {0}", c.name, c.kind.sql_type())).collect();
+    let mut written = names.clone();
+    let mut moved = (String::new(), String::new());
+    if let Some((column, _)) = t.parent {
+        casts.push(format!("${}::text AS {column}", names.len() + 3));
+        written.push(column);
+        moved = (
+            format!(" OR t.{column} IS DISTINCT FROM i.{column}"),
+            format!(" OR t.{column} IS DISTINCT FROM excluded.{column}"),
+        );
+    }
+    let sets: Vec<String> = written.iter().map(|n| format!("{n} = excluded.{n}")).collect();
+    let incoming = format!(
+        "SELECT p.id, p.data::jsonb AS data, {casts} FROM unnest({arrays}) AS p(id, data, {names})",
+        casts = casts.join(", "),
+        arrays = arrays.join(", "),
+        names = names.join(", "),
+    );
+    let (table, written, sets) = (t.table, written.join(", "), sets.join(", "));
+    let insert = format!(
+        "INSERT INTO {table} AS t (id, data, {written}, first_seen_at, last_seen_at, changed_at)
+    SELECT id, data, {written}, now(), now(), now() FROM {source}
+    ON CONFLICT (id) DO UPDATE SET data = excluded.data, {sets},
+        last_seen_at = excluded.last_seen_at,
+        changed_at = CASE WHEN t.data IS DISTINCT FROM excluded.data THEN excluded.changed_at ELSE t.changed_at END,
+        deleted_at = NULL,
+        missing_walks = 0",
+        source = match probe {
+            Probe::Lookup => "changed",
+            Probe::Insert => "incoming",
+        },
+    );
+    match probe {
+        Probe::Lookup => format!(
+            r#"
+WITH incoming AS ({incoming}), changed AS (
+    SELECT i.*, t.id IS NULL AS is_new, t.deleted_at IS NOT NULL AS was_deleted,
+           t.data IS DISTINCT FROM i.data AS differs
+    FROM incoming AS i LEFT JOIN {table} AS t ON t.id = i.id
+    WHERE t.id IS NULL OR t.data IS DISTINCT FROM i.data OR t.deleted_at IS NOT NULL OR t.missing_walks > 0{moved}
+), up AS (
+    {insert}
+    RETURNING 1
+)
+SELECT count(*) FILTER (WHERE is_new),
+       count(*) FILTER (WHERE NOT is_new AND differs),
+       count(*) FILTER (WHERE NOT is_new AND NOT differs AND was_deleted),
+       (SELECT count(*) FROM up)
+FROM changed"#,
+            moved = moved.0,
+        ),
+        // A row the insert took is new when its version has no `xmax` (an
+        // updated row's new version carries the lock `ON CONFLICT` took).
+        // Rows written over are read as they were before the statement (its
+        // snapshot) to tell changed from revived; new rows are not looked up.
+        Probe::Insert => format!(
+            r#"
+WITH incoming AS ({incoming}), up AS (
+    {insert}
+    WHERE t.data IS DISTINCT FROM excluded.data OR t.deleted_at IS NOT NULL OR t.missing_walks > 0{moved}
+    RETURNING t.id, t.data, t.xmax = 0 AS is_new
+), written AS (
+    SELECT up.is_new, old.deleted_at IS NOT NULL AS was_deleted, old.data IS DISTINCT FROM up.data AS differs
+    FROM up LEFT JOIN LATERAL (
+        SELECT o.data, o.deleted_at FROM {table} AS o WHERE NOT up.is_new AND o.id = up.id
+    ) AS old ON true
+)
+SELECT count(*) FILTER (WHERE is_new),
+       count(*) FILTER (WHERE NOT is_new AND differs),
+       count(*) FILTER (WHERE NOT is_new AND NOT differs AND was_deleted),
+       count(*)
+FROM written"#,
+            moved = moved.1,
+        ),
+    }
+}

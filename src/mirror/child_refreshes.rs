@@ -149,6 +149,13 @@ pub struct Standing {
     /// Seconds since the children of the non-terminal bundle fetched longest
     /// ago were fetched (since the bundle was first seen, if never).
     pub oldest_active_secs: Option<f64>,
+    /// Where the round stands: seconds since the oldest children of a
+    /// non-terminal bundle that did not change since were fetched. A bundle
+    /// that just left a terminal status brings children as old as the
+    /// rotation's, in every child stream; the round takes it first within
+    /// its stream, but the stream's turn goes by this figure, so one such
+    /// bundle after every walk cannot keep the turn on one stream.
+    pub round_oldest_secs: Option<f64>,
     /// Terminal bundles, not changed.
     pub rotation: u64,
     /// Of those, children older than `overdue_after`.
@@ -167,13 +174,15 @@ pub async fn standing(
         "SELECT count(*) FILTER (WHERE {NOT_WAITING} AND {NEVER}), \
                 count(*) FILTER (WHERE {NOT_WAITING} AND NOT {NEVER} AND ({ACTIVE} OR {CHANGED})), \
                 extract(epoch FROM now() - min(coalesce(c.refreshed_at, b.first_seen_at)) FILTER (WHERE {ACTIVE}))::float8, \
+                extract(epoch FROM now() - min(c.refreshed_at) FILTER (WHERE {NOT_WAITING} AND {ACTIVE} AND NOT {CHANGED}))::float8, \
                 count(*) FILTER (WHERE {NOT_WAITING} AND NOT {CHANGED} AND NOT {ACTIVE}), \
                 count(*) FILTER (WHERE {NOT_WAITING} AND NOT {CHANGED} AND NOT {ACTIVE} \
                     AND c.refreshed_at < now() - make_interval(secs => $3)) \
          {JOIN} WHERE {}",
         eligible(videos)
     );
-    let (new, round, oldest_active_secs, rotation, overdue): (i64, i64, Option<f64>, i64, i64) =
+    type Row = (i64, i64, Option<f64>, Option<f64>, i64, i64);
+    let (new, round, oldest_active_secs, round_oldest_secs, rotation, overdue): Row =
         sqlx::query_as(AssertSqlSafe(sql))
             .bind(stream)
             .bind(TERMINAL)
@@ -186,6 +195,7 @@ pub async fn standing(
         new: n(new),
         round: n(round),
         oldest_active_secs,
+        round_oldest_secs,
         rotation: n(rotation),
         overdue: n(overdue),
     })

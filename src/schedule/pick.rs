@@ -11,7 +11,8 @@
 //!    (the longest any bundle's children go unrefreshed);
 //! 4. the round: the children of non-terminal bundles (and of bundles that
 //!    changed since their last fetch, such as one that became terminal), the
-//!    stream with the oldest first, oldest first within it
+//!    stream whose round is furthest behind first (`Standing::round_oldest_secs`),
+//!    oldest first within it
 //!    ([`child_refreshes::round`]). A bundle whose row changed does not jump
 //!    the round: its slots and account are no likelier stale than older
 //!    ones, and only a round in age order refreshes every bundle within the
@@ -83,7 +84,7 @@ pub fn pick(s: &Staleness, min_gap: f64, share: f64) -> Option<Pick> {
         .or_else(|| {
             let (stream, _) = s.children.iter().filter(|(_, st)| st.round > 0).max_by(|a, b| {
                 let age = |x: Option<f64>| x.unwrap_or(f64::INFINITY);
-                age(a.1.oldest_active_secs).total_cmp(&age(b.1.oldest_active_secs))
+                age(a.1.round_oldest_secs).total_cmp(&age(b.1.round_oldest_secs))
             })?;
             Some(Pick::Children { stream, class: Class::Active })
         })

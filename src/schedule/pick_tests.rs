@@ -12,7 +12,7 @@ fn walked(age: f64, took: f64) -> Option<LastWalk> {
 }
 
 fn standing(new: u64, round: u64, oldest: Option<f64>, rotation: u64, overdue: u64) -> Standing {
-    Standing { new, round, oldest_active_secs: oldest, rotation, overdue }
+    Standing { new, round, oldest_active_secs: oldest, round_oldest_secs: oldest, rotation, overdue }
 }
 
 fn mirror(
@@ -148,4 +148,20 @@ fn new_bundles_children_go_before_overdue_ones_before_the_round_before_the_rotat
     let s = mirror(lists, vec![("bundle_videos", standing(0, 0, None, 0, 0))]);
     assert_eq!(pick(&s, GAP, HALF), Some(Pick::Walk("bundles")));
     assert_eq!(pick(&Staleness::default(), GAP, HALF), None);
+}
+
+#[test]
+fn the_rounds_turn_goes_to_the_stream_furthest_behind_not_to_one_holding_a_bundle_just_back_from_a_terminal_status()
+ {
+    let lists = vec![("bundles", walked(10.0, 50.0))];
+    // The slots' round is at 500 s, the accounts' at 800 s; a bundle that left a
+    // terminal status brings slots fetched a day ago.
+    let videos = Standing { oldest_active_secs: Some(86_400.0), ..standing(0, 100, Some(500.0), 900, 0) };
+    let accounts = standing(0, 100, Some(800.0), 900, 0);
+    let s = mirror(lists.clone(), vec![("bundle_videos", videos), ("bundle_accounts", accounts)]);
+    assert_eq!(pick(&s, GAP, HALF), kids("bundle_accounts", Class::Active));
+    // A round holding only bundles that changed since their fetch has no position: it goes first.
+    let changed_only = Standing { round_oldest_secs: None, ..standing(0, 3, Some(50.0), 900, 0) };
+    let s = mirror(lists, vec![("bundle_videos", changed_only), ("bundle_accounts", accounts)]);
+    assert_eq!(pick(&s, GAP, HALF), kids("bundle_videos", Class::Active));
 }

@@ -41,15 +41,15 @@ async fn the_round_takes_the_oldest_children_first_a_changed_bundle_waits_its_tu
     let m = mirror(&pool, &sim, settings());
     sync(&m, "bundles").await;
     sync(&m, "bundle_videos").await;
-    // Four bundles with slots, in a non-terminal status.
+    // Five bundles with slots, in a non-terminal status.
     let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM tokportal.bundles WHERE (data->>'videos_quantity')::int > 0 ORDER BY id LIMIT 4",
+        "SELECT id FROM tokportal.bundles WHERE (data->>'videos_quantity')::int > 0 ORDER BY id LIMIT 5",
     )
     .fetch_all(&pool)
     .await
     .unwrap();
-    assert_eq!(ids.len(), 4, "the simulator has bundles with slots");
-    let (oldest, changed, became_terminal, new) = (&ids[0], &ids[1], &ids[2], &ids[3]);
+    assert_eq!(ids.len(), 5, "the simulator has bundles with slots");
+    let (oldest, changed, became_terminal, new, back) = (&ids[0], &ids[1], &ids[2], &ids[3], &ids[4]);
     sqlx::query("UPDATE tokportal.bundles SET status = 'accepted' WHERE id = ANY($1)")
         .bind(&ids)
         .execute(&pool)
@@ -57,17 +57,22 @@ async fn the_round_takes_the_oldest_children_first_a_changed_bundle_waits_its_tu
         .unwrap();
     // Every bundle's slots fetched 30 minutes ago: the oldest an hour ago, the
     // changed one a minute ago (the walk has since seen its row change), the
-    // one that became terminal 45 minutes ago, the new one never.
+    // one that became terminal 45 minutes ago, the new one never; the one back
+    // from a terminal status (the walk saw it change) a day ago, by the rotation.
     sqlx::query("UPDATE tokportal.child_refreshes SET refreshed_at = now() - interval '30 minutes'")
         .execute(&pool)
         .await
         .unwrap();
     let at = "UPDATE tokportal.child_refreshes SET refreshed_at = now() - $2::interval \
               WHERE stream = 'bundle_videos' AND bundle_id = $1";
-    for (id, ago) in [(oldest, "60 minutes"), (changed, "1 minute"), (became_terminal, "45 minutes")] {
+    let ages =
+        [(oldest, "60 minutes"), (changed, "1 minute"), (became_terminal, "45 minutes"), (back, "1 day")];
+    for (id, ago) in ages {
         sqlx::query(at).bind(id).bind(ago).execute(&pool).await.unwrap();
     }
-    exec(&pool, "UPDATE tokportal.bundles SET changed_at = now() WHERE id = $1", changed).await;
+    for id in [changed, back] {
+        exec(&pool, "UPDATE tokportal.bundles SET changed_at = now() WHERE id = $1", id).await;
+    }
     exec(
         &pool,
         "UPDATE tokportal.bundles SET status = 'completed', changed_at = now() WHERE id = $1",
@@ -111,7 +116,7 @@ async fn the_round_takes_the_oldest_children_first_a_changed_bundle_waits_its_tu
     };
     let cancel = CancellationToken::new();
     let mut order = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..4 {
         let since = clock(&pool).await;
         scheduler.step_once(&cancel).await.unwrap();
         let fetched = fetched_since(&pool, since).await;
@@ -120,9 +125,10 @@ async fn the_round_takes_the_oldest_children_first_a_changed_bundle_waits_its_tu
     }
     assert_eq!(
         order,
-        [new.clone(), oldest.clone(), became_terminal.clone()],
-        "the new bundle, then the oldest children, then the next oldest (which became terminal); \
-         the changed bundle, fetched a minute ago, waits"
+        [new.clone(), back.clone(), oldest.clone(), became_terminal.clone()],
+        "the new bundle, then the oldest children (the bundle back from a terminal status), then \
+         the next oldest (the round's, then the one that became terminal); the changed bundle, \
+         fetched a minute ago, waits"
     );
     sim.shutdown().await;
 }

@@ -36,7 +36,8 @@
 # issue's 10,000 bundles; with more lists (accounts, account_bans) the walks'
 # share is spread over them all. Besides the requests an hour, each row
 # splits them: the walks' share of them, and the children's requests by
-# class (changed bundles', non-terminal ones', the rotation's). Size
+# class (changed bundles', non-terminal ones', the rotation's; in continuous mode new
+# bundles', the round's, the rotation's). Size
 # TAIL_MINUTES above the bound (real seconds / SCALE / 60): a change not seen
 # by the end counts as infinitely late.
 #
@@ -131,7 +132,7 @@ SQL
 requests() { curl -sf "$ADMIN/stats" | jq '[.keys[].requests] | add'; }
 
 echo "== streams $STREAMS; SCALE=$SCALE; changes $CHANGES_PER_HOUR an hour; MINUTES=$MINUTES; modes $MODES" >&2
-printf '| mode | changes | bundle rows p50 / p95 / max (unseen) | children of non-terminal bundles p50 / p95 / max (unseen); bound | requests an hour: all (walks; children: changed / non-terminal / rotation) | jobs: wait p50 / max (s, real) |\n'
+printf '| mode | changes | bundle rows p50 / p95 / max (unseen) | children of non-terminal bundles p50 / p95 / max (unseen); bound | requests an hour: all (walks; children: changed, in continuous mode new / non-terminal, in continuous mode the round / rotation) | jobs: wait p50 / max (s, real) |\n'
 printf '|---|---|---|---|---|---|\n'
 for spec in $MODES; do
   IFS=: read -r mode share tail <<<"$spec"

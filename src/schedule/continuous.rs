@@ -109,7 +109,7 @@ impl Scheduler {
                 changed: child_refreshes::unfetched(pool, name, videos, cap).await?,
                 ..Plan::default()
             },
-            Class::Active => {
+            Class::Round => {
                 Plan { active: child_refreshes::round(pool, name, videos, cap).await?, ..Plan::default() }
             }
             Class::Overdue | Class::Rotation => Plan {

@@ -31,7 +31,7 @@ use crate::mirror::staleness::{LastWalk, Staleness};
 pub enum Class {
     New,
     Overdue,
-    Active,
+    Round,
     Rotation,
 }
 
@@ -86,7 +86,7 @@ pub fn pick(s: &Staleness, min_gap: f64, share: f64) -> Option<Pick> {
                 let age = |x: Option<f64>| x.unwrap_or(f64::INFINITY);
                 age(a.1.round_oldest_secs).total_cmp(&age(b.1.round_oldest_secs))
             })?;
-            Some(Pick::Children { stream, class: Class::Active })
+            Some(Pick::Children { stream, class: Class::Round })
         })
         .or_else(|| first(&|st| st.rotation > 0, Class::Rotation))
         .or_else(|| oldest.map(Pick::Walk))

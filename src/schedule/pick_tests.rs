@@ -52,7 +52,7 @@ fn every_list_falls_due_one_period_after_its_last_walk_the_walks_of_all_lists_su
     // The short list is not walked again 20 s after its last walk (twice its own length):
     // that would give the two lists together more than half the budget.
     let s = lists(119.0, 60.0);
-    assert_eq!(pick(&s, GAP, HALF), kids("bundle_videos", Class::Active));
+    assert_eq!(pick(&s, GAP, HALF), kids("bundle_videos", Class::Round));
     assert_eq!(walk_due_in(&s, GAP, HALF), Some(1.0));
     assert_eq!(pick(&lists(120.0, 60.0), GAP, HALF), Some(Pick::Walk("bundles")));
     assert_eq!(pick(&lists(50.0, 125.0), GAP, HALF), Some(Pick::Walk("accounts")));
@@ -61,19 +61,19 @@ fn every_list_falls_due_one_period_after_its_last_walk_the_walks_of_all_lists_su
 #[test]
 fn a_walk_falls_due_once_its_last_walk_is_its_length_over_the_share_old_and_at_least_the_gap() {
     let at = |age: f64| mirror(vec![("bundles", walked(age, 50.0))], waiting());
-    assert_eq!(pick(&at(99.0), GAP, HALF), kids("bundle_videos", Class::Active));
+    assert_eq!(pick(&at(99.0), GAP, HALF), kids("bundle_videos", Class::Round));
     assert_eq!(walk_due_in(&at(99.0), GAP, HALF), Some(1.0));
     assert_eq!(pick(&at(100.0), GAP, HALF), Some(Pick::Walk("bundles")));
     // Nearly back to back: at 0.95, 50 s of walk leave 2.6 s to the children.
     let due = walk_due_in(&at(50.0), GAP, 0.95).unwrap();
     assert!((due - (50.0 / 0.95 - 50.0)).abs() < 1e-9, "{due}");
-    assert_eq!(pick(&at(52.0), GAP, 0.95), kids("bundle_videos", Class::Active));
+    assert_eq!(pick(&at(52.0), GAP, 0.95), kids("bundle_videos", Class::Round));
     assert_eq!(pick(&at(52.7), GAP, 0.95), Some(Pick::Walk("bundles")));
     // All of it: the next walk is due as soon as the last one ends.
     assert_eq!(pick(&at(50.0), GAP, 1.0), Some(Pick::Walk("bundles")));
     // A walk of one request is not repeated faster than the gap, whatever the share.
     let short = mirror(vec![("bundles", walked(10.0, 0.5))], waiting());
-    assert_eq!(pick(&short, GAP, 1.0), kids("bundle_videos", Class::Active));
+    assert_eq!(pick(&short, GAP, 1.0), kids("bundle_videos", Class::Round));
     assert_eq!(walk_due_in(&short, GAP, 1.0), Some(5.0));
 }
 
@@ -140,7 +140,7 @@ fn new_bundles_children_go_before_overdue_ones_before_the_round_before_the_rotat
             ("bundle_accounts", standing(0, 100, Some(800.0), 900, 0)),
         ],
     );
-    assert_eq!(pick(&s, GAP, HALF), kids("bundle_accounts", Class::Active));
+    assert_eq!(pick(&s, GAP, HALF), kids("bundle_accounts", Class::Round));
     // The rotation only once no bundle is new, overdue or in the round.
     let s = mirror(lists.clone(), vec![("bundle_videos", standing(0, 0, None, 900, 0))]);
     assert_eq!(pick(&s, GAP, HALF), kids("bundle_videos", Class::Rotation));
@@ -159,9 +159,9 @@ fn the_rounds_turn_goes_to_the_stream_furthest_behind_not_to_one_holding_a_bundl
     let videos = Standing { oldest_active_secs: Some(86_400.0), ..standing(0, 100, Some(500.0), 900, 0) };
     let accounts = standing(0, 100, Some(800.0), 900, 0);
     let s = mirror(lists.clone(), vec![("bundle_videos", videos), ("bundle_accounts", accounts)]);
-    assert_eq!(pick(&s, GAP, HALF), kids("bundle_accounts", Class::Active));
+    assert_eq!(pick(&s, GAP, HALF), kids("bundle_accounts", Class::Round));
     // A round holding only bundles that changed since their fetch has no position: it goes first.
     let changed_only = Standing { round_oldest_secs: None, ..standing(0, 3, Some(50.0), 900, 0) };
     let s = mirror(lists, vec![("bundle_videos", changed_only), ("bundle_accounts", accounts)]);
-    assert_eq!(pick(&s, GAP, HALF), kids("bundle_videos", Class::Active));
+    assert_eq!(pick(&s, GAP, HALF), kids("bundle_videos", Class::Round));
 }

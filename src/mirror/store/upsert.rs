@@ -121,15 +121,19 @@ fn upsert_sql(t: &Target<'_>, probe: Probe) -> String {
     let mut casts: Vec<String> =
         t.columns.iter().map(|c| format!("p.{0}::{1} AS {0}", c.name, c.kind.sql_type())).collect();
     let mut written = names.clone();
-    let mut moved = (String::new(), String::new());
     if let Some((column, _)) = t.parent {
         casts.push(format!("${}::text AS {column}", names.len() + 3));
         written.push(column);
-        moved = (
-            format!(" OR t.{column} IS DISTINCT FROM i.{column}"),
-            format!(" OR t.{column} IS DISTINCT FROM excluded.{column}"),
-        );
     }
+    // Whether the row held (`t`) must be written with the one coming in
+    // (`new`): it differs, was deleted, was missed by a walk, or moved to
+    // another parent. Both plans write exactly these rows.
+    let must_write = |new: &str| {
+        let moved = t.parent.map_or(String::new(), |(c, _)| format!(" OR t.{c} IS DISTINCT FROM {new}.{c}"));
+        format!(
+            "t.data IS DISTINCT FROM {new}.data OR t.deleted_at IS NOT NULL OR t.missing_walks > 0{moved}"
+        )
+    };
     let sets: Vec<String> = written.iter().map(|n| format!("{n} = excluded.{n}")).collect();
     let incoming = format!(
         "SELECT p.id, p.data::jsonb AS data, {casts} FROM unnest({arrays}) AS p(id, data, {names})",
@@ -158,7 +162,7 @@ WITH incoming AS ({incoming}), changed AS (
     SELECT i.*, t.id IS NULL AS is_new, t.deleted_at IS NOT NULL AS was_deleted,
            t.data IS DISTINCT FROM i.data AS differs
     FROM incoming AS i LEFT JOIN {table} AS t ON t.id = i.id
-    WHERE t.id IS NULL OR t.data IS DISTINCT FROM i.data OR t.deleted_at IS NOT NULL OR t.missing_walks > 0{moved}
+    WHERE t.id IS NULL OR {must_write}
 ), up AS (
     {insert}
     RETURNING 1
@@ -168,7 +172,7 @@ SELECT count(*) FILTER (WHERE is_new),
        count(*) FILTER (WHERE NOT is_new AND NOT differs AND was_deleted),
        (SELECT count(*) FROM up)
 FROM changed"#,
-            moved = moved.0,
+            must_write = must_write("i"),
         ),
         // A row the insert took is new when its version has no `xmax` (an
         // updated row's new version carries the lock `ON CONFLICT` took).
@@ -178,7 +182,7 @@ FROM changed"#,
             r#"
 WITH incoming AS ({incoming}), up AS (
     {insert}
-    WHERE t.data IS DISTINCT FROM excluded.data OR t.deleted_at IS NOT NULL OR t.missing_walks > 0{moved}
+    WHERE {must_write}
     RETURNING t.id, t.data, t.xmax = 0 AS is_new
 ), written AS (
     SELECT up.is_new, old.deleted_at IS NOT NULL AS was_deleted, old.data IS DISTINCT FROM up.data AS differs
@@ -191,7 +195,7 @@ SELECT count(*) FILTER (WHERE is_new),
        count(*) FILTER (WHERE NOT is_new AND NOT differs AND was_deleted),
        count(*)
 FROM written"#,
-            moved = moved.1,
+            must_write = must_write("excluded"),
         ),
     }
 }

@@ -29,10 +29,22 @@ fn eligible(videos: bool) -> &'static str {
 const JOIN: &str = "FROM tokportal.bundles AS b \
     LEFT JOIN tokportal.child_refreshes AS c ON c.stream = $1 AND c.bundle_id = b.id \
     LEFT JOIN tokportal.sync_problems AS p ON p.stream = $1 AND p.subject = b.id AND p.next_attempt_at > now()";
-const CHANGED: &str = "(c.bundle_id IS NULL OR b.changed_at > c.bundle_changed_at)";
+/// New, or the bundle's row changed since its children were fetched, unless
+/// the bundle was terminal then and still is: a terminal bundle's slots and
+/// account no longer move, so a change from one terminal status to another
+/// (or of a terminal bundle's title) leaves them as fetched.
+const CHANGED: &str = "(c.bundle_id IS NULL OR (b.changed_at > c.bundle_changed_at \
+    AND NOT (coalesce(c.bundle_status = ANY($2), false) AND NOT coalesce(b.status, '') <> ALL($2))))";
 /// Children never fetched (a new bundle, or one revived).
 const NEVER: &str = "c.bundle_id IS NULL";
 const ACTIVE: &str = "coalesce(b.status, '') <> ALL($2)";
+/// Since when a fetched bundle's children may have been stale: their fetch,
+/// or, for a bundle fetched while terminal (its children did not move
+/// while it stayed so), when the walk last saw its row change: it left the
+/// terminal status at or before then. The round's order and the staleness
+/// figures go by it.
+const STALE_SINCE: &str = "CASE WHEN coalesce(c.bundle_status = ANY($2), false) \
+    THEN greatest(c.refreshed_at, b.changed_at) ELSE c.refreshed_at END";
 /// Not a bundle waiting out a backoff: the planner never gives such a
 /// bundle a request of the run's cap.
 const NOT_WAITING: &str = "p.subject IS NULL";
@@ -115,15 +127,18 @@ pub async fn unfetched(pool: &PgPool, stream: &str, videos: bool, limit: u32) ->
 
 /// Continuous mode's round: the bundles fetched before that are in a
 /// non-terminal status or changed since (a bundle that became terminal gets
-/// its last fetch here), children fetched longest ago first. A change of the
-/// bundle's row does not move it ahead: the reference ties neither the slots
-/// nor the account to the bundle's status (slots have their own lifecycle),
-/// so the oldest children are the likeliest stale, and taking them in that
+/// its last fetch here; one fetched while terminal that changed to another
+/// terminal status does not), children stale longest first ([`STALE_SINCE`]:
+/// a bundle back from a terminal status counts from its return, not from a
+/// fetch its children have not moved since). A change of the bundle's row
+/// does not move it ahead: the reference ties neither the slots nor the
+/// account to the bundle's status (slots have their own lifecycle), so the
+/// longest stale children are the likeliest changed, and taking them in that
 /// order refreshes each within one round of the budget the walks leave.
 pub async fn round(pool: &PgPool, stream: &str, videos: bool, limit: u32) -> anyhow::Result<Vec<String>> {
     let sql = format!(
         "SELECT b.id, count(*) OVER () {JOIN} WHERE {} AND {NOT_WAITING} AND NOT {NEVER} \
-         AND ({ACTIVE} OR {CHANGED}) ORDER BY c.refreshed_at, b.id LIMIT $3",
+         AND ({ACTIVE} OR {CHANGED}) ORDER BY {STALE_SINCE}, b.id LIMIT $3",
         eligible(videos)
     );
     Ok(pick(pool, sql, stream, Duration::ZERO, limit).await.context("Failed to plan the round")?.0)
@@ -146,15 +161,13 @@ pub struct Standing {
     /// Bundles in the [`round`]: fetched before, and in a non-terminal status
     /// or changed since.
     pub round: u64,
-    /// Seconds since the children of the non-terminal bundle fetched longest
-    /// ago were fetched (since the bundle was first seen, if never).
+    /// Seconds the children of the non-terminal bundle stale longest have
+    /// been so ([`STALE_SINCE`]; since the bundle was first seen, if never
+    /// fetched), set-aside bundles included.
     pub oldest_active_secs: Option<f64>,
-    /// Where the round stands: seconds since the oldest children of a
-    /// non-terminal bundle that did not change since were fetched. A bundle
-    /// that just left a terminal status brings children as old as the
-    /// rotation's, in every child stream; the round takes it first within
-    /// its stream, but the stream's turn goes by this figure, so one such
-    /// bundle after every walk cannot keep the turn on one stream.
+    /// Where the round stands: the same age for the round's next bundle. The
+    /// stream's turn goes by this figure, so neither a set-aside bundle nor a
+    /// new one (which have classes of their own) holds the turn.
     pub round_oldest_secs: Option<f64>,
     /// Terminal bundles, not changed.
     pub rotation: u64,
@@ -173,8 +186,8 @@ pub async fn standing(
     let sql = format!(
         "SELECT count(*) FILTER (WHERE {NOT_WAITING} AND {NEVER}), \
                 count(*) FILTER (WHERE {NOT_WAITING} AND NOT {NEVER} AND ({ACTIVE} OR {CHANGED})), \
-                extract(epoch FROM now() - min(coalesce(c.refreshed_at, b.first_seen_at)) FILTER (WHERE {ACTIVE}))::float8, \
-                extract(epoch FROM now() - min(c.refreshed_at) FILTER (WHERE {NOT_WAITING} AND {ACTIVE} AND NOT {CHANGED}))::float8, \
+                extract(epoch FROM now() - min(coalesce({STALE_SINCE}, b.first_seen_at)) FILTER (WHERE {ACTIVE}))::float8, \
+                extract(epoch FROM now() - min({STALE_SINCE}) FILTER (WHERE {NOT_WAITING} AND NOT {NEVER} AND ({ACTIVE} OR {CHANGED})))::float8, \
                 count(*) FILTER (WHERE {NOT_WAITING} AND NOT {CHANGED} AND NOT {ACTIVE}), \
                 count(*) FILTER (WHERE {NOT_WAITING} AND NOT {CHANGED} AND NOT {ACTIVE} \
                     AND c.refreshed_at < now() - make_interval(secs => $3)) \
@@ -222,13 +235,14 @@ async fn pick(
 }
 
 /// Records that `bundle_id`'s children were fetched, with the bundle's
-/// `changed_at` as it is now.
+/// `changed_at` and status as they are now.
 pub async fn mark_refreshed(conn: &mut PgConnection, stream: &str, bundle_id: &str) -> anyhow::Result<()> {
     sqlx::query(
-        "INSERT INTO tokportal.child_refreshes (stream, bundle_id, refreshed_at, bundle_changed_at) \
-         SELECT $1, id, now(), changed_at FROM tokportal.bundles WHERE id = $2 \
+        "INSERT INTO tokportal.child_refreshes (stream, bundle_id, refreshed_at, bundle_changed_at, bundle_status) \
+         SELECT $1, id, now(), changed_at, status FROM tokportal.bundles WHERE id = $2 \
          ON CONFLICT (stream, bundle_id) DO UPDATE \
-         SET refreshed_at = excluded.refreshed_at, bundle_changed_at = excluded.bundle_changed_at",
+         SET refreshed_at = excluded.refreshed_at, bundle_changed_at = excluded.bundle_changed_at, \
+             bundle_status = excluded.bundle_status",
     )
     .bind(stream)
     .bind(bundle_id)

@@ -151,16 +151,15 @@ fn new_bundles_children_go_before_overdue_ones_before_the_round_before_the_rotat
 }
 
 #[test]
-fn the_rounds_turn_goes_to_the_stream_furthest_behind_not_to_one_holding_a_bundle_just_back_from_a_terminal_status()
- {
+fn the_rounds_turn_goes_to_the_stream_furthest_behind_not_to_one_holding_older_children_outside_the_round() {
     let lists = vec![("bundles", walked(10.0, 50.0))];
-    // The slots' round is at 500 s, the accounts' at 800 s; a bundle that left a
-    // terminal status brings slots fetched a day ago.
+    // The slots' round is at 500 s, the accounts' at 800 s; a bundle set aside
+    // (waiting out its backoff, outside the round) has slots a day stale.
     let videos = Standing { oldest_active_secs: Some(86_400.0), ..standing(0, 100, Some(500.0), 900, 0) };
     let accounts = standing(0, 100, Some(800.0), 900, 0);
     let s = mirror(lists.clone(), vec![("bundle_videos", videos), ("bundle_accounts", accounts)]);
     assert_eq!(pick(&s, GAP, HALF), kids("bundle_accounts", Class::Round));
-    // A round holding only bundles that changed since their fetch has no position: it goes first.
+    // A round whose age is unknown goes first.
     let changed_only = Standing { round_oldest_secs: None, ..standing(0, 3, Some(50.0), 900, 0) };
     let s = mirror(lists, vec![("bundle_videos", changed_only), ("bundle_accounts", accounts)]);
     assert_eq!(pick(&s, GAP, HALF), kids("bundle_videos", Class::Round));

@@ -1,8 +1,9 @@
 //! Continuous mode's children: new bundles first, then the round of
-//! non-terminal bundles oldest children first. A bundle whose row the walk
-//! saw change waits its turn in the round (its slots and account are no
+//! non-terminal bundles, children stale longest first. A bundle whose row the
+//! walk saw change waits its turn in the round (its slots and account are no
 //! likelier stale than older ones); one that became terminal gets its last
-//! fetch there.
+//! fetch there; one fetched while terminal counts as stale only from its
+//! return, and needs no fetch for a change to another terminal status.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -34,22 +35,23 @@ async fn exec(pool: &PgPool, sql: &'static str, id: &str) {
 }
 
 #[sqlx::test]
-async fn the_round_takes_the_oldest_children_first_a_changed_bundle_waits_its_turn_a_new_one_goes_first(
+async fn the_round_takes_the_longest_stale_children_first_a_changed_bundle_waits_its_turn_a_new_one_goes_first(
     pool: PgPool,
 ) {
     let sim = sim(30).await;
     let m = mirror(&pool, &sim, settings());
     sync(&m, "bundles").await;
     sync(&m, "bundle_videos").await;
-    // Five bundles with slots, in a non-terminal status.
+    // Six bundles with slots, in a non-terminal status.
     let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM tokportal.bundles WHERE (data->>'videos_quantity')::int > 0 ORDER BY id LIMIT 5",
+        "SELECT id FROM tokportal.bundles WHERE (data->>'videos_quantity')::int > 0 ORDER BY id LIMIT 6",
     )
     .fetch_all(&pool)
     .await
     .unwrap();
-    assert_eq!(ids.len(), 5, "the simulator has bundles with slots");
-    let (oldest, changed, became_terminal, new, back) = (&ids[0], &ids[1], &ids[2], &ids[3], &ids[4]);
+    assert_eq!(ids.len(), 6, "the simulator has bundles with slots");
+    let (oldest, changed, became_terminal, new, back, still_terminal) =
+        (&ids[0], &ids[1], &ids[2], &ids[3], &ids[4], &ids[5]);
     sqlx::query("UPDATE tokportal.bundles SET status = 'accepted' WHERE id = ANY($1)")
         .bind(&ids)
         .execute(&pool)
@@ -57,26 +59,52 @@ async fn the_round_takes_the_oldest_children_first_a_changed_bundle_waits_its_tu
         .unwrap();
     // Every bundle's slots fetched 30 minutes ago: the oldest an hour ago, the
     // changed one a minute ago (the walk has since seen its row change), the
-    // one that became terminal 45 minutes ago, the new one never; the one back
-    // from a terminal status (the walk saw it change) a day ago, by the rotation.
+    // one that became terminal 45 minutes ago, the new one never. Two were
+    // fetched while completed: the one back from it a day ago (the walk saw
+    // it change 50 minutes ago), the one still terminal two hours ago (the
+    // walk just saw it archived).
     sqlx::query("UPDATE tokportal.child_refreshes SET refreshed_at = now() - interval '30 minutes'")
         .execute(&pool)
         .await
         .unwrap();
     let at = "UPDATE tokportal.child_refreshes SET refreshed_at = now() - $2::interval \
               WHERE stream = 'bundle_videos' AND bundle_id = $1";
-    let ages =
-        [(oldest, "60 minutes"), (changed, "1 minute"), (became_terminal, "45 minutes"), (back, "1 day")];
+    let ages = [
+        (oldest, "60 minutes"),
+        (changed, "1 minute"),
+        (became_terminal, "45 minutes"),
+        (back, "1 day"),
+        (still_terminal, "2 hours"),
+    ];
     for (id, ago) in ages {
         sqlx::query(at).bind(id).bind(ago).execute(&pool).await.unwrap();
     }
-    for id in [changed, back] {
-        exec(&pool, "UPDATE tokportal.bundles SET changed_at = now() WHERE id = $1", id).await;
+    for id in [back, still_terminal] {
+        exec(
+            &pool,
+            "UPDATE tokportal.child_refreshes SET bundle_status = 'completed', bundle_changed_at = refreshed_at \
+             WHERE bundle_id = $1",
+            id,
+        )
+        .await;
     }
+    exec(&pool, "UPDATE tokportal.bundles SET changed_at = now() WHERE id = $1", changed).await;
+    exec(
+        &pool,
+        "UPDATE tokportal.bundles SET changed_at = now() - interval '50 minutes' WHERE id = $1",
+        back,
+    )
+    .await;
     exec(
         &pool,
         "UPDATE tokportal.bundles SET status = 'completed', changed_at = now() WHERE id = $1",
         became_terminal,
+    )
+    .await;
+    exec(
+        &pool,
+        "UPDATE tokportal.bundles SET status = 'archived', changed_at = now() WHERE id = $1",
+        still_terminal,
     )
     .await;
     exec(&pool, "DELETE FROM tokportal.child_refreshes WHERE bundle_id = $1", new).await;
@@ -89,10 +117,8 @@ async fn the_round_takes_the_oldest_children_first_a_changed_bundle_waits_its_tu
     .await
     .unwrap();
 
-    let standing =
-        child_refreshes::standing(&pool, "bundle_videos", true, std::time::Duration::from_secs(86_400))
-            .await
-            .unwrap();
+    let day = std::time::Duration::from_secs(86_400);
+    let standing = child_refreshes::standing(&pool, "bundle_videos", true, day).await.unwrap();
     assert_eq!(standing.new, 1, "{standing:?}");
     let non_terminal: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM tokportal.bundles WHERE (data->>'videos_quantity')::int > 0 \
@@ -105,8 +131,19 @@ async fn the_round_takes_the_oldest_children_first_a_changed_bundle_waits_its_tu
     assert_eq!(
         standing.round,
         non_terminal as u64 + 1,
-        "the non-terminal bundles and the one that became terminal"
+        "the non-terminal bundles and the one that became terminal, not the one archived after a fetch \
+         while completed: {standing:?}"
     );
+    // The staleness counts the bundle back from a terminal status from its
+    // return (50 minutes), not from its fetch a day ago: the oldest is an hour.
+    for (what, age) in [("oldest", standing.oldest_active_secs), ("round", standing.round_oldest_secs)] {
+        let age = age.unwrap();
+        assert!((3_600.0..3_900.0).contains(&age), "{what}: {age} s, {standing:?}");
+    }
+    // On the cron schedule, the archived bundle is not among the changed.
+    let (changed_ids, _) = child_refreshes::changed(&pool, "bundle_videos", true, 100).await.unwrap();
+    assert!(changed_ids.contains(changed) && changed_ids.contains(back), "{changed_ids:?}");
+    assert!(!changed_ids.contains(still_terminal), "{changed_ids:?}");
 
     // One bundle a run.
     let scheduler = Scheduler {
@@ -125,10 +162,22 @@ async fn the_round_takes_the_oldest_children_first_a_changed_bundle_waits_its_tu
     }
     assert_eq!(
         order,
-        [new.clone(), back.clone(), oldest.clone(), became_terminal.clone()],
-        "the new bundle, then the oldest children (the bundle back from a terminal status), then \
-         the next oldest (the round's, then the one that became terminal); the changed bundle, \
-         fetched a minute ago, waits"
+        [new.clone(), oldest.clone(), back.clone(), became_terminal.clone()],
+        "the new bundle, then the children stale longest (an hour; 50 minutes for the one back from a \
+         terminal status; 45 for the one that became terminal); the changed bundle, fetched a minute \
+         ago, waits"
     );
+    // The last fetch recorded the status it saw: the bundle that became
+    // terminal has left the round.
+    let status: Option<String> = sqlx::query_scalar(
+        "SELECT bundle_status FROM tokportal.child_refreshes WHERE stream = 'bundle_videos' AND bundle_id = $1",
+    )
+    .bind(became_terminal)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(status.as_deref(), Some("completed"));
+    let round = child_refreshes::round(&pool, "bundle_videos", true, 1_000).await.unwrap();
+    assert!(round.contains(new) && !round.contains(became_terminal), "{round:?}");
     sim.shutdown().await;
 }

@@ -1,7 +1,8 @@
--- The bundle's status when its children were fetched. A terminal bundle's
--- slots and account no longer move, so a bundle fetched while terminal that
--- changes to another terminal status needs no new fetch, and one that comes
--- back from a terminal status has had stale children only since it came
--- back. NULL (rows recorded before this column) counts as non-terminal: such
--- a bundle gets the fetch it would have had before.
-ALTER TABLE tokportal.child_refreshes ADD COLUMN bundle_status text;
+-- The bundle's status when its children were fetched, and for a bundle
+-- fetched while terminal, when the mirror first saw its row change since
+-- while it was non-terminal (its return). A terminal bundle's slots and
+-- account no longer move, so such a bundle's children are stale only from
+-- its return: continuous mode's round takes it in that order, not first as
+-- if its children had been stale since a fetch they have not moved since.
+-- NULL status (rows recorded before this column) counts as non-terminal.
+ALTER TABLE tokportal.child_refreshes ADD COLUMN bundle_status text, ADD COLUMN returned_at timestamptz;

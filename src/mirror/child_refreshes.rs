@@ -29,22 +29,21 @@ fn eligible(videos: bool) -> &'static str {
 const JOIN: &str = "FROM tokportal.bundles AS b \
     LEFT JOIN tokportal.child_refreshes AS c ON c.stream = $1 AND c.bundle_id = b.id \
     LEFT JOIN tokportal.sync_problems AS p ON p.stream = $1 AND p.subject = b.id AND p.next_attempt_at > now()";
-/// New, or the bundle's row changed since its children were fetched, unless
-/// the bundle was terminal then and still is: a terminal bundle's slots and
-/// account no longer move, so a change from one terminal status to another
-/// (or of a terminal bundle's title) leaves them as fetched.
-const CHANGED: &str = "(c.bundle_id IS NULL OR (b.changed_at > c.bundle_changed_at \
-    AND NOT (coalesce(c.bundle_status = ANY($2), false) AND NOT coalesce(b.status, '') <> ALL($2))))";
+/// New, or the bundle's row changed since its children were fetched. Also a
+/// bundle fetched while terminal that is terminal again: the mirror sees
+/// each status only when a walk passes, and its row's change may hide a
+/// return to a non-terminal status in between, when the children could move.
+const CHANGED: &str = "(c.bundle_id IS NULL OR b.changed_at > c.bundle_changed_at)";
 /// Children never fetched (a new bundle, or one revived).
 const NEVER: &str = "c.bundle_id IS NULL";
 const ACTIVE: &str = "coalesce(b.status, '') <> ALL($2)";
 /// Since when a fetched bundle's children may have been stale: their fetch,
-/// or, for a bundle fetched while terminal (its children did not move
-/// while it stayed so), when the walk last saw its row change: it left the
-/// terminal status at or before then. The round's order and the staleness
-/// figures go by it.
+/// or, for a bundle fetched while terminal (a terminal bundle's slots and
+/// account no longer move), when the mirror first saw its row change since
+/// ([`note_returns`]; its current `changed_at` until noted). The round's
+/// order and the staleness figures go by it.
 const STALE_SINCE: &str = "CASE WHEN coalesce(c.bundle_status = ANY($2), false) \
-    THEN greatest(c.refreshed_at, b.changed_at) ELSE c.refreshed_at END";
+    THEN greatest(c.refreshed_at, coalesce(c.returned_at, b.changed_at)) ELSE c.refreshed_at END";
 /// Not a bundle waiting out a backoff: the planner never gives such a
 /// bundle a request of the run's cap.
 const NOT_WAITING: &str = "p.subject IS NULL";
@@ -127,9 +126,8 @@ pub async fn unfetched(pool: &PgPool, stream: &str, videos: bool, limit: u32) ->
 
 /// Continuous mode's round: the bundles fetched before that are in a
 /// non-terminal status or changed since (a bundle that became terminal gets
-/// its last fetch here; one fetched while terminal that changed to another
-/// terminal status does not), children stale longest first ([`STALE_SINCE`]:
-/// a bundle back from a terminal status counts from its return, not from a
+/// its last fetch here), children stale longest first ([`STALE_SINCE`]: a
+/// bundle back from a terminal status counts from its return, not from a
 /// fetch its children have not moved since). A change of the bundle's row
 /// does not move it ahead: the reference ties neither the slots nor the
 /// account to the bundle's status (slots have their own lifecycle), so the
@@ -234,6 +232,24 @@ async fn pick(
     Ok((rows.into_iter().map(|r| r.0).collect(), total))
 }
 
+/// Stamps, once, when the mirror first saw the row of each bundle fetched
+/// while terminal change since, while the bundle is non-terminal: its
+/// return, from which [`STALE_SINCE`] counts its children stale. Stamped
+/// once, so later changes of the row do not push the bundle back in the
+/// round. Continuous mode calls it before each pick.
+pub async fn note_returns(pool: &PgPool) -> anyhow::Result<u64> {
+    let done = sqlx::query(
+        "UPDATE tokportal.child_refreshes AS c SET returned_at = b.changed_at FROM tokportal.bundles AS b \
+         WHERE b.id = c.bundle_id AND c.returned_at IS NULL AND c.bundle_status = ANY($1) \
+         AND coalesce(b.status, '') <> ALL($1) AND b.changed_at > c.bundle_changed_at",
+    )
+    .bind(TERMINAL)
+    .execute(pool)
+    .await
+    .context("Failed to note the bundles back from a terminal status")?;
+    Ok(done.rows_affected())
+}
+
 /// Records that `bundle_id`'s children were fetched, with the bundle's
 /// `changed_at` and status as they are now.
 pub async fn mark_refreshed(conn: &mut PgConnection, stream: &str, bundle_id: &str) -> anyhow::Result<()> {
@@ -242,7 +258,7 @@ pub async fn mark_refreshed(conn: &mut PgConnection, stream: &str, bundle_id: &s
          SELECT $1, id, now(), changed_at, status FROM tokportal.bundles WHERE id = $2 \
          ON CONFLICT (stream, bundle_id) DO UPDATE \
          SET refreshed_at = excluded.refreshed_at, bundle_changed_at = excluded.bundle_changed_at, \
-             bundle_status = excluded.bundle_status",
+             bundle_status = excluded.bundle_status, returned_at = NULL",
     )
     .bind(stream)
     .bind(bundle_id)

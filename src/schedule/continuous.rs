@@ -54,6 +54,7 @@ impl Scheduler {
     pub async fn step_once(&self, cancel: &CancellationToken) -> anyhow::Result<Step> {
         let (m, gap) = (&self.mirror, self.min_gap());
         let share = self.walk_share;
+        mirror::child_refreshes::note_returns(&m.pool).await?;
         let now = staleness::now(&m.pool, &self.streams, m.settings.children_full_refresh).await?;
         let (outcome, cut) = match pick::pick(&now, gap, share) {
             None => return Ok(Step::Idle),

@@ -3,7 +3,7 @@
 //! walk saw change waits its turn in the round (its slots and account are no
 //! likelier stale than older ones); one that became terminal gets its last
 //! fetch there; one fetched while terminal counts as stale only from its
-//! return, and needs no fetch for a change to another terminal status.
+//! return.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -61,8 +61,8 @@ async fn the_round_takes_the_longest_stale_children_first_a_changed_bundle_waits
     // changed one a minute ago (the walk has since seen its row change), the
     // one that became terminal 45 minutes ago, the new one never. Two were
     // fetched while completed: the one back from it a day ago (the walk saw
-    // it change 50 minutes ago), the one still terminal two hours ago (the
-    // walk just saw it archived).
+    // it change 50 minutes ago), the one terminal again two hours ago (the
+    // walk just saw it archived: it may have been non-terminal in between).
     sqlx::query("UPDATE tokportal.child_refreshes SET refreshed_at = now() - interval '30 minutes'")
         .execute(&pool)
         .await
@@ -130,9 +130,9 @@ async fn the_round_takes_the_longest_stale_children_first_a_changed_bundle_waits
     .unwrap();
     assert_eq!(
         standing.round,
-        non_terminal as u64 + 1,
-        "the non-terminal bundles and the one that became terminal, not the one archived after a fetch \
-         while completed: {standing:?}"
+        non_terminal as u64 + 2,
+        "the non-terminal bundles, the one that became terminal and the one archived after a fetch while \
+         completed: {standing:?}"
     );
     // The staleness counts the bundle back from a terminal status from its
     // return (50 minutes), not from its fetch a day ago: the oldest is an hour.
@@ -140,10 +140,11 @@ async fn the_round_takes_the_longest_stale_children_first_a_changed_bundle_waits
         let age = age.unwrap();
         assert!((3_600.0..3_900.0).contains(&age), "{what}: {age} s, {standing:?}");
     }
-    // On the cron schedule, the archived bundle is not among the changed.
+    // On the cron schedule all three go first, as changed.
     let (changed_ids, _) = child_refreshes::changed(&pool, "bundle_videos", true, 100).await.unwrap();
-    assert!(changed_ids.contains(changed) && changed_ids.contains(back), "{changed_ids:?}");
-    assert!(!changed_ids.contains(still_terminal), "{changed_ids:?}");
+    for id in [changed, back, still_terminal] {
+        assert!(changed_ids.contains(id), "{id}: {changed_ids:?}");
+    }
 
     // One bundle a run.
     let scheduler = Scheduler {
@@ -153,7 +154,12 @@ async fn the_round_takes_the_longest_stale_children_first_a_changed_bundle_waits
     };
     let cancel = CancellationToken::new();
     let mut order = Vec::new();
-    for _ in 0..4 {
+    for step in 0..4 {
+        if step == 1 {
+            // The first step noted the return; the row changing again does
+            // not push the bundle back.
+            exec(&pool, "UPDATE tokportal.bundles SET changed_at = now() WHERE id = $1", back).await;
+        }
         let since = clock(&pool).await;
         scheduler.step_once(&cancel).await.unwrap();
         let fetched = fetched_since(&pool, since).await;
@@ -165,7 +171,7 @@ async fn the_round_takes_the_longest_stale_children_first_a_changed_bundle_waits
         [new.clone(), oldest.clone(), back.clone(), became_terminal.clone()],
         "the new bundle, then the children stale longest (an hour; 50 minutes for the one back from a \
          terminal status; 45 for the one that became terminal); the changed bundle, fetched a minute \
-         ago, waits"
+         ago, and the one archived just now wait"
     );
     // The last fetch recorded the status it saw: the bundle that became
     // terminal has left the round.
@@ -179,5 +185,11 @@ async fn the_round_takes_the_longest_stale_children_first_a_changed_bundle_waits
     assert_eq!(status.as_deref(), Some("completed"));
     let round = child_refreshes::round(&pool, "bundle_videos", true, 1_000).await.unwrap();
     assert!(round.contains(new) && !round.contains(became_terminal), "{round:?}");
+    assert_eq!(
+        round[round.len() - 4],
+        *still_terminal,
+        "stale since the walk saw it change, at the start: after the bundles fetched before, before \
+         the three fetched since and still in the round: {round:?}"
+    );
     sim.shutdown().await;
 }

@@ -6,6 +6,7 @@
 //! after it are dropped unwritten or rolled back, and the next run resumes
 //! at the last committed page.
 
+mod maybe_seen;
 mod writer;
 
 use std::time::Instant;

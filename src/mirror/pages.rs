@@ -6,6 +6,7 @@
 //! after it are dropped unwritten or rolled back, and the next run resumes
 //! at the last committed page.
 
+mod maybe_seen;
 mod writer;
 
 use std::time::Instant;
@@ -45,8 +46,11 @@ pub(super) enum End {
 /// - No wait for the WAL flush at commit: the page's rows and its checkpoint
 ///   still commit atomically; a Postgres crash can only lose the last pages
 ///   committed, checkpoint included, and the next run reads them again.
-pub const PAGE_TRANSACTION: &str =
-    "BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL synchronous_commit = off";
+/// - Generic plans: a page's statements take arrays of a page's values,
+///   whose plan does not depend on them (every row found by its key), and
+///   planning the upsert again for each page cost about as much as running
+///   it did for a page of unchanged rows (1.1 ms of 2.2 ms, `pg_stat_statements`).
+pub const PAGE_TRANSACTION: &str = "BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL synchronous_commit = off;      SET LOCAL plan_cache_mode = force_generic_plan";
 
 /// Page transactions a walk keeps open at once: the page being begun while
 /// the two before it write and commit. Two left about a sixth of a 2-core

@@ -170,7 +170,9 @@ pub async fn known(
 }
 
 /// Records what the cursor made of a page (new ids, ids now anchors) and
-/// the checkpoint, in one statement of the page's transaction.
+/// the checkpoint, in one statement of the page's transaction. The new ids
+/// are not in the seen set (the walk looked them up, or holds them in memory
+/// while their page is in flight): they are inserted without a key to check.
 pub async fn record_page(
     conn: &mut PgConnection,
     run_id: i64,
@@ -193,8 +195,7 @@ async fn record(
         new_ids.iter().map(|(id, anchor)| (id.as_str(), *anchor)).unzip();
     sqlx::query(
         "WITH seen AS (
-            INSERT INTO tokportal.sync_seen (run_id, id, anchor)
-            SELECT $1, * FROM unnest($2::text[], $3::bool[]) ON CONFLICT DO NOTHING
+            INSERT INTO tokportal.sync_seen (run_id, id, anchor) SELECT $1, * FROM unnest($2::text[], $3::bool[])
         ), anchored AS (
             UPDATE tokportal.sync_seen SET anchor = true WHERE id = ANY($4) AND run_id = $1 AND NOT anchor
         )

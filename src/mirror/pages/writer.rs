@@ -27,6 +27,7 @@ use sqlx::{AssertSqlSafe, Postgres, Transaction};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use super::maybe_seen::MaybeSeen;
 use super::{PAGE_TRANSACTION, Poison};
 use crate::api::cursor::{Absorbed, Known, Read};
 use crate::api::{Client, CounterSnapshot};
@@ -77,6 +78,8 @@ pub(super) struct Writer {
     handoff: Option<oneshot::Receiver<Tally>>,
     /// How the next page's upsert finds its rows, from the last page committed.
     probe: Probe,
+    /// Every id this run recorded or is recording: only those are looked up.
+    maybe_seen: MaybeSeen,
 }
 
 impl Writer {
@@ -99,6 +102,7 @@ impl Writer {
             pending: Vec::new(),
             handoff: None,
             probe: Probe::default(),
+            maybe_seen: MaybeSeen::new(),
         }
     }
 
@@ -108,8 +112,9 @@ impl Writer {
     }
 
     /// Begins the next page's transaction, taking its turn lock, and looks up
-    /// which of `ids` the walk has delivered: in the seen set as committed,
-    /// and in the pages not committed yet.
+    /// which of `ids` the walk has delivered: in the seen set as committed
+    /// (those the filter says it may hold: none, on most pages of a walk
+    /// whose list holds still), and in the pages not committed yet.
     pub(super) async fn begin(
         &mut self,
         ids: &[String],
@@ -121,7 +126,9 @@ impl Writer {
             .begin_with(AssertSqlSafe(begin))
             .await
             .context("Failed to start the page's transaction")?;
-        let mut known = runs::known(&mut tx, self.run_id, ids).await?;
+        let maybe: Vec<String> = ids.iter().filter(|id| self.maybe_seen.may_hold(id)).cloned().collect();
+        let mut known =
+            if maybe.is_empty() { Known::new() } else { runs::known(&mut tx, self.run_id, &maybe).await? };
         for page in &self.pending {
             for id in ids {
                 if let Some(&anchor) = page.seen.get(id) {
@@ -135,6 +142,9 @@ impl Writer {
     /// Writes `page` (begun last) on a task of its own; it commits after
     /// the page before it, and only if that page committed.
     pub(super) fn write(&mut self, page: Page) {
+        for (id, _) in &page.absorbed.new_ids {
+            self.maybe_seen.insert(id);
+        }
         let mut seen: Known = page.absorbed.new_ids.iter().cloned().collect();
         seen.extend(page.absorbed.anchors.iter().map(|id| (id.clone(), true)));
         // With no page in flight, the last one committed (if any) has handed its tally over.

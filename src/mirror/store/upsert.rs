@@ -11,6 +11,8 @@ use sqlx::{AssertSqlSafe, PgConnection};
 use crate::mirror::rows::{NoId, Upserted, excerpt, id_of, typed};
 use crate::mirror::streams::Column;
 
+mod fresh;
+
 /// How a page's upsert finds the rows the mirror already holds. Both write
 /// exactly the same rows (new, differing, deleted, missed by a walk, moved
 /// to another parent), with the same bookkeeping, and count them alike;
@@ -29,14 +31,27 @@ pub enum Probe {
     /// is a few bytes of WAL). For pages that are mostly new rows: a first
     /// walk, the head of a list that grew.
     Insert,
+    /// Inserts the page with a plain `INSERT`: no probe of the key before
+    /// each row, no row returned; for a page of new rows only (a first walk).
+    /// It runs under a savepoint: if the mirror holds any of the page's ids
+    /// (a unique violation), the page is rolled back to it and upserted as
+    /// [`Probe::Insert`] does, so it writes and counts the same rows. The
+    /// caller must be in a transaction.
+    Fresh,
 }
 
 impl Probe {
     /// The plan for the next page, from what the last page written did:
-    /// inserting first while most of its rows were new.
+    /// inserting plainly while all its rows were new, inserting first while
+    /// most of them were.
     pub fn after(up: &Upserted) -> Probe {
         let rows = up.inserted + up.updated + up.revived + up.unchanged;
-        if rows > 0 && up.inserted * 2 > rows { Probe::Insert } else { Probe::Lookup }
+        match rows {
+            0 => Probe::Lookup,
+            _ if up.inserted == rows => Probe::Fresh,
+            _ if up.inserted * 2 > rows => Probe::Insert,
+            _ => Probe::Lookup,
+        }
     }
 }
 
@@ -76,15 +91,18 @@ pub(in crate::mirror) async fn upsert_rows(
             values.push(typed(item.get(column.field), column.kind));
         }
     }
+    let rows = Rows { ids, data, columns, parent: target.parent.map(|(_, id)| id) };
+    let probe = match probe {
+        Probe::Fresh if fresh::insert(conn, target, &rows).await? => {
+            let inserted = items.len() as u64;
+            return Ok(Upserted { inserted, ..Upserted::default() });
+        }
+        Probe::Fresh => Probe::Insert,
+        other => other,
+    };
     let sql = upsert_sql(target, probe);
-    let mut query = sqlx::query_as::<_, (i64, i64, i64, i64)>(AssertSqlSafe(sql)).bind(ids).bind(data);
-    for values in columns {
-        query = query.bind(values);
-    }
-    if let Some((_, parent_id)) = target.parent {
-        query = query.bind(parent_id);
-    }
-    let (inserted, updated, revived, written) = query
+    let (inserted, updated, revived, written) = rows
+        .bind(sqlx::query_as::<_, (i64, i64, i64, i64)>(AssertSqlSafe(sql)))
         .fetch_one(&mut *conn)
         .await
         .with_context(|| format!("Failed to upsert a page into {}", target.table))?;
@@ -94,6 +112,29 @@ pub(in crate::mirror) async fn upsert_rows(
         revived: revived as u64,
         unchanged: items.len() as u64 - written as u64,
     })
+}
+
+/// A page's values, one array a column, as every plan's statement takes them.
+struct Rows<'a> {
+    ids: Vec<String>,
+    data: Vec<String>,
+    columns: Vec<Vec<Option<String>>>,
+    parent: Option<&'a str>,
+}
+
+type Query<'q, O> = sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>;
+
+impl<'q> Rows<'q> {
+    fn bind<O>(&'q self, mut query: Query<'q, O>) -> Query<'q, O> {
+        query = query.bind(&self.ids[..]).bind(&self.data[..]);
+        for values in &self.columns {
+            query = query.bind(&values[..]);
+        }
+        if let Some(parent_id) = self.parent {
+            query = query.bind(parent_id);
+        }
+        query
+    }
 }
 
 /// `item` as JSON text, written into a buffer sized like the item before it
@@ -115,7 +156,10 @@ pub(in crate::mirror) fn stored(item: &Value, strip_secrets: bool) -> Cow<'_, Va
     Cow::Owned(item)
 }
 
-fn upsert_sql(t: &Target<'_>, probe: Probe) -> String {
+/// The page's rows as a statement reads them (`incoming`: `id`, `data` as
+/// jsonb, the typed columns cast, the parent's id), and the columns written
+/// besides `id`, `data` and the bookkeeping.
+fn incoming(t: &Target<'_>) -> (String, Vec<&'static str>) {
     let names: Vec<&str> = t.columns.iter().map(|c| c.name).collect();
     let arrays: Vec<String> = (1..=names.len() + 2).map(|i| format!("${i}::text[]")).collect();
     let mut casts: Vec<String> =
@@ -125,6 +169,17 @@ fn upsert_sql(t: &Target<'_>, probe: Probe) -> String {
         casts.push(format!("${}::text AS {column}", names.len() + 3));
         written.push(column);
     }
+    let incoming = format!(
+        "SELECT p.id, p.data::jsonb AS data, {casts} FROM unnest({arrays}) AS p(id, data, {names})",
+        casts = casts.join(", "),
+        arrays = arrays.join(", "),
+        names = names.join(", "),
+    );
+    (incoming, written)
+}
+
+fn upsert_sql(t: &Target<'_>, probe: Probe) -> String {
+    let (incoming, written) = incoming(t);
     // Whether the row held (`t`) must be written with the one coming in
     // (`new`): it differs, was deleted, was missed by a walk, or moved to
     // another parent. Both plans write exactly these rows.
@@ -135,12 +190,6 @@ fn upsert_sql(t: &Target<'_>, probe: Probe) -> String {
         )
     };
     let sets: Vec<String> = written.iter().map(|n| format!("{n} = excluded.{n}")).collect();
-    let incoming = format!(
-        "SELECT p.id, p.data::jsonb AS data, {casts} FROM unnest({arrays}) AS p(id, data, {names})",
-        casts = casts.join(", "),
-        arrays = arrays.join(", "),
-        names = names.join(", "),
-    );
     let (table, written, sets) = (t.table, written.join(", "), sets.join(", "));
     let insert = format!(
         "INSERT INTO {table} AS t (id, data, {written}, first_seen_at, last_seen_at, changed_at)
@@ -152,7 +201,7 @@ fn upsert_sql(t: &Target<'_>, probe: Probe) -> String {
         missing_walks = 0",
         source = match probe {
             Probe::Lookup => "changed",
-            Probe::Insert => "incoming",
+            Probe::Insert | Probe::Fresh => "incoming",
         },
     );
     match probe {
@@ -178,7 +227,7 @@ FROM changed"#,
         // updated row's new version carries the lock `ON CONFLICT` took).
         // Rows written over are read as they were before the statement (its
         // snapshot) to tell changed from revived; new rows are not looked up.
-        Probe::Insert => format!(
+        Probe::Insert | Probe::Fresh => format!(
             r#"
 WITH incoming AS ({incoming}), up AS (
     {insert}

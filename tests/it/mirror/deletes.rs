@@ -163,12 +163,27 @@ async fn a_walk_whose_seen_set_was_lost_marks_nothing_deleted(pool: PgPool) {
     let sim = sim(100).await;
     sync(&mirror(&pool, &sim, settings()), "bundles").await;
     sim.delete_bundles(&sim.bundle_ids()[..2]);
-    // As if Postgres restarted mid-walk: the unlogged seen set comes back empty.
+    // As if Postgres restarted mid-walk: the unlogged seen set comes back
+    // empty, once the walk has recorded ids (a page committed; a page looks
+    // the seen set up only for ids it may hold, so nothing else orders the
+    // two).
     let db = pool.clone();
     let m = super::support::proxied(&pool, &sim, move |query: String| {
         let db = db.clone();
         async move {
             if query.split('&').any(|p| p == "page=3") {
+                for _ in 0..2000 {
+                    let committed: Option<i32> = sqlx::query_scalar(
+                        "SELECT max(last_page) FROM tokportal.sync_runs WHERE status = 'running'",
+                    )
+                    .fetch_one(&db)
+                    .await
+                    .unwrap();
+                    if committed >= Some(1) {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
                 sqlx::query("TRUNCATE tokportal.sync_seen").execute(&db).await.unwrap();
             }
             None

@@ -21,6 +21,7 @@ mod progress;
 mod round;
 mod runs;
 mod secrets;
+mod seen;
 mod snapshots;
 mod staleness;
 pub mod support;

@@ -1,5 +1,6 @@
-//! The page upsert's two plans (`store::Probe`): looking the ids up first,
-//! or inserting first. Whichever a walk picks for a page, the same rows are
+//! The page upsert's plans (`store::Probe`): looking the ids up first,
+//! inserting first, or inserting plainly (falling back to inserting first
+//! when a row is held). Whichever a walk picks for a page, the same rows are
 //! written, with the same bookkeeping, and counted alike.
 
 use serde_json::{Value, json};
@@ -29,9 +30,10 @@ async fn rows(
 }
 
 #[sqlx::test]
-async fn both_plans_write_the_same_rows_and_count_them_alike(pool: PgPool) {
+async fn every_plan_writes_the_same_rows_and_counts_them_alike(pool: PgPool) {
     let mut seen = Vec::new();
-    for probe in [Probe::Lookup, Probe::Insert] {
+    // A plain insert finds a, b, c and d held: it falls back to inserting first.
+    for probe in [Probe::Lookup, Probe::Insert, Probe::Fresh] {
         sqlx::query("DELETE FROM tokportal.bundles").execute(&pool).await.unwrap();
         let mut conn = pool.acquire().await.unwrap();
         let held = ["a", "b", "c", "d"].map(|id| bundle(id, "old"));
@@ -83,12 +85,46 @@ async fn both_plans_write_the_same_rows_and_count_them_alike(pool: PgPool) {
         seen.push(up);
     }
     assert_eq!(seen[0], seen[1]);
+    assert_eq!(seen[0], seen[2]);
+}
+
+#[sqlx::test]
+async fn a_page_of_new_rows_inserted_plainly_is_written_and_counted_as_inserting_first_does(pool: PgPool) {
+    let mut seen = Vec::new();
+    for (probe, id) in [(Probe::Insert, "a"), (Probe::Fresh, "b")] {
+        let mut tx = pool.begin().await.unwrap();
+        let before: chrono::DateTime<chrono::Utc> =
+            sqlx::query_scalar("SELECT clock_timestamp()").fetch_one(&mut *tx).await.unwrap();
+        let page = [bundle(&format!("{id}1"), "new"), bundle(&format!("{id}2"), "new")];
+        let up = store::upsert_page(&mut tx, &BUNDLES, &page, probe).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(up, Upserted { inserted: 2, ..Upserted::default() }, "{probe:?}");
+        let written: Vec<(String, String, bool, bool, bool, i32)> = sqlx::query_as(
+            "SELECT id, status, changed_at >= $1 AND first_seen_at >= $1 AND last_seen_at >= $1,              created_at = '2026-11-28T10:00:00Z', deleted_at IS NULL, missing_walks              FROM tokportal.bundles WHERE id LIKE $2 || '%' ORDER BY id",
+        )
+        .bind(before)
+        .bind(id)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        // The same rows but for the id's first letter.
+        let shape: Vec<_> = written
+            .into_iter()
+            .map(|(id, s, times, created, live, missed)| {
+                (id[1..].to_string(), s, times, created, live, missed)
+            })
+            .collect();
+        seen.push(shape);
+    }
+    assert_eq!(seen[0].len(), 2);
+    assert_eq!(seen[0], seen[1]);
 }
 
 #[test]
-fn a_walk_inserts_first_while_most_of_the_last_page_was_new() {
+fn a_walk_inserts_plainly_while_the_last_page_was_new_and_first_while_most_of_it_was() {
     let up = |inserted, unchanged| Upserted { inserted, unchanged, ..Upserted::default() };
-    assert_eq!(Probe::after(&up(100, 0)), Probe::Insert);
+    assert_eq!(Probe::after(&up(100, 0)), Probe::Fresh, "every row new: a plain insert");
+    assert_eq!(Probe::after(&up(99, 1)), Probe::Insert);
     assert_eq!(Probe::after(&up(51, 49)), Probe::Insert);
     assert_eq!(Probe::after(&up(50, 50)), Probe::Lookup);
     assert_eq!(Probe::after(&up(0, 100)), Probe::Lookup);

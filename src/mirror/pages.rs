@@ -50,7 +50,8 @@ pub(super) enum End {
 ///   whose plan does not depend on them (every row found by its key), and
 ///   planning the upsert again for each page cost about as much as running
 ///   it did for a page of unchanged rows (1.1 ms of 2.2 ms, `pg_stat_statements`).
-pub const PAGE_TRANSACTION: &str = "BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL synchronous_commit = off;      SET LOCAL plan_cache_mode = force_generic_plan";
+pub const PAGE_TRANSACTION: &str = "BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL synchronous_commit = off; \
+    SET LOCAL plan_cache_mode = force_generic_plan";
 
 /// Page transactions a walk keeps open at once: the page being begun while
 /// the two before it write and commit. Two left about a sixth of a 2-core

@@ -172,18 +172,7 @@ async fn a_walk_whose_seen_set_was_lost_marks_nothing_deleted(pool: PgPool) {
         let db = db.clone();
         async move {
             if query.split('&').any(|p| p == "page=3") {
-                for _ in 0..2000 {
-                    let committed: Option<i32> = sqlx::query_scalar(
-                        "SELECT max(last_page) FROM tokportal.sync_runs WHERE status = 'running'",
-                    )
-                    .fetch_one(&db)
-                    .await
-                    .unwrap();
-                    if committed >= Some(1) {
-                        break;
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                }
+                super::support::until_committed(&db, 1).await;
                 sqlx::query("TRUNCATE tokportal.sync_seen").execute(&db).await.unwrap();
             }
             None

@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use sqlx::PgPool;
 use tokportal_sync::mirror::Status;
@@ -26,18 +25,7 @@ async fn items_a_page_committed_long_before_are_not_delivered_again_when_the_lis
         let (db, list, once) = (db.clone(), list.clone(), once.clone());
         async move {
             if query.split('&').any(|p| p == "page=9") && !once.swap(true, Ordering::SeqCst) {
-                for _ in 0..2000 {
-                    let committed: Option<i32> = sqlx::query_scalar(
-                        "SELECT max(last_page) FROM tokportal.sync_runs WHERE status = 'running'",
-                    )
-                    .fetch_one(&db)
-                    .await
-                    .unwrap();
-                    if committed >= Some(8) {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
+                super::support::until_committed(&db, 8).await;
                 list.insert_bundles(60);
             }
             None

@@ -121,6 +121,23 @@ pub async fn assert_mirror_equals(pool: &PgPool, sim: &SimServer) {
     assert_eq!(videos, e.videos, "video slots");
 }
 
+/// Waits (up to 10 s) until the running walk has committed page `page`:
+/// a proxy's hook uses it to answer a page only once the pages before it
+/// are written, which nothing else orders.
+pub async fn until_committed(db: &PgPool, page: i32) {
+    for _ in 0..2000 {
+        let committed: Option<i32> =
+            sqlx::query_scalar("SELECT max(last_page) FROM tokportal.sync_runs WHERE status = 'running'")
+                .fetch_one(db)
+                .await
+                .unwrap();
+        if committed >= Some(page) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
 /// A mirror whose client goes through a proxy in front of the simulator:
 /// `hook(query)` runs before each `/bundles` list request is forwarded, and
 /// an answer it returns is sent instead (status 200).

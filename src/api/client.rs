@@ -155,8 +155,12 @@ impl Client {
             .with_jitter()
             .with_max_times(self.inner.options.max_retries as usize)
             .build();
+        // A retry goes first among this process's waiting requests (a walk's other
+        // pages would otherwise all go before it); refreshes and background keep theirs.
+        let retrying = Client { priority: Priority::Retry, ..self.clone() };
+        let mut client = self;
         loop {
-            match self.send(Method::GET, &url, None, None, false, None).await {
+            match client.send(Method::GET, &url, None, None, false, None).await {
                 Err(e) if e.is_retryable() => {
                     // A 503 or 408 may say when to come back (`Retry-After`,
                     // seconds or a date): never sooner than that. Later than
@@ -171,6 +175,9 @@ impl Client {
                     };
                     let delay = delay.max(asked);
                     tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "retrying GET");
+                    if self.priority == Priority::Normal {
+                        client = &retrying;
+                    }
                     self.inner.counters.retry();
                     let request = describe(&Method::GET, &url);
                     self.unless_cancelled(&request, async {

@@ -32,6 +32,13 @@ pub enum Priority {
     /// A webhook refresh: the next send here, as long as `walk_share` of the
     /// sends stays with the others while they wait (0 < walk_share ≤ 1).
     Refresh { walk_share: f64 },
+    /// A GET sent again after a retryable failure (a 503, a timeout): the
+    /// next send here, ahead of every other waiting request. Retries are
+    /// few, and a page retried late is served after the pages after it,
+    /// which the list may have shifted by then (each such page is read
+    /// again); a walk's other pages waiting for their turn would otherwise
+    /// all go first.
+    Retry,
     /// Work that only spends what others leave (the continuous mirror): it
     /// may send only while the key's bucket holds more than `reserve`
     /// tokens, and never books a send more than one interval ahead, so a
@@ -50,6 +57,8 @@ impl Priority {
 struct Waiter {
     id: u64,
     refresh: bool,
+    /// A retry: served before anyone else.
+    first: bool,
     /// The send time handed to it, not collected yet.
     granted: Option<Instant>,
 }
@@ -93,14 +102,15 @@ impl Turns {
             self.slots.insert(i, at);
         }
         let refresh = match priority {
-            Priority::Normal | Priority::Background { .. } => false,
+            Priority::Normal | Priority::Retry | Priority::Background { .. } => false,
             Priority::Refresh { walk_share } => {
                 self.walk_share = walk_share.clamp(0.0, 1.0);
                 true
             }
         };
+        let first = priority == Priority::Retry;
         self.next_id += 1;
-        self.waiters.push(Waiter { id: self.next_id, refresh, granted: None });
+        self.waiters.push(Waiter { id: self.next_id, refresh, first, granted: None });
         self.next_id
     }
 
@@ -115,8 +125,10 @@ impl Turns {
             self.credit = (self.credit + (1.0 - self.walk_share)).min(cap);
             let waiting =
                 |refresh: bool| self.waiters.iter().position(|w| w.granted.is_none() && w.refresh == refresh);
+            let retry = self.waiters.iter().position(|w| w.granted.is_none() && w.first);
             // A hair under one: shares such as 0.9 add up to 0.999… in ten sends.
             let pick = match (waiting(true), waiting(false)) {
+                _ if retry.is_some() => retry,
                 (Some(r), Some(_)) if self.credit >= 1.0 - 1e-9 => {
                     self.credit -= 1.0;
                     Some(r)
@@ -195,6 +207,23 @@ mod tests {
         let walk = turns.join(Priority::Normal, Some(t0 + Duration::from_secs(2)));
         turns.dispatch(t0 + Duration::from_secs(1));
         assert!(turns.take(walk) && !turns.take(refresh), "the walk's share is all of it");
+    }
+
+    #[test]
+    fn a_retry_takes_the_next_send_time_ahead_of_the_walks_pages_and_a_refresh_waiting_before_it() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut turns = Turns::new();
+        let pages: Vec<u64> = (0..3).map(|i| turns.join(Priority::Normal, Some(at(50 * (i + 1))))).collect();
+        let refresh = turns.join(REFRESH, Some(at(200)));
+        let retry = turns.join(Priority::Retry, Some(at(250)));
+        turns.dispatch(at(50));
+        assert!(turns.take(retry), "the retry, last to join, gets the first send");
+        assert!(!turns.take(refresh) && pages.iter().all(|p| !turns.take(*p)));
+        turns.dispatch(at(100));
+        assert!(turns.take(refresh), "then the others as before: the refresh first");
+        turns.dispatch(at(250));
+        assert!(pages.iter().all(|p| turns.take(*p)), "and the pages in the three times left");
     }
 
     #[test]

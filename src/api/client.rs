@@ -157,9 +157,9 @@ impl Client {
             .build();
         // A retry goes first among this process's waiting requests (a walk's other
         // pages would otherwise all go before it); refreshes and background keep theirs.
-        let retrying = Client { priority: Priority::Retry, ..self.clone() };
-        let mut client = self;
+        let mut retrying = None;
         loop {
+            let client = retrying.as_ref().unwrap_or(self);
             match client.send(Method::GET, &url, None, None, false, None).await {
                 Err(e) if e.is_retryable() => {
                     // A 503 or 408 may say when to come back (`Retry-After`,
@@ -175,8 +175,8 @@ impl Client {
                     };
                     let delay = delay.max(asked);
                     tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "retrying GET");
-                    if self.priority == Priority::Normal {
-                        client = &retrying;
+                    if self.priority == Priority::Normal && retrying.is_none() {
+                        retrying = Some(Client { priority: Priority::Retry, ..self.clone() });
                     }
                     self.inner.counters.retry();
                     let request = describe(&Method::GET, &url);

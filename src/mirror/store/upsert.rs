@@ -178,6 +178,15 @@ fn incoming(t: &Target<'_>) -> (String, Vec<&'static str>) {
     (incoming, written)
 }
 
+/// `INSERT` of the rows of `source` (a relation with `incoming`'s columns)
+/// into `table`, new rows' bookkeeping set to now: what every plan starts with.
+fn insert_rows(table: &str, written: &str, source: &str) -> String {
+    format!(
+        "INSERT INTO {table} AS t (id, data, {written}, first_seen_at, last_seen_at, changed_at)
+    SELECT id, data, {written}, now(), now(), now() FROM {source}"
+    )
+}
+
 fn upsert_sql(t: &Target<'_>, probe: Probe) -> String {
     let (incoming, written) = incoming(t);
     // Whether the row held (`t`) must be written with the one coming in
@@ -192,17 +201,16 @@ fn upsert_sql(t: &Target<'_>, probe: Probe) -> String {
     let sets: Vec<String> = written.iter().map(|n| format!("{n} = excluded.{n}")).collect();
     let (table, written, sets) = (t.table, written.join(", "), sets.join(", "));
     let insert = format!(
-        "INSERT INTO {table} AS t (id, data, {written}, first_seen_at, last_seen_at, changed_at)
-    SELECT id, data, {written}, now(), now(), now() FROM {source}
+        "{head}
     ON CONFLICT (id) DO UPDATE SET data = excluded.data, {sets},
         last_seen_at = excluded.last_seen_at,
         changed_at = CASE WHEN t.data IS DISTINCT FROM excluded.data THEN excluded.changed_at ELSE t.changed_at END,
         deleted_at = NULL,
         missing_walks = 0",
-        source = match probe {
+        head = insert_rows(table, &written, match probe {
             Probe::Lookup => "changed",
             Probe::Insert | Probe::Fresh => "incoming",
-        },
+        }),
     );
     match probe {
         Probe::Lookup => format!(

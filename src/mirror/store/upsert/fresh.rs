@@ -1,13 +1,13 @@
 //! [`Probe::Fresh`](super::Probe::Fresh): a page of new rows written with a
 //! plain `INSERT`, which probes the key once per row (as it inserts into
 //! it) where `INSERT ... ON CONFLICT` probes it twice, and returns nothing.
-//! In Postgres alone, 25,000 new rows took 0.8 s so against 1.1 s upserted
-//! inserting first, into a table of 200,000.
+//! (Measured by hand in Postgres alone, no script repeats it: 25,000 new
+//! rows into a table of 200,000 took 0.8 s, against 1.1 s inserting first.)
 
 use anyhow::Context;
 use sqlx::{AssertSqlSafe, PgConnection};
 
-use super::{Rows, Target, incoming};
+use super::{Rows, Target, incoming, insert_rows};
 
 /// SQLSTATE `unique_violation`.
 const UNIQUE_VIOLATION: &str = "23505";
@@ -17,12 +17,7 @@ const UNIQUE_VIOLATION: &str = "23505";
 pub(super) async fn insert(conn: &mut PgConnection, t: &Target<'_>, rows: &Rows<'_>) -> anyhow::Result<bool> {
     sqlx::raw_sql("SAVEPOINT fresh_page").execute(&mut *conn).await.context("Failed to set a savepoint")?;
     let (incoming, written) = incoming(t);
-    let written = written.join(", ");
-    let sql = format!(
-        "INSERT INTO {table} (id, data, {written}, first_seen_at, last_seen_at, changed_at)
-    SELECT id, data, {written}, now(), now(), now() FROM ({incoming}) AS incoming",
-        table = t.table,
-    );
+    let sql = insert_rows(t.table, &written.join(", "), &format!("({incoming}) AS incoming"));
     let inserted =
         rows.bind(sqlx::query_as::<_, (i64,)>(AssertSqlSafe(sql))).fetch_optional(&mut *conn).await;
     match inserted {

@@ -3,14 +3,24 @@
 //! order it asks, whatever the order they arrive in.
 //!
 //! A page is launched on a task of its own when no page already launched is
-//! still waiting for the budget: the burst of a fresh bucket goes out at
-//! once, then one page leaves per token refilled, and at most one page of
+//! still waiting for the budget: pages leave as fast as the budget lets them
+//! (see below for the burst), and at most one page of
 //! the walk ever queues for the budget (a job or a webhook refresh asking
 //! later never waits behind a pile of pages). Launching stops at the list's
 //! last page (as its latest `total` says) and at the memory cap: the pages in
 //! flight and those received but not taken yet count, each at about ten
 //! times the JSON size of the largest page seen (a decoded item takes far
 //! more room than its text).
+//!
+//! A page read ahead leaves unspent the share of the bucket that the walk's
+//! pages still to come after it are of its pages
+//! ([`crate::api::turns::Priority::ReadAhead`]), so the burst is spent evenly
+//! over the walk instead of at its start. The walk ends when it would have
+//! (the bucket is never full meanwhile, so no refill is lost), and the pages
+//! in flight are served one after the other instead of at once: a page
+//! answered 503 is sent again at once, out of what the bucket holds, and is
+//! served again soon after the page after it, which the list may have
+//! shifted against it meanwhile (each shift costs reading that page again).
 //!
 //! Pages are handed over as answered, whatever happened to the list
 //! meanwhile: the cursor's rules do not depend on the order in which the
@@ -45,10 +55,14 @@ const FIRST_GUESS: usize = 1 << 20;
 /// 1,000,000 bundles with no rate limit, peak RSS against pages held).
 const DECODED: usize = 10;
 
+type Joined = Result<Result<ListPage, ApiError>, tokio::task::JoinError>;
+
 struct Task {
     handle: JoinHandle<Result<ListPage, ApiError>>,
     /// The request was given its send (it is not waiting for the budget).
     sent: Arc<AtomicBool>,
+    /// Its answer, when [`Ahead::prime`] awaited it before the walk took it.
+    done: Option<Joined>,
 }
 
 impl Drop for Task {
@@ -74,6 +88,8 @@ pub struct Ahead {
     /// The walk's last page asked for was its furthest: only then is the
     /// walk's next page known to follow it, and read ahead.
     forward: bool,
+    /// The first page the walk asked for: its pages run from there to the last.
+    first: Option<u32>,
 }
 
 impl Ahead {
@@ -88,6 +104,7 @@ impl Ahead {
             last_page: None,
             front: 0,
             forward: false,
+            first: None,
         }
     }
 
@@ -111,12 +128,16 @@ impl Ahead {
         self.forward = read.page == self.front;
         let front = self.front;
         self.tasks.retain(|&page, _| page == read.page || page > front);
+        self.first.get_or_insert(read.page);
         if !self.tasks.contains_key(&read.page) {
-            self.launch(read.page);
+            self.launch(read.page, None);
         }
         self.fill();
         let joined = loop {
             let Some(task) = self.tasks.get_mut(&read.page) else { unreachable!("launched above") };
+            if let Some(joined) = task.done.take() {
+                break joined;
+            }
             tokio::select! {
                 joined = &mut task.handle => break joined,
                 () = self.wake.notified() => self.fill(),
@@ -129,7 +150,34 @@ impl Ahead {
             Err(_) => return Err(ApiError::Cancelled { request: format!("GET page {}", read.page) }),
         };
         self.measure(&list);
+        if self.forward {
+            // The pages after it go now, not once the walk has written this one.
+            self.set_total(list.pagination.as_ref().and_then(|p| p.total));
+            self.fill();
+        }
         Ok(list)
+    }
+
+    /// Waits for `page` (asked for with [`Ahead::ask`]) to be answered and
+    /// launches the pages after it as its `total` and the budget allow, then
+    /// goes on launching as sends are given, forever: run it beside work done
+    /// before the walk takes the page (a first sync's account check), so the
+    /// bucket's burst is not left unspent, and refilling nothing, meanwhile.
+    pub async fn prime(&mut self, page: u32) -> Infallible {
+        self.front = self.front.max(page);
+        self.forward = page == self.front;
+        if let Some(task) = self.tasks.get_mut(&page)
+            && task.done.is_none()
+        {
+            let joined = (&mut task.handle).await;
+            let total = match &joined {
+                Ok(Ok(list)) => list.pagination.as_ref().and_then(|p| p.total),
+                _ => None,
+            };
+            task.done = Some(joined);
+            self.set_total(total);
+        }
+        self.pump().await
     }
 
     /// Launches pages as sends are given, forever: run it beside the work
@@ -145,8 +193,9 @@ impl Ahead {
     /// Asks for `page` now, before the walk does (its first page, say, while
     /// something else is awaited).
     pub fn ask(&mut self, page: u32) {
+        self.first.get_or_insert(page);
         if !self.tasks.contains_key(&page) {
-            self.launch(page);
+            self.launch(page, None);
         }
     }
 
@@ -169,17 +218,25 @@ impl Ahead {
             if next > last {
                 return;
             }
-            self.launch(next);
+            // The share of the walk's pages still to come after this one.
+            let first = self.first.unwrap_or(1).min(next);
+            let share = f64::from(last - next) / f64::from(last - first + 1);
+            self.launch(next, Some(share));
         }
     }
 
-    fn launch(&mut self, page: u32) {
+    /// Launches `page`; read ahead, leaving `share` of the bucket unspent.
+    fn launch(&mut self, page: u32, ahead: Option<f64>) {
         let signal = SendSignal { sent: Arc::default(), wake: self.wake.clone() };
         let sent = signal.sent.clone();
         let mut fetcher = self.fetcher.clone();
-        fetcher.client = fetcher.client.with_on_send(signal);
+        let client = match ahead {
+            Some(share) => fetcher.client.reading_ahead(share),
+            None => fetcher.client.clone(),
+        };
+        fetcher.client = client.with_on_send(signal);
         let handle = tokio::spawn(async move { fetcher.fetch(page).await });
-        self.tasks.insert(page, Task { handle, sent });
+        self.tasks.insert(page, Task { handle, sent, done: None });
     }
 
     /// Sizes a page from the first one and every 16th after (a page's JSON

@@ -14,7 +14,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder};
 use reqwest::Method;
 use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
@@ -27,7 +26,7 @@ use super::counters::{CounterSnapshot, Counters};
 use super::error::ApiError;
 use super::mutation::{IdempotencyKey, MutationMethod};
 use super::turns::Priority;
-use retry::first_retry_after;
+use retry::RetryDelays;
 use send::describe;
 
 /// A caller's step run right before a request leaves (see
@@ -115,6 +114,16 @@ impl Client {
         Client { priority, ..self.clone() }
     }
 
+    /// A clone for a page a walk reads ahead, leaving `share` of the bucket
+    /// unspent ([`Priority::ReadAhead`]) where this clone's requests are of
+    /// the normal class; the same class otherwise.
+    pub fn reading_ahead(&self, share: f64) -> Client {
+        match self.priority {
+            Priority::Normal => self.with_priority(Priority::ReadAhead { share }),
+            _ => self.clone(),
+        }
+    }
+
     /// A clone whose waits end when `cancel` fires: a request still waiting
     /// for the key's budget (its turn, a 429 block, a GET's retry delay) is
     /// then not sent and fails with [`ApiError::Cancelled`]. A request already
@@ -149,12 +158,8 @@ impl Client {
     /// Retryable failures are retried with backoff, `max_retries` times.
     pub async fn get(&self, path: &str, query: &[(String, String)]) -> Result<ApiResponse, ApiError> {
         let url = self.url(path, query)?;
-        let mut delays = ExponentialBuilder::default()
-            .with_min_delay(first_retry_after(self.inner.budget.rate_per_second()))
-            .with_max_delay(Duration::from_secs(30))
-            .with_jitter()
-            .with_max_times(self.inner.options.max_retries as usize)
-            .build();
+        let mut delays =
+            RetryDelays::new(self.inner.budget.rate_per_second(), self.inner.options.max_retries);
         // A retry goes first among this process's waiting requests (a walk's other
         // pages would otherwise all go before it); refreshes and background keep theirs.
         let mut retrying = None;
@@ -175,7 +180,9 @@ impl Client {
                     };
                     let delay = delay.max(asked);
                     tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "retrying GET");
-                    if self.priority == Priority::Normal && retrying.is_none() {
+                    if matches!(self.priority, Priority::Normal | Priority::ReadAhead { .. })
+                        && retrying.is_none()
+                    {
                         retrying = Some(Client { priority: Priority::Retry, ..self.clone() });
                     }
                     self.inner.counters.retry();

@@ -35,6 +35,15 @@ impl Rule {
         Rule { interval, tolerance: f64::from(capacity.max(1) - 1) * interval }
     }
 
+    /// The same pace for a request that leaves `share` (0 to 1) of the bucket,
+    /// full, to others: it may go only while the bucket holds more than that
+    /// (fractions of a token too, so requests leaving a share that shrinks
+    /// little by little go evenly spaced).
+    pub fn leaving(self, share: f64) -> Rule {
+        let full = self.tolerance + self.interval;
+        Rule { tolerance: (self.tolerance - share.clamp(0.0, 1.0) * full).max(0.0), ..self }
+    }
+
     /// The same pace for a request that leaves `tokens` of the bucket to
     /// others: it may go only while the bucket holds more than that.
     pub fn keeping(self, tokens: u32) -> Rule {

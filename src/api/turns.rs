@@ -39,6 +39,13 @@ pub enum Priority {
     /// again); a walk's other pages waiting for their turn would otherwise
     /// all go first.
     Retry,
+    /// A page a walk reads ahead of the page it waits for: a normal request
+    /// that leaves `share` of the bucket unspent (see
+    /// [`crate::api::ahead`]: the share of the walk's pages still to come), so
+    /// a walk spends its burst evenly over its pages instead of at its start.
+    /// It ends when it would have, the bucket never full meanwhile, and a page
+    /// answered 503 is sent again at once out of what the bucket holds.
+    ReadAhead { share: f64 },
     /// Work that only spends what others leave (the continuous mirror): it
     /// may send only while the key's bucket holds more than `reserve`
     /// tokens, and never books a send more than one interval ahead, so a
@@ -102,7 +109,9 @@ impl Turns {
             self.slots.insert(i, at);
         }
         let refresh = match priority {
-            Priority::Normal | Priority::Retry | Priority::Background { .. } => false,
+            Priority::Normal | Priority::ReadAhead { .. } | Priority::Retry | Priority::Background { .. } => {
+                false
+            }
             Priority::Refresh { walk_share } => {
                 self.walk_share = walk_share.clamp(0.0, 1.0);
                 true

@@ -55,8 +55,9 @@ pub async fn ensure(pool: &PgPool, client: &Client) -> anyhow::Result<String> {
 /// [`ensure`] for a sync whose first stream is `first`: at the first sync of
 /// a database, `GET /me` and page 1 of that stream's walk (a full walk from
 /// page 1, since nothing was mirrored yet) are in flight together, so the
-/// walk does not wait one more round trip. Page 1 is only read: its run
-/// takes it once the account is checked, and nothing is written before.
+/// walk does not wait one more round trip, and the pages after page 1 are
+/// read ahead as soon as it tells how many there are. Pages are only read:
+/// the run takes them once the account is checked, and nothing is written before.
 pub async fn ensure_reading_ahead(m: &super::Mirror, first: Option<&str>) -> anyhow::Result<String> {
     let held = bound(&m.pool).await?;
     if held.is_none()
@@ -67,7 +68,14 @@ pub async fn ensure_reading_ahead(m: &super::Mirror, first: Option<&str>) -> any
             crate::api::Walk::new(m.client.clone(), list.path, Vec::new(), m.settings.per_page)?.fetcher();
         let mut ahead = crate::api::ahead::Ahead::new(fetcher, m.in_flight_memory);
         ahead.ask(1);
+        // The pages after page 1 go as soon as it is answered: the bucket is
+        // full now, and a full bucket refills nothing while the check goes on.
+        let checked = tokio::select! {
+            checked = check(&m.pool, &m.client, held) => checked,
+            never = ahead.prime(1) => match never {},
+        };
         m.keep_first_page(list.name, ahead);
+        return checked;
     }
     check(&m.pool, &m.client, held).await
 }

@@ -36,6 +36,15 @@ pub async fn upsert_page(
 const UNSEEN: &str = "t.deleted_at IS NULL AND t.first_seen_at < $2 \
      AND NOT EXISTS (SELECT 1 FROM tokportal.sync_seen AS s WHERE s.run_id = $1 AND s.id = t.id)";
 
+/// Whether `stream`'s table holds no row, live or deleted.
+pub async fn is_empty(pool: &sqlx::PgPool, stream: &ListStream) -> anyhow::Result<bool> {
+    let sql = format!("SELECT NOT EXISTS (SELECT 1 FROM {})", stream.table);
+    sqlx::query_scalar(AssertSqlSafe(sql))
+        .fetch_one(pool)
+        .await
+        .context("Failed to read whether the table is empty")
+}
+
 pub async fn count_live(conn: &mut PgConnection, stream: &ListStream) -> anyhow::Result<u64> {
     let sql = format!("SELECT count(*) FROM {} WHERE deleted_at IS NULL", stream.table);
     let n: i64 =

@@ -12,7 +12,7 @@ use super::pages::{End, pages};
 use super::streams::{ListStream, Routine};
 use super::summary::{RunSummary, Status};
 use super::tally::Tally;
-use super::{deletes, problems, runs};
+use super::{deletes, problems, runs, store};
 
 pub async fn run(
     m: &Mirror,
@@ -40,6 +40,9 @@ pub async fn run(
         ),
         None => tracing::info!(stream = stream.name, run = run_id, kind, "walk started"),
     }
+    // A full walk into a table holding no row at its start can miss none:
+    // nothing to count missed, no seen set to check (a first sync, say).
+    let empty_at_start = kind == "full" && store::is_empty(&m.pool, stream).await?;
     let before = m.client.counters();
     let mut tally = Tally::default();
     let walked = pages(m, stream, run_id, start_page, &reading, &mut tally, &before, cancel).await;
@@ -62,7 +65,7 @@ pub async fn run(
         }
         Err(e) => (Status::Failed, false, None, Some(e)),
     };
-    let seen_lost = status == Status::Succeeded && complete && kind == "full" && {
+    let seen_lost = status == Status::Succeeded && complete && kind == "full" && !empty_at_start && {
         let held = runs::seen_count(&m.pool, run_id).await?;
         held < tally.items
     };
@@ -75,7 +78,12 @@ pub async fn run(
         tracing::warn!(stream = stream.name, run = run_id, "{}", note.as_deref().unwrap_or_default());
     } else if status == Status::Succeeded && complete && kind == "full" {
         problems::forget_pages_before(&m.pool, stream.name, started).await?;
-        match deletes::settle(m, stream, run_id, started, &mut tally).await {
+        let settled = if empty_at_start {
+            Ok(None)
+        } else {
+            deletes::settle(m, stream, run_id, started, &mut tally).await
+        };
+        match settled {
             Ok(settled) => note = settled,
             Err(e) => {
                 tally.spent(&m.client.counters(), &before);

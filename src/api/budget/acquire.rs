@@ -97,6 +97,7 @@ impl Budget {
                     left = seconds(rule.interval);
                     (rule.keeping(reserve), true)
                 }
+                Priority::ReadAhead { share } => (rule.leaving(share), false),
                 _ => (rule, false),
             };
             let at = Instant::now();

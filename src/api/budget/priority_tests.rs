@@ -206,3 +206,34 @@ async fn a_refresh_dropped_while_waiting_leaves_its_send_to_the_next_request() {
     let next = b.acquire("GET /x", b.max_wait()).await.unwrap();
     assert_eq!((store.calls(), next.sent_at - start), (12, Duration::from_millis(1600)));
 }
+
+/// A walk of 300 pages reading ahead with the documented bucket (120 at 2/s,
+/// 119 planned): each page leaves the share of the walk still to come after
+/// it, so the burst is spent over the walk, and the last page goes when it
+/// would from a burst spent at once, (300 - 119) / 2 s after the start. At
+/// any point a retry goes at once, out of what the bucket holds.
+#[tokio::test(start_paused = true)]
+async fn pages_read_ahead_spend_the_burst_over_the_walk_and_end_as_early_while_a_retry_goes_at_once() {
+    let options = BudgetOptions {
+        rate_per_second: RATE,
+        burst: 120,
+        reserved_share: 0.0,
+        max_wait: Duration::from_secs(900),
+    };
+    let b = Budget::new(Arc::new(CountingStore::default()), "fp".into(), options);
+    let start = Instant::now();
+    let ms = |at: Instant| (at - start).as_millis();
+    let mut sends = Vec::new();
+    for page in 1..=300u32 {
+        if page == 150 {
+            let retry = b.acquire_as(Priority::Retry, "GET /page", b.max_wait()).await.unwrap();
+            assert_eq!(retry.sent_at, Instant::now(), "the retry waits for nothing");
+        }
+        let share = f64::from(300 - page) / 300.0;
+        let permit = b.acquire_as(Priority::ReadAhead { share }, "GET /page", b.max_wait()).await.unwrap();
+        sends.push(ms(permit.sent_at));
+    }
+    // 301 sends with the retry: the 119 of the burst, then one per 500 ms.
+    assert_eq!(sends[299], (301 - 119) * 500, "the last page as early as from a burst spent at once");
+    assert!(sends[10] > 0 && sends[118] > 10_000, "the burst is not spent at once: {:?}", &sends[..20]);
+}

@@ -1,22 +1,58 @@
-//! How long a GET that failed in a way worth retrying waits before its first retry.
+//! How long a GET that failed in a way worth retrying waits before each retry.
 
 use std::time::Duration;
 
-/// The longest first wait before a GET answered 503 (or 408, or a lost
-/// answer) is sent again, when the server says nothing of when to come back:
-/// at the real key's 2 requests a second, half a token's time.
+use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
+
+/// The longest wait before a GET's second retry, when the server says
+/// nothing of when to come back: at the real key's 2 requests a second,
+/// half a token's time.
 const FIRST_RETRY_AFTER: Duration = Duration::from_millis(250);
 
-/// The first wait before retrying a GET, doubling (with jitter) at each
-/// retry up to 30 s: half a token's time at the key's rate, and at most
-/// [`FIRST_RETRY_AFTER`]. So the retry keeps its place among the pages in
+/// The wait before a GET's second retry, doubling (with jitter) at each
+/// retry after it up to 30 s: half a token's time at the key's rate, and at
+/// most [`FIRST_RETRY_AFTER`]. So a retry keeps its place among the pages in
 /// flight the same way whatever the rate (a key, or the simulator, faster
 /// than 2/s waits as many tokens' time, not more), and a slower key does not
-/// leave a failed page unanswered longer than at 2/s. A `Retry-After` the
-/// server sends is always waited out.
+/// leave a failed page unanswered longer than at 2/s.
 pub(super) fn first_retry_after(rate_per_second: f64) -> Duration {
     let half_a_token = Duration::try_from_secs_f64(0.5 / rate_per_second).unwrap_or(FIRST_RETRY_AFTER);
     half_a_token.min(FIRST_RETRY_AFTER)
+}
+
+/// The waits before each of a GET's `max_retries` retries. The first retry
+/// waits for nothing but the key's budget, which paces it as any request (it
+/// takes the process's next send): a page answered 503 while the pages after
+/// it are in flight is served again as soon as the budget allows, before the
+/// list shifts further against them (each shift costs reading the page after
+/// it again). The retries after it back off from [`first_retry_after`]. A
+/// `Retry-After` the server sends is always waited out, the first retry's too.
+pub(super) struct RetryDelays {
+    first: bool,
+    backoff: ExponentialBackoff,
+}
+
+impl RetryDelays {
+    pub(super) fn new(rate_per_second: f64, max_retries: u32) -> RetryDelays {
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(first_retry_after(rate_per_second))
+            .with_max_delay(Duration::from_secs(30))
+            .with_jitter()
+            .with_max_times(max_retries.saturating_sub(1) as usize)
+            .build();
+        RetryDelays { first: max_retries > 0, backoff }
+    }
+}
+
+impl Iterator for RetryDelays {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        if std::mem::take(&mut self.first) {
+            return Some(Duration::ZERO);
+        }
+        self.backoff.next()
+    }
 }
 
 #[cfg(test)]
@@ -24,10 +60,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_first_retry_waits_half_a_token_at_the_keys_rate_and_never_more_than_at_the_real_2_a_second() {
+    fn the_second_retry_waits_half_a_token_at_the_keys_rate_and_never_more_than_at_the_real_2_a_second() {
         assert_eq!(first_retry_after(2.0), Duration::from_millis(250), "the real key");
         assert_eq!(first_retry_after(20.0), Duration::from_millis(25), "ten times faster: a tenth");
         assert_eq!(first_retry_after(0.5), Duration::from_millis(250), "slower: no longer than at 2/s");
         assert_eq!(first_retry_after(0.0), Duration::from_millis(250), "no rate: the bound");
+    }
+
+    #[test]
+    fn the_first_retry_waits_for_nothing_then_the_waits_double_with_jitter_up_to_max_retries() {
+        let waits: Vec<Duration> = RetryDelays::new(2.0, 4).collect();
+        assert_eq!(waits.len(), 4, "{waits:?}");
+        assert_eq!(waits[0], Duration::ZERO, "the budget alone paces the first retry");
+        let ms = |d: &Duration| d.as_millis();
+        // Jitter adds up to the wait itself.
+        for (wait, base) in waits[1..].iter().zip([250, 500, 1000]) {
+            assert!((base..=2 * base).contains(&ms(wait)), "{waits:?}");
+        }
+        assert_eq!(RetryDelays::new(2.0, 1).collect::<Vec<_>>(), [Duration::ZERO]);
+        assert_eq!(RetryDelays::new(2.0, 0).count(), 0, "max_retries = 0: no retry");
     }
 }

@@ -1,7 +1,7 @@
 //! The first sync of a database asks `GET /me` (to bind the mirror to the
 //! key's account) and page 1 of its first stream's walk together, so the
-//! walk does not wait one more round trip; nothing is written before the
-//! account is checked.
+//! walk does not wait one more round trip, and the pages after page 1 as
+//! soon as it is answered; nothing is written before the account is checked.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,11 +14,11 @@ use tokportal_sync::schedule::Scheduler;
 use super::support::{live_bundles, settings, sim};
 
 #[sqlx::test]
-async fn the_first_sync_asks_for_page_1_while_get_me_is_in_flight_and_writes_only_once_the_account_is_bound(
+async fn the_first_sync_asks_for_page_1_then_the_pages_after_it_while_get_me_is_in_flight_and_writes_only_once_the_account_is_bound(
     pool: PgPool,
 ) {
     let sim = sim(60).await;
-    // A proxy that answers `GET /me` only once page 1 was asked for (or 5 s passed),
+    // A proxy that answers `GET /me` only once page 2 was asked for (or 5 s passed),
     // and notes what happened in order, and how many rows the mirror held then.
     let events: Arc<Mutex<Vec<String>>> = Arc::default();
     let (upstream, http, log, db) = (sim.base_url(), reqwest::Client::new(), events.clone(), pool.clone());
@@ -35,7 +35,7 @@ async fn the_first_sync_asks_for_page_1_while_get_me_is_in_flight_and_writes_onl
                             .lock()
                             .unwrap()
                             .iter()
-                            .any(|e| e.starts_with("asked /bundles") && e.contains("page=1&"))
+                            .any(|e| e.starts_with("asked /bundles") && e.contains("page=2&"))
                         {
                             break;
                         }
@@ -74,6 +74,11 @@ async fn the_first_sync_asks_for_page_1_while_get_me_is_in_flight_and_writes_onl
     assert!(
         at("asked /bundles?page=1&") < at("answered /me"),
         "page 1 was asked for while GET /me was in flight: {events:?}"
+    );
+    assert!(
+        at("answered /bundles?page=1&") < at("asked /bundles?page=2&")
+            && at("asked /bundles?page=2&") < at("answered /me"),
+        "page 2 was asked for once page 1 told how many pages there are, before GET /me was answered: {events:?}"
     );
     assert!(
         events.contains(&"runs before /me answered: 0".to_string()),

@@ -3,8 +3,9 @@
 //! every send, 429 handling, bounded retries of GETs, and error envelopes
 //! turned into [`ApiError`]. Mutations can only be sent with an idempotency key.
 //!
-//! This file holds the [`Client`] and its verbs; `send` the machinery every
-//! verb goes through (budget, 429s, the attempt, the answer).
+//! This file holds the [`Client`] and its verbs; `retry` the GET, retried
+//! after a failure worth retrying; `send` the machinery every verb goes
+//! through (budget, 429s, the attempt, the answer).
 
 mod retry;
 mod send;
@@ -26,8 +27,6 @@ use super::counters::{CounterSnapshot, Counters};
 use super::error::ApiError;
 use super::mutation::{IdempotencyKey, MutationMethod};
 use super::turns::Priority;
-use retry::RetryDelays;
-use send::describe;
 
 /// A caller's step run right before a request leaves (see
 /// [`Client::mutate_with`]); an error keeps the request unsent.
@@ -152,50 +151,6 @@ impl Client {
     pub fn counters(&self) -> CounterSnapshot {
         let booked_ahead = self.inner.budget.tokens_booked_ahead();
         CounterSnapshot { booked_ahead, ..self.inner.counters.snapshot() }
-    }
-
-    /// GET `path` (relative to the base URL, may carry a query) plus `query`.
-    /// Retryable failures are retried with backoff, `max_retries` times.
-    pub async fn get(&self, path: &str, query: &[(String, String)]) -> Result<ApiResponse, ApiError> {
-        let url = self.url(path, query)?;
-        let mut delays =
-            RetryDelays::new(self.inner.budget.rate_per_second(), self.inner.options.max_retries);
-        // A retry goes first among this process's waiting requests (a walk's other
-        // pages would otherwise all go before it); refreshes and background keep theirs.
-        let mut retrying = None;
-        loop {
-            let client = retrying.as_ref().unwrap_or(self);
-            match client.send(Method::GET, &url, None, None, false, None).await {
-                Err(e) if e.is_retryable() => {
-                    // A 503 or 408 may say when to come back (`Retry-After`,
-                    // seconds or a date): never sooner than that. Later than
-                    // any request may wait, the error goes to the caller, who
-                    // retries later (the job's `run_after`, the next sync).
-                    let asked = match &e {
-                        ApiError::Retryable { retry_after, .. } => retry_after.unwrap_or_default(),
-                        _ => Duration::ZERO,
-                    };
-                    let Some(delay) = delays.next().filter(|_| asked <= self.inner.budget.max_wait()) else {
-                        return Err(e);
-                    };
-                    let delay = delay.max(asked);
-                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "retrying GET");
-                    if matches!(self.priority, Priority::Normal | Priority::ReadAhead { .. })
-                        && retrying.is_none()
-                    {
-                        retrying = Some(Client { priority: Priority::Retry, ..self.clone() });
-                    }
-                    self.inner.counters.retry();
-                    let request = describe(&Method::GET, &url);
-                    self.unless_cancelled(&request, async {
-                        tokio::time::sleep(delay).await;
-                        Ok(())
-                    })
-                    .await?;
-                }
-                other => return other,
-            }
-        }
     }
 
     /// Sends one mutation. A 429 is waited out (the request was not executed);

@@ -1,8 +1,12 @@
-//! How long a GET that failed in a way worth retrying waits before each retry.
+//! GETs retried after a failure worth retrying, and how long each retry waits.
 
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
+use reqwest::Method;
+
+use super::send::describe;
+use super::{ApiError, ApiResponse, Client, Priority};
 
 /// The longest wait before a GET's second retry, when the server says
 /// nothing of when to come back: at the real key's 2 requests a second,
@@ -15,7 +19,7 @@ const FIRST_RETRY_AFTER: Duration = Duration::from_millis(250);
 /// flight the same way whatever the rate (a key, or the simulator, faster
 /// than 2/s waits as many tokens' time, not more), and a slower key does not
 /// leave a failed page unanswered longer than at 2/s.
-pub(super) fn first_retry_after(rate_per_second: f64) -> Duration {
+fn first_retry_after(rate_per_second: f64) -> Duration {
     let half_a_token = Duration::try_from_secs_f64(0.5 / rate_per_second).unwrap_or(FIRST_RETRY_AFTER);
     half_a_token.min(FIRST_RETRY_AFTER)
 }
@@ -27,13 +31,13 @@ pub(super) fn first_retry_after(rate_per_second: f64) -> Duration {
 /// list shifts further against them (each shift costs reading the page after
 /// it again). The retries after it back off from [`first_retry_after`]. A
 /// `Retry-After` the server sends is always waited out, the first retry's too.
-pub(super) struct RetryDelays {
+struct RetryDelays {
     first: bool,
     backoff: ExponentialBackoff,
 }
 
 impl RetryDelays {
-    pub(super) fn new(rate_per_second: f64, max_retries: u32) -> RetryDelays {
+    fn new(rate_per_second: f64, max_retries: u32) -> RetryDelays {
         let backoff = ExponentialBuilder::default()
             .with_min_delay(first_retry_after(rate_per_second))
             .with_max_delay(Duration::from_secs(30))
@@ -52,6 +56,52 @@ impl Iterator for RetryDelays {
             return Some(Duration::ZERO);
         }
         self.backoff.next()
+    }
+}
+
+impl Client {
+    /// GET `path` (relative to the base URL, may carry a query) plus `query`.
+    /// Retryable failures are retried with backoff, `max_retries` times.
+    pub async fn get(&self, path: &str, query: &[(String, String)]) -> Result<ApiResponse, ApiError> {
+        let url = self.url(path, query)?;
+        let mut delays =
+            RetryDelays::new(self.inner.budget.rate_per_second(), self.inner.options.max_retries);
+        // A retry goes first among this process's waiting requests (a walk's other
+        // pages would otherwise all go before it); refreshes and background keep theirs.
+        let mut retrying = None;
+        loop {
+            let client = retrying.as_ref().unwrap_or(self);
+            match client.send(Method::GET, &url, None, None, false, None).await {
+                Err(e) if e.is_retryable() => {
+                    // A 503 or 408 may say when to come back (`Retry-After`,
+                    // seconds or a date): never sooner than that. Later than
+                    // any request may wait, the error goes to the caller, who
+                    // retries later (the job's `run_after`, the next sync).
+                    let asked = match &e {
+                        ApiError::Retryable { retry_after, .. } => retry_after.unwrap_or_default(),
+                        _ => Duration::ZERO,
+                    };
+                    let Some(delay) = delays.next().filter(|_| asked <= self.inner.budget.max_wait()) else {
+                        return Err(e);
+                    };
+                    let delay = delay.max(asked);
+                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "retrying GET");
+                    if matches!(self.priority, Priority::Normal | Priority::ReadAhead { .. })
+                        && retrying.is_none()
+                    {
+                        retrying = Some(Client { priority: Priority::Retry, ..self.clone() });
+                    }
+                    self.inner.counters.retry();
+                    let request = describe(&Method::GET, &url);
+                    self.unless_cancelled(&request, async {
+                        tokio::time::sleep(delay).await;
+                        Ok(())
+                    })
+                    .await?;
+                }
+                other => return other,
+            }
+        }
     }
 }
 

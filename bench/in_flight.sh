@@ -5,7 +5,8 @@
 #   S1  nothing else happens;
 #   S2  FAIL of list requests are answered 503 and INSERTS bundles a second
 #       are created during the walk;
-# each with answers taking 0 s and LATENCY_MS (the simulator's --latency-ms),
+# each with answers taking 0 s and LATENCY_MS (the simulator's --latency-ms;
+# with LATENCY_JITTER_MS, up to that much more per answer, drawn at random),
 # walked by `worker sync --stream bundles` (into an empty mirror, budget in
 # Postgres) and by `worker get /bundles --all-pages` (budget in memory).
 # Each walk gets a fresh simulator (a full bucket) and, for sync, a fresh
@@ -17,7 +18,7 @@
 # requests and 429s the simulator counted, and pages read again.
 # Everything started here is stopped by PID; the databases are dropped.
 #
-# Usage: bench/in_flight.sh   (env: BUNDLES RATE BURST PER_PAGE INSERTS FAIL LATENCY_MS RUNS
+# Usage: bench/in_flight.sh   (env: BUNDLES RATE BURST PER_PAGE INSERTS FAIL LATENCY_MS LATENCY_JITTER_MS RUNS
 #                              SCENARIOS WALKERS PG_URL, and WORKER: a worker binary to use
 #                              instead of building one, e.g. to compare two builds)
 set -euo pipefail
@@ -30,6 +31,7 @@ PER_PAGE=${PER_PAGE:-100}
 INSERTS=${INSERTS:-5}
 FAIL=${FAIL:-0.02}
 LATENCY_MS=${LATENCY_MS:-100}
+LATENCY_JITTER_MS=${LATENCY_JITTER_MS:-0}
 RUNS=${RUNS:-1}
 SCENARIOS=${SCENARIOS:-S1 S2}
 WALKERS=${WALKERS:-sync get}
@@ -61,7 +63,8 @@ start_sim() { # scenario, latency_ms
   if [ "$1" = S2 ]; then faults=$(printf '{"target":"reads","fail_rate":%s}' "$FAIL"); fi
   rm -f "$TMP/sim.fifo" && mkfifo "$TMP/sim.fifo"
   TOKPORTAL_SIM_KEYS="$KEY" "$WORKER" sim --port 0 --bundles "$BUNDLES" --rate "$RATE" --burst "$BURST" \
-    --faults "$faults" --latency-ms "$2" >"$TMP/sim.fifo" 2>"$TMP/sim.log" &
+    --faults "$faults" --latency-ms "$2" --latency-jitter-ms "$(( $2 > 0 ? LATENCY_JITTER_MS : 0 ))" \
+    >"$TMP/sim.fifo" 2>"$TMP/sim.log" &
   SIM_PID=$!
   read -r BASE <"$TMP/sim.fifo"
   ADMIN=${BASE%/api/ext}/__sim
@@ -130,8 +133,8 @@ walk_once() { # scenario, latency_ms, walker
   }'
 }
 
-printf "\nbucket: burst %s, %s/s; %s bundles, %s per page; S2: %s inserts/s, %s of list requests answered 503\n\n" \
-  "$BURST" "$RATE" "$BUNDLES" "$PER_PAGE" "$INSERTS" "$FAIL"
+printf "\nbucket: burst %s, %s/s; %s bundles, %s per page; S2: %s inserts/s, %s of list requests answered 503; latency jitter up to %s ms\n\n" \
+  "$BURST" "$RATE" "$BUNDLES" "$PER_PAGE" "$INSERTS" "$FAIL" "$LATENCY_JITTER_MS"
 printf "%-3s %6s %-5s %7s %7s %6s %8s %5s %5s %7s %7s %7s\n" sc lat_ms walk wall_s optim_s ratio requests 503s \
   429s rereads needed items
 for scenario in $SCENARIOS; do

@@ -12,10 +12,11 @@
 //! times the JSON size of the largest page seen (a decoded item takes far
 //! more room than its text).
 //!
-//! A page read ahead leaves unspent the share of the bucket that the walk's
-//! pages still to come after it are of its pages
-//! ([`crate::api::turns::Priority::ReadAhead`]), so the burst is spent evenly
-//! over the walk instead of at its start. The walk ends when it would have
+//! A page read ahead leaves unspent the share of what the bucket held when
+//! the walk began reading ahead that the walk's pages still to come after it
+//! are of its pages ([`crate::api::turns::Priority::ReadAhead`]), so the
+//! burst is spent evenly over the walk instead of at its start (and a walk
+//! beginning on an empty bucket, after another walk, keeps nothing back). The walk ends when it would have
 //! (the bucket is never full meanwhile, so no refill is lost), and the pages
 //! in flight are served one after the other instead of at once: a page
 //! answered 503 is sent again at once, out of what the bucket holds, and is
@@ -90,6 +91,9 @@ pub struct Ahead {
     forward: bool,
     /// The first page the walk asked for: its pages run from there to the last.
     first: Option<u32>,
+    /// The share of the bucket holding tokens when the first page was read
+    /// ahead: what the walk spreads over its pages.
+    held: Option<f64>,
 }
 
 impl Ahead {
@@ -105,6 +109,7 @@ impl Ahead {
             front: 0,
             forward: false,
             first: None,
+            held: None,
         }
     }
 
@@ -218,9 +223,10 @@ impl Ahead {
             if next > last {
                 return;
             }
-            // The share of the walk's pages still to come after this one.
+            // What the bucket held, in the share of the walk's pages still to come after this one.
             let first = self.first.unwrap_or(1).min(next);
-            let share = f64::from(last - next) / f64::from(last - first + 1);
+            let held = *self.held.get_or_insert_with(|| self.fetcher.client.bucket_share_held());
+            let share = held * f64::from(last - next) / f64::from(last - first + 1);
             self.launch(next, Some(share));
         }
     }

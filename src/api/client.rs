@@ -113,6 +113,12 @@ impl Client {
         Client { priority, ..self.clone() }
     }
 
+    /// The share of the key's bucket holding tokens now, as this process last
+    /// saw it (see [`Budget::share_held`]).
+    pub fn bucket_share_held(&self) -> f64 {
+        self.inner.budget.share_held()
+    }
+
     /// A clone for a page a walk reads ahead, leaving `share` of the bucket
     /// unspent ([`Priority::ReadAhead`]) where this clone's requests are of
     /// the normal class; the same class otherwise.

@@ -40,9 +40,10 @@ pub enum Priority {
     /// all go first.
     Retry,
     /// A page a walk reads ahead of the page it waits for: a normal request
-    /// that leaves `share` of the bucket unspent (see
-    /// [`crate::api::ahead`]: the share of the walk's pages still to come), so
-    /// a walk spends its burst evenly over its pages instead of at its start.
+    /// that leaves `share` of the bucket unspent (see [`crate::api::ahead`]:
+    /// what the bucket held when the walk began, in the share of the walk's
+    /// pages still to come), so a walk spends its burst evenly over its pages
+    /// instead of at its start.
     /// It ends when it would have, the bucket never full meanwhile, and a page
     /// answered 503 is sent again at once out of what the bucket holds.
     ReadAhead { share: f64 },

@@ -155,6 +155,17 @@ impl Budget {
         self.options.rate_per_second
     }
 
+    /// The share (0 to 1) of the bucket that holds tokens now, as this process
+    /// last saw it booked (another process's sends since are not known); the
+    /// whole bucket before its first booking.
+    pub fn share_held(&self) -> f64 {
+        let state = self.state();
+        let full = state.shape.rule.tolerance + state.shape.rule.interval;
+        let ahead =
+            state.booked_until.map_or(0.0, |b| b.saturating_duration_since(Instant::now()).as_secs_f64());
+        if full > 0.0 { ((full - ahead) / full).clamp(0.0, 1.0) } else { 0.0 }
+    }
+
     /// The state is only ever changed by short, panic-free sections, so a
     /// poisoned lock still holds consistent data.
     fn state(&self) -> MutexGuard<'_, State> {

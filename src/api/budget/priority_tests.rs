@@ -237,3 +237,31 @@ async fn pages_read_ahead_spend_the_burst_over_the_walk_and_end_as_early_while_a
     assert_eq!(sends[299], (301 - 119) * 500, "the last page as early as from a burst spent at once");
     assert!(sends[10] > 0 && sends[118] > 10_000, "the burst is not spent at once: {:?}", &sends[..20]);
 }
+
+/// A walk beginning on an empty bucket (another walk just spent it) has no
+/// burst to spread: it spreads what the bucket holds, nothing, and its pages
+/// go one a refill from the start instead of waiting for the bucket to fill.
+#[tokio::test(start_paused = true)]
+async fn a_walk_beginning_on_an_empty_bucket_keeps_nothing_back() {
+    let options = BudgetOptions {
+        rate_per_second: RATE,
+        burst: 120,
+        reserved_share: 0.0,
+        max_wait: Duration::from_secs(900),
+    };
+    let b = Budget::new(Arc::new(CountingStore::default()), "fp".into(), options);
+    assert_eq!(b.share_held(), 1.0, "a fresh bucket is full");
+    for _ in 0..119 {
+        b.acquire("GET /other", b.max_wait()).await.unwrap();
+    }
+    let held = b.share_held();
+    assert!(held < 0.01, "the burst is spent: {held}");
+    let start = Instant::now();
+    let mut sends = Vec::new();
+    for page in 2..=4u32 {
+        let share = held * f64::from(4 - page) / 4.0;
+        let permit = b.acquire_as(Priority::ReadAhead { share }, "GET /page", b.max_wait()).await.unwrap();
+        sends.push((permit.sent_at - start).as_millis());
+    }
+    assert_eq!(sends, [500, 1000, 1500], "one page a refill, as without spreading");
+}

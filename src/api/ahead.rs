@@ -15,9 +15,10 @@
 //! A page read ahead leaves unspent the share of what the bucket held when
 //! the walk began reading ahead that the walk's pages still to come after it
 //! are of its pages ([`crate::api::turns::Priority::ReadAhead`]), so the
-//! burst is spent evenly over the walk instead of at its start (and a walk
-//! beginning on an empty bucket, after another walk, keeps nothing back). The walk ends when it would have
-//! (the bucket is never full meanwhile, so no refill is lost), and the pages
+//! burst is spent evenly over the walk instead of at its start (a walk
+//! beginning on an empty bucket, after another walk, keeps nothing back).
+//! The walk ends when it would have (the bucket is never full meanwhile, so
+//! no refill is lost), and the pages
 //! in flight are served one after the other instead of at once: a page
 //! answered 503 is sent again at once, out of what the bucket holds, and is
 //! served again soon after the page after it, which the list may have
@@ -129,11 +130,9 @@ impl Ahead {
     /// the budget allows.
     pub async fn take(&mut self, read: Read) -> Result<ListPage, ApiError> {
         // This page and those past the furthest asked for stay.
-        self.front = self.front.max(read.page);
-        self.forward = read.page == self.front;
+        self.asking(read.page);
         let front = self.front;
         self.tasks.retain(|&page, _| page == read.page || page > front);
-        self.first.get_or_insert(read.page);
         if !self.tasks.contains_key(&read.page) {
             self.launch(read.page, None);
         }
@@ -157,7 +156,7 @@ impl Ahead {
         self.measure(&list);
         if self.forward {
             // The pages after it go now, not once the walk has written this one.
-            self.set_total(list.pagination.as_ref().and_then(|p| p.total));
+            self.set_total(list.pagination.and_then(|p| p.total));
             self.fill();
         }
         Ok(list)
@@ -169,20 +168,27 @@ impl Ahead {
     /// before the walk takes the page (a first sync's account check), so the
     /// bucket's burst is not left unspent, and refilling nothing, meanwhile.
     pub async fn prime(&mut self, page: u32) -> Infallible {
-        self.front = self.front.max(page);
-        self.forward = page == self.front;
+        self.asking(page);
         if let Some(task) = self.tasks.get_mut(&page)
             && task.done.is_none()
         {
             let joined = (&mut task.handle).await;
             let total = match &joined {
-                Ok(Ok(list)) => list.pagination.as_ref().and_then(|p| p.total),
+                Ok(Ok(list)) => list.pagination.and_then(|p| p.total),
                 _ => None,
             };
             task.done = Some(joined);
             self.set_total(total);
         }
         self.pump().await
+    }
+
+    /// The walk asks for `page`: the pages read ahead follow the furthest
+    /// page asked for, and the walk's pages run from the first.
+    fn asking(&mut self, page: u32) {
+        self.front = self.front.max(page);
+        self.forward = page == self.front;
+        self.first.get_or_insert(page);
     }
 
     /// Launches pages as sends are given, forever: run it beside the work

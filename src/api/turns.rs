@@ -43,9 +43,9 @@ pub enum Priority {
     /// that leaves `share` of the bucket unspent (see [`crate::api::ahead`]:
     /// what the bucket held when the walk began, in the share of the walk's
     /// pages still to come), so a walk spends its burst evenly over its pages
-    /// instead of at its start.
-    /// It ends when it would have, the bucket never full meanwhile, and a page
-    /// answered 503 is sent again at once out of what the bucket holds.
+    /// instead of at its start. It ends when it would have (the bucket is
+    /// never full meanwhile), and a page answered 503 is sent again at once,
+    /// out of what the bucket holds.
     ReadAhead { share: f64 },
     /// Work that only spends what others leave (the continuous mirror): it
     /// may send only while the key's bucket holds more than `reserve`
@@ -109,14 +109,11 @@ impl Turns {
             let i = self.slots.partition_point(|s| *s <= at);
             self.slots.insert(i, at);
         }
-        let refresh = match priority {
-            Priority::Normal | Priority::ReadAhead { .. } | Priority::Retry | Priority::Background { .. } => {
-                false
-            }
-            Priority::Refresh { walk_share } => {
-                self.walk_share = walk_share.clamp(0.0, 1.0);
-                true
-            }
+        let refresh = if let Priority::Refresh { walk_share } = priority {
+            self.walk_share = walk_share.clamp(0.0, 1.0);
+            true
+        } else {
+            false
         };
         let first = priority == Priority::Retry;
         self.next_id += 1;

@@ -207,6 +207,17 @@ async fn a_refresh_dropped_while_waiting_leaves_its_send_to_the_next_request() {
     assert_eq!((store.calls(), next.sent_at - start), (12, Duration::from_millis(1600)));
 }
 
+/// The documented bucket, 120 (119 planned), at [`RATE`].
+fn documented_bucket() -> Budget {
+    let options = BudgetOptions {
+        rate_per_second: RATE,
+        burst: 120,
+        reserved_share: 0.0,
+        max_wait: Duration::from_secs(900),
+    };
+    Budget::new(Arc::new(CountingStore::default()), "fp".into(), options)
+}
+
 /// A walk of 300 pages reading ahead with the documented bucket (120 at 2/s,
 /// 119 planned): each page leaves the share of the walk still to come after
 /// it, so the burst is spent over the walk, and the last page goes when it
@@ -214,13 +225,7 @@ async fn a_refresh_dropped_while_waiting_leaves_its_send_to_the_next_request() {
 /// any point a retry goes at once, out of what the bucket holds.
 #[tokio::test(start_paused = true)]
 async fn pages_read_ahead_spend_the_burst_over_the_walk_and_end_as_early_while_a_retry_goes_at_once() {
-    let options = BudgetOptions {
-        rate_per_second: RATE,
-        burst: 120,
-        reserved_share: 0.0,
-        max_wait: Duration::from_secs(900),
-    };
-    let b = Budget::new(Arc::new(CountingStore::default()), "fp".into(), options);
+    let b = documented_bucket();
     let start = Instant::now();
     let ms = |at: Instant| (at - start).as_millis();
     let mut sends = Vec::new();
@@ -243,13 +248,7 @@ async fn pages_read_ahead_spend_the_burst_over_the_walk_and_end_as_early_while_a
 /// go one a refill from the start instead of waiting for the bucket to fill.
 #[tokio::test(start_paused = true)]
 async fn a_walk_beginning_on_an_empty_bucket_keeps_nothing_back() {
-    let options = BudgetOptions {
-        rate_per_second: RATE,
-        burst: 120,
-        reserved_share: 0.0,
-        max_wait: Duration::from_secs(900),
-    };
-    let b = Budget::new(Arc::new(CountingStore::default()), "fp".into(), options);
+    let b = documented_bucket();
     assert_eq!(b.share_held(), 1.0, "a fresh bucket is full");
     for _ in 0..119 {
         b.acquire("GET /other", b.max_wait()).await.unwrap();
